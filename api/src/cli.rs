@@ -1,0 +1,151 @@
+//! The `portal` command line: serve (default), migrate, seed, token, schema, config check.
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use portal_services::auth::Role;
+use portal_services::{db, demo, patients};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::state::{AppState, open_database};
+
+#[derive(Parser)]
+#[command(name = "portal", version, about = "Patient Portal Results API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Seed the demo tenant (development only; does nothing if already seeded).
+    Seed,
+    /// Mint a development token (development only).
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration from the environment and print a summary (no secrets).
+    Check,
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct TokenArgs {
+    /// A demo patient by MRN (e.g. MRN1001) or patient id.
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// A staff-side role.
+    #[arg(long, value_enum)]
+    pub role: Option<StaffRole>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StaffRole {
+    Clinician,
+    Lab,
+    Staff,
+    Admin,
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::serve(config).await,
+        Command::Migrate => {
+            let db = open_database(&config).await?;
+            db::migrate(&db).await.context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed => {
+            if !config.is_development() {
+                bail!("refusing to seed demo data outside development");
+            }
+            let db = open_database(&config).await?;
+            db::migrate(&db).await?;
+            let (tenant, created) = demo::seed(&db).await?;
+            println!(
+                "demo tenant {tenant} {}",
+                if created { "seeded" } else { "already present" }
+            );
+            Ok(())
+        }
+        Command::Token(args) => token(config, args).await,
+        Command::Schema => {
+            print!("{}", portal_schema::sdl());
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            println!("{}", crate::describe(&config));
+            Ok(())
+        }
+    }
+}
+
+async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
+    if !config.is_development() {
+        bail!("`portal token` mints development tokens and is refused in production configuration");
+    }
+    let mut config = config;
+    config.seed_demo = true;
+    config.auto_migrate = true;
+    let state = AppState::build(config).await?;
+    let (Some(dev), Some(tenant)) = (
+        state.dev.as_ref(),
+        state.dev.as_ref().and_then(|d| d.demo_tenant),
+    ) else {
+        bail!("development tokens need the dev signing key and the demo tenant");
+    };
+    let ttl = chrono::Duration::hours(24);
+    let token = if let Some(patient) = args.patient {
+        let found = match Uuid::parse_str(&patient) {
+            Ok(id) => portal_entities_patient(&state, tenant, id).await?,
+            Err(_) => patients::find_by_mrn(&state.db, tenant, &patient).await?,
+        };
+        let patient = found.with_context(|| format!("no demo patient {patient}"))?;
+        let subject = patient.user_subject.clone().with_context(|| {
+            format!(
+                "patient {} has no portal account (a proxy sees them)",
+                patient.mrn
+            )
+        })?;
+        dev.signer
+            .mint(&subject, tenant, &[Role::Patient], Some(patient.id), ttl)?
+    } else {
+        let (role, subject) = match args.role {
+            Some(StaffRole::Clinician) => (Role::Clinician, "dr.patel"),
+            Some(StaffRole::Lab) => (Role::Lab, "lis.riverside"),
+            Some(StaffRole::Staff) => (Role::Staff, "staff.riverside"),
+            Some(StaffRole::Admin) | None => (Role::Admin, "admin.riverside"),
+        };
+        dev.signer.mint(subject, tenant, &[role], None, ttl)?
+    };
+    println!("{token}");
+    Ok(())
+}
+
+async fn portal_entities_patient(
+    state: &AppState,
+    tenant: Uuid,
+    id: Uuid,
+) -> anyhow::Result<Option<portal_entities::patient::Model>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    Ok(portal_entities::patient::Entity::find_by_id(id)
+        .filter(portal_entities::patient::Column::TenantId.eq(tenant))
+        .one(&state.db)
+        .await?)
+}

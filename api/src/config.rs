@@ -1,0 +1,274 @@
+//! The one typed configuration, read once from the environment (and `.env`), validated at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every environment variable the portal reads, with its default. The README's
+/// configuration table lists the same.
+#[derive(Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub database_timeout: Duration,
+    pub seed_demo: bool,
+    pub auto_migrate: bool,
+    pub jwt: JwtConfig,
+    pub playground: bool,
+    pub introspection: bool,
+    pub max_page_size: u64,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub log_json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub keys: JwtKeys,
+    pub leeway_seconds: u64,
+}
+
+#[derive(Clone)]
+pub enum JwtKeys {
+    /// HS256 with a secret kept in `<data_dir>/dev-jwt-secret` (development only).
+    DevSecret,
+    /// RS256 / ES256 public key in a PEM file.
+    PublicKeyPem { algorithm: String, path: PathBuf },
+    /// The identity provider's JWKS endpoint.
+    Jwks {
+        url: String,
+        ttl: Duration,
+        max_stale: Duration,
+    },
+}
+
+/// A value that must never be printed (database URLs carry passwords).
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+/// A lookup of variables: the process environment in production, a map in tests.
+pub trait Vars {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Vars for std::collections::HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.get(name).cloned().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present) and the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(&ProcessEnv)
+    }
+
+    pub fn from_vars(vars: &impl Vars) -> Result<Self, ConfigError> {
+        let env = match vars.get("PORTAL_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(other) => {
+                return Err(err(format!(
+                    "PORTAL_ENV must be development or production, not {other:?}"
+                )));
+            }
+        };
+        let dev = env == Environment::Development;
+        let data_dir = PathBuf::from(
+            vars.get("PORTAL_DATA_DIR")
+                .unwrap_or_else(|| "./data".into()),
+        );
+        let database_url = match vars.get("DATABASE_URL") {
+            Some(url) => url,
+            None if dev => format!("sqlite://{}/portal.db?mode=rwc", data_dir.display()),
+            None => return Err(err("DATABASE_URL is required in production")),
+        };
+        if !dev && !database_url.starts_with("postgres") {
+            return Err(err(
+                "production needs a PostgreSQL DATABASE_URL (postgres://…)",
+            ));
+        }
+        let config = Self {
+            env,
+            bind: parse(vars, "PORTAL_BIND", "127.0.0.1:8080")?,
+            data_dir,
+            database_url: Secret(database_url),
+            database_max_connections: parse(vars, "DATABASE_MAX_CONNECTIONS", "10")?,
+            database_timeout: Duration::from_millis(parse(vars, "DATABASE_TIMEOUT_MS", "3000")?),
+            seed_demo: flag(vars, "PORTAL_SEED_DEMO", dev)?,
+            auto_migrate: flag(vars, "PORTAL_AUTO_MIGRATE", dev)?,
+            jwt: jwt_config(vars, dev)?,
+            playground: flag(vars, "PORTAL_PLAYGROUND", dev)?,
+            introspection: flag(vars, "PORTAL_INTROSPECTION", dev)?,
+            max_page_size: parse(vars, "PORTAL_MAX_PAGE_SIZE", "100")?,
+            max_depth: parse(vars, "PORTAL_MAX_DEPTH", "12")?,
+            max_complexity: parse(vars, "PORTAL_MAX_COMPLEXITY", "2000")?,
+            log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=500).contains(&self.max_page_size) {
+            return Err(err("PORTAL_MAX_PAGE_SIZE must be between 1 and 500"));
+        }
+        if self.database_max_connections == 0 {
+            return Err(err("DATABASE_MAX_CONNECTIONS must be at least 1"));
+        }
+        if self.env == Environment::Production && self.seed_demo {
+            return Err(err("PORTAL_SEED_DEMO cannot be enabled in production"));
+        }
+        Ok(())
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.env == Environment::Development
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+}
+
+fn jwt_config(vars: &impl Vars, dev: bool) -> Result<JwtConfig, ConfigError> {
+    let pem = vars.get("JWT_PUBLIC_KEY_FILE");
+    let jwks = vars.get("JWT_JWKS_URL");
+    let keys = match (pem, jwks) {
+        (Some(_), Some(_)) => return Err(err("set JWT_PUBLIC_KEY_FILE or JWT_JWKS_URL, not both")),
+        (Some(path), None) => JwtKeys::PublicKeyPem {
+            algorithm: vars.get("JWT_ALGORITHM").unwrap_or_else(|| "RS256".into()),
+            path: path.into(),
+        },
+        (None, Some(url)) => JwtKeys::Jwks {
+            url,
+            ttl: Duration::from_secs(parse(vars, "JWT_JWKS_CACHE_SECONDS", "300")?),
+            max_stale: Duration::from_secs(parse(vars, "JWT_JWKS_MAX_STALE_SECONDS", "3600")?),
+        },
+        (None, None) if dev => JwtKeys::DevSecret,
+        (None, None) => return Err(err("production needs JWT_JWKS_URL or JWT_PUBLIC_KEY_FILE")),
+    };
+    if let JwtKeys::PublicKeyPem { algorithm, .. } = &keys
+        && !matches!(algorithm.as_str(), "RS256" | "ES256")
+    {
+        return Err(err("JWT_ALGORITHM must be RS256 or ES256"));
+    }
+    let (issuer, audience) = match (vars.get("JWT_ISSUER"), vars.get("JWT_AUDIENCE")) {
+        (Some(i), Some(a)) => (i, a),
+        (i, a) if dev => (
+            i.unwrap_or_else(|| "portal-dev".into()),
+            a.unwrap_or_else(|| "portal".into()),
+        ),
+        _ => return Err(err("production needs JWT_ISSUER and JWT_AUDIENCE")),
+    };
+    Ok(JwtConfig {
+        issuer,
+        audience,
+        keys,
+        leeway_seconds: parse(vars, "JWT_LEEWAY_SECONDS", "30")?,
+    })
+}
+
+fn parse<T: std::str::FromStr>(
+    vars: &impl Vars,
+    name: &str,
+    default: &str,
+) -> Result<T, ConfigError> {
+    let raw = vars.get(name).unwrap_or_else(|| default.to_owned());
+    raw.trim()
+        .parse()
+        .map_err(|_| err(format!("{name} has an invalid value {raw:?}")))
+}
+
+fn flag(vars: &impl Vars, name: &str, default: bool) -> Result<bool, ConfigError> {
+    match vars.get(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(err(format!("{name} must be true or false, not {other:?}"))),
+    }
+}
+
+fn err(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn development_needs_no_variables() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert!(config.is_development() && config.is_sqlite() && config.seed_demo);
+        assert!(matches!(config.jwt.keys, JwtKeys::DevSecret));
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn production_requires_postgres_and_real_keys() {
+        let missing = Config::from_vars(&vars(&[("PORTAL_ENV", "production")]));
+        assert!(missing.is_err());
+        let config = Config::from_vars(&vars(&[
+            ("PORTAL_ENV", "production"),
+            ("DATABASE_URL", "postgres://portal:pw@127.0.0.1/portal"),
+            ("JWT_JWKS_URL", "http://127.0.0.1:9000/jwks"),
+            ("JWT_ISSUER", "https://idp.example/realms/portal"),
+            ("JWT_AUDIENCE", "portal"),
+        ]))
+        .expect("complete production config");
+        assert!(!config.playground && !config.introspection && !config.seed_demo);
+        assert_eq!(format!("{:?}", config.database_url), "[redacted]");
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_name() {
+        let error = Config::from_vars(&vars(&[("PORTAL_MAX_PAGE_SIZE", "lots")])).err();
+        assert!(error.is_some_and(|e| e.to_string().contains("PORTAL_MAX_PAGE_SIZE")));
+    }
+}

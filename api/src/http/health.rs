@@ -1,0 +1,37 @@
+//! Liveness (`/health`) and readiness (`/ready`: database reachable, migrations applied).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let database = portal_services::db::ping(&state.db).await.is_ok();
+    let pending = if database {
+        portal_services::db::pending_migrations(&state.db)
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let ready = database && pending == Some(0);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if ready { "ready" } else { "not ready" },
+            "database": if database { "ok" } else { "unreachable" },
+            "pendingMigrations": pending,
+        })),
+    )
+}

@@ -1,0 +1,28 @@
+//! The HTTP surface: GraphQL, the playground, health and readiness.
+
+mod graphql;
+mod health;
+mod playground;
+mod request_id;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use request_id::RequestId;
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/graphql", post(graphql::handle))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready));
+    if state.config.playground {
+        router = router
+            .route("/", get(playground::page))
+            .route("/playground/assets/{name}", get(playground::asset));
+    }
+    router
+        .layer(axum::middleware::from_fn(request_id::assign))
+        .with_state(state)
+}

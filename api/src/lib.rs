@@ -1,0 +1,111 @@
+//! The portal server as a library: configuration, state, router and serving, so tests run
+//! the very same application as the binary.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The application: state built from `config` and the router over it.
+pub async fn build_app(config: Config) -> anyhow::Result<(Router, AppState)> {
+    let state = AppState::build(config).await?;
+    Ok((http::router(state.clone()), state))
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes in-flight requests.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let bind = config.bind;
+    let (router, state) = build_app(config).await?;
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    let addr = listener.local_addr()?;
+    announce(&state, addr);
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+fn announce(state: &AppState, addr: SocketAddr) {
+    tracing::info!(%addr, "listening");
+    if state.config.playground {
+        tracing::info!("GraphiQL: http://{addr}/  (GraphQL endpoint: http://{addr}/graphql)");
+    }
+    if state.dev.is_some() {
+        tracing::info!(
+            "development mode: the playground carries a token for demo patient Alice (MRN1001); \
+             mint others with `cargo run --release -- token --patient MRN1002` or `-- token --role lab`"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// A summary of the configuration without secrets, for `portal config check`.
+pub fn describe(config: &Config) -> String {
+    let database = if config.is_sqlite() {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    let keys = match &config.jwt.keys {
+        config::JwtKeys::DevSecret => "HS256 dev secret".to_owned(),
+        config::JwtKeys::PublicKeyPem { algorithm, path } => {
+            format!("{algorithm} public key {}", path.display())
+        }
+        config::JwtKeys::Jwks { url, .. } => format!("JWKS {url}"),
+    };
+    format!(
+        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  jwt: {keys}, issuer {}, audience {}\n  \
+         playground: {}, introspection: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}",
+        config.env,
+        config.bind,
+        config.jwt.issuer,
+        config.jwt.audience,
+        config.playground,
+        config.introspection,
+        config.seed_demo,
+        config.auto_migrate,
+        config.max_page_size,
+    )
+}

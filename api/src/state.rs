@@ -1,0 +1,136 @@
+//! Everything the server shares across requests, built once from the configuration.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use jsonwebtoken::Algorithm;
+use portal_schema::AppData;
+use portal_schema::{Limits, PortalSchema};
+use portal_services::auth::{
+    DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
+};
+use portal_services::{db, demo};
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::config::{Config, JwtKeys};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub schema: PortalSchema,
+    pub verifier: Arc<TokenVerifier>,
+    /// Development only: mints tokens for the playground and `portal token`.
+    pub dev: Option<DevTools>,
+}
+
+#[derive(Clone)]
+pub struct DevTools {
+    pub signer: DevSigner,
+    pub demo_tenant: Option<Uuid>,
+}
+
+impl AppState {
+    /// Connects, migrates and seeds as the configuration says, then assembles the schema.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = open_database(&config).await?;
+        if config.auto_migrate {
+            db::migrate(&db).await.context("applying migrations")?;
+        }
+        let demo_tenant = if config.seed_demo {
+            let (tenant, created) = demo::seed(&db).await.context("seeding demo data")?;
+            if created {
+                tracing::info!("demo data seeded");
+            }
+            Some(tenant)
+        } else {
+            None
+        };
+        let (verifier, dev) = auth(&config, demo_tenant)?;
+        let schema = portal_schema::build(
+            AppData {
+                db: db.clone(),
+                max_page_size: config.max_page_size,
+            },
+            &Limits {
+                max_depth: config.max_depth,
+                max_complexity: config.max_complexity,
+                introspection: config.introspection,
+            },
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            schema,
+            verifier: Arc::new(verifier),
+            dev,
+        })
+    }
+}
+
+/// Opens the database; for SQLite, creates the data directory first.
+pub async fn open_database(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    if config.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    db::connect(
+        config.database_url.expose(),
+        config.database_max_connections,
+        config.database_timeout,
+    )
+    .await
+    .context("connecting to the database")
+}
+
+fn auth(
+    config: &Config,
+    demo_tenant: Option<Uuid>,
+) -> anyhow::Result<(TokenVerifier, Option<DevTools>)> {
+    let jwt = &config.jwt;
+    let settings = JwtSettings {
+        issuer: jwt.issuer.clone(),
+        audience: jwt.audience.clone(),
+        leeway_seconds: jwt.leeway_seconds,
+    };
+    let (source, dev) = match &jwt.keys {
+        JwtKeys::DevSecret => {
+            let secret = load_or_create_dev_secret(&config.data_dir)
+                .context("reading the dev signing key")?;
+            let signer = DevSigner::new(&secret, &jwt.issuer, &jwt.audience);
+            (
+                KeySource::DevSecret(secret),
+                Some(DevTools {
+                    signer,
+                    demo_tenant,
+                }),
+            )
+        }
+        JwtKeys::PublicKeyPem { algorithm, path } => {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("reading JWT public key {}", path.display()))?;
+            let algorithm = if algorithm == "ES256" {
+                Algorithm::ES256
+            } else {
+                Algorithm::RS256
+            };
+            (KeySource::Pem { algorithm, pem }, None)
+        }
+        JwtKeys::Jwks {
+            url,
+            ttl,
+            max_stale,
+        } => (
+            KeySource::Jwks {
+                url: url.clone(),
+                ttl: *ttl,
+                max_stale: *max_stale,
+            },
+            None,
+        ),
+    };
+    let verifier =
+        TokenVerifier::new(settings, source).map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+    Ok((verifier, dev))
+}

@@ -1,0 +1,52 @@
+//! `facilities`: A facility (lab, imaging centre, clinic) of a tenant.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "facilities")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    #[sea_orm(column_type = "Text")]
+    pub name: String,
+    #[sea_orm(column_type = "Text")]
+    pub clia_number: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub address: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::tenant::Entity",
+        from = "Column::TenantId",
+        to = "super::tenant::Column::Id"
+    )]
+    Tenant,
+    #[sea_orm(has_many = "super::test_order::Entity")]
+    TestOrder,
+    #[sea_orm(has_many = "super::appointment::Entity")]
+    Appointment,
+}
+
+impl Related<super::tenant::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Tenant.def()
+    }
+}
+
+impl Related<super::test_order::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::TestOrder.def()
+    }
+}
+
+impl Related<super::appointment::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Appointment.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

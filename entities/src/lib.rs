@@ -1,0 +1,30 @@
+//! sea-orm entities for every table of the patient portal (see `docs/data-model.md`).
+//!
+//! One module per table (singular name); enumerations stored as upper-case strings live in
+//! [`enums`] and are re-exported at the crate root.
+
+pub mod appointment;
+pub mod audit_event;
+pub mod catalog_analyte;
+pub mod claim;
+pub mod clinician;
+pub mod coverage;
+pub mod enums;
+pub mod facility;
+pub mod idempotency_key;
+pub mod imaging_report;
+pub mod notification;
+pub mod notification_preference;
+pub mod observation;
+pub mod outbox_event;
+pub mod patient;
+pub mod proxy_grant;
+pub mod push_token;
+pub mod result_link;
+pub mod result_view;
+pub mod tenant;
+pub mod test_catalog;
+pub mod test_order;
+pub mod test_result;
+
+pub use enums::*;

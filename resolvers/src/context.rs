@@ -1,0 +1,54 @@
+//! What resolvers take from the GraphQL context: shared state, the request, the loader.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, OutputType, Result};
+use portal_services::RequestContext;
+use portal_services::pagination::{Cursor, Page, PageRequest};
+use sea_orm::DatabaseConnection;
+
+use crate::error::GqlResult;
+use crate::loaders::Loaders;
+
+/// Process-wide state the schema carries.
+#[derive(Clone)]
+pub struct AppData {
+    pub db: DatabaseConnection,
+    pub max_page_size: u64,
+}
+
+pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {
+    ctx.data::<AppData>()
+}
+
+pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a DatabaseConnection> {
+    Ok(&app(ctx)?.db)
+}
+
+pub fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestContext> {
+    ctx.data::<RequestContext>()
+}
+
+pub fn loader<'a>(ctx: &'a Context<'_>) -> Result<&'a DataLoader<Loaders>> {
+    ctx.data::<DataLoader<Loaders>>()
+}
+
+/// Validates `first`/`after` against the configured maximum page size.
+pub fn page(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageRequest> {
+    PageRequest::new(first, after.as_deref(), app(ctx)?.max_page_size).gql()
+}
+
+/// A Relay connection from a page of rows.
+pub fn connection<T, N: OutputType>(
+    page: Page<T>,
+    cursor: impl Fn(&T) -> Cursor,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N> {
+    let mut connection = Connection::new(page.has_previous_page, page.has_next_page);
+    connection.edges = page
+        .items
+        .into_iter()
+        .map(|row| Edge::new(cursor(&row).encode(), node(row)))
+        .collect();
+    connection
+}

@@ -1,0 +1,13 @@
+//! The GraphQL layer: types, root fields and DataLoaders. Resolvers are thin: they read the
+//! context, call one service function and map its error.
+
+pub mod context;
+pub mod error;
+pub mod ids;
+pub mod loaders;
+pub mod queries;
+pub mod types;
+
+pub use context::AppData;
+pub use loaders::Loaders;
+pub use queries::Query;

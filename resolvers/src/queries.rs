@@ -1,0 +1,146 @@
+//! Root query fields, one `#[derive(Default)]` part per domain area, merged in `Query`.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, MergedObject, Object, Result};
+use portal_services::pagination::Cursor;
+use portal_services::{ServiceError, catalog, nodes, patients, results};
+
+use crate::context::{connection, db, page, request};
+use crate::error::{GqlResult, to_gql};
+use crate::ids::{NodeType, decode, decode_any};
+use crate::types::account::ProxyGrant;
+use crate::types::catalog::TestCatalogItem;
+use crate::types::common::{Clinician, Facility};
+use crate::types::coverage::{Claim, Coverage};
+use crate::types::node::Node;
+use crate::types::order::{Appointment, TestOrder};
+use crate::types::patient::Patient;
+use crate::types::result::TestResult;
+use crate::types::viewer::Viewer;
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The authenticated user: who they are and which patients they may see.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        let viewer = request(ctx)?.viewer().gql()?;
+        Ok(Viewer(viewer.clone()))
+    }
+}
+
+#[derive(Default)]
+pub struct PatientQuery;
+
+#[Object]
+impl PatientQuery {
+    /// One patient the viewer may see; FORBIDDEN when they may not.
+    async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Patient> {
+        let id = decode(&id, NodeType::Patient, "id").gql()?;
+        let (access, model) = patients::get(db(ctx)?, request(ctx)?, id).await.gql()?;
+        Ok(Patient::new(model, access))
+    }
+}
+
+#[derive(Default)]
+pub struct ResultQuery;
+
+#[Object]
+impl ResultQuery {
+    /// One result; NOT_FOUND for results not released to the viewer.
+    async fn test_result(&self, ctx: &Context<'_>, id: ID) -> Result<TestResult> {
+        let id = decode(&id, NodeType::TestResult, "id").gql()?;
+        let (vis, model) = results::get(db(ctx)?, request(ctx)?, id).await.gql()?;
+        Ok(TestResult::new(model, vis))
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// The organisation's orderable tests, by code prefix or name.
+    async fn test_catalog(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, TestCatalogItem>> {
+        let page = page(ctx, first, after)?;
+        let rows = catalog::search(db(ctx)?, request(ctx)?, search.as_deref(), &page)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            |t| Cursor::new(t.code.clone(), t.id),
+            TestCatalogItem,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global ID, with the same access checks as its own field.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (node_type, id) = decode_any(&id, "id").gql()?;
+        let db = db(ctx)?;
+        let req = request(ctx)?;
+        let node = match node_type {
+            NodeType::Patient => {
+                let (access, model) = patients::get(db, req, id).await.gql()?;
+                Node::Patient(Patient::new(model, access))
+            }
+            NodeType::TestResult => {
+                let (vis, model) = results::get(db, req, id).await.gql()?;
+                Node::TestResult(TestResult::new(model, vis))
+            }
+            NodeType::TestOrder => {
+                let (vis, model) = nodes::order(db, req, id).await.gql()?;
+                Node::TestOrder(TestOrder::new(model, vis))
+            }
+            NodeType::Appointment => {
+                let (access, model) = nodes::appointment(db, req, id).await.gql()?;
+                Node::Appointment(Appointment::new(model, access))
+            }
+            NodeType::Coverage => {
+                Node::Coverage(Coverage(nodes::coverage(db, req, id).await.gql()?))
+            }
+            NodeType::Claim => Node::Claim(Claim(nodes::claim(db, req, id).await.gql()?)),
+            NodeType::ProxyGrant => {
+                Node::ProxyGrant(ProxyGrant(nodes::proxy_grant(db, req, id).await.gql()?))
+            }
+            NodeType::TestCatalogItem => Node::TestCatalogItem(TestCatalogItem(
+                nodes::catalog_item(db, req, id).await.gql()?,
+            )),
+            NodeType::Facility => {
+                Node::Facility(Facility(nodes::facility(db, req, id).await.gql()?))
+            }
+            NodeType::Clinician => {
+                Node::Clinician(Clinician(nodes::clinician(db, req, id).await.gql()?))
+            }
+            NodeType::Observation => {
+                return Err(to_gql(&ServiceError::bad_input(
+                    "id",
+                    "observations are read through their result",
+                )));
+            }
+        };
+        Ok(Some(node))
+    }
+}
+
+/// Every root query field.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    ViewerQuery,
+    PatientQuery,
+    ResultQuery,
+    CatalogQuery,
+    NodeQuery,
+);

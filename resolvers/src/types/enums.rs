@@ -1,0 +1,165 @@
+//! GraphQL enums, mirrored from the stored enums so the API contract is declared here.
+
+use async_graphql::Enum;
+use portal_entities as db;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::TestCategory")]
+pub enum TestCategory {
+    Lab,
+    Imaging,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::CodeSystem")]
+pub enum CodeSystem {
+    Loinc,
+    Local,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::ValueType")]
+pub enum ValueType {
+    Numeric,
+    Text,
+    Coded,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::OrderSource")]
+pub enum OrderSource {
+    Portal,
+    WalkIn,
+    Referral,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::OrderStatus")]
+pub enum OrderStatus {
+    Pending,
+    Completed,
+    Cancelled,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::ResultStatus")]
+pub enum ResultStatus {
+    Preliminary,
+    Final,
+    Corrected,
+    EnteredInError,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::Interpretation")]
+pub enum Interpretation {
+    Normal,
+    Low,
+    High,
+    CriticalLow,
+    CriticalHigh,
+    Abnormal,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::AppointmentKind")]
+pub enum AppointmentKind {
+    LabDraw,
+    Imaging,
+    Consult,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::AppointmentStatus")]
+pub enum AppointmentStatus {
+    Booked,
+    Cancelled,
+    Completed,
+    NoShow,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::CoverageStatus")]
+pub enum CoverageStatus {
+    Active,
+    Cancelled,
+    EnteredInError,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::ClaimStatus")]
+pub enum ClaimStatus {
+    Submitted,
+    Processing,
+    Paid,
+    Denied,
+    Adjusted,
+}
+
+/// A channel a patient can be told about new results on; NONE when they opted out of all.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum NotificationChannel {
+    Email,
+    Sms,
+    Push,
+    None,
+}
+
+/// What a proxy grant lets the grantee see.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AccessScope {
+    Profile,
+    Results,
+    Appointments,
+    Coverage,
+    Account,
+}
+
+impl From<portal_services::access::Scope> for AccessScope {
+    fn from(scope: portal_services::access::Scope) -> Self {
+        use portal_services::access::Scope;
+        match scope {
+            Scope::Profile => Self::Profile,
+            Scope::Results => Self::Results,
+            Scope::Appointments => Self::Appointments,
+            Scope::Coverage => Self::Coverage,
+            Scope::Account => Self::Account,
+        }
+    }
+}
+
+/// How the viewer is related to a patient.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Relationship {
+    /// The patient themself.
+    #[graphql(name = "SELF")]
+    Own,
+    /// A parent or carer with a proxy grant.
+    Proxy,
+    /// A clinician who ordered or was referred a test.
+    Clinician,
+    /// Lab, staff or admin of the patient's organisation.
+    CareTeam,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Role {
+    Patient,
+    Clinician,
+    Lab,
+    Staff,
+    Admin,
+}
+
+impl From<portal_services::auth::Role> for Role {
+    fn from(role: portal_services::auth::Role) -> Self {
+        use portal_services::auth::Role as R;
+        match role {
+            R::Patient => Self::Patient,
+            R::Clinician => Self::Clinician,
+            R::Lab => Self::Lab,
+            R::Staff => Self::Staff,
+            R::Admin => Self::Admin,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! GraphQL output and input types, one module per domain area.
+
+pub mod account;
+pub mod catalog;
+pub mod common;
+pub mod coverage;
+pub mod enums;
+pub mod node;
+pub mod order;
+pub mod patient;
+pub mod result;
+pub mod viewer;

@@ -1,0 +1,269 @@
+//! The patient and everything reachable from them, each relation behind an access check.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use portal_entities::patient;
+use portal_services::access::{PatientAccess, Relation};
+use portal_services::pagination::Cursor;
+use portal_services::{account, appointments, coverage, orders, patients, results};
+
+use super::account::{NotificationPreferences, ProxyGrant};
+use super::coverage::{Claim, Coverage};
+use super::enums::{
+    AccessScope, AppointmentKind, AppointmentStatus, ClaimStatus, OrderStatus, Relationship,
+    ResultStatus, TestCategory,
+};
+use super::order::{Appointment, TestOrder};
+use super::result::TestResult;
+use crate::context::{connection, db, page, request};
+use crate::error::GqlResult;
+use crate::ids::{NodeType, decode, encode};
+
+pub struct Patient {
+    model: patient::Model,
+    access: PatientAccess,
+}
+
+impl Patient {
+    pub fn new(model: patient::Model, access: PatientAccess) -> Self {
+        Self { model, access }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ResultFilter {
+    pub category: Option<TestCategory>,
+    pub status: Option<Vec<ResultStatus>>,
+    /// Issued at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Issued at or before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct AppointmentFilter {
+    pub status: Option<Vec<AppointmentStatus>>,
+    pub kind: Option<AppointmentKind>,
+    /// Starting at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Starting at or before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct ClaimFilter {
+    pub coverage_id: Option<ID>,
+    pub status: Option<Vec<ClaimStatus>>,
+}
+
+/// How the viewer may see this patient.
+#[derive(SimpleObject)]
+pub struct PatientAccessInfo {
+    pub relationship: Relationship,
+    pub scopes: Vec<AccessScope>,
+    /// When a proxy grant ends.
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+#[Object]
+impl Patient {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Patient, self.model.id)
+    }
+    /// Medical record number.
+    async fn mrn(&self) -> &str {
+        &self.model.mrn
+    }
+    async fn given_name(&self) -> &str {
+        &self.model.given_name
+    }
+    async fn family_name(&self) -> &str {
+        &self.model.family_name
+    }
+    async fn birth_date(&self) -> NaiveDate {
+        self.model.birth_date
+    }
+    async fn email(&self) -> Option<&str> {
+        self.model.email.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.model.phone.as_deref()
+    }
+    /// How the viewer is related to this patient and what they may see.
+    async fn access(&self) -> PatientAccessInfo {
+        let relation = &self.access.relation;
+        PatientAccessInfo {
+            relationship: match relation {
+                Relation::Own => Relationship::Own,
+                Relation::Proxy { .. } => Relationship::Proxy,
+                Relation::Clinician { .. } => Relationship::Clinician,
+                Relation::Tenant { .. } => Relationship::CareTeam,
+            },
+            scopes: patients::relation_scopes(relation)
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            valid_until: match relation {
+                Relation::Proxy { valid_to, .. } => *valid_to,
+                _ => None,
+            },
+        }
+    }
+
+    /// Released results (for patients and proxies), newest first; the current version of
+    /// each correction chain.
+    async fn results(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ResultFilter>,
+    ) -> Result<Connection<String, TestResult>> {
+        let page = page(ctx, first, after)?;
+        let filter = filter.unwrap_or_default();
+        let filter = results::ResultFilter {
+            category: filter.category.map(Into::into),
+            statuses: filter
+                .status
+                .map(|s| s.into_iter().map(Into::into).collect()),
+            since: filter.since,
+            until: filter.until,
+        };
+        let (vis, rows) = results::list(db(ctx)?, request(ctx)?, self.model.id, &filter, &page)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            |r| Cursor::at_time(r.issued_at, r.id),
+            |r| TestResult::new(r, vis.clone()),
+        ))
+    }
+
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<OrderStatus>,
+    ) -> Result<Connection<String, TestOrder>> {
+        let page = page(ctx, first, after)?;
+        let db = db(ctx)?;
+        let (access, rows) = orders::list(
+            db,
+            request(ctx)?,
+            self.model.id,
+            status.map(Into::into),
+            &page,
+        )
+        .await
+        .gql()?;
+        let vis = results::visibility(db, access).await.gql()?;
+        Ok(connection(
+            rows,
+            |o| Cursor::at_time(o.ordered_at, o.id),
+            |o| TestOrder::new(o, vis.clone()),
+        ))
+    }
+
+    /// Appointments in start order (earliest first).
+    async fn appointments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AppointmentFilter>,
+    ) -> Result<Connection<String, Appointment>> {
+        let page = page(ctx, first, after)?;
+        let filter = filter.unwrap_or_default();
+        let filter = appointments::AppointmentFilter {
+            statuses: filter
+                .status
+                .map(|s| s.into_iter().map(Into::into).collect()),
+            kind: filter.kind.map(Into::into),
+            from: filter.from,
+            to: filter.to,
+        };
+        let (access, rows) =
+            appointments::list(db(ctx)?, request(ctx)?, self.model.id, &filter, &page)
+                .await
+                .gql()?;
+        Ok(connection(
+            rows,
+            |a| Cursor::at_time(a.starts_at, a.id),
+            |a| Appointment::new(a, access.clone()),
+        ))
+    }
+
+    async fn coverages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Coverage>> {
+        let page = page(ctx, first, after)?;
+        let (_, rows) = coverage::coverages(db(ctx)?, request(ctx)?, self.model.id, &page)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            |c| Cursor::at_date(c.period_start, c.id),
+            Coverage,
+        ))
+    }
+
+    /// Claims and explanations of benefits, latest service date first.
+    async fn claims(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ClaimFilter>,
+    ) -> Result<Connection<String, Claim>> {
+        let page = page(ctx, first, after)?;
+        let filter = filter.unwrap_or_default();
+        let filter = coverage::ClaimFilter {
+            coverage_id: filter
+                .coverage_id
+                .map(|id| decode(&id, NodeType::Coverage, "filter.coverageId"))
+                .transpose()
+                .gql()?,
+            statuses: filter
+                .status
+                .map(|s| s.into_iter().map(Into::into).collect()),
+        };
+        let (_, rows) = coverage::claims(db(ctx)?, request(ctx)?, self.model.id, &filter, &page)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            |c| Cursor::at_date(c.service_date, c.id),
+            Claim,
+        ))
+    }
+
+    async fn notification_preferences(&self, ctx: &Context<'_>) -> Result<NotificationPreferences> {
+        let (_, prefs) = account::preferences(db(ctx)?, request(ctx)?, self.model.id)
+            .await
+            .gql()?;
+        Ok(NotificationPreferences(prefs))
+    }
+
+    /// Proxy access this patient has given, newest first (including expired and revoked).
+    async fn proxy_grants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, ProxyGrant>> {
+        let page = page(ctx, first, after)?;
+        let (_, rows) = account::proxy_grants(db(ctx)?, request(ctx)?, self.model.id, &page)
+            .await
+            .gql()?;
+        Ok(connection(
+            rows,
+            |g| Cursor::at_time(g.created_at, g.id),
+            ProxyGrant,
+        ))
+    }
+}

@@ -1,0 +1,215 @@
+//! Test results as the API shows them: observations, imaging report, correction history.
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+use portal_entities::{ResultStatus as DbStatus, imaging_report, observation, test_result};
+use portal_services::results::Visibility;
+
+use super::catalog::TestCatalogItem;
+use super::common::ReferenceRange;
+use super::enums::{Interpretation, ResultStatus, TestCategory, ValueType};
+use super::order::TestOrder;
+use super::patient::Patient;
+use crate::context::loader;
+use crate::error::GqlResult;
+use crate::ids::{NodeType, encode};
+use crate::loaders::{
+    CatalogById, ImagingReportOf, ObservationsOf, OrderById, PatientById, ResultById,
+    VersionsOfChain,
+};
+
+/// One immutable result event. Corrections are new results linked to the one they replace.
+#[derive(Clone)]
+pub struct TestResult {
+    pub model: test_result::Model,
+    pub vis: Visibility,
+}
+
+impl TestResult {
+    pub fn new(model: test_result::Model, vis: Visibility) -> Self {
+        Self { model, vis }
+    }
+}
+
+#[Object]
+impl TestResult {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::TestResult, self.model.id)
+    }
+    async fn status(&self) -> ResultStatus {
+        self.model.status.into()
+    }
+    async fn category(&self) -> TestCategory {
+        self.model.category.into()
+    }
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.model.issued_at
+    }
+    async fn performing_lab(&self) -> Option<&str> {
+        self.model.performing_lab.as_deref()
+    }
+    async fn conclusion(&self) -> Option<&str> {
+        self.model.conclusion.as_deref()
+    }
+    /// True when this version corrects or withdraws an earlier one.
+    async fn is_corrected(&self) -> bool {
+        self.model.replaces_result_id.is_some()
+            || matches!(
+                self.model.status,
+                DbStatus::Corrected | DbStatus::EnteredInError
+            )
+    }
+    /// Why the earlier version was corrected or marked entered in error.
+    async fn correction_reason(&self) -> Option<&str> {
+        self.model.correction_reason.as_deref()
+    }
+    /// The version this one replaces.
+    async fn replaces(&self, ctx: &Context<'_>) -> Result<Option<TestResult>> {
+        let Some(id) = self.model.replaces_result_id else {
+            return Ok(None);
+        };
+        let found = loader(ctx)?.load_one(ResultById(id)).await.gql()?;
+        Ok(found
+            .filter(|r| self.vis.shows_version(r))
+            .map(|r| TestResult::new(r, self.vis.clone())))
+    }
+    /// The version that replaced this one, if any (null on the current version).
+    async fn superseded_by(&self, ctx: &Context<'_>) -> Result<Option<TestResult>> {
+        Ok(self
+            .versions(ctx)
+            .await?
+            .into_iter()
+            .find(|r| r.model.replaces_result_id == Some(self.model.id)))
+    }
+    /// Every version of this result the viewer may see, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<TestResult>> {
+        self.versions(ctx).await
+    }
+    async fn observations(&self, ctx: &Context<'_>) -> Result<Vec<Observation>> {
+        let rows = loader(ctx)?
+            .load_one(ObservationsOf(self.model.id))
+            .await
+            .gql()?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Observation)
+            .collect())
+    }
+    async fn imaging_report(&self, ctx: &Context<'_>) -> Result<Option<ImagingReport>> {
+        let row = loader(ctx)?
+            .load_one(ImagingReportOf(self.model.id))
+            .await
+            .gql()?;
+        Ok(row.map(ImagingReport))
+    }
+    async fn test(&self, ctx: &Context<'_>) -> Result<Option<TestCatalogItem>> {
+        let row = loader(ctx)?
+            .load_one(CatalogById(self.model.test_id))
+            .await
+            .gql()?;
+        Ok(row.map(TestCatalogItem))
+    }
+    async fn order(&self, ctx: &Context<'_>) -> Result<Option<TestOrder>> {
+        let row = loader(ctx)?
+            .load_one(OrderById(self.model.order_id))
+            .await
+            .gql()?;
+        Ok(row.map(|o| TestOrder::new(o, self.vis.clone())))
+    }
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Option<Patient>> {
+        let row = loader(ctx)?
+            .load_one(PatientById(self.model.patient_id))
+            .await
+            .gql()?;
+        Ok(row.map(|p| Patient::new(p, self.vis.access.clone())))
+    }
+}
+
+impl TestResult {
+    async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<TestResult>> {
+        let rows = loader(ctx)?
+            .load_one(VersionsOfChain(self.model.chain_id))
+            .await
+            .gql()?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| self.vis.shows_version(r))
+            .map(|r| TestResult::new(r, self.vis.clone()))
+            .collect())
+    }
+}
+
+/// One measured or observed value of a result.
+pub struct Observation(pub observation::Model);
+
+#[Object]
+impl Observation {
+    pub async fn id(&self) -> ID {
+        encode(NodeType::Observation, self.0.id)
+    }
+    /// Analyte code (LOINC where known).
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+    async fn value_type(&self) -> ValueType {
+        self.0.value_type.into()
+    }
+    async fn value_numeric(&self) -> Option<f64> {
+        self.0.value_numeric
+    }
+    async fn value_text(&self) -> Option<&str> {
+        self.0.value_text.as_deref()
+    }
+    /// Coded value (e.g. SNOMED CT) for CODED observations.
+    async fn value_code(&self) -> Option<&str> {
+        self.0.value_code.as_deref()
+    }
+    /// The value as a patient would read it, with its unit.
+    async fn display_value(&self) -> String {
+        let m = &self.0;
+        let value = match (m.value_numeric, &m.value_text) {
+            (Some(n), _) => format!("{n}"),
+            (None, Some(text)) => text.clone(),
+            (None, None) => String::new(),
+        };
+        match &m.unit {
+            Some(unit) if m.value_numeric.is_some() => format!("{value} {unit}"),
+            _ => value,
+        }
+    }
+    async fn unit(&self) -> Option<&str> {
+        self.0.unit.as_deref()
+    }
+    async fn reference_range(&self) -> Option<ReferenceRange> {
+        let m = &self.0;
+        ReferenceRange::from_parts(m.reference_low, m.reference_high, m.reference_text.clone())
+    }
+    async fn interpretation(&self) -> Option<Interpretation> {
+        self.0.interpretation.map(Into::into)
+    }
+}
+
+/// The report of an imaging study.
+pub struct ImagingReport(pub imaging_report::Model);
+
+#[Object]
+impl ImagingReport {
+    /// DICOM modality code, e.g. DX, CT, MR.
+    async fn modality(&self) -> &str {
+        &self.0.modality
+    }
+    async fn study_instance_uid(&self) -> &str {
+        &self.0.study_instance_uid
+    }
+    async fn findings(&self) -> &str {
+        &self.0.findings
+    }
+    async fn impression(&self) -> &str {
+        &self.0.impression
+    }
+}

@@ -1,0 +1,48 @@
+//! Writes the request's audit records after the operation ran, before the answer leaves.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::{ErrorExtensions, Response, ServerError};
+use portal_resolvers::AppData;
+use portal_services::{RequestContext, audit};
+
+/// If the audit trail cannot be written, the client gets UNAVAILABLE instead of the data:
+/// no read of patient data goes unrecorded.
+pub struct AuditFlush;
+
+impl ExtensionFactory for AuditFlush {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AuditFlushExtension)
+    }
+}
+
+struct AuditFlushExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AuditFlushExtension {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let response = next.run(ctx, operation_name).await;
+        let (Some(app), Some(request)) =
+            (ctx.data_opt::<AppData>(), ctx.data_opt::<RequestContext>())
+        else {
+            return response;
+        };
+        match audit::flush(&app.db, request).await {
+            Ok(_) => response,
+            Err(err) => {
+                tracing::error!(request_id = %request.request_id, error = %err, "audit trail write failed; answer withheld");
+                let error = ServerError::new("service temporarily unavailable", None);
+                let error = async_graphql::Error::new(error.message.clone())
+                    .extend_with(|_, ext| ext.set("code", "UNAVAILABLE"))
+                    .into_server_error(async_graphql::Pos::default());
+                Response::from_errors(vec![error])
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Assembles the GraphQL schema: root types, limits, the audit extension, the SDL.
+
+mod audit_extension;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{EmptyMutation, EmptySubscription, Request, Response, Schema};
+use portal_resolvers::{Loaders, Query};
+use portal_services::RequestContext;
+use uuid::Uuid;
+
+pub use audit_extension::AuditFlush;
+pub use portal_resolvers::AppData;
+
+pub type PortalSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Query hardening limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 2_000,
+            introspection: true,
+        }
+    }
+}
+
+/// The schema the server and the tests execute against.
+pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .data(data)
+        .extension(AuditFlush)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The schema definition language of the API (what `portal schema` prints).
+pub fn sdl() -> String {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// Runs one request with its per-request data: the context (viewer, audit buffer) and a
+/// DataLoader scoped to the viewer's tenant. Audit records are written before it returns.
+pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
+    let request = with_request_data(schema, request, ctx);
+    schema.execute(request).await
+}
+
+fn with_request_data(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Request {
+    let tenant = ctx
+        .viewer
+        .as_ref()
+        .map(|v| v.tenant_id)
+        .unwrap_or(Uuid::nil());
+    let db = schema_db(schema);
+    let loader = DataLoader::new(Loaders::new(db, tenant), tokio::spawn);
+    request.data(ctx).data(loader)
+}
+
+fn schema_db(schema: &PortalSchema) -> sea_orm::DatabaseConnection {
+    schema
+        .data::<AppData>()
+        .map(|d| d.db.clone())
+        .unwrap_or_else(|| {
+            // `build` always stores AppData; an empty connection makes every query fail loudly.
+            sea_orm::DatabaseConnection::default()
+        })
+}

@@ -1,0 +1,235 @@
+//! The append-only, hash-chained audit trail: records collect per request, flush in one batch.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use portal_entities::{AuditOutcome, audit_event};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, DatabaseBackend, EntityTrait, QueryOrder, QuerySelect, Statement,
+    TransactionSession, TransactionTrait,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::access::Access;
+use crate::context::RequestContext;
+use crate::error::ServiceResult;
+
+pub use portal_entities::AuditOutcome as Outcome;
+
+/// The hash the first row of the chain links to.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Serialises chain appends within this process; PostgreSQL adds an advisory lock across replicas.
+static CHAIN_LOCK: Mutex<()> = Mutex::const_new(());
+const CHAIN_LOCK_KEY: i64 = 0x706f_7274_616c; // "portal"
+
+/// What happened, before the request's who/where are attached.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub proxy_for: Option<Uuid>,
+    pub outcome: AuditOutcome,
+    pub reason: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl AuditRecord {
+    pub fn new(what: Access, patient_id: Option<Uuid>, outcome: AuditOutcome) -> Self {
+        Self {
+            action: what.action.to_owned(),
+            entity_type: what.entity_type.to_owned(),
+            entity_id: what.entity_id,
+            patient_id,
+            proxy_for: None,
+            outcome,
+            reason: None,
+            occurred_at: Utc::now().trunc_subsecs(6),
+        }
+    }
+
+    pub fn reason(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_owned());
+        self
+    }
+
+    pub fn proxy_for(mut self, patient_id: Option<Uuid>) -> Self {
+        self.proxy_for = patient_id;
+        self
+    }
+}
+
+/// Writes the request's buffered records. Fails (and the caller must not answer with the
+/// data) when the trail cannot be written.
+pub async fn flush<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+) -> ServiceResult<usize> {
+    let records = ctx.take_audit_records();
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let rows = records.into_iter().map(|r| row_for(ctx, r)).collect();
+    append(db, rows).await
+}
+
+fn row_for(ctx: &RequestContext, r: AuditRecord) -> audit_event::Model {
+    let viewer = ctx.viewer.as_ref();
+    audit_event::Model {
+        seq: 0,
+        id: Uuid::now_v7(),
+        tenant_id: viewer.map(|v| v.tenant_id),
+        subject: viewer.map(|v| v.subject.clone()),
+        roles: viewer.map(|v| v.roles_label()).unwrap_or_default(),
+        proxy_for: r.proxy_for,
+        action: r.action,
+        entity_type: r.entity_type,
+        entity_id: r.entity_id,
+        patient_id: r.patient_id,
+        request_id: Some(ctx.request_id.clone()),
+        client_addr: ctx.client_addr.clone(),
+        outcome: r.outcome,
+        reason: r.reason,
+        occurred_at: r.occurred_at,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// Appends rows to the chain: each row's hash covers its content and the previous hash.
+pub async fn append<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: Vec<audit_event::Model>,
+) -> ServiceResult<usize> {
+    let count = rows.len();
+    let _guard = CHAIN_LOCK.lock().await;
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [CHAIN_LOCK_KEY.into()],
+        ))
+        .await?;
+    }
+    let mut prev = last_hash(&txn).await?;
+    let mut models = Vec::with_capacity(count);
+    for mut row in rows {
+        row.prev_hash = prev;
+        row.hash = row_hash(&row);
+        prev = row.hash.clone();
+        models.push(active(row));
+    }
+    audit_event::Entity::insert_many(models).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(count)
+}
+
+async fn last_hash<C: ConnectionTrait>(db: &C) -> ServiceResult<String> {
+    let last = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Hash)
+        .order_by_desc(audit_event::Column::Seq)
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    Ok(last.unwrap_or_else(|| GENESIS_HASH.to_owned()))
+}
+
+fn active(row: audit_event::Model) -> audit_event::ActiveModel {
+    audit_event::ActiveModel {
+        seq: NotSet,
+        id: Set(row.id),
+        tenant_id: Set(row.tenant_id),
+        subject: Set(row.subject),
+        roles: Set(row.roles),
+        proxy_for: Set(row.proxy_for),
+        action: Set(row.action),
+        entity_type: Set(row.entity_type),
+        entity_id: Set(row.entity_id),
+        patient_id: Set(row.patient_id),
+        request_id: Set(row.request_id),
+        client_addr: Set(row.client_addr),
+        outcome: Set(row.outcome),
+        reason: Set(row.reason),
+        occurred_at: Set(row.occurred_at),
+        prev_hash: Set(row.prev_hash),
+        hash: Set(row.hash),
+    }
+}
+
+/// SHA-256 over the previous hash and every content column, in a fixed order.
+pub fn row_hash(row: &audit_event::Model) -> String {
+    let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
+    let fields = [
+        row.prev_hash.clone(),
+        row.id.to_string(),
+        opt(row.tenant_id),
+        row.subject.clone().unwrap_or_default(),
+        row.roles.clone(),
+        opt(row.proxy_for),
+        row.action.clone(),
+        row.entity_type.clone(),
+        opt(row.entity_id),
+        opt(row.patient_id),
+        row.request_id.clone().unwrap_or_default(),
+        row.client_addr.clone().unwrap_or_default(),
+        format!("{:?}", row.outcome),
+        row.reason.clone().unwrap_or_default(),
+        row.occurred_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    ];
+    let mut hasher = Sha256::new();
+    for field in &fields {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Where a verification of the chain stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChainCheck {
+    Intact { rows: u64 },
+    Broken { seq: i64 },
+}
+
+/// Recomputes the whole chain; the first row whose link or hash does not match is reported.
+pub async fn verify_chain<C: ConnectionTrait>(db: &C) -> ServiceResult<ChainCheck> {
+    let rows = audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Seq)
+        .all(db)
+        .await?;
+    let mut prev = GENESIS_HASH.to_owned();
+    for row in &rows {
+        if row.prev_hash != prev || row_hash(row) != row.hash {
+            return Ok(ChainCheck::Broken { seq: row.seq });
+        }
+        prev = row.hash.clone();
+    }
+    Ok(ChainCheck::Intact {
+        rows: rows.len() as u64,
+    })
+}
+
+/// Records a rejected login (bad, expired or wrongly signed token) outside any request context.
+pub async fn record_login_failure<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    request_id: &str,
+    client_addr: Option<String>,
+    reason: &str,
+) -> ServiceResult<()> {
+    let ctx = RequestContext::new(None, request_id.to_owned(), client_addr);
+    ctx.record(
+        AuditRecord::new(
+            Access::read("auth.login", "Token"),
+            None,
+            AuditOutcome::Denied,
+        )
+        .reason(reason),
+    );
+    flush(db, &ctx).await.map(|_| ())
+}

@@ -1,0 +1,188 @@
+//! Looking up any one record by id for `node(id)`, with the access check of its kind.
+
+use portal_entities::{
+    appointment, claim, clinician, coverage, facility, proxy_grant, test_catalog, test_order,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::access::{self, Access, PatientAccess, Scope};
+use crate::context::RequestContext;
+use crate::error::{ServiceError, ServiceResult};
+use crate::results::{self, Visibility};
+
+async fn find<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    tenant_column: E::Column,
+    id_column: E::Column,
+    tenant_id: Uuid,
+    id: Uuid,
+    what: &'static str,
+) -> ServiceResult<E::Model> {
+    E::find()
+        .filter(tenant_column.eq(tenant_id))
+        .filter(id_column.eq(id))
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound(what))
+}
+
+pub async fn order<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<(Visibility, test_order::Model)> {
+    let tenant = ctx.viewer()?.tenant_id;
+    let row = find::<test_order::Entity, _>(
+        db,
+        test_order::Column::TenantId,
+        test_order::Column::Id,
+        tenant,
+        id,
+        "test order",
+    )
+    .await?;
+    let access = access::authorize(
+        db,
+        ctx,
+        row.patient_id,
+        Scope::Results,
+        Access::read("order.read", "TestOrder").entity(id),
+    )
+    .await?;
+    Ok((results::visibility(db, access).await?, row))
+}
+
+pub async fn appointment<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<(PatientAccess, appointment::Model)> {
+    let tenant = ctx.viewer()?.tenant_id;
+    let row = find::<appointment::Entity, _>(
+        db,
+        appointment::Column::TenantId,
+        appointment::Column::Id,
+        tenant,
+        id,
+        "appointment",
+    )
+    .await?;
+    let what = Access::read("appointment.read", "Appointment").entity(id);
+    Ok((
+        access::authorize(db, ctx, row.patient_id, Scope::Appointments, what).await?,
+        row,
+    ))
+}
+
+pub async fn coverage<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<coverage::Model> {
+    let tenant = ctx.viewer()?.tenant_id;
+    let row = find::<coverage::Entity, _>(
+        db,
+        coverage::Column::TenantId,
+        coverage::Column::Id,
+        tenant,
+        id,
+        "coverage",
+    )
+    .await?;
+    let what = Access::read("coverage.read", "Coverage").entity(id);
+    access::authorize(db, ctx, row.patient_id, Scope::Coverage, what).await?;
+    Ok(row)
+}
+
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<claim::Model> {
+    let tenant = ctx.viewer()?.tenant_id;
+    let row = find::<claim::Entity, _>(
+        db,
+        claim::Column::TenantId,
+        claim::Column::Id,
+        tenant,
+        id,
+        "claim",
+    )
+    .await?;
+    let what = Access::read("claim.read", "Claim").entity(id);
+    access::authorize(db, ctx, row.patient_id, Scope::Coverage, what).await?;
+    Ok(row)
+}
+
+pub async fn proxy_grant<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<proxy_grant::Model> {
+    let tenant = ctx.viewer()?.tenant_id;
+    let row = find::<proxy_grant::Entity, _>(
+        db,
+        proxy_grant::Column::TenantId,
+        proxy_grant::Column::Id,
+        tenant,
+        id,
+        "proxy grant",
+    )
+    .await?;
+    let what = Access::read("proxy_grant.read", "ProxyGrant").entity(id);
+    access::authorize(db, ctx, row.patient_id, Scope::Account, what).await?;
+    Ok(row)
+}
+
+/// Master data: any authenticated user of the tenant may read it.
+pub async fn catalog_item<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<test_catalog::Model> {
+    let tenant = ctx.viewer()?.tenant_id;
+    find::<test_catalog::Entity, _>(
+        db,
+        test_catalog::Column::TenantId,
+        test_catalog::Column::Id,
+        tenant,
+        id,
+        "test",
+    )
+    .await
+}
+
+pub async fn facility<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<facility::Model> {
+    let tenant = ctx.viewer()?.tenant_id;
+    find::<facility::Entity, _>(
+        db,
+        facility::Column::TenantId,
+        facility::Column::Id,
+        tenant,
+        id,
+        "facility",
+    )
+    .await
+}
+
+pub async fn clinician<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> ServiceResult<clinician::Model> {
+    let tenant = ctx.viewer()?.tenant_id;
+    find::<clinician::Entity, _>(
+        db,
+        clinician::Column::TenantId,
+        clinician::Column::Id,
+        tenant,
+        id,
+        "clinician",
+    )
+    .await
+}

@@ -1,0 +1,138 @@
+//! Reading patients: one patient by id, and the patients a viewer may see.
+
+use portal_entities::{patient, test_order};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::access::{self, Access, PatientAccess, Relation, Scope};
+use crate::auth::Role;
+use crate::context::RequestContext;
+use crate::error::{ServiceError, ServiceResult};
+use crate::pagination::{Keyset, Page, PageRequest};
+
+const READ: Access = Access::read("patient.read", "Patient");
+
+/// A patient of the viewer's tenant the viewer may see (FORBIDDEN otherwise, audited).
+#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Uuid,
+) -> ServiceResult<(PatientAccess, patient::Model)> {
+    let viewer = ctx.viewer()?;
+    let patient = find_in_tenant(db, viewer.tenant_id, patient_id)
+        .await?
+        .ok_or(ServiceError::NotFound("patient"))?;
+    let access =
+        access::authorize(db, ctx, patient_id, Scope::Profile, READ.entity(patient_id)).await?;
+    Ok((access, patient))
+}
+
+async fn find_in_tenant<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    patient_id: Uuid,
+) -> ServiceResult<Option<patient::Model>> {
+    Ok(patient::Entity::find_by_id(patient_id)
+        .filter(patient::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?)
+}
+
+/// The patients the viewer may see: themself and those who granted them proxy access (patients),
+/// those they ordered for or were referred (clinicians), everyone in the tenant (lab, staff).
+#[instrument(skip(db, ctx, page), fields(request_id = %ctx.request_id))]
+pub async fn visible_to_viewer<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    page: &PageRequest,
+) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
+    let viewer = ctx.viewer()?;
+    let mut select = patient::Entity::find().filter(patient::Column::TenantId.eq(viewer.tenant_id));
+    if !viewer.is_tenant_wide() {
+        let mut visible = Condition::any();
+        if let (Some(own), true) = (viewer.patient_id, viewer.has_role(Role::Patient)) {
+            visible = visible.add(patient::Column::Id.eq(own));
+        }
+        let grantors: Vec<Uuid> = access::active_grants(db, viewer)
+            .await?
+            .iter()
+            .map(|g| g.patient_id)
+            .collect();
+        if !grantors.is_empty() {
+            visible = visible.add(patient::Column::Id.is_in(grantors));
+        }
+        if viewer.has_role(Role::Clinician)
+            && let Some(clinician_id) = access::clinician_id(db, viewer).await?
+        {
+            visible = visible.add(patient::Column::Id.in_subquery(treated_by(clinician_id)));
+        }
+        if visible.is_empty() {
+            return Ok(Page {
+                items: Vec::new(),
+                has_next_page: false,
+                has_previous_page: false,
+            });
+        }
+        select = select.filter(visible);
+    }
+    let after_key = page.after.as_ref().map(|c| c.id.into());
+    let keyset = Keyset {
+        key: patient::Column::Id,
+        id: patient::Column::Id,
+        order: Order::Asc,
+    };
+    let patients = keyset.fetch(select, page, after_key, db).await?;
+    let mut items = Vec::with_capacity(patients.items.len());
+    for patient in patients.items {
+        let access =
+            access::authorize(db, ctx, patient.id, Scope::Profile, READ.entity(patient.id)).await?;
+        items.push((access, patient));
+    }
+    Ok(Page {
+        items,
+        has_next_page: patients.has_next_page,
+        has_previous_page: patients.has_previous_page,
+    })
+}
+
+fn treated_by(clinician_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(test_order::Column::PatientId)
+        .from(test_order::Entity)
+        .cond_where(
+            Condition::any()
+                .add(Expr::col(test_order::Column::OrderingClinicianId).eq(clinician_id))
+                .add(Expr::col(test_order::Column::ReferringClinicianId).eq(clinician_id)),
+        )
+        .to_owned()
+}
+
+/// Looks a patient up by MRN within a tenant (used by the dev `portal token` command).
+pub async fn find_by_mrn<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    mrn: &str,
+) -> ServiceResult<Option<patient::Model>> {
+    Ok(patient::Entity::find()
+        .filter(patient::Column::TenantId.eq(tenant_id))
+        .filter(patient::Column::Mrn.eq(mrn))
+        .one(db)
+        .await?)
+}
+
+/// Whether the relation lets the viewer see more than the profile of this patient.
+pub fn relation_scopes(relation: &Relation) -> Vec<Scope> {
+    [
+        Scope::Profile,
+        Scope::Results,
+        Scope::Appointments,
+        Scope::Coverage,
+        Scope::Account,
+    ]
+    .into_iter()
+    .filter(|s| relation.allows(*s))
+    .collect()
+}

@@ -1,0 +1,3 @@
+//! Test support shared by the workspace's test suites: real servers started on loopback.
+
+pub mod postgres;

@@ -1,0 +1,534 @@
+//! Throwaway PostgreSQL for integration tests: one private cluster per test process, a fresh empty database per test.
+//!
+//! Call [`fresh_database`] from a test to get the URL of a new, uniquely named, empty
+//! database (`postgres://postgres@127.0.0.1:<port>/t_<pid>_<counter>`); [`admin_url`]
+//! gives the URL of the maintenance database on the same server.
+//!
+//! - If `DATABASE_URL` is set to a `postgres://` or `postgresql://` URL, nothing is started:
+//!   that server is the admin URL and the fresh databases are created there.
+//! - Otherwise the first call (from any test thread) runs `initdb` into a new temp
+//!   directory and starts `postgres` on a free port, listening only on 127.0.0.1, with
+//!   durability turned off (`fsync`, `synchronous_commit`, `full_page_writes`).
+//! - Binaries are taken from `PG_BIN`, else `pg_config --bindir`, else the newest
+//!   `/usr/lib/postgresql/*/bin`, else `PATH`.
+//! - Running as root (initdb and postgres refuse to), the server runs as the `postgres`
+//!   OS user; without that user this panics and says to install PostgreSQL or set `DATABASE_URL`.
+//! - Cleanup: statics are never dropped, so the postmaster runs under a small `sh`
+//!   watchdog whose stdin is a pipe held open by this process. When the test process
+//!   exits for any reason (even SIGKILL) the pipe closes, and the watchdog shuts the
+//!   server down (immediate shutdown) and deletes the temp directory.
+
+// Each test binary that includes the support code may use only part of it.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Database superuser created by `initdb` (and the OS user the server runs as under root).
+const SUPERUSER: &str = "postgres";
+/// How long the server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Fresh starts to try when another process grabbed our port in the meantime.
+const START_ATTEMPTS: u32 = 3;
+/// Lines of the server log quoted when startup fails.
+const LOG_TAIL_LINES: usize = 40;
+
+/// Runs as `sh -c WATCHDOG_SCRIPT pgtest-watchdog POSTGRES DATA PORT SOCKET_DIR LOG TEMP_DIR PID_FILE`.
+/// Starts the postmaster, then blocks until its stdin (a pipe from the test process)
+/// reaches EOF, then stops the server (SIGQUIT = immediate shutdown; SIGKILL if it is
+/// still there 10 s later) and removes the temp directory.
+const WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
+"$1" -D "$2" -p "$3" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$4" \
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+  </dev/null >"$5" 2>&1 &
+pid=$!
+echo "$pid" >"$7"
+cat >/dev/null
+kill -QUIT "$pid" 2>/dev/null
+(for _ in 1 2 3 4 5 6 7 8 9 10; do sleep 1; done; kill -KILL "$pid" 2>/dev/null) &
+killer=$!
+wait "$pid"
+kill "$killer" 2>/dev/null
+rm -rf "$6"
+"#;
+
+static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+static NEXT_DATABASE: AtomicU64 = AtomicU64::new(0);
+
+/// The server all databases of this test process live on.
+struct Server {
+    admin_url: String,
+    psql: PathBuf,
+    /// `None` when `DATABASE_URL` names an external server.
+    _watchdog: Option<Mutex<Watchdog>>,
+}
+
+/// Keeps the watchdog's stdin pipe open for as long as the test process lives.
+struct Watchdog {
+    _child: Child,
+    _stdin: ChildStdin,
+}
+
+/// Where one local cluster keeps its files; everything lives under `root`.
+struct Layout {
+    root: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    log: PathBuf,
+    pid_file: PathBuf,
+}
+
+/// The PostgreSQL binary directory, if one was found; otherwise tools come from `PATH`.
+struct PgBin(Option<PathBuf>);
+
+/// URL of the maintenance database (`postgres`) on the test server, starting the server on first use.
+pub fn admin_url() -> &'static str {
+    &server().admin_url
+}
+
+/// Creates a new empty database named `t_<pid>_<counter>` and returns its URL.
+pub fn fresh_database() -> String {
+    let server = server();
+    for _ in 0..100 {
+        let name = next_database_name();
+        let create = format!("CREATE DATABASE \"{name}\"");
+        match run_psql(&server.psql, &server.admin_url, &create) {
+            Ok(_) => return with_database(&server.admin_url, &name),
+            // Left over from an earlier run with the same pid on a DATABASE_URL server.
+            Err(error) if error.contains("already exists") => continue,
+            Err(error) => panic!(
+                "could not create test database {name} via {}: {error}",
+                server.admin_url
+            ),
+        }
+    }
+    panic!(
+        "could not find an unused test database name on {}",
+        server.admin_url
+    );
+}
+
+fn next_database_name() -> String {
+    let counter = NEXT_DATABASE.fetch_add(1, Ordering::Relaxed);
+    format!("t_{}_{counter}", std::process::id())
+}
+
+fn server() -> &'static Server {
+    match SERVER.get_or_init(start) {
+        Ok(server) => server,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+fn start() -> Result<Server, String> {
+    let bin = PgBin::find();
+    match external_url() {
+        Some(admin_url) => Ok(Server {
+            admin_url,
+            psql: bin.tool("psql"),
+            _watchdog: None,
+        }),
+        None => start_local(&bin),
+    }
+}
+
+fn external_url() -> Option<String> {
+    let url = std::env::var("DATABASE_URL").ok()?;
+    (url.starts_with("postgres://") || url.starts_with("postgresql://")).then_some(url)
+}
+
+/// Replaces the database (path) of a PostgreSQL URL, keeping credentials, host and query.
+fn with_database(url: &str, database: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority_end = authority_start + rest.find(['/', '?']).unwrap_or(rest.len());
+    let (base, tail) = url.split_at(authority_end);
+    let query = tail.find('?').map_or("", |i| &tail[i..]);
+    format!("{base}/{database}{query}")
+}
+
+fn start_local(bin: &PgBin) -> Result<Server, String> {
+    let owner = server_owner()?;
+    let mut last_error = String::new();
+    for _ in 0..START_ATTEMPTS {
+        match start_cluster(bin, owner) {
+            Err(error) if error.contains("already in use") => last_error = error,
+            result => return result,
+        }
+    }
+    Err(last_error)
+}
+
+fn start_cluster(bin: &PgBin, owner: Option<(u32, u32)>) -> Result<Server, String> {
+    let layout = Layout::new(make_temp_dir()?);
+    let started = prepare_cluster(bin, &layout, owner).and_then(|()| {
+        let port = free_port()?;
+        Ok((port, spawn_watchdog(bin, &layout, port, owner)?))
+    });
+    let (port, watchdog) = started.inspect_err(|_| {
+        let _ = fs::remove_dir_all(&layout.root);
+    })?;
+    // From here on the watchdog owns the temp dir: dropping it (also on error) cleans up.
+    let admin_url = format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres");
+    let psql = bin.tool("psql");
+    wait_until_ready(&psql, &admin_url, port, &layout)?;
+    Ok(Server {
+        admin_url,
+        psql,
+        _watchdog: Some(Mutex::new(watchdog)),
+    })
+}
+
+impl Layout {
+    fn new(root: PathBuf) -> Self {
+        Self {
+            data: root.join("data"),
+            socket_dir: root.join("socket"),
+            log: root.join("postgres.log"),
+            pid_file: root.join("postmaster.watchdog.pid"),
+            root,
+        }
+    }
+}
+
+fn make_temp_dir() -> Result<PathBuf, String> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0..100 {
+        let name = format!("pgtest-{}-{nanos}-{attempt}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(error) if error.kind() == ErrorKind::AlreadyExists => continue,
+            Err(error) => {
+                return Err(format!(
+                    "cannot create temp dir {}: {error}",
+                    path.display()
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "cannot create a unique temp dir in {}",
+        std::env::temp_dir().display()
+    ))
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|error| format!("cannot bind a free port on 127.0.0.1: {error}"))?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read bound port: {error}"))?;
+    Ok(address.port())
+}
+
+/// Creates the socket dir, hands the temp dir to the server's OS user and runs `initdb`.
+fn prepare_cluster(bin: &PgBin, layout: &Layout, owner: Option<(u32, u32)>) -> Result<(), String> {
+    fs::create_dir(&layout.socket_dir)
+        .map_err(|error| format!("cannot create {}: {error}", layout.socket_dir.display()))?;
+    if let Some((uid, gid)) = owner {
+        for dir in [&layout.root, &layout.socket_dir] {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|error| {
+                format!(
+                    "cannot chown {} to the postgres user: {error}",
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    run_initdb(bin, layout, owner)
+}
+
+fn run_initdb(bin: &PgBin, layout: &Layout, owner: Option<(u32, u32)>) -> Result<(), String> {
+    let initdb = bin.tool("initdb");
+    let mut command = Command::new(&initdb);
+    command
+        .arg("-D")
+        .arg(&layout.data)
+        .args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ])
+        .stdin(Stdio::null());
+    as_server_user(&mut command, layout, owner);
+    let output = command
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", initdb.display()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{} failed ({}):\n{}{}",
+        initdb.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
+}
+
+fn spawn_watchdog(
+    bin: &PgBin,
+    layout: &Layout,
+    port: u16,
+    owner: Option<(u32, u32)>,
+) -> Result<Watchdog, String> {
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", WATCHDOG_SCRIPT, "pgtest-watchdog"])
+        .arg(bin.tool("postgres"))
+        .arg(&layout.data)
+        .arg(port.to_string())
+        .arg(&layout.socket_dir)
+        .arg(&layout.log)
+        .arg(&layout.root)
+        .arg(&layout.pid_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Own process group: a terminal Ctrl-C kills the tests, not the cleanup.
+        .process_group(0);
+    as_server_user(&mut command, layout, owner);
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot start the postgres watchdog (sh): {error}"))?;
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or("the postgres watchdog has no stdin pipe")?;
+    Ok(Watchdog {
+        _child: child,
+        _stdin: stdin,
+    })
+}
+
+/// Runs server-side commands from the temp dir, as the `postgres` OS user when we are root.
+fn as_server_user(command: &mut Command, layout: &Layout, owner: Option<(u32, u32)>) {
+    command.current_dir(&layout.root);
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+}
+
+fn wait_until_ready(
+    psql: &Path,
+    admin_url: &str,
+    port: u16,
+    layout: &Layout,
+) -> Result<(), String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(data_directory) = serving_data_directory(psql, admin_url, port) {
+            return check_is_ours(&data_directory, port, layout);
+        }
+        if postmaster_exited(&layout.pid_file) {
+            return Err(startup_failure("exited during startup", layout));
+        }
+        if Instant::now() >= deadline {
+            let reason =
+                format!("did not accept connections on 127.0.0.1:{port} within {READY_TIMEOUT:?}");
+            return Err(startup_failure(&reason, layout));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The data directory of whatever server answers queries on the port, if any does.
+fn serving_data_directory(psql: &Path, admin_url: &str, port: u16) -> Option<String> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpStream::connect_timeout(&address, Duration::from_secs(1)).ok()?;
+    run_psql(psql, admin_url, "SHOW data_directory").ok()
+}
+
+/// Guards against another process having taken the port between our probe and the server's bind.
+fn check_is_ours(data_directory: &str, port: u16, layout: &Layout) -> Result<(), String> {
+    let theirs = fs::canonicalize(data_directory).unwrap_or_else(|_| PathBuf::from(data_directory));
+    let ours = fs::canonicalize(&layout.data).unwrap_or_else(|_| layout.data.clone());
+    if theirs == ours {
+        return Ok(());
+    }
+    Err(format!(
+        "port {port} is already in use by another PostgreSQL server (data directory {data_directory})"
+    ))
+}
+
+/// True once the postmaster started by the watchdog is gone (or a zombie).
+fn postmaster_exited(pid_file: &Path) -> bool {
+    let Some(pid) = fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    if !Path::new("/proc/self/stat").exists() {
+        return false;
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => process_state(&stat) == Some('Z'),
+        Err(_) => true,
+    }
+}
+
+/// The state letter of a `/proc/<pid>/stat` line: `pid (comm) S ...`.
+fn process_state(stat: &str) -> Option<char> {
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    after_comm.trim_start().chars().next()
+}
+
+fn startup_failure(reason: &str, layout: &Layout) -> String {
+    format!(
+        "test PostgreSQL server {reason}; last lines of {}:\n{}",
+        layout.log.display(),
+        log_tail(&layout.log)
+    )
+}
+
+fn log_tail(log: &Path) -> String {
+    let Ok(bytes) = fs::read(log) else {
+        return "(no server log)".to_string();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+}
+
+/// Runs one SQL statement with `psql`; returns trimmed stdout, or stderr on failure.
+fn run_psql(psql: &Path, url: &str, sql: &str) -> Result<String, String> {
+    let output = Command::new(psql)
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run {}: {error}", psql.display()))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    }
+}
+
+/// `None` to run the server as ourselves; the `postgres` OS user's uid/gid when we are root.
+fn server_owner() -> Result<Option<(u32, u32)>, String> {
+    if !running_as_root() {
+        return Ok(None);
+    }
+    postgres_os_user().map(Some).ok_or_else(|| {
+        "tests run as root, where initdb/postgres refuse to run, and there is no `postgres` OS user \
+         in /etc/passwd to run them as; install PostgreSQL (e.g. the Debian `postgresql` package) \
+         or set DATABASE_URL=postgres://... to use an existing server"
+            .to_string()
+    })
+}
+
+fn running_as_root() -> bool {
+    effective_uid_from_proc().or_else(effective_uid_from_id) == Some(0)
+}
+
+/// The effective uid: second number of the `Uid:` line in /proc/self/status.
+fn effective_uid_from_proc() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn effective_uid_from_id() -> Option<u32> {
+    let output = Command::new("id").arg("-u").output().ok()?;
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+}
+
+fn postgres_os_user() -> Option<(u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| passwd_ids(line, SUPERUSER))
+}
+
+/// uid and gid from an /etc/passwd line (`name:x:uid:gid:...`) for `user`.
+fn passwd_ids(line: &str, user: &str) -> Option<(u32, u32)> {
+    let mut fields = line.split(':');
+    if fields.next()? != user {
+        return None;
+    }
+    let _password = fields.next()?;
+    let uid = fields.next()?.parse().ok()?;
+    let gid = fields.next()?.parse().ok()?;
+    Some((uid, gid))
+}
+
+impl PgBin {
+    fn find() -> Self {
+        Self(
+            bin_dir_from_env()
+                .or_else(bin_dir_from_pg_config)
+                .or_else(newest_debian_bin_dir),
+        )
+    }
+
+    /// The tool from the binary directory if it is there, else its bare name (looked up on `PATH`).
+    fn tool(&self, name: &str) -> PathBuf {
+        match &self.0 {
+            Some(dir) if dir.join(name).is_file() => dir.join(name),
+            _ => PathBuf::from(name),
+        }
+    }
+}
+
+fn bin_dir_from_env() -> Option<PathBuf> {
+    std::env::var_os("PG_BIN")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+}
+
+fn bin_dir_from_pg_config() -> Option<PathBuf> {
+    let output = Command::new("pg_config")
+        .arg("--bindir")
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    (output.status.success() && dir.join("initdb").is_file()).then_some(dir)
+}
+
+/// The highest-versioned `/usr/lib/postgresql/<version>/bin` that has `initdb`.
+fn newest_debian_bin_dir() -> Option<PathBuf> {
+    fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            Some((
+                version_key(entry.file_name().to_str()?)?,
+                entry.path().join("bin"),
+            ))
+        })
+        .filter(|(_, bin)| bin.join("initdb").is_file())
+        .max()
+        .map(|(_, bin)| bin)
+}
+
+/// "15" -> [15], "9.6" -> [9, 6]; `None` for names that are not versions.
+fn version_key(name: &str) -> Option<Vec<u32>> {
+    name.split('.').map(|part| part.parse().ok()).collect()
+}

@@ -1,0 +1,242 @@
+//! The GraphiQL playground page of the patient portal, with its JavaScript and CSS embedded (no CDN at run time).
+//!
+//! [`render`] writes the HTML document that the binary serves at `/`, and
+//! [`asset`] gives the files that page loads from [`ASSET_PREFIX`]: the
+//! vendored React 18 and GraphiQL 3 builds (GraphiQL bundles the
+//! `graphql-ws` client used for subscriptions over the
+//! `graphql-transport-ws` protocol) and this crate's own `playground.js`
+//! and `playground.css`.
+//!
+//! The page has no inline script and no inline event handler: its settings
+//! travel in a JSON data block that `playground.js` reads, and every value
+//! written into the document is escaped. It carries
+//! [`CONTENT_SECURITY_POLICY`] in a `<meta>` tag; the binary may also send it
+//! as a header (where `frame-ancestors` can be added).
+
+mod assets;
+mod escape;
+
+pub use assets::{ASSET_PREFIX, Asset, asset, asset_names};
+
+use escape::{html_text, script_json};
+use serde_json::{Value, json};
+
+/// What the playground page shows and where it sends operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaygroundPage<'a> {
+    /// Path of the GraphQL endpoint on the page's own origin, e.g.
+    /// `/graphql`; HTTP (`http(s)://`) and WebSocket (`ws(s)://`,
+    /// `graphql-transport-ws`) requests share it.
+    pub graphql_path: &'a str,
+    /// A development JWT, pre-filled in the headers editor as
+    /// `Authorization: Bearer …` and used in the WebSocket
+    /// `connection_init` payload when the headers editor has none.
+    pub default_token: Option<&'a str>,
+    /// The operations shown in the query editor on a first visit.
+    pub default_query: &'a str,
+    /// Short text shown above the editor, e.g. "Development mode — demo data".
+    pub banner: &'a str,
+}
+
+/// The policy the page declares in its `<meta http-equiv>` tag: scripts,
+/// styles and connections only from the page's own origin (`'self'` covers
+/// same-host `ws:`/`wss:` in CSP level 3); inline styles are allowed because
+/// GraphiQL's dialogs insert `<style>` elements, fonts and images may be
+/// `data:` URLs as in GraphiQL's CSS.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
+
+/// Id of the JSON data block holding the page's settings.
+const CONFIG_ID: &str = "playground-config";
+
+/// The full HTML document of the playground page.
+pub fn render(page: &PlaygroundPage<'_>) -> String {
+    let default_headers = page.default_token.map(|token| {
+        let headers = json!({ "Authorization": format!("Bearer {token}") });
+        // Serialising a `Value` cannot fail.
+        serde_json::to_string_pretty(&headers).unwrap_or_default()
+    });
+    let config = json!({
+        "graphqlPath": page.graphql_path,
+        "defaultToken": page.default_token,
+        "defaultHeaders": default_headers.map_or(Value::Null, Value::String),
+        "defaultQuery": page.default_query,
+    });
+
+    // A constant without `"`, `<` or `&` (see the tests): written as is.
+    let csp = CONTENT_SECURITY_POLICY;
+    let banner = html_text(page.banner);
+    let config = script_json(&config);
+    let p = ASSET_PREFIX;
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex">
+<title>Patient portal · GraphiQL</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{p}graphiql.min.css">
+<link rel="stylesheet" href="{p}playground.css">
+</head>
+<body>
+<div id="playground-banner" role="note">{banner}</div>
+<div id="graphiql"><noscript>The GraphQL playground needs JavaScript.</noscript></div>
+<script type="application/json" id="{CONFIG_ID}">{config}</script>
+<script src="{p}react.production.min.js"></script>
+<script src="{p}react-dom.production.min.js"></script>
+<script src="{p}graphiql.min.js"></script>
+<script src="{p}playground.js"></script>
+</body>
+</html>
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOSTILE: &str = "</script><script>alert(1)</script>";
+
+    fn page<'a>(token: Option<&'a str>, query: &'a str) -> PlaygroundPage<'a> {
+        PlaygroundPage {
+            graphql_path: "/graphql",
+            default_token: token,
+            default_query: query,
+            banner: "Development mode — demo data",
+        }
+    }
+
+    /// The settings `playground.js` will read, parsed back from the page.
+    fn config_of(html: &str) -> Value {
+        let open = format!("<script type=\"application/json\" id=\"{CONFIG_ID}\">");
+        let start = html.find(&open).map(|i| i + open.len());
+        let start = start.unwrap_or_else(|| panic!("no config block in {html}"));
+        let len = html[start..].find("</script>");
+        let len = len.unwrap_or_else(|| panic!("config block not closed in {html}"));
+        serde_json::from_str(&html[start..start + len]).expect("config block is JSON")
+    }
+
+    #[test]
+    fn includes_the_path_the_token_the_query_and_the_banner() {
+        let query = "query Me {\n  me { id displayName }\n}\n";
+        let html = render(&page(Some("eyJhbGciOi.payload.sig"), query));
+        assert!(html.starts_with("<!doctype html>"));
+        assert!(html.contains("Development mode — demo data"));
+        assert_eq!(
+            config_of(&html),
+            json!({
+                "graphqlPath": "/graphql",
+                "defaultToken": "eyJhbGciOi.payload.sig",
+                "defaultHeaders": "{\n  \"Authorization\": \"Bearer eyJhbGciOi.payload.sig\"\n}",
+                "defaultQuery": query,
+            })
+        );
+        assert!(html.contains("\"graphqlPath\":\"/graphql\""));
+        assert!(html.contains("Bearer eyJhbGciOi.payload.sig"));
+    }
+
+    #[test]
+    fn without_a_token_there_are_no_default_headers() {
+        let html = render(&page(None, "{ __typename }"));
+        let config = config_of(&html);
+        assert_eq!(config["defaultToken"], Value::Null);
+        assert_eq!(config["defaultHeaders"], Value::Null);
+        assert!(!html.contains("Bearer"));
+    }
+
+    #[test]
+    fn escapes_hostile_values() {
+        let hostile = PlaygroundPage {
+            graphql_path: "/graphql</script><!--",
+            default_token: Some(HOSTILE),
+            default_query: "# <!-- </SCRIPT> \u{2028}\u{2029}\n{ x }",
+            banner: "<img src=x onerror=alert(1)> & \"quoted\" 'single'",
+        };
+        let html = render(&hostile);
+
+        assert!(!html.contains("alert(1)</script>"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<!--"), "{html}");
+        assert!(!html.to_ascii_lowercase().contains("</script><"), "{html}");
+        assert!(!html.contains('\u{2028}') && !html.contains('\u{2029}'));
+        // Only the page's own script elements, each closed where it should be.
+        assert_eq!(html.matches("<script").count(), 5, "{html}");
+        assert_eq!(html.to_ascii_lowercase().matches("</script>").count(), 5);
+        assert!(html.contains(
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quoted&quot; &#39;single&#39;"
+        ));
+
+        // The values still arrive intact in the page's settings.
+        let config = config_of(&html);
+        assert_eq!(config["graphqlPath"], hostile.graphql_path);
+        assert_eq!(config["defaultToken"], HOSTILE);
+        assert_eq!(config["defaultQuery"], hostile.default_query);
+        let headers: Value = config["defaultHeaders"]
+            .as_str()
+            .and_then(|h| serde_json::from_str(h).ok())
+            .expect("default headers are JSON");
+        assert_eq!(
+            headers,
+            json!({ "Authorization": format!("Bearer {HOSTILE}") })
+        );
+    }
+
+    #[test]
+    fn loads_only_served_assets_and_no_inline_code() {
+        let html = render(&page(Some("t"), "{ __typename }"));
+        let mut referenced = Vec::new();
+        for attr in ["src=\"", "href=\""] {
+            for (i, _) in html.match_indices(attr) {
+                let rest = &html[i + attr.len()..];
+                let url = &rest[..rest.find('"').expect("attribute is closed")];
+                if url == "data:," {
+                    continue; // the empty favicon, which spares a request
+                }
+                let name = url.strip_prefix(ASSET_PREFIX);
+                let name = name.unwrap_or_else(|| panic!("{url} is not an asset URL"));
+                assert!(asset(name).is_some(), "{name} is not served");
+                referenced.push(name);
+            }
+        }
+        referenced.sort_unstable();
+        let mut served: Vec<_> = asset_names().collect();
+        served.sort_unstable();
+        assert_eq!(
+            referenced, served,
+            "every served asset is used, and only those"
+        );
+
+        // No inline script: every script element loads a file, except the
+        // JSON data block, which is not executed.
+        for (i, _) in html.match_indices("<script") {
+            let tag = &html[i..i + html[i..].find('>').expect("tag is closed")];
+            assert!(
+                tag.contains(" src=\"") || tag.contains("type=\"application/json\""),
+                "{tag}"
+            );
+        }
+        // No inline event handler attribute (onload=, onclick=, ...).
+        let lower = html.to_ascii_lowercase();
+        for (i, _) in lower.match_indices(" on") {
+            let word: String = lower[i + 1..]
+                .chars()
+                .take_while(char::is_ascii_alphabetic)
+                .collect();
+            assert!(
+                !lower[i + 1 + word.len()..].starts_with('='),
+                "inline handler {word}"
+            );
+        }
+        assert!(html.contains(&format!(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">"
+        )));
+        assert!(!CONTENT_SECURITY_POLICY.contains(['"', '<', '>', '&']));
+    }
+}
