@@ -35,6 +35,11 @@ impl AppState {
     /// Connects, migrates and seeds as the configuration says, then assembles the schema.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = open_database(&config).await?;
+        Self::with_database(config, db).await
+    }
+
+    /// Like `build`, over a connection the caller opened (tests attach a statement counter).
+    pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         if config.auto_migrate {
             db::migrate(&db).await.context("applying migrations")?;
         }

@@ -569,6 +569,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
         Ok(id)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn appointment(
         &self,
         patient_id: Uuid,

@@ -1,0 +1,251 @@
+//! Access rules (SPEC §6) on both backends: own data, proxies, clinicians, tenants, no token.
+
+use portal_resolvers::ids::{NodeType, encode};
+use portal_services::auth::Role;
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, error_code, no_errors};
+
+const PATIENT_RESULTS: &str = r#"query($id: ID!) { patient(id: $id) { mrn results(first: 10) { edges { node { id status } } } } }"#;
+const RESULT: &str = r#"query($id: ID!) { testResult(id: $id) { id status } }"#;
+
+fn pid(id: uuid::Uuid) -> serde_json::Value {
+    json!({ "id": encode(NodeType::Patient, id).to_string() })
+}
+
+fn rid(id: uuid::Uuid) -> serde_json::Value {
+    json!({ "id": encode(NodeType::TestResult, id).to_string() })
+}
+
+async fn patient_reads_own_results(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let response = app.query(Some(&me), PATIENT_RESULTS, pid(w.p1)).await;
+    no_errors(&response);
+    let edges = response["data"]["patient"]["results"]["edges"]
+        .as_array()
+        .expect("edges");
+    assert_eq!(edges.len(), 1, "one released result: {response:#}");
+    assert_eq!(
+        edges[0]["node"]["id"],
+        encode(NodeType::TestResult, w.p1_final).to_string()
+    );
+}
+
+async fn patient_cannot_read_another_patients_data(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let response = app.query(Some(&me), PATIENT_RESULTS, pid(w.p2)).await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
+    assert!(response["data"].is_null(), "no partial data: {response:#}");
+    let response = app.query(Some(&me), RESULT, rid(w.p2_final)).await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
+}
+
+async fn proxy_with_active_grant_sees_granted_scopes_only(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let parent = app
+        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
+        .await;
+    let response = app.query(Some(&parent), PATIENT_RESULTS, pid(w.p1)).await;
+    no_errors(&response);
+    assert_eq!(
+        response["data"]["patient"]["results"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let claims = r#"query($id: ID!) { patient(id: $id) { claims { edges { node { id } } } } }"#;
+    let response = app.query(Some(&parent), claims, pid(w.p1)).await;
+    assert_eq!(
+        error_code(&response),
+        Some("FORBIDDEN"),
+        "grant has no COVERAGE scope: {response:#}"
+    );
+    let prefs = r#"query($id: ID!) { patient(id: $id) { notificationPreferences { language } } }"#;
+    let response = app.query(Some(&parent), prefs, pid(w.p1)).await;
+    assert_eq!(
+        error_code(&response),
+        Some("FORBIDDEN"),
+        "a proxy never manages the account: {response:#}"
+    );
+}
+
+async fn proxy_with_expired_or_revoked_grant_is_forbidden(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    for subject in ["proxy.expired", "proxy.revoked", "nobody"] {
+        let viewer = app
+            .viewer(subject, w.tenant_a, &[Role::Patient], Some(w.p2))
+            .await;
+        let response = app.query(Some(&viewer), PATIENT_RESULTS, pid(w.p1)).await;
+        assert_eq!(
+            error_code(&response),
+            Some("FORBIDDEN"),
+            "{subject}: {response:#}"
+        );
+        let response = app.query(Some(&viewer), RESULT, rid(w.p1_final)).await;
+        assert_eq!(
+            error_code(&response),
+            Some("FORBIDDEN"),
+            "{subject}: {response:#}"
+        );
+    }
+}
+
+async fn request_without_token_is_unauthenticated(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    for (query, vars) in [
+        (PATIENT_RESULTS, pid(w.p1)),
+        (RESULT, rid(w.p1_final)),
+        ("{ viewer { subject } }", json!({})),
+        ("{ testCatalog { edges { node { code } } } }", json!({})),
+    ] {
+        let response = app.query(None, query, vars).await;
+        assert_eq!(
+            error_code(&response),
+            Some("UNAUTHENTICATED"),
+            "{query}: {response:#}"
+        );
+    }
+}
+
+async fn token_of_another_tenant_sees_nothing(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let outsider = app
+        .viewer("q1", w.tenant_b, &[Role::Patient], Some(w.q1))
+        .await;
+    let response = app.query(Some(&outsider), PATIENT_RESULTS, pid(w.p1)).await;
+    assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
+    let response = app.query(Some(&outsider), RESULT, rid(w.p1_final)).await;
+    assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
+    let lab_b = app.viewer("lab.b", w.tenant_b, &[Role::Lab], None).await;
+    let response = app.query(Some(&lab_b), RESULT, rid(w.p1_final)).await;
+    assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
+    let everyone = "{ viewer { patients(first: 50) { edges { node { mrn } } } } }";
+    let response = app.query(Some(&lab_b), everyone, json!({})).await;
+    no_errors(&response);
+    assert_eq!(
+        response["data"]["viewer"]["patients"]["edges"],
+        json!([{ "node": { "mrn": "Q1" } }])
+    );
+    // A patient claim (pid) pointing into another tenant does not open it either.
+    let forged = app
+        .viewer("p1", w.tenant_b, &[Role::Patient], Some(w.p1))
+        .await;
+    let response = app.query(Some(&forged), PATIENT_RESULTS, pid(w.p1)).await;
+    assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
+    assert_eq!(
+        app.query(Some(&outsider), RESULT, rid(w.q1_final)).await["data"]["testResult"]["status"],
+        "FINAL"
+    );
+}
+
+async fn clinician_sees_only_patients_they_ordered_for(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let doctor = app
+        .viewer("dr.a", w.tenant_a, &[Role::Clinician], None)
+        .await;
+    let response = app.query(Some(&doctor), PATIENT_RESULTS, pid(w.p1)).await;
+    no_errors(&response);
+    let statuses: Vec<_> = response["data"]["patient"]["results"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["status"].clone())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![json!("PRELIMINARY"), json!("FINAL")],
+        "clinicians see preliminary results"
+    );
+    let response = app.query(Some(&doctor), PATIENT_RESULTS, pid(w.p2)).await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
+    let stranger = app
+        .viewer("dr.other", w.tenant_a, &[Role::Clinician], None)
+        .await;
+    let response = app.query(Some(&stranger), PATIENT_RESULTS, pid(w.p1)).await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
+}
+
+async fn lab_and_staff_act_within_their_tenant(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let lab = app.viewer("lab.a", w.tenant_a, &[Role::Lab], None).await;
+    let response = app.query(Some(&lab), RESULT, rid(w.p1_preliminary)).await;
+    no_errors(&response);
+    assert_eq!(response["data"]["testResult"]["status"], "PRELIMINARY");
+    let coverage =
+        r#"query($id: ID!) { patient(id: $id) { coverages { edges { node { id } } } } }"#;
+    let response = app.query(Some(&lab), coverage, pid(w.p1)).await;
+    assert_eq!(
+        error_code(&response),
+        Some("FORBIDDEN"),
+        "labs do not see coverage: {response:#}"
+    );
+    let staff = app
+        .viewer("staff.a", w.tenant_a, &[Role::Staff], None)
+        .await;
+    let response = app.query(Some(&staff), coverage, pid(w.p1)).await;
+    no_errors(&response);
+}
+
+async fn viewer_lists_self_and_granting_patients(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let parent = app
+        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
+        .await;
+    let query = "{ viewer { subject patients { edges { node { mrn access { relationship scopes validUntil } } } } } }";
+    let response = app.query(Some(&parent), query, json!({})).await;
+    no_errors(&response);
+    let edges = response["data"]["viewer"]["patients"]["edges"]
+        .as_array()
+        .expect("edges");
+    let mut seen: Vec<_> = edges
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["mrn"].as_str().unwrap_or_default().to_owned(),
+                e["node"]["access"]["relationship"].clone(),
+            )
+        })
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        seen,
+        vec![
+            ("P1".to_owned(), json!("PROXY")),
+            ("P2".to_owned(), json!("SELF"))
+        ]
+    );
+    let proxy = edges.iter().find(|e| e["node"]["mrn"] == "P1").expect("P1");
+    assert_eq!(
+        proxy["node"]["access"]["scopes"],
+        json!(["PROFILE", "RESULTS", "APPOINTMENTS"])
+    );
+    assert!(proxy["node"]["access"]["validUntil"].is_string());
+}
+
+on_both_backends!(
+    patient_reads_own_results,
+    patient_cannot_read_another_patients_data,
+    proxy_with_active_grant_sees_granted_scopes_only,
+    proxy_with_expired_or_revoked_grant_is_forbidden,
+    request_without_token_is_unauthenticated,
+    token_of_another_tenant_sees_nothing,
+    clinician_sees_only_patients_they_ordered_for,
+    lab_and_staff_act_within_their_tenant,
+    viewer_lists_self_and_granting_patients,
+);

@@ -1,0 +1,214 @@
+//! End to end: the real `portal` binary on a free loopback port, driven over HTTP.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_portal");
+
+/// A running `portal serve`; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn portal(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("PORTAL_ENV")
+        .env("PORTAL_DATA_DIR", dir.join("data"))
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+async fn start(dir: &Path) -> Server {
+    let port = free_port();
+    let child = portal(dir)
+        .arg("serve")
+        .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start portal");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = reqwest::get(format!("{}/ready", server.base)).await
+            && response.status().is_success()
+        {
+            return server;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "portal did not become ready within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn token(dir: &Path, args: &[&str]) -> String {
+    let out = portal(dir)
+        .arg("token")
+        .args(args)
+        .output()
+        .expect("portal token");
+    assert!(
+        out.status.success(),
+        "portal token {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
+}
+
+async fn graphql(
+    server: &Server,
+    token: Option<&str>,
+    query: &str,
+) -> (reqwest::header::HeaderMap, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .header("x-request-id", "e2e-request-1")
+        .json(&json!({ "query": query }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("POST /graphql");
+    let headers = response.headers().clone();
+    (headers, response.json().await.expect("json body"))
+}
+
+#[tokio::test]
+async fn the_binary_serves_graphiql_and_graphql_on_demo_data() {
+    let dir = tempfile::tempdir().expect("dir");
+    let server = start(dir.path()).await;
+
+    let health = reqwest::get(format!("{}/health", server.base))
+        .await
+        .expect("health");
+    assert!(health.status().is_success());
+    let page = reqwest::get(format!("{}/", server.base))
+        .await
+        .expect("GET /")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("/playground/assets/") && page.contains("Bearer "),
+        "GraphiQL page with a dev token"
+    );
+    let asset = page
+        .split('"')
+        .find(|s| s.starts_with("/playground/assets/") && s.ends_with(".js"))
+        .expect("a script asset");
+    let script = reqwest::get(format!("{}{asset}", server.base))
+        .await
+        .expect("asset");
+    assert!(script.status().is_success(), "{asset} is served");
+
+    let alice = token(dir.path(), &["--patient", "MRN1001"]);
+    let query =
+        "{ viewer { subject patient { mrn results(first: 50) { edges { node { status } } } } } }";
+    let (headers, body) = graphql(&server, Some(&alice), query).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(
+        headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+        Some("e2e-request-1")
+    );
+    assert_eq!(body["data"]["viewer"]["patient"]["mrn"], "MRN1001");
+    let results = body["data"]["viewer"]["patient"]["results"].to_string();
+    assert!(
+        results.contains("FINAL") && !results.contains("PRELIMINARY"),
+        "{results}"
+    );
+
+    let (_, body) = graphql(&server, Some("not.a.token"), query).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body:#}"
+    );
+    let (_, body) = graphql(&server, None, query).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body:#}"
+    );
+    assert!(
+        !body.to_string().to_lowercase().contains("select"),
+        "no SQL in errors"
+    );
+
+    drop(server);
+    let server = start(dir.path()).await;
+    let staff = token(dir.path(), &["--role", "staff"]);
+    let (_, body) = graphql(
+        &server,
+        Some(&staff),
+        "{ viewer { patients(first: 50) { edges { node { mrn } } } } }",
+    )
+    .await;
+    assert_eq!(
+        body["data"]["viewer"]["patients"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(4),
+        "restart seeds nothing twice"
+    );
+}
+
+#[test]
+fn dev_tokens_are_refused_in_production_configuration() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = portal(dir.path())
+        .args(["token", "--role", "lab"])
+        .env("PORTAL_ENV", "production")
+        .env("DATABASE_URL", "postgres://portal@127.0.0.1:1/portal")
+        .env("JWT_JWKS_URL", "http://127.0.0.1:1/jwks")
+        .env("JWT_ISSUER", "https://idp.test")
+        .env("JWT_AUDIENCE", "portal")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused in production"));
+}
+
+#[test]
+fn config_check_reports_missing_production_settings_clearly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = portal(dir.path())
+        .args(["config", "check"])
+        .env("PORTAL_ENV", "production")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL is required in production")
+    );
+    let out = portal(dir.path())
+        .args(["config", "check"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+}

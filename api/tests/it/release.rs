@@ -1,0 +1,186 @@
+//! Release policy (SPEC §4) on both backends: what patients and proxies may see of results.
+
+use chrono::{Duration, Utc};
+use portal_entities::ResultStatus;
+use portal_resolvers::ids::{NodeType, encode};
+use portal_services::auth::Role;
+use serde_json::json;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, error_code, no_errors};
+
+async fn preliminary_results_never_reach_a_patient(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let prelim = encode(NodeType::TestResult, w.p1_preliminary).to_string();
+    for viewer in [
+        app.viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+            .await,
+        app.viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
+            .await,
+    ] {
+        let list = r#"query($id: ID!) { patient(id: $id) { results(first: 50, filter: {status: [PRELIMINARY, FINAL]}) { edges { node { id status } } } } }"#;
+        let response = app
+            .query(
+                Some(&viewer),
+                list,
+                json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
+            )
+            .await;
+        no_errors(&response);
+        assert!(
+            !response.to_string().contains("PRELIMINARY"),
+            "{response:#}"
+        );
+        for query in [
+            r#"query($id: ID!) { testResult(id: $id) { status } }"#,
+            r#"query($id: ID!) { node(id: $id) { id } }"#,
+        ] {
+            let response = app
+                .query(Some(&viewer), query, json!({ "id": prelim }))
+                .await;
+            assert_eq!(
+                error_code(&response),
+                Some("NOT_FOUND"),
+                "{query}: {response:#}"
+            );
+        }
+        let orders = r#"query($id: ID!) { patient(id: $id) { orders { edges { node { results { status } } } } } }"#;
+        let response = app
+            .query(
+                Some(&viewer),
+                orders,
+                json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
+            )
+            .await;
+        no_errors(&response);
+        assert!(
+            !response.to_string().contains("PRELIMINARY"),
+            "{response:#}"
+        );
+    }
+}
+
+async fn a_correction_shows_the_current_version_with_its_history(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    let issued = Utc::now() - Duration::days(5);
+    let original = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.cbc,
+            ResultStatus::Final,
+            issued,
+            None,
+        )
+        .await;
+    let corrected = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.cbc,
+            ResultStatus::Corrected,
+            issued + Duration::hours(2),
+            Some(original),
+        )
+        .await;
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let query = r#"query($id: ID!) { patient(id: $id) { results(first: 50) { edges { node {
+        id status isCorrected correctionReason replaces { id } supersededBy { id } history { id status } } } } } }"#;
+    let response = app
+        .query(
+            Some(&me),
+            query,
+            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
+        )
+        .await;
+    no_errors(&response);
+    let edges = response["data"]["patient"]["results"]["edges"]
+        .as_array()
+        .expect("edges");
+    let ids: Vec<_> = edges.iter().map(|e| e["node"]["id"].clone()).collect();
+    let original_id = json!(encode(NodeType::TestResult, original).to_string());
+    let corrected_id = json!(encode(NodeType::TestResult, corrected).to_string());
+    assert!(
+        ids.contains(&corrected_id) && !ids.contains(&original_id),
+        "only the current version is listed: {ids:?}"
+    );
+    let node = &edges
+        .iter()
+        .find(|e| e["node"]["id"] == corrected_id)
+        .expect("corrected")["node"];
+    assert_eq!(node["isCorrected"], true);
+    assert_eq!(node["correctionReason"], "corrected");
+    assert_eq!(node["replaces"]["id"], original_id);
+    assert!(node["supersededBy"].is_null());
+    assert_eq!(
+        node["history"],
+        json!([{ "id": original_id, "status": "FINAL" }, { "id": corrected_id, "status": "CORRECTED" }])
+    );
+    let old = r#"query($id: ID!) { testResult(id: $id) { status supersededBy { id } } }"#;
+    let response = app
+        .query(Some(&me), old, json!({ "id": original_id }))
+        .await;
+    no_errors(&response);
+    assert_eq!(
+        response["data"]["testResult"]["supersededBy"]["id"], corrected_id,
+        "the original stays readable"
+    );
+}
+
+async fn sensitive_results_are_held_when_the_patient_asks(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.hiv, None).await;
+    let hiv = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.hiv,
+            ResultStatus::Final,
+            Utc::now(),
+            None,
+        )
+        .await;
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let one = r#"query($id: ID!) { testResult(id: $id) { status } }"#;
+    let hiv_id = json!({ "id": encode(NodeType::TestResult, hiv).to_string() });
+    no_errors(&app.query(Some(&me), one, hiv_id.clone()).await);
+    app.hold_sensitive(w.tenant_a, w.p1).await;
+    let response = app.query(Some(&me), one, hiv_id.clone()).await;
+    assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
+    let list = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
+    let response = app
+        .query(
+            Some(&me),
+            list,
+            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
+        )
+        .await;
+    no_errors(&response);
+    assert!(
+        !response
+            .to_string()
+            .contains(hiv_id["id"].as_str().unwrap_or_default()),
+        "{response:#}"
+    );
+    let doctor = app
+        .viewer("dr.a", w.tenant_a, &[Role::Clinician], None)
+        .await;
+    no_errors(&app.query(Some(&doctor), one, hiv_id).await);
+}
+
+on_both_backends!(
+    preliminary_results_never_reach_a_patient,
+    a_correction_shows_the_current_version_with_its_history,
+    sensitive_results_are_held_when_the_patient_asks,
+);

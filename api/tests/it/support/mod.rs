@@ -1,0 +1,166 @@
+//! The `TestApp`: a fresh database (SQLite file or a database on the throwaway PostgreSQL
+//! cluster), migrated, with the very state and schema the server runs, plus fixtures.
+
+pub mod fixtures;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use portal_api::{AppState, Config};
+use portal_entities::audit_event;
+use portal_services::RequestContext;
+use portal_services::auth::{Role, Viewer};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
+use serde_json::Value;
+use tempfile::TempDir;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed async fn taking a `Backend`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Backend::Postgres).await })*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub state: AppState,
+    pub db: DatabaseConnection,
+    statements: Arc<AtomicUsize>,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_vars(backend, &[]).await
+    }
+
+    /// A fresh, migrated database with no data; `extra` overrides configuration variables.
+    pub async fn with_vars(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/portal.db?mode=rwc", dir.path().display()),
+            Backend::Postgres => portal_testkit::postgres::fresh_database(),
+        };
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", url.as_str()),
+            ("PORTAL_DATA_DIR", &dir.path().display().to_string()),
+            ("PORTAL_SEED_DEMO", "false"),
+            ("PORTAL_MAX_PAGE_SIZE", "50"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_vars(&vars).expect("test configuration");
+        let mut db = portal_services::db::connect(&url, 5, std::time::Duration::from_secs(5))
+            .await
+            .expect("connect");
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let state = AppState::with_database(config, db.clone())
+            .await
+            .expect("app state");
+        Self {
+            state,
+            db,
+            statements,
+            _dir: dir,
+        }
+    }
+
+    /// Mints a dev token and verifies it, exactly as the HTTP layer does.
+    pub async fn viewer(
+        &self,
+        subject: &str,
+        tenant: Uuid,
+        roles: &[Role],
+        patient: Option<Uuid>,
+    ) -> Viewer {
+        let token = self.token(subject, tenant, roles, patient);
+        self.state
+            .verifier
+            .verify(&token)
+            .await
+            .expect("dev token verifies")
+    }
+
+    pub fn token(
+        &self,
+        subject: &str,
+        tenant: Uuid,
+        roles: &[Role],
+        patient: Option<Uuid>,
+    ) -> String {
+        let dev = self.state.dev.as_ref().expect("dev signer in tests");
+        dev.signer
+            .mint(subject, tenant, roles, patient, chrono::Duration::hours(1))
+            .expect("mint")
+    }
+
+    /// Executes a GraphQL operation through the schema; returns `{data, errors}` as JSON.
+    pub async fn query(&self, viewer: Option<&Viewer>, query: &str, variables: Value) -> Value {
+        let ctx = RequestContext::new(
+            viewer.cloned(),
+            Uuid::now_v7().to_string(),
+            Some("127.0.0.1".into()),
+        );
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(variables));
+        let response = portal_schema::execute(&self.state.schema, request, ctx).await;
+        serde_json::to_value(&response).expect("response serialises")
+    }
+
+    /// Runs `query` and returns how many SQL statements it issued.
+    pub async fn count_statements(
+        &self,
+        viewer: Option<&Viewer>,
+        query: &str,
+        variables: Value,
+    ) -> (Value, usize) {
+        let before = self.statements.load(Ordering::SeqCst);
+        let response = self.query(viewer, query, variables).await;
+        (response, self.statements.load(Ordering::SeqCst) - before)
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    pub async fn audit_rows(&self) -> Vec<audit_event::Model> {
+        audit_event::Entity::find()
+            .order_by_asc(audit_event::Column::Seq)
+            .all(&self.db)
+            .await
+            .expect("audit rows")
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}
+
+pub fn no_errors(response: &Value) {
+    assert!(
+        response.get("errors").is_none(),
+        "unexpected errors: {response:#}"
+    );
+}
