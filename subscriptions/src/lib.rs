@@ -1,1 +1,43 @@
-//! placeholder
+//! The event bus that carries committed domain events to live subscribers.
+//!
+//! Events are published only after the transaction that wrote them committed (the outbox
+//! relay does that); the bus is at-least-once, so consumers de-duplicate by `Event::id`.
+//! A subscriber that falls behind is told how many events it missed and resumes from the
+//! outbox with the last id it saw.
+
+mod in_process;
+
+pub use in_process::InProcessBus;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A committed change, as subscribers receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The outbox event id: unique, time-ordered (UUID v7).
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub patient_id: Option<Uuid>,
+    /// E.g. `result.ready`, `result.corrected`.
+    pub event_type: String,
+    pub aggregate_id: Uuid,
+    pub payload: serde_json::Value,
+}
+
+/// What a subscription yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Event(Event),
+    /// The subscriber was too slow and `missed` events were dropped for it: it must catch
+    /// up from the outbox.
+    Lagged {
+        missed: u64,
+    },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BusError {
+    #[error("event bus unavailable: {0}")]
+    Unavailable(String),
+}
