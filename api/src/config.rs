@@ -137,7 +137,7 @@ impl Config {
             playground: flag(vars, "PORTAL_PLAYGROUND", dev)?,
             introspection: flag(vars, "PORTAL_INTROSPECTION", dev)?,
             max_page_size: parse(vars, "PORTAL_MAX_PAGE_SIZE", "100")?,
-            max_depth: parse(vars, "PORTAL_MAX_DEPTH", "12")?,
+            max_depth: parse(vars, "PORTAL_MAX_DEPTH", "16")?,
             max_complexity: parse(vars, "PORTAL_MAX_COMPLEXITY", "2000")?,
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
         };

@@ -1,6 +1,7 @@
 //! Assembles the GraphQL schema: root types, limits, the audit extension, the SDL.
 
 mod audit_extension;
+mod error_codes;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{EmptyMutation, EmptySubscription, Request, Response, Schema};
@@ -9,6 +10,7 @@ use portal_services::RequestContext;
 use uuid::Uuid;
 
 pub use audit_extension::AuditFlush;
+pub use error_codes::ErrorCodes;
 pub use portal_resolvers::AppData;
 
 pub type PortalSchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -24,7 +26,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_depth: 12,
+            max_depth: 16,
             max_complexity: 2_000,
             introspection: true,
         }
@@ -36,6 +38,7 @@ pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
     let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .data(data)
         .extension(AuditFlush)
+        .extension(ErrorCodes)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if !limits.introspection {

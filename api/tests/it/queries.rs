@@ -359,3 +359,57 @@ on_both_backends!(
     node_resolves_global_ids_with_the_same_checks,
     demo_data_is_seeded_once_and_reads_like_a_hospital,
 );
+
+/// The introspection query GraphiQL sends on load (graphql-js `getIntrospectionQuery`).
+const INTROSPECTION: &str = r#"query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+}"#;
+
+#[tokio::test]
+async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let response = app.query(None, INTROSPECTION, json!({})).await;
+    no_errors(&response);
+    assert!(
+        response["data"]["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let nested = "order { results { ".repeat(8);
+    let deep = format!(
+        "{{ viewer {{ patient {{ results {{ edges {{ node {{ {nested} id {} }} }} }} }} }} }}",
+        "} ".repeat(16)
+    );
+    let response = app.query(None, &deep, json!({})).await;
+    assert_eq!(
+        error_code(&response),
+        Some("BAD_USER_INPUT"),
+        "{response:#}"
+    );
+    assert!(
+        response["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("too deep")),
+        "{response:#}"
+    );
+    let syntax = app.query(None, "{ viewer {", json!({})).await;
+    assert_eq!(error_code(&syntax), Some("BAD_USER_INPUT"), "{syntax:#}");
+}
