@@ -5,9 +5,11 @@ pub mod context;
 pub mod error;
 pub mod ids;
 pub mod loaders;
+pub mod mutations;
 pub mod queries;
 pub mod types;
 
 pub use context::AppData;
 pub use loaders::Loaders;
+pub use mutations::Mutation;
 pub use queries::Query;

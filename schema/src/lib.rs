@@ -4,8 +4,8 @@ mod audit_extension;
 mod error_codes;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptyMutation, EmptySubscription, Request, Response, Schema};
-use portal_resolvers::{Loaders, Query};
+use async_graphql::{EmptySubscription, Request, Response, Schema};
+use portal_resolvers::{Loaders, Mutation, Query};
 use portal_services::RequestContext;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ pub use audit_extension::AuditFlush;
 pub use error_codes::ErrorCodes;
 pub use portal_resolvers::AppData;
 
-pub type PortalSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type PortalSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Query hardening limits.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl Default for Limits {
 
 /// The schema the server and the tests execute against.
 pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
-    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(data)
         .extension(AuditFlush)
         .extension(ErrorCodes)
@@ -49,7 +49,7 @@ pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
 
 /// The schema definition language of the API (what `portal schema` prints).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .finish()
         .sdl()
 }

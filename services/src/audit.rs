@@ -1,6 +1,6 @@
 //! The append-only, hash-chained audit trail: records collect per request, flush in one batch.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use portal_entities::{AuditOutcome, audit_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -47,7 +47,7 @@ impl AuditRecord {
             proxy_for: None,
             outcome,
             reason: None,
-            occurred_at: Utc::now().trunc_subsecs(6),
+            occurred_at: crate::clock::now(),
         }
     }
 

@@ -54,7 +54,7 @@ pub async fn seed(db: &DatabaseConnection) -> ServiceResult<(Uuid, bool)> {
         return Ok((existing, false));
     }
     let txn = db.begin().await?;
-    let tenant_id = Seeder::new(&txn, Utc::now()).run().await?;
+    let tenant_id = Seeder::new(&txn, crate::clock::now()).run().await?;
     txn.commit().await?;
     Ok((tenant_id, true))
 }

@@ -8,6 +8,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod clock;
 pub mod context;
 pub mod coverage;
 pub mod db;

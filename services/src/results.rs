@@ -1,8 +1,11 @@
 //! Reading test results: a patient's result list, one result, and its correction history.
 
 use chrono::{DateTime, Utc};
-use portal_entities::{ResultStatus, TestCategory, test_catalog, test_result};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect};
+use portal_entities::{ResultStatus, TestCategory, result_view, test_catalog, test_result};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -158,4 +161,60 @@ pub async fn visibility<C: ConnectionTrait>(
 ) -> ServiceResult<Visibility> {
     let rule = ReleaseRule::for_access(db, &access).await?;
     Ok(Visibility { access, rule })
+}
+
+/// Records that the viewer opened a result (for "new" badges and the audit trail); the
+/// first view is kept. Returns when it was first viewed.
+#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
+pub async fn mark_viewed<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    result_id: Uuid,
+) -> ServiceResult<(Visibility, test_result::Model, DateTime<Utc>)> {
+    let (vis, result) = get(db, ctx, result_id).await?;
+    let viewer = ctx.viewer()?;
+    let existing = result_view::Entity::find()
+        .filter(result_view::Column::TenantId.eq(vis.access.tenant_id))
+        .filter(result_view::Column::ResultId.eq(result_id))
+        .filter(result_view::Column::ViewerSubject.eq(viewer.subject.as_str()))
+        .one(db)
+        .await?;
+    let viewed_at = match existing {
+        Some(view) => view.viewed_at,
+        None => {
+            let now = crate::clock::now();
+            let view = result_view::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                tenant_id: Set(vis.access.tenant_id),
+                result_id: Set(result_id),
+                viewer_subject: Set(viewer.subject.clone()),
+                viewed_at: Set(now),
+            };
+            result_view::Entity::insert(view)
+                .on_conflict(
+                    OnConflict::columns([
+                        result_view::Column::ResultId,
+                        result_view::Column::ViewerSubject,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .try_insert()
+                .exec(db)
+                .await?;
+            now
+        }
+    };
+    ctx.record(
+        AuditRecord::new(
+            Access::read("result.viewed", "TestResult").entity(result_id),
+            Some(result.patient_id),
+            Outcome::Allowed,
+        )
+        .proxy_for(
+            matches!(vis.access.relation, access::Relation::Proxy { .. })
+                .then_some(result.patient_id),
+        ),
+    );
+    Ok((vis, result, viewed_at))
 }

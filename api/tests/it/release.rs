@@ -184,3 +184,46 @@ on_both_backends!(
     a_correction_shows_the_current_version_with_its_history,
     sensitive_results_are_held_when_the_patient_asks,
 );
+
+mod viewed {
+    use super::*;
+
+    async fn marking_a_result_viewed_keeps_the_first_time_and_respects_release(backend: Backend) {
+        let app = TestApp::new(backend).await;
+        let w = app.world().await;
+        let me = app
+            .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+            .await;
+        let mutation =
+            r#"mutation($id: ID!) { markResultViewed(id: $id) { viewedAt result { id status } } }"#;
+        let id = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
+        let first = app.query(Some(&me), mutation, id.clone()).await;
+        no_errors(&first);
+        let again = app.query(Some(&me), mutation, id).await;
+        assert_eq!(
+            first["data"]["markResultViewed"]["viewedAt"],
+            again["data"]["markResultViewed"]["viewedAt"]
+        );
+        let prelim = json!({ "id": encode(NodeType::TestResult, w.p1_preliminary).to_string() });
+        assert_eq!(
+            error_code(&app.query(Some(&me), mutation, prelim).await),
+            Some("NOT_FOUND")
+        );
+        let other = app
+            .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
+            .await;
+        let theirs = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
+        assert_eq!(
+            error_code(&app.query(Some(&other), mutation, theirs).await),
+            Some("FORBIDDEN")
+        );
+        assert!(
+            app.audit_rows()
+                .await
+                .iter()
+                .any(|r| r.action == "result.viewed" && r.entity_id == Some(w.p1_final))
+        );
+    }
+
+    on_both_backends!(marking_a_result_viewed_keeps_the_first_time_and_respects_release);
+}
