@@ -14,6 +14,7 @@ pub mod coverage;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod ingest;
 pub mod lookup;
 pub mod nodes;
 pub mod orders;

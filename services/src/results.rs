@@ -218,3 +218,22 @@ pub async fn mark_viewed<C: ConnectionTrait>(
     );
     Ok((vis, result, viewed_at))
 }
+
+/// How the author of a write sees the result it just stored (care-team rules); the write
+/// itself was audited, so this adds no audit record.
+pub async fn writer_visibility<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    result: &test_result::Model,
+) -> ServiceResult<Visibility> {
+    let viewer = ctx.viewer()?;
+    let relation = access::relation(db, ctx, viewer, result.patient_id)
+        .await?
+        .ok_or_else(|| ServiceError::Forbidden("you may not see this patient's data".into()))?;
+    let access = PatientAccess {
+        patient_id: result.patient_id,
+        tenant_id: viewer.tenant_id,
+        relation,
+    };
+    visibility(db, access).await
+}

@@ -7,6 +7,7 @@ mod access;
 mod audit;
 mod auth;
 mod e2e;
+mod ingest;
 mod queries;
 mod release;
 mod sdl;

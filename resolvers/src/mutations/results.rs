@@ -1,12 +1,16 @@
-//! Mutations on test results.
+//! Mutations on test results: laboratories add and correct them, patients mark them viewed.
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use portal_services::results;
+use portal_services::ingest::{
+    self, Correction, NewImagingReport, NewObservation, NewOrder, NewResult, OrderRef, Stored,
+};
+use portal_services::{ServiceError, ServiceResult, results};
 
 use crate::context::{db, request};
-use crate::error::GqlResult;
+use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
+use crate::types::enums::{Interpretation, OrderSource, ResultStatus};
 use crate::types::result::TestResult;
 
 #[derive(Default)]
@@ -17,6 +21,112 @@ pub struct MarkResultViewedPayload {
     pub result: TestResult,
     /// When the viewer first opened the result.
     pub viewed_at: DateTime<Utc>,
+}
+
+/// A result as a laboratory information system reports it.
+#[derive(InputObject)]
+pub struct AddTestResultInput {
+    pub patient_id: ID,
+    /// The order this result completes; or give `order` to create one with the result.
+    pub order_id: Option<ID>,
+    pub order: Option<NewOrderInput>,
+    /// PRELIMINARY or FINAL. A FINAL result for an order with a preliminary one replaces it.
+    pub status: ResultStatus,
+    pub issued_at: DateTime<Utc>,
+    pub performing_lab: Option<String>,
+    pub conclusion: Option<String>,
+    /// Required for laboratory tests; each analyte must belong to the test in the catalog.
+    #[graphql(default)]
+    pub observations: Vec<ObservationInput>,
+    /// Required for imaging tests.
+    pub imaging_report: Option<ImagingReportInput>,
+    /// A retry with the same key returns the first outcome and stores nothing new.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct NewOrderInput {
+    pub facility_id: ID,
+    /// Catalog code (LOINC where known).
+    pub test_code: String,
+    pub ordering_clinician_id: Option<ID>,
+    pub referring_clinician_id: Option<ID>,
+    #[graphql(default_with = "OrderSource::Portal")]
+    pub source: OrderSource,
+    pub accession_number: Option<String>,
+}
+
+/// One value; set the field matching the analyte's value type.
+#[derive(InputObject)]
+pub struct ObservationInput {
+    pub code: String,
+    pub value_numeric: Option<f64>,
+    pub value_text: Option<String>,
+    pub value_code: Option<String>,
+    /// Must be the catalog's unit when given; defaults to it.
+    pub unit: Option<String>,
+    /// Derived from the reference range when omitted.
+    pub interpretation: Option<Interpretation>,
+}
+
+#[derive(InputObject)]
+pub struct ImagingReportInput {
+    pub modality: String,
+    pub study_instance_uid: String,
+    pub findings: String,
+    pub impression: String,
+}
+
+/// The corrected content of a result.
+#[derive(InputObject)]
+pub struct CorrectTestResultInput {
+    pub issued_at: Option<DateTime<Utc>>,
+    pub conclusion: Option<String>,
+    #[graphql(default)]
+    pub observations: Vec<ObservationInput>,
+    pub imaging_report: Option<ImagingReportInput>,
+}
+
+/// A notification queued with the result.
+#[derive(SimpleObject)]
+pub struct QueuedNotification {
+    /// EMAIL, SMS or PUSH.
+    pub channel: String,
+    /// PENDING, or SKIPPED when the channel has no address or the result is held.
+    pub status: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AddTestResultPayload {
+    pub result: TestResult,
+    /// The outbox event written with the result (null when `replayed`).
+    pub event_id: Option<ID>,
+    pub notifications: Vec<QueuedNotification>,
+    /// True when the idempotency key matched an earlier call: nothing new was stored.
+    pub replayed: bool,
+}
+
+/// The outcome of one input of a batch.
+#[derive(SimpleObject)]
+pub struct AddTestResultsItem {
+    pub index: i32,
+    pub payload: Option<AddTestResultPayload>,
+    pub error: Option<ItemError>,
+}
+
+#[derive(SimpleObject)]
+pub struct ItemError {
+    pub code: String,
+    pub message: String,
+    /// The input field at fault, e.g. `inputs[3].observations[0].unit`.
+    pub field: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct AddTestResultsPayload {
+    pub items: Vec<AddTestResultsItem>,
+    pub succeeded: i32,
+    pub failed: i32,
 }
 
 #[Object]
@@ -36,4 +146,206 @@ impl ResultMutation {
             viewed_at,
         })
     }
+
+    /// Stores a result (lab, clinician, staff): creates or completes the order, writes the
+    /// outbox event and queues notifications per the patient's preferences, atomically.
+    async fn add_test_result(
+        &self,
+        ctx: &Context<'_>,
+        input: AddTestResultInput,
+    ) -> Result<AddTestResultPayload> {
+        let input = new_result(input, "input").gql()?;
+        let stored = ingest::add_result(db(ctx)?, request(ctx)?, input)
+            .await
+            .gql()?;
+        payload(ctx, stored).await
+    }
+
+    /// Stores up to 500 results, each in its own transaction: every input gets its own
+    /// outcome, so one bad result does not hold back the rest of a run.
+    async fn add_test_results(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<AddTestResultInput>,
+    ) -> Result<AddTestResultsPayload> {
+        let inputs = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| new_result(input, &format!("inputs[{i}]")))
+            .collect();
+        let outcomes = ingest::add_results(db(ctx)?, request(ctx)?, inputs)
+            .await
+            .gql()?;
+        let mut items = Vec::with_capacity(outcomes.len());
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            items.push(item(ctx, index, outcome).await?);
+        }
+        let succeeded = items.iter().filter(|i| i.error.is_none()).count() as i32;
+        Ok(AddTestResultsPayload {
+            failed: items.len() as i32 - succeeded,
+            succeeded,
+            items,
+        })
+    }
+
+    /// Corrects a released result: a new CORRECTED version replaces it, the original stays
+    /// in the history, and the patient is notified again.
+    async fn correct_test_result(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: CorrectTestResultInput,
+        reason: String,
+    ) -> Result<AddTestResultPayload> {
+        let id = decode(&id, NodeType::TestResult, "id").gql()?;
+        let correction = Correction {
+            issued_at: input.issued_at,
+            conclusion: input.conclusion,
+            observations: input.observations.into_iter().map(observation).collect(),
+            imaging_report: input.imaging_report.map(imaging),
+        };
+        let stored = ingest::correct_result(db(ctx)?, request(ctx)?, id, correction, &reason)
+            .await
+            .gql()?;
+        payload(ctx, stored).await
+    }
+
+    /// Withdraws a released result: a new ENTERED_IN_ERROR version replaces it.
+    async fn mark_test_result_entered_in_error(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<AddTestResultPayload> {
+        let id = decode(&id, NodeType::TestResult, "id").gql()?;
+        let stored = ingest::mark_entered_in_error(db(ctx)?, request(ctx)?, id, &reason)
+            .await
+            .gql()?;
+        payload(ctx, stored).await
+    }
+}
+
+fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
+    let order = match (input.order_id, input.order) {
+        (Some(id), None) => {
+            OrderRef::Existing(decode(&id, NodeType::TestOrder, &format!("{at}.orderId"))?)
+        }
+        (None, Some(order)) => OrderRef::New(NewOrder {
+            facility_id: decode(
+                &order.facility_id,
+                NodeType::Facility,
+                &format!("{at}.order.facilityId"),
+            )?,
+            test_code: order.test_code,
+            ordering_clinician_id: order
+                .ordering_clinician_id
+                .map(|id| {
+                    decode(
+                        &id,
+                        NodeType::Clinician,
+                        &format!("{at}.order.orderingClinicianId"),
+                    )
+                })
+                .transpose()?,
+            referring_clinician_id: order
+                .referring_clinician_id
+                .map(|id| {
+                    decode(
+                        &id,
+                        NodeType::Clinician,
+                        &format!("{at}.order.referringClinicianId"),
+                    )
+                })
+                .transpose()?,
+            source: order.source.into(),
+            accession_number: order.accession_number,
+        }),
+        _ => OrderRef::Ambiguous,
+    };
+    Ok(NewResult {
+        patient_id: decode(
+            &input.patient_id,
+            NodeType::Patient,
+            &format!("{at}.patientId"),
+        )?,
+        order,
+        status: input.status.into(),
+        issued_at: input.issued_at,
+        performing_lab: input.performing_lab,
+        conclusion: input.conclusion,
+        observations: input.observations.into_iter().map(observation).collect(),
+        imaging_report: input.imaging_report.map(imaging),
+        idempotency_key: input.idempotency_key,
+    })
+}
+
+fn observation(o: ObservationInput) -> NewObservation {
+    NewObservation {
+        code: o.code,
+        value_numeric: o.value_numeric,
+        value_text: o.value_text,
+        value_code: o.value_code,
+        unit: o.unit,
+        interpretation: o.interpretation.map(Into::into),
+    }
+}
+
+fn imaging(r: ImagingReportInput) -> NewImagingReport {
+    NewImagingReport {
+        modality: r.modality,
+        study_instance_uid: r.study_instance_uid,
+        findings: r.findings,
+        impression: r.impression,
+    }
+}
+
+/// The payload shows the result as the writer sees it (care-team rules).
+async fn payload(ctx: &Context<'_>, stored: Stored) -> Result<AddTestResultPayload> {
+    let vis = results::writer_visibility(db(ctx)?, request(ctx)?, &stored.result)
+        .await
+        .gql()?;
+    Ok(AddTestResultPayload {
+        event_id: (!stored.replayed).then(|| ID(stored.event_id.to_string())),
+        notifications: stored
+            .notifications
+            .iter()
+            .map(|n| QueuedNotification {
+                channel: format!("{:?}", n.channel).to_uppercase(),
+                status: format!("{:?}", n.status).to_uppercase(),
+            })
+            .collect(),
+        replayed: stored.replayed,
+        result: TestResult::new(stored.result, vis),
+    })
+}
+
+async fn item(
+    ctx: &Context<'_>,
+    index: usize,
+    outcome: ServiceResult<Stored>,
+) -> Result<AddTestResultsItem> {
+    Ok(match outcome {
+        Ok(stored) => AddTestResultsItem {
+            index: index as i32,
+            payload: Some(payload(ctx, stored).await?),
+            error: None,
+        },
+        Err(err) => {
+            // Logs internal detail like any other error; the item carries only the safe part.
+            let _ = to_gql(&err);
+            let field = match &err {
+                ServiceError::BadUserInput { field, .. } => Some(field.clone()),
+                _ => None,
+            };
+            AddTestResultsItem {
+                index: index as i32,
+                payload: None,
+                error: Some(ItemError {
+                    code: err.code().as_str().to_owned(),
+                    message: err.to_string(),
+                    field,
+                }),
+            }
+        }
+    })
 }

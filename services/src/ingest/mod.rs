@@ -1,0 +1,102 @@
+//! Adding and correcting results (laboratories, clinicians, staff): validation, the stored
+//! result, its outbox event and notifications, all in one transaction.
+
+mod events;
+mod idempotency;
+mod store;
+mod validate;
+
+use chrono::{DateTime, Utc};
+use portal_entities::{
+    Interpretation, NotificationChannel, NotificationStatus, OrderSource, ResultStatus, test_result,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use store::{add_result, add_results, correct_result, mark_entered_in_error};
+
+/// Most results one `addTestResults` call takes.
+pub const MAX_BATCH: usize = 500;
+
+/// A new result as a laboratory sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewResult {
+    pub patient_id: Uuid,
+    pub order: OrderRef,
+    pub status: ResultStatus,
+    pub issued_at: DateTime<Utc>,
+    pub performing_lab: Option<String>,
+    pub conclusion: Option<String>,
+    pub observations: Vec<NewObservation>,
+    pub imaging_report: Option<NewImagingReport>,
+    pub idempotency_key: Option<String>,
+}
+
+/// The order a result belongs to: one that exists, or one to create with the result.
+#[derive(Debug, Clone, Serialize)]
+pub enum OrderRef {
+    Existing(Uuid),
+    New(NewOrder),
+    /// Both or neither were given (reported as BAD_USER_INPUT).
+    Ambiguous,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewOrder {
+    pub facility_id: Uuid,
+    pub test_code: String,
+    pub ordering_clinician_id: Option<Uuid>,
+    pub referring_clinician_id: Option<Uuid>,
+    pub source: OrderSource,
+    pub accession_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewObservation {
+    pub code: String,
+    pub value_numeric: Option<f64>,
+    pub value_text: Option<String>,
+    pub value_code: Option<String>,
+    pub unit: Option<String>,
+    pub interpretation: Option<Interpretation>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NewImagingReport {
+    pub modality: String,
+    pub study_instance_uid: String,
+    pub findings: String,
+    pub impression: String,
+}
+
+/// What a correction replaces the result's content with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correction {
+    pub issued_at: Option<DateTime<Utc>>,
+    pub conclusion: Option<String>,
+    pub observations: Vec<NewObservation>,
+    pub imaging_report: Option<NewImagingReport>,
+}
+
+/// A notification queued with a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedNotification {
+    pub channel: NotificationChannel,
+    pub status: NotificationStatus,
+}
+
+/// The outcome of storing a result.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub result: test_result::Model,
+    pub event_id: Uuid,
+    pub notifications: Vec<QueuedNotification>,
+    /// True when an idempotency key matched an earlier call: nothing new was stored.
+    pub replayed: bool,
+}
+
+/// Whether a status is one a laboratory may send with `addTestResult` (corrections and
+/// withdrawals have their own mutations).
+fn is_reportable(status: ResultStatus) -> bool {
+    matches!(status, ResultStatus::Preliminary | ResultStatus::Final)
+}

@@ -1,0 +1,318 @@
+//! Checks a new result against the request and the tenant's data before anything is written;
+//! every complaint names the input field it is about.
+
+use chrono::{Duration, Utc};
+use portal_entities::{
+    OrderStatus, ResultStatus, TestCategory, ValueType, catalog_analyte, clinician, facility,
+    observation, patient, test_catalog, test_order, test_result,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::{NewImagingReport, NewObservation, NewResult, OrderRef, is_reportable};
+use crate::demo::interpret;
+use crate::error::{ServiceError, ServiceResult};
+
+const MAX_TEXT: usize = 10_000;
+const MAX_OBSERVATIONS: usize = 200;
+/// Clock skew tolerated between a laboratory system and the portal.
+const FUTURE_SKEW_MINUTES: i64 = 5;
+
+fn bad(field: impl Into<String>, message: impl Into<String>) -> ServiceError {
+    ServiceError::bad_input(field, message)
+}
+
+/// Checks that need no database: statuses, times, sizes, the order reference.
+pub(super) fn shape(input: &NewResult, at: &str) -> ServiceResult<()> {
+    if !is_reportable(input.status) {
+        return Err(bad(
+            format!("{at}.status"),
+            "status must be PRELIMINARY or FINAL; use correctTestResult or markTestResultEnteredInError",
+        ));
+    }
+    not_in_future(input.issued_at, &format!("{at}.issuedAt"))?;
+    if matches!(input.order, OrderRef::Ambiguous) {
+        return Err(bad(
+            format!("{at}.orderId"),
+            "give either orderId or order, not both or neither",
+        ));
+    }
+    if let Some(key) = &input.idempotency_key
+        && (key.is_empty() || key.len() > 200)
+    {
+        return Err(bad(
+            format!("{at}.idempotencyKey"),
+            "idempotencyKey must be 1 to 200 characters",
+        ));
+    }
+    text(&input.performing_lab, &format!("{at}.performingLab"))?;
+    text(&input.conclusion, &format!("{at}.conclusion"))?;
+    if input.observations.len() > MAX_OBSERVATIONS {
+        return Err(bad(
+            format!("{at}.observations"),
+            format!("at most {MAX_OBSERVATIONS} observations"),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn not_in_future(time: chrono::DateTime<Utc>, field: &str) -> ServiceResult<()> {
+    if time > Utc::now() + Duration::minutes(FUTURE_SKEW_MINUTES) {
+        return Err(bad(field, "must not be in the future"));
+    }
+    Ok(())
+}
+
+pub(super) fn text(value: &Option<String>, field: &str) -> ServiceResult<()> {
+    match value {
+        Some(v) if v.len() > MAX_TEXT => Err(bad(field, format!("at most {MAX_TEXT} characters"))),
+        _ => Ok(()),
+    }
+}
+
+pub(super) async fn patient<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Uuid,
+    at: &str,
+) -> ServiceResult<patient::Model> {
+    patient::Entity::find_by_id(id)
+        .filter(patient::Column::TenantId.eq(tenant))
+        .one(db)
+        .await?
+        .ok_or_else(|| bad(format!("{at}.patientId"), "unknown patient"))
+}
+
+pub(super) async fn existing_order<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    patient_id: Uuid,
+    order_id: Uuid,
+    at: &str,
+) -> ServiceResult<test_order::Model> {
+    let order = test_order::Entity::find_by_id(order_id)
+        .filter(test_order::Column::TenantId.eq(tenant))
+        .filter(test_order::Column::PatientId.eq(patient_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| bad(format!("{at}.orderId"), "unknown order for this patient"))?;
+    if order.status == OrderStatus::Cancelled {
+        return Err(ServiceError::Conflict("the order was cancelled".into()));
+    }
+    Ok(order)
+}
+
+pub(super) async fn test_by_code<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    code: &str,
+    field: &str,
+) -> ServiceResult<test_catalog::Model> {
+    test_catalog::Entity::find()
+        .filter(test_catalog::Column::TenantId.eq(tenant))
+        .filter(test_catalog::Column::Code.eq(code))
+        .one(db)
+        .await?
+        .ok_or_else(|| bad(field, format!("unknown test code {code:?}")))
+}
+
+pub(super) async fn test_by_id<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Uuid,
+) -> ServiceResult<test_catalog::Model> {
+    test_catalog::Entity::find_by_id(id)
+        .filter(test_catalog::Column::TenantId.eq(tenant))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::internal("order refers to a missing catalog test"))
+}
+
+pub(super) async fn facility_exists<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Uuid,
+    field: &str,
+) -> ServiceResult<()> {
+    let found = facility::Entity::find_by_id(id)
+        .filter(facility::Column::TenantId.eq(tenant))
+        .one(db)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| bad(field, "unknown facility"))
+}
+
+pub(super) async fn clinician_exists<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    id: Option<Uuid>,
+    field: &str,
+) -> ServiceResult<()> {
+    let Some(id) = id else { return Ok(()) };
+    let found = clinician::Entity::find_by_id(id)
+        .filter(clinician::Column::TenantId.eq(tenant))
+        .one(db)
+        .await?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| bad(field, "unknown clinician"))
+}
+
+/// The result of an order that nothing replaced yet, if any.
+pub(super) async fn current_result_of_order<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    order_id: Uuid,
+) -> ServiceResult<Option<test_result::Model>> {
+    let results = test_result::Entity::find()
+        .filter(test_result::Column::TenantId.eq(tenant))
+        .filter(test_result::Column::OrderId.eq(order_id))
+        .all(db)
+        .await?;
+    let replaced: Vec<Uuid> = results
+        .iter()
+        .filter_map(|r| r.replaces_result_id)
+        .collect();
+    Ok(results.into_iter().find(|r| !replaced.contains(&r.id)))
+}
+
+/// Checks observations against the catalog (known analyte, value type, unit) and turns
+/// them into rows; the interpretation is derived from the reference range when not given.
+pub(super) async fn observations<C: ConnectionTrait>(
+    db: &C,
+    test: &test_catalog::Model,
+    result_id: Uuid,
+    given: &[NewObservation],
+    imaging: Option<&NewImagingReport>,
+    at: &str,
+) -> ServiceResult<Vec<observation::Model>> {
+    match test.category {
+        TestCategory::Lab if given.is_empty() => {
+            return Err(bad(
+                format!("{at}.observations"),
+                "a laboratory result needs at least one observation",
+            ));
+        }
+        TestCategory::Imaging if imaging.is_none() => {
+            return Err(bad(
+                format!("{at}.imagingReport"),
+                "an imaging result needs an imaging report",
+            ));
+        }
+        TestCategory::Lab if imaging.is_some() => {
+            return Err(bad(
+                format!("{at}.imagingReport"),
+                "a laboratory test has no imaging report",
+            ));
+        }
+        _ => {}
+    }
+    let analytes = catalog_analyte::Entity::find()
+        .filter(catalog_analyte::Column::TenantId.eq(test.tenant_id))
+        .filter(catalog_analyte::Column::TestId.eq(test.id))
+        .all(db)
+        .await?;
+    let mut rows = Vec::with_capacity(given.len());
+    for (i, obs) in given.iter().enumerate() {
+        let field = format!("{at}.observations[{i}]");
+        if given[..i].iter().any(|o| o.code == obs.code) {
+            return Err(bad(format!("{field}.code"), "analyte reported twice"));
+        }
+        let analyte = analytes
+            .iter()
+            .find(|a| a.code == obs.code)
+            .ok_or_else(|| {
+                bad(
+                    format!("{field}.code"),
+                    format!("{} is not an analyte of test {}", obs.code, test.code),
+                )
+            })?;
+        rows.push(observation_row(test, analyte, result_id, i, obs, &field)?);
+    }
+    Ok(rows)
+}
+
+fn observation_row(
+    test: &test_catalog::Model,
+    analyte: &catalog_analyte::Model,
+    result_id: Uuid,
+    position: usize,
+    obs: &NewObservation,
+    field: &str,
+) -> ServiceResult<observation::Model> {
+    let value_field = match analyte.value_type {
+        ValueType::Numeric => "valueNumeric",
+        ValueType::Text => "valueText",
+        ValueType::Coded => "valueCode",
+    };
+    let matches = match analyte.value_type {
+        ValueType::Numeric => obs.value_numeric.is_some_and(f64::is_finite),
+        ValueType::Text => obs
+            .value_text
+            .as_deref()
+            .is_some_and(|t| !t.trim().is_empty()),
+        ValueType::Coded => obs
+            .value_code
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty()),
+    };
+    if !matches {
+        return Err(bad(
+            format!("{field}.{value_field}"),
+            format!(
+                "{} takes a {:?} value in {value_field}",
+                analyte.code, analyte.value_type
+            )
+            .to_lowercase(),
+        ));
+    }
+    text(&obs.value_text, &format!("{field}.valueText"))?;
+    let unit = match (&obs.unit, &analyte.unit) {
+        (Some(given), Some(expected)) if given != expected => {
+            return Err(bad(
+                format!("{field}.unit"),
+                format!("{} is reported in {expected}", analyte.code),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(bad(
+                format!("{field}.unit"),
+                format!("{} has no unit", analyte.code),
+            ));
+        }
+        (_, expected) => expected.clone(),
+    };
+    let interpretation = obs.interpretation.or_else(|| {
+        obs.value_numeric
+            .map(|v| interpret(v, analyte.reference_low, analyte.reference_high))
+    });
+    Ok(observation::Model {
+        id: Uuid::now_v7(),
+        tenant_id: test.tenant_id,
+        result_id,
+        position: position as i32,
+        code: analyte.code.clone(),
+        display_name: analyte.display_name.clone(),
+        value_type: analyte.value_type,
+        value_numeric: obs.value_numeric,
+        value_text: obs.value_text.clone(),
+        value_code: obs.value_code.clone(),
+        unit,
+        reference_low: analyte.reference_low,
+        reference_high: analyte.reference_high,
+        reference_text: analyte.reference_text.clone(),
+        interpretation,
+    })
+}
+
+/// A released result can only be replaced through a correction.
+pub(super) fn replaceable_by_new_result(current: &test_result::Model) -> ServiceResult<()> {
+    if current.status == ResultStatus::Preliminary {
+        Ok(())
+    } else {
+        Err(ServiceError::Conflict(
+            "the order already has a released result; use correctTestResult or markTestResultEnteredInError".into(),
+        ))
+    }
+}
