@@ -449,3 +449,45 @@ async fn replay_command_requeues_dead_notifications_created_since() {
     );
     assert!(portal_api::cli::Cli::try_parse_from(["portal", "replay"]).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_serve_worker_delivers_queued_notifications_and_stops_on_shutdown() {
+    let app = TestApp::with_vars(Backend::Sqlite, &[("NOTIFY_POLL_MS", "20")]).await;
+    let w = app.world().await;
+    app.contact(w.p1, Some("p1@patients.test"), None).await;
+    let worker = notify::Worker::spawn(&app.state)
+        .expect("worker configuration")
+        .expect("the worker is on by default");
+    let id = app
+        .queued(
+            w.tenant_a,
+            w.p1,
+            Some(w.p1_final),
+            NotificationChannel::Email,
+            "result_ready",
+        )
+        .await;
+
+    let mut status = NotificationStatus::Pending;
+    for _ in 0..100 {
+        status = app.notification(id).await.status;
+        if status == NotificationStatus::Sent {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status,
+        NotificationStatus::Sent,
+        "the polling worker sent it"
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(10), worker.stop())
+        .await
+        .expect("the worker stops when asked");
+    assert!(
+        app.data_dir()
+            .join("mailbox")
+            .join(format!("{id}.eml"))
+            .is_file()
+    );
+}
