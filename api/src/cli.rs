@@ -121,6 +121,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
 
 async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
+    if config.auto_migrate {
+        db::migrate(&db).await.context("applying migrations")?;
+    }
     let count = delivery::replay_dead(&db, args.since, args.dry_run)
         .await
         .context("replaying dead-letter notifications")?;

@@ -491,3 +491,35 @@ async fn the_serve_worker_delivers_queued_notifications_and_stops_on_shutdown() 
             .is_file()
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_fails_the_attempt_without_details() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("smtp://127.0.0.1:{closed}");
+    let app = TestApp::with_vars(Backend::Sqlite, &[("SMTP_URL", &url)]).await;
+    let w = app.world().await;
+    app.contact(w.p1, Some("p1@patients.test"), None).await;
+    let id = app
+        .queued(
+            w.tenant_a,
+            w.p1,
+            Some(w.p1_final),
+            NotificationChannel::Email,
+            "result_ready",
+        )
+        .await;
+
+    assert_eq!(deliver(&app).await.failed, 1);
+
+    let row = app.notification(id).await;
+    assert_eq!((row.status, row.attempts), (NotificationStatus::Failed, 1));
+    let error = row.last_error.expect("the failure is recorded");
+    assert!(error.starts_with("smtp: "), "{error}");
+    assert!(
+        !error.contains("p1@") && !error.contains(&closed.to_string()),
+        "{error}"
+    );
+}
