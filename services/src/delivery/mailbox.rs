@@ -1,7 +1,7 @@
 //! The local mailbox folder: without SMTP or providers configured, every message is written
 //! here (`.eml` for email, `.json` for SMS and push) so a developer can read it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -16,10 +16,6 @@ pub struct MailboxDir {
 impl MailboxDir {
     pub fn new(dir: PathBuf) -> Self {
         Self { dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     /// Writes a formatted email as `<notification id>.eml`.
