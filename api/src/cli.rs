@@ -1,9 +1,10 @@
-//! The `portal` command line: serve (default), migrate, seed, token, schema, config check.
+//! The `portal` command line: serve (default), migrate, seed, token, schema, config check,
+//! replay.
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use portal_services::auth::Role;
-use portal_services::{db, demo, patients};
+use portal_services::{db, delivery, demo, patients};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -28,6 +29,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Put dead-letter notifications back in the delivery queue.
+    Replay(ReplayArgs),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -50,6 +53,25 @@ pub struct TokenArgs {
     /// A staff-side role.
     #[arg(long, value_enum)]
     pub role: Option<StaffRole>,
+}
+
+#[derive(clap::Args)]
+pub struct ReplayArgs {
+    /// Replay DEAD notifications (the only queue there is; required so the intent is explicit).
+    #[arg(long, required = true)]
+    pub dead_letter: bool,
+    /// Only notifications created at or after this time (RFC 3339, e.g. 2026-11-23T00:00:00Z).
+    #[arg(long, value_parser = parse_rfc3339)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Count what would be replayed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_rfc3339(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("not an RFC 3339 time: {e}"))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -83,6 +105,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(args) => token(config, args).await,
+        Command::Replay(args) => replay(config, args).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
             Ok(())
@@ -94,6 +117,22 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
+    let db = open_database(&config).await?;
+    if config.auto_migrate {
+        db::migrate(&db).await.context("applying migrations")?;
+    }
+    let count = delivery::replay_dead(&db, args.since, args.dry_run)
+        .await
+        .context("replaying dead-letter notifications")?;
+    if args.dry_run {
+        println!("{count} dead-letter notification(s) would be replayed (dry run)");
+    } else {
+        println!("{count} dead-letter notification(s) moved back to PENDING");
+    }
+    Ok(())
 }
 
 async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {

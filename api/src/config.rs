@@ -23,6 +23,35 @@ pub struct Config {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub log_json: bool,
+    pub notify: NotifyConfig,
+}
+
+/// Notification delivery: where messages go and how often failures are retried.
+#[derive(Clone)]
+pub struct NotifyConfig {
+    /// The portal's public address, the link every message carries (`PORTAL_PUBLIC_URL`).
+    pub public_url: String,
+    /// Where messages are written when no SMTP server or provider is set.
+    pub mailbox_dir: PathBuf,
+    /// `smtp://` or `smtps://`; may carry credentials.
+    pub smtp_url: Option<Secret>,
+    pub smtp_from: String,
+    pub sms: Option<Provider>,
+    pub push: Option<Provider>,
+    pub max_attempts: i32,
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+    pub poll: Duration,
+    pub batch_size: u64,
+    /// Whether `portal serve` runs the delivery worker.
+    pub worker: bool,
+}
+
+/// An HTTP provider (SMS or push); URL and token are secrets (URLs often carry account keys).
+#[derive(Clone)]
+pub struct Provider {
+    pub url: Secret,
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,9 +153,11 @@ impl Config {
                 "production needs a PostgreSQL DATABASE_URL (postgres://…)",
             ));
         }
+        let bind = parse(vars, "PORTAL_BIND", "127.0.0.1:8080")?;
         let config = Self {
             env,
-            bind: parse(vars, "PORTAL_BIND", "127.0.0.1:8080")?,
+            bind,
+            notify: notify_config(vars, &data_dir, bind)?,
             data_dir,
             database_url: Secret(database_url),
             database_max_connections: parse(vars, "DATABASE_MAX_CONNECTIONS", "10")?,
@@ -205,6 +236,83 @@ fn jwt_config(vars: &impl Vars, dev: bool) -> Result<JwtConfig, ConfigError> {
     })
 }
 
+fn notify_config(
+    vars: &impl Vars,
+    data_dir: &std::path::Path,
+    bind: SocketAddr,
+) -> Result<NotifyConfig, ConfigError> {
+    let public_url = vars
+        .get("PORTAL_PUBLIC_URL")
+        .unwrap_or_else(|| format!("http://{bind}"));
+    check_http_url("PORTAL_PUBLIC_URL", &public_url)?;
+    let smtp_url = vars.get("SMTP_URL");
+    if let Some(url) = &smtp_url {
+        portal_services::delivery::SmtpSender::from_url(url).map_err(err)?;
+    }
+    let smtp_from = vars
+        .get("SMTP_FROM")
+        .unwrap_or_else(|| "Patient Portal <no-reply@portal.local>".into());
+    portal_services::delivery::parse_sender(&smtp_from).map_err(err)?;
+    let config = NotifyConfig {
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        mailbox_dir: vars
+            .get("PORTAL_MAILBOX_DIR")
+            .map_or_else(|| data_dir.join("mailbox"), PathBuf::from),
+        smtp_url: smtp_url.map(Secret),
+        smtp_from,
+        sms: provider(vars, "SMS_PROVIDER_URL", "SMS_PROVIDER_TOKEN")?,
+        push: provider(vars, "PUSH_PROVIDER_URL", "PUSH_PROVIDER_TOKEN")?,
+        max_attempts: parse(vars, "NOTIFY_MAX_ATTEMPTS", "5")?,
+        backoff: Duration::from_millis(parse(vars, "NOTIFY_BACKOFF_MS", "1000")?),
+        backoff_max: Duration::from_millis(parse(vars, "NOTIFY_BACKOFF_MAX_MS", "600000")?),
+        poll: Duration::from_millis(parse(vars, "NOTIFY_POLL_MS", "500")?),
+        batch_size: parse(vars, "NOTIFY_BATCH_SIZE", "50")?,
+        worker: flag(vars, "NOTIFY_WORKER", true)?,
+    };
+    validate_notify(&config)?;
+    Ok(config)
+}
+
+fn validate_notify(config: &NotifyConfig) -> Result<(), ConfigError> {
+    if !(1..=100).contains(&config.max_attempts) {
+        return Err(err("NOTIFY_MAX_ATTEMPTS must be between 1 and 100"));
+    }
+    if config.backoff_max < config.backoff {
+        return Err(err(
+            "NOTIFY_BACKOFF_MAX_MS must not be less than NOTIFY_BACKOFF_MS",
+        ));
+    }
+    if config.poll < Duration::from_millis(10) {
+        return Err(err("NOTIFY_POLL_MS must be at least 10"));
+    }
+    if !(1..=1000).contains(&config.batch_size) {
+        return Err(err("NOTIFY_BATCH_SIZE must be between 1 and 1000"));
+    }
+    Ok(())
+}
+
+fn provider(vars: &impl Vars, url: &str, token: &str) -> Result<Option<Provider>, ConfigError> {
+    let Some(address) = vars.get(url) else {
+        if vars.get(token).is_some() {
+            return Err(err(format!("{token} is set but {url} is not")));
+        }
+        return Ok(None);
+    };
+    check_http_url(url, &address)?;
+    Ok(Some(Provider {
+        url: Secret(address),
+        token: vars.get(token).map(Secret),
+    }))
+}
+
+fn check_http_url(name: &str, value: &str) -> Result<(), ConfigError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(err(format!("{name} must start with http:// or https://")))
+    }
+}
+
 fn parse<T: std::str::FromStr>(
     vars: &impl Vars,
     name: &str,
@@ -264,6 +372,46 @@ mod tests {
         .expect("complete production config");
         assert!(!config.playground && !config.introspection && !config.seed_demo);
         assert_eq!(format!("{:?}", config.database_url), "[redacted]");
+    }
+
+    #[test]
+    fn notifications_default_to_the_mailbox_folder() {
+        let config = Config::from_vars(&vars(&[("PORTAL_DATA_DIR", "/tmp/portal")]))
+            .expect("defaults are valid");
+        let notify = &config.notify;
+        assert!(notify.smtp_url.is_none() && notify.sms.is_none() && notify.push.is_none());
+        assert_eq!(notify.mailbox_dir, PathBuf::from("/tmp/portal/mailbox"));
+        assert_eq!(notify.public_url, "http://127.0.0.1:8080");
+        assert_eq!(
+            (notify.max_attempts, notify.backoff),
+            (5, Duration::from_secs(1))
+        );
+    }
+
+    #[test]
+    fn notification_settings_are_validated_by_name() {
+        for (name, value) in [
+            ("SMTP_URL", "ftp://mail"),
+            ("SMTP_FROM", "not an address"),
+            ("SMS_PROVIDER_URL", "127.0.0.1:9000"),
+            ("PUSH_PROVIDER_TOKEN", "token-without-url"),
+            ("NOTIFY_MAX_ATTEMPTS", "0"),
+            ("PORTAL_PUBLIC_URL", "portal.example"),
+        ] {
+            let error = Config::from_vars(&vars(&[(name, value)])).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains(name)),
+                "{name}={value} must be rejected by name"
+            );
+        }
+        let config = Config::from_vars(&vars(&[
+            ("SMTP_URL", "smtps://user:pw@127.0.0.1:465"),
+            ("SMS_PROVIDER_URL", "http://127.0.0.1:9000/sms"),
+            ("SMS_PROVIDER_TOKEN", "s3cret"),
+        ]))
+        .expect("valid notification settings");
+        assert!(!crate::describe(&config).contains("s3cret"));
+        assert!(!crate::describe(&config).contains("pw@"));
     }
 
     #[test]

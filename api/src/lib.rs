@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod notify;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -30,12 +31,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr()?;
     announce(&state, addr);
-    axum::serve(
+    let worker = notify::Worker::spawn(&state)?;
+    let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    .await;
+    if let Some(worker) = worker {
+        worker.stop().await;
+    }
+    served?;
     tracing::info!("server stopped");
     Ok(())
 }
@@ -95,9 +101,24 @@ pub fn describe(config: &Config) -> String {
         }
         config::JwtKeys::Jwks { url, .. } => format!("JWKS {url}"),
     };
+    let notify = &config.notify;
+    let email = if notify.smtp_url.is_some() {
+        "SMTP".to_owned()
+    } else {
+        format!("mailbox folder {}", notify.mailbox_dir.display())
+    };
+    let provider = |p: &Option<config::Provider>| {
+        if p.is_some() {
+            "HTTP provider"
+        } else {
+            "mailbox folder"
+        }
+    };
     format!(
         "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  jwt: {keys}, issuer {}, audience {}\n  \
-         playground: {}, introspection: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}",
+         playground: {}, introspection: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
+         notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
+         retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, worker {}",
         config.env,
         config.bind,
         config.jwt.issuer,
@@ -107,5 +128,14 @@ pub fn describe(config: &Config) -> String {
         config.seed_demo,
         config.auto_migrate,
         config.max_page_size,
+        provider(&notify.sms),
+        provider(&notify.push),
+        notify.smtp_from,
+        notify.public_url,
+        notify.max_attempts,
+        notify.backoff,
+        notify.backoff_max,
+        notify.poll,
+        if notify.worker { "on" } else { "off" },
     )
 }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod context;
 pub mod coverage;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod ingest;

@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod audit;
 mod auth;
+mod delivery;
 mod e2e;
 mod ingest;
 mod queries;

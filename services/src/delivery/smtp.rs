@@ -1,0 +1,74 @@
+//! Email over SMTP with lettre (`smtp://` plain or STARTTLS by query, `smtps://` TLS).
+
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::{Message, SendFailure};
+
+/// Kept well under the worker's claim lease, so a stuck server cannot cause a double send.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct SmtpSender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+}
+
+impl SmtpSender {
+    /// Parses `SMTP_URL` (e.g. `smtp://127.0.0.1:2525`, `smtps://user:pass@host`); connects
+    /// only when sending.
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|_| "SMTP_URL is not a valid smtp:// or smtps:// URL".to_owned())?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build();
+        Ok(Self { transport })
+    }
+
+    pub async fn send(&self, email: lettre::Message) -> Result<(), SendFailure> {
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| describe(&e))
+    }
+}
+
+/// Parses the `From:` address (`SMTP_FROM`).
+pub fn parse_sender(text: &str) -> Result<Mailbox, String> {
+    text.parse()
+        .map_err(|_| format!("SMTP_FROM is not a valid address: {text:?}"))
+}
+
+/// Builds the email; `None` when the recipient address is not a valid address.
+pub fn build_email(from: &Mailbox, to: &str, message: &Message) -> Option<lettre::Message> {
+    let to: Mailbox = to.parse().ok()?;
+    lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(message.subject.clone())
+        .header(ContentType::TEXT_PLAIN)
+        .body(message.body.clone())
+        .ok()
+}
+
+/// The reply code and kind only: server texts often quote the recipient's address.
+fn describe(error: &SmtpError) -> SendFailure {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_permanent() {
+        "permanent error"
+    } else if error.is_transient() {
+        "transient error"
+    } else {
+        "connection or protocol error"
+    };
+    let code = error
+        .status()
+        .map(|code| format!(" {code}"))
+        .unwrap_or_default();
+    SendFailure(format!("smtp: {kind}{code}"))
+}

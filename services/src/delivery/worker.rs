@@ -1,0 +1,310 @@
+//! The notification worker: claims due rows, sends them, records SENT / FAILED (with
+//! exponential backoff) / DEAD / SKIPPED, and replays the dead-letter state.
+//!
+//! Claiming is a lease: a status- and time-guarded `UPDATE … SET next_attempt_at = now + lease
+//! WHERE id = ? AND status IN (PENDING, FAILED) AND next_attempt_at <= now`. Exactly one
+//! worker sees `rows_affected = 1`: SQLite runs writes one at a time, and PostgreSQL makes a
+//! concurrent UPDATE wait for the row lock and then re-check its WHERE against the new row
+//! (READ COMMITTED), which no longer matches. No status or column is added, and a worker that
+//! dies mid-send loses only its lease: the row is due again once the lease ends.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use portal_entities::{NotificationStatus, notification};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use tracing::instrument;
+
+use super::send::{Outcome, send};
+use super::{Channels, Template, contact};
+use crate::clock;
+use crate::error::{ServiceError, ServiceResult};
+
+/// Retries and claims, from `NOTIFY_MAX_ATTEMPTS`, `NOTIFY_BACKOFF_MS`, `NOTIFY_BACKOFF_MAX_MS`.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts after which a row is DEAD.
+    pub max_attempts: i32,
+    /// Delay after the first failure; doubled after each further one.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a claimed row stays invisible to other workers; longer than any send timeout.
+    pub lease: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(600),
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// `base · 2^(attempts − 1)`, capped: 1 s, 2 s, 4 s … after the 1st, 2nd, 3rd failure.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(31);
+        self.backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.backoff_max)
+    }
+}
+
+/// What one `deliver_due` pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub claimed: usize,
+    pub sent: usize,
+    pub failed: usize,
+    pub dead: usize,
+    pub skipped: usize,
+}
+
+/// Delivers up to `limit` due notifications (PENDING or FAILED, `next_attempt_at` passed),
+/// oldest due first.
+#[instrument(skip(db, channels, policy))]
+pub async fn deliver_due(
+    db: &impl ConnectionTrait,
+    channels: &Channels,
+    policy: &RetryPolicy,
+    limit: u64,
+) -> ServiceResult<DeliveryCounts> {
+    let (claimed, lease_until) = claim(db, policy, limit).await?;
+    let mut counts = DeliveryCounts {
+        claimed: claimed.len(),
+        ..DeliveryCounts::default()
+    };
+    for row in claimed {
+        let status = deliver_one(db, channels, policy, &row, lease_until).await?;
+        match status {
+            NotificationStatus::Sent => counts.sent += 1,
+            NotificationStatus::Failed => counts.failed += 1,
+            NotificationStatus::Dead => counts.dead += 1,
+            _ => counts.skipped += 1,
+        }
+    }
+    if counts.claimed > 0 {
+        tracing::info!(
+            claimed = counts.claimed,
+            sent = counts.sent,
+            failed = counts.failed,
+            dead = counts.dead,
+            skipped = counts.skipped,
+            "notifications delivered"
+        );
+    }
+    Ok(counts)
+}
+
+/// Polls every `poll` until `shutdown` completes; a full batch is followed at once by the
+/// next. The batch in hand is finished before stopping.
+pub async fn run_worker<C: ConnectionTrait>(
+    db: C,
+    channels: Channels,
+    policy: RetryPolicy,
+    batch: u64,
+    poll: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    tracing::info!(
+        poll_ms = poll.as_millis() as u64,
+        batch,
+        "notification worker started"
+    );
+    loop {
+        let full = match deliver_due(&db, &channels, &policy, batch).await {
+            Ok(counts) => counts.claimed as u64 >= batch,
+            Err(error) => {
+                tracing::warn!(error = %error, detail = ?error, "notification delivery pass failed");
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(poll) => {}
+        }
+    }
+    tracing::info!("notification worker stopped");
+}
+
+/// Moves DEAD notifications (created at or after `since`, if given) back to PENDING with
+/// zero attempts, due now; returns how many. `dry_run` only counts them.
+#[instrument(skip(db))]
+pub async fn replay_dead(
+    db: &impl ConnectionTrait,
+    since: Option<DateTime<Utc>>,
+    dry_run: bool,
+) -> ServiceResult<u64> {
+    let mut dead =
+        sea_orm::Condition::all().add(notification::Column::Status.eq(NotificationStatus::Dead));
+    if let Some(since) = since {
+        dead = dead.add(notification::Column::CreatedAt.gte(since));
+    }
+    if dry_run {
+        return Ok(notification::Entity::find().filter(dead).count(db).await?);
+    }
+    let result = notification::Entity::update_many()
+        .col_expr(
+            notification::Column::Status,
+            Expr::value(NotificationStatus::Pending),
+        )
+        .col_expr(notification::Column::Attempts, Expr::value(0))
+        .col_expr(
+            notification::Column::NextAttemptAt,
+            Expr::value(clock::now()),
+        )
+        .filter(dead)
+        .exec(db)
+        .await?;
+    tracing::info!(
+        replayed = result.rows_affected,
+        "dead-letter notifications replayed"
+    );
+    Ok(result.rows_affected)
+}
+
+/// The due rows this worker now holds, and the lease end it holds them until.
+async fn claim(
+    db: &impl ConnectionTrait,
+    policy: &RetryPolicy,
+    limit: u64,
+) -> ServiceResult<(Vec<notification::Model>, DateTime<Utc>)> {
+    let now = clock::now();
+    let lease_until = after(now, policy.lease)?;
+    let due = notification::Entity::find()
+        .filter(due_at(now))
+        .order_by_asc(notification::Column::NextAttemptAt)
+        .order_by_asc(notification::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for row in due {
+        let taken = notification::Entity::update_many()
+            .col_expr(
+                notification::Column::NextAttemptAt,
+                Expr::value(lease_until),
+            )
+            .filter(notification::Column::Id.eq(row.id))
+            .filter(due_at(now))
+            .exec(db)
+            .await?;
+        if taken.rows_affected == 1 {
+            claimed.push(row);
+        }
+    }
+    Ok((claimed, lease_until))
+}
+
+/// Rows a worker may take at `now`: retryable, due, and of a template this worker renders.
+fn due_at(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(
+            notification::Column::Status
+                .is_in([NotificationStatus::Pending, NotificationStatus::Failed]),
+        )
+        .add(notification::Column::NextAttemptAt.lte(now))
+        .add(notification::Column::Template.is_in(Template::NAMES))
+}
+
+#[instrument(skip_all, fields(notification.id = %row.id, channel = ?row.channel, template = %row.template))]
+async fn deliver_one(
+    db: &impl ConnectionTrait,
+    channels: &Channels,
+    policy: &RetryPolicy,
+    row: &notification::Model,
+    lease_until: DateTime<Utc>,
+) -> ServiceResult<NotificationStatus> {
+    let outcome = match Template::parse(&row.template) {
+        Some(template) => {
+            let contact = contact::load(db, row).await?;
+            send(channels, row, template, &contact).await
+        }
+        None => Outcome::Skipped("unknown template"),
+    };
+    record(db, policy, row, lease_until, outcome).await
+}
+
+/// Stores the outcome, guarded by the lease so a worker whose lease ran out changes nothing.
+async fn record(
+    db: &impl ConnectionTrait,
+    policy: &RetryPolicy,
+    row: &notification::Model,
+    lease_until: DateTime<Utc>,
+    outcome: Outcome,
+) -> ServiceResult<NotificationStatus> {
+    use notification::Column as C;
+    let now = clock::now();
+    let mut update = notification::Entity::update_many();
+    let status = match outcome {
+        Outcome::Sent => {
+            update = update.col_expr(C::SentAt, Expr::value(Some(now)));
+            NotificationStatus::Sent
+        }
+        Outcome::Skipped(reason) => {
+            update = update.col_expr(C::LastError, Expr::value(Some(reason.to_owned())));
+            NotificationStatus::Skipped
+        }
+        Outcome::Failed(failure) => {
+            let attempts = row.attempts.saturating_add(1);
+            let retry_at = after(now, policy.backoff(attempts))?;
+            update = update
+                .col_expr(C::Attempts, Expr::value(attempts))
+                .col_expr(C::LastError, Expr::value(Some(failure.0)))
+                .col_expr(C::NextAttemptAt, Expr::value(retry_at));
+            if attempts >= policy.max_attempts {
+                NotificationStatus::Dead
+            } else {
+                NotificationStatus::Failed
+            }
+        }
+    };
+    let result = update
+        .col_expr(C::Status, Expr::value(status))
+        .filter(C::Id.eq(row.id))
+        .filter(C::NextAttemptAt.eq(lease_until))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        tracing::warn!("claim lease ran out before the outcome was stored");
+    }
+    tracing::debug!(status = ?status, "notification attempt recorded");
+    Ok(status)
+}
+
+fn after(now: DateTime<Utc>, delay: Duration) -> ServiceResult<DateTime<Utc>> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .ok_or_else(|| ServiceError::internal("notification delay out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_stops_at_the_cap() {
+        let policy = RetryPolicy {
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(700),
+            ..RetryPolicy::default()
+        };
+        let delays: Vec<u128> = (1..=5).map(|a| policy.backoff(a).as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 700, 700]);
+        assert_eq!(policy.backoff(1000), Duration::from_millis(700));
+    }
+}
