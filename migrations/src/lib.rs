@@ -14,6 +14,7 @@ mod m20261123_000005_create_appointments;
 mod m20261123_000006_create_coverage;
 mod m20261123_000007_create_messaging;
 mod m20261123_000008_create_audit_events;
+mod m20261123_000009_add_notification_params;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_coverage::Migration),
             Box::new(m20261123_000007_create_messaging::Migration),
             Box::new(m20261123_000008_create_audit_events::Migration),
+            Box::new(m20261123_000009_add_notification_params::Migration),
         ]
     }
 }

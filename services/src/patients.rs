@@ -30,6 +30,17 @@ pub async fn get<C: ConnectionTrait>(
     Ok((access, patient))
 }
 
+/// A patient of the tenant, or NOT_FOUND; writes look the patient up before authorizing.
+pub async fn in_tenant<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    patient_id: Uuid,
+) -> ServiceResult<patient::Model> {
+    find_in_tenant(db, tenant_id, patient_id)
+        .await?
+        .ok_or(ServiceError::NotFound("patient"))
+}
+
 async fn find_in_tenant<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
