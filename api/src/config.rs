@@ -23,6 +23,8 @@ pub struct Config {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub log_json: bool,
+    /// Base URL of the patient-facing site; walk-in result links are `<url>/r/<token>`.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,12 @@ impl Config {
             max_depth: parse(vars, "PORTAL_MAX_DEPTH", "16")?,
             max_complexity: parse(vars, "PORTAL_MAX_COMPLEXITY", "2000")?,
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
+            public_url: vars
+                .get("PORTAL_PUBLIC_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:8080".into())
+                .trim()
+                .trim_end_matches('/')
+                .to_owned(),
         };
         config.validate()?;
         Ok(config)
@@ -148,6 +156,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=500).contains(&self.max_page_size) {
             return Err(err("PORTAL_MAX_PAGE_SIZE must be between 1 and 500"));
+        }
+        if !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
+            return Err(err("PORTAL_PUBLIC_URL must be an http:// or https:// URL"));
         }
         if self.database_max_connections == 0 {
             return Err(err("DATABASE_MAX_CONNECTIONS must be at least 1"));

@@ -69,7 +69,9 @@ pub fn failed(
     patient_id: Option<Uuid>,
     err: ServiceError,
 ) -> ServiceError {
-    ctx.record(AuditRecord::new(what, patient_id, AuditOutcome::Failed).reason(err.code().as_str()));
+    ctx.record(
+        AuditRecord::new(what, patient_id, AuditOutcome::Failed).reason(err.code().as_str()),
+    );
     err
 }
 

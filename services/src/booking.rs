@@ -1,7 +1,9 @@
 //! Booking and cancelling appointments (patients, their proxies with APPOINTMENTS, the care team).
 
 use chrono::{DateTime, Duration, Utc};
-use portal_entities::{AppointmentKind, AppointmentStatus, appointment, clinician, facility, patient};
+use portal_entities::{
+    AppointmentKind, AppointmentStatus, appointment, clinician, facility, patient,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     QuerySelect, TransactionSession, TransactionTrait,
@@ -194,7 +196,10 @@ pub async fn cancel<C: ConnectionTrait>(
     }
     let now = crate::clock::now();
     let updated = appointment::Entity::update_many()
-        .col_expr(appointment::Column::Status, AppointmentStatus::Cancelled.into())
+        .col_expr(
+            appointment::Column::Status,
+            AppointmentStatus::Cancelled.into(),
+        )
         .col_expr(appointment::Column::CancelledAt, now.into())
         .filter(appointment::Column::Id.eq(appointment_id))
         .filter(appointment::Column::Status.eq(AppointmentStatus::Booked))

@@ -155,8 +155,7 @@ pub async fn register_push_token<C: ConnectionTrait>(
     let what = REGISTER;
     let (access, _) = authorize_account(db, ctx, patient_id, what).await?;
     let token = token.trim();
-    if token.is_empty() || token.len() > MAX_PUSH_TOKEN_LEN || token.contains(char::is_whitespace)
-    {
+    if token.is_empty() || token.len() > MAX_PUSH_TOKEN_LEN || token.contains(char::is_whitespace) {
         return Err(audit::failed(
             ctx,
             what,
@@ -202,7 +201,14 @@ pub async fn unregister_push_token<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("push token"))?;
-    access::authorize(db, ctx, row.patient_id, Scope::Account, UNREGISTER.entity(id)).await?;
+    access::authorize(
+        db,
+        ctx,
+        row.patient_id,
+        Scope::Account,
+        UNREGISTER.entity(id),
+    )
+    .await?;
     if row.revoked_at.is_some() {
         return Ok(row);
     }

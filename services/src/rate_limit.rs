@@ -60,7 +60,10 @@ mod tests {
         let t0 = Instant::now();
         assert!((0..3).all(|_| limiter.try_acquire("10.0.0.1", t0)));
         assert!(!limiter.try_acquire("10.0.0.1", t0 + Duration::from_secs(59)));
-        assert!(limiter.try_acquire("10.0.0.2", t0), "other addresses are not affected");
+        assert!(
+            limiter.try_acquire("10.0.0.2", t0),
+            "other addresses are not affected"
+        );
         assert!(limiter.try_acquire("10.0.0.1", t0 + Duration::from_secs(60)));
     }
 }

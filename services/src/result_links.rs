@@ -190,7 +190,12 @@ async fn rotate_link<C: ConnectionTrait>(
     result_link::Entity::insert(row.into_active_model())
         .on_conflict(
             OnConflict::column(Col::ResultId)
-                .update_columns([Col::TokenHash, Col::ExpiresAt, Col::FailedAttempts, Col::LockedAt])
+                .update_columns([
+                    Col::TokenHash,
+                    Col::ExpiresAt,
+                    Col::FailedAttempts,
+                    Col::LockedAt,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(db)
@@ -260,11 +265,23 @@ pub async fn open<C: ConnectionTrait + TransactionTrait>(
 ) -> ServiceResult<OpenedResult> {
     let client = ctx.client_addr.as_deref().unwrap_or("unknown");
     if !limiter.try_acquire(client, Instant::now()) {
-        return Err(denied(ctx, OPEN, None, "rate limited", ServiceError::RateLimited));
+        return Err(denied(
+            ctx,
+            OPEN,
+            None,
+            "rate limited",
+            ServiceError::RateLimited,
+        ));
     }
     let link = find_link(db, token).await?;
     let Some(link) = link else {
-        return Err(denied(ctx, OPEN, None, "unknown token", ServiceError::NotFound("result link")));
+        return Err(denied(
+            ctx,
+            OPEN,
+            None,
+            "unknown token",
+            ServiceError::NotFound("result link"),
+        ));
     };
     let what = OPEN.entity(link.id);
     let patient_id = Some(link.patient_id);
@@ -429,7 +446,11 @@ mod tests {
     fn tokens_are_43_url_safe_characters_and_hash_to_hex() {
         let token = new_token();
         assert_eq!(token.len(), TOKEN_LEN);
-        assert!(token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(token, new_token());
         assert_eq!(token_hash(&token).len(), 64);
     }
