@@ -4,9 +4,12 @@
 mod support;
 
 mod access;
+mod account;
+mod appointments;
 mod audit;
 mod auth;
 mod e2e;
 mod queries;
 mod release;
 mod sdl;
+mod walk_in;
