@@ -1,12 +1,10 @@
 //! Booking and cancelling appointments (patients, their proxies with APPOINTMENTS, the care team).
 
 use chrono::{DateTime, Duration, Utc};
-use portal_entities::{
-    AppointmentKind, AppointmentStatus, appointment, clinician, facility, patient,
-};
+use portal_entities::{AppointmentKind, AppointmentStatus, appointment, clinician, facility};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionSession, TransactionTrait,
+    TransactionSession, TransactionTrait,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -77,9 +75,9 @@ pub async fn book<C: ConnectionTrait + TransactionTrait>(
     patient_id: Uuid,
     input: &BookingInput,
 ) -> ServiceResult<(PatientAccess, appointment::Model)> {
-    let tenant_id = ctx.viewer()?.tenant_id;
-    patients::in_tenant(db, tenant_id, patient_id).await?;
-    let access = access::authorize(db, ctx, patient_id, Scope::Appointments, BOOK).await?;
+    let (access, _) =
+        patients::authorize_write(db, ctx, patient_id, Scope::Appointments, BOOK).await?;
+    let tenant_id = access.tenant_id;
     let fail = |e| audit::failed(ctx, BOOK, Some(patient_id), e);
     let now = crate::clock::now();
     input.validate(now).map_err(fail)?;
@@ -99,7 +97,7 @@ pub async fn book<C: ConnectionTrait + TransactionTrait>(
         cancelled_at: None,
     };
     let txn = db.begin().await?;
-    lock_patient(&txn, tenant_id, patient_id).await?;
+    patients::lock(&txn, tenant_id, patient_id).await?;
     if overlaps(&txn, &row).await? {
         return Err(fail(ServiceError::Conflict(
             "the patient already has an appointment booked at that time".into(),
@@ -140,23 +138,6 @@ async fn check_places<C: ConnectionTrait>(
             ));
         }
     }
-    Ok(())
-}
-
-/// Serialises concurrent bookings of one patient on PostgreSQL (SQLite locks the whole file).
-async fn lock_patient<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: Uuid,
-    patient_id: Uuid,
-) -> ServiceResult<()> {
-    patient::Entity::find_by_id(patient_id)
-        .select_only()
-        .column(patient::Column::Id)
-        .filter(patient::Column::TenantId.eq(tenant_id))
-        .lock_exclusive()
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?;
     Ok(())
 }
 

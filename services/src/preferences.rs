@@ -1,6 +1,6 @@
 //! Changing a patient's account settings: notification preferences and device push tokens.
 
-use portal_entities::{PushPlatform, notification_preference, patient, push_token};
+use portal_entities::{PushPlatform, notification_preference, push_token};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
@@ -104,7 +104,7 @@ pub async fn update_preferences<C: ConnectionTrait>(
     update: &PreferencesUpdate,
 ) -> ServiceResult<(PatientAccess, notification_preference::Model)> {
     let what = UPDATE.entity(patient_id);
-    let (access, _) = authorize_account(db, ctx, patient_id, what).await?;
+    let (access, _) = patients::authorize_write(db, ctx, patient_id, Scope::Account, what).await?;
     update
         .validate()
         .map_err(|e| audit::failed(ctx, what, Some(patient_id), e))?;
@@ -153,7 +153,7 @@ pub async fn register_push_token<C: ConnectionTrait>(
     token: &str,
 ) -> ServiceResult<push_token::Model> {
     let what = REGISTER;
-    let (access, _) = authorize_account(db, ctx, patient_id, what).await?;
+    let (access, _) = patients::authorize_write(db, ctx, patient_id, Scope::Account, what).await?;
     let token = token.trim();
     if token.is_empty() || token.len() > MAX_PUSH_TOKEN_LEN || token.contains(char::is_whitespace) {
         return Err(audit::failed(
@@ -221,19 +221,6 @@ pub async fn unregister_push_token<C: ConnectionTrait>(
         .await?;
     row.revoked_at = Some(now);
     Ok(row)
-}
-
-/// Looks the patient up in the viewer's tenant (NOT_FOUND) and checks the ACCOUNT scope.
-pub(crate) async fn authorize_account<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    patient_id: Uuid,
-    what: Access,
-) -> ServiceResult<(PatientAccess, patient::Model)> {
-    let tenant_id = ctx.viewer()?.tenant_id;
-    let patient = patients::in_tenant(db, tenant_id, patient_id).await?;
-    let access = access::authorize(db, ctx, patient_id, Scope::Account, what).await?;
-    Ok((access, patient))
 }
 
 #[cfg(test)]

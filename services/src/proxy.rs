@@ -13,7 +13,7 @@ use crate::access::{self, Access, Scope};
 use crate::audit;
 use crate::context::RequestContext;
 use crate::error::{ServiceError, ServiceResult};
-use crate::preferences::authorize_account;
+use crate::patients;
 
 const GRANT: Access = Access::write("proxy_grant.create", "ProxyGrant");
 const REVOKE: Access = Access::write("proxy_grant.revoke", "ProxyGrant");
@@ -95,7 +95,8 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
     input: &GrantInput,
 ) -> ServiceResult<proxy_grant::Model> {
     let what = GRANT;
-    let (access, patient) = authorize_account(db, ctx, patient_id, what).await?;
+    let (access, patient) =
+        patients::authorize_write(db, ctx, patient_id, Scope::Account, what).await?;
     let viewer = ctx.viewer()?;
     let now = crate::clock::now();
     let mut own = vec![viewer.subject.as_str()];
@@ -116,6 +117,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
         created_at: now,
     };
     let txn = db.begin().await?;
+    patients::lock(&txn, access.tenant_id, patient_id).await?;
     if has_open_grant(&txn, &row, now).await? {
         return Err(fail(ServiceError::Conflict(
             "this person already holds an active proxy grant; revoke it first".into(),
