@@ -295,7 +295,55 @@ async fn link_attempts_are_rate_limited_per_client(backend: Backend) {
     );
 }
 
+async fn a_link_opens_the_current_version_after_a_correction(backend: Backend) {
+    let (app, w) = app_with_contact(backend).await;
+    let token = send_link(&app, &w).await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    let corrected = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.cbc,
+            portal_entities::ResultStatus::Corrected,
+            Utc::now(),
+            Some(w.p1_final),
+        )
+        .await;
+    let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
+    no_errors(&response);
+    assert_eq!(
+        response["data"]["resultLink"]["id"],
+        encode(NodeType::TestResult, corrected).to_string()
+    );
+    assert_eq!(response["data"]["resultLink"]["status"], "CORRECTED");
+}
+
+async fn held_sensitive_results_cannot_be_linked(backend: Backend) {
+    let (app, w) = app_with_contact(backend).await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.hiv, None).await;
+    let hiv = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.hiv,
+            portal_entities::ResultStatus::Final,
+            Utc::now(),
+            None,
+        )
+        .await;
+    app.hold_sensitive(w.tenant_a, w.p1).await;
+    let staff = app
+        .viewer("staff.1", w.tenant_a, &[Role::Staff], None)
+        .await;
+    let response = app.query(Some(&staff), SEND, rid(hiv, "SMS")).await;
+    assert_eq!(error_code(&response), Some("CONFLICT"), "{response:#}");
+}
+
 on_both_backends!(
+    a_link_opens_the_current_version_after_a_correction,
+    held_sensitive_results_cannot_be_linked,
     staff_sends_a_link_and_the_patient_opens_it_with_their_birth_date,
     only_lab_staff_and_admin_may_send_released_results,
     a_patient_without_an_address_gets_a_skipped_notification,
