@@ -415,6 +415,18 @@ mod tests {
     }
 
     #[test]
+    fn public_url_defaults_to_loopback_and_must_be_http() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert_eq!(config.notify.public_url, "http://127.0.0.1:8080");
+        let trimmed = Config::from_vars(&vars(&[("PORTAL_PUBLIC_URL", "https://portal.test/")]));
+        assert_eq!(
+            trimmed.map(|c| c.notify.public_url).ok().as_deref(),
+            Some("https://portal.test")
+        );
+        assert!(Config::from_vars(&vars(&[("PORTAL_PUBLIC_URL", "portal.test")])).is_err());
+    }
+
+    #[test]
     fn bad_values_are_reported_by_name() {
         let error = Config::from_vars(&vars(&[("PORTAL_MAX_PAGE_SIZE", "lots")])).err();
         assert!(error.is_some_and(|e| e.to_string().contains("PORTAL_MAX_PAGE_SIZE")));

@@ -9,6 +9,7 @@ use portal_schema::{Limits, PortalSchema};
 use portal_services::auth::{
     DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
 };
+use portal_services::rate_limit::AttemptLimiter;
 use portal_services::{db, demo};
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -57,6 +58,8 @@ impl AppState {
             AppData {
                 db: db.clone(),
                 max_page_size: config.max_page_size,
+                public_url: config.notify.public_url.clone(),
+                result_link_limiter: Arc::new(AttemptLimiter::for_result_links()),
             },
             &Limits {
                 max_depth: config.max_depth,

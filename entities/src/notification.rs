@@ -23,6 +23,9 @@ pub struct Model {
     pub next_attempt_at: DateTimeUtc,
     pub sent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// Template parameters (`{"link": …}` for `result_link`); cleared once SENT.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub params: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261123_000005_create_appointments;
 mod m20261123_000006_create_coverage;
 mod m20261123_000007_create_messaging;
 mod m20261123_000008_create_audit_events;
+mod m20261123_000009_add_notification_params;
 mod m20261123_000010_make_result_successor_unique;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_coverage::Migration),
             Box::new(m20261123_000007_create_messaging::Migration),
             Box::new(m20261123_000008_create_audit_events::Migration),
+            Box::new(m20261123_000009_add_notification_params::Migration),
             Box::new(m20261123_000010_make_result_successor_unique::Migration),
         ]
     }

@@ -3,8 +3,11 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
+use std::sync::Arc;
+
 use portal_services::RequestContext;
 use portal_services::pagination::{Cursor, Page, PageRequest};
+use portal_services::rate_limit::AttemptLimiter;
 use sea_orm::DatabaseConnection;
 
 use crate::error::GqlResult;
@@ -15,6 +18,10 @@ use crate::loaders::Loaders;
 pub struct AppData {
     pub db: DatabaseConnection,
     pub max_page_size: u64,
+    /// `PORTAL_PUBLIC_URL`: the base of walk-in result links.
+    pub public_url: String,
+    /// Attempts at `resultLink` per client address (shared by every request of the process).
+    pub result_link_limiter: Arc<AttemptLimiter>,
 }
 
 pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {

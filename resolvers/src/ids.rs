@@ -20,9 +20,10 @@ pub enum NodeType {
     Facility,
     Clinician,
     Observation,
+    PushToken,
 }
 
-const ALL: [NodeType; 11] = [
+const ALL: [NodeType; 12] = [
     NodeType::Patient,
     NodeType::TestResult,
     NodeType::TestOrder,
@@ -34,6 +35,7 @@ const ALL: [NodeType; 11] = [
     NodeType::Facility,
     NodeType::Clinician,
     NodeType::Observation,
+    NodeType::PushToken,
 ];
 
 impl NodeType {
@@ -50,6 +52,7 @@ impl NodeType {
             Self::Facility => "Facility",
             Self::Clinician => "Clinician",
             Self::Observation => "Observation",
+            Self::PushToken => "PushToken",
         }
     }
 }

@@ -2,10 +2,11 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, MergedObject, Object, Result};
+use chrono::NaiveDate;
 use portal_services::pagination::Cursor;
-use portal_services::{ServiceError, catalog, nodes, patients, results};
+use portal_services::{ServiceError, catalog, nodes, patients, result_links, results};
 
-use crate::context::{connection, db, page, request};
+use crate::context::{app, connection, db, page, request};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode, decode_any};
 use crate::types::account::ProxyGrant;
@@ -17,6 +18,7 @@ use crate::types::order::{Appointment, TestOrder};
 use crate::types::patient::Patient;
 use crate::types::result::TestResult;
 use crate::types::viewer::Viewer;
+use crate::types::walk_in::WalkInResult;
 
 #[derive(Default)]
 pub struct ViewerQuery;
@@ -130,8 +132,41 @@ impl NodeQuery {
                     "observations are read through their result",
                 )));
             }
+            NodeType::PushToken => {
+                return Err(to_gql(&ServiceError::bad_input(
+                    "id",
+                    "push tokens are write-only",
+                )));
+            }
         };
         Ok(Some(node))
+    }
+}
+
+#[derive(Default)]
+pub struct WalkInQuery;
+
+#[Object]
+impl WalkInQuery {
+    /// Opens a walk-in result link without signing in: the token from the link and the
+    /// patient's birth date. Rate-limited per client; locks after 10 wrong birth dates.
+    async fn result_link(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        birth_date: NaiveDate,
+    ) -> Result<WalkInResult> {
+        let app = app(ctx)?;
+        let opened = result_links::open(
+            &app.db,
+            request(ctx)?,
+            &app.result_link_limiter,
+            &token,
+            birth_date,
+        )
+        .await
+        .gql()?;
+        Ok(WalkInResult(opened))
     }
 }
 
@@ -143,4 +178,5 @@ pub struct Query(
     ResultQuery,
     CatalogQuery,
     NodeQuery,
+    WalkInQuery,
 );

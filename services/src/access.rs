@@ -107,6 +107,16 @@ impl PatientAccess {
     }
 }
 
+/// The patient's own view of their record, for paths without a patient login (walk-in result
+/// links): the same patient-facing release rule a signed-in patient gets.
+pub fn as_patient(tenant_id: Uuid, patient_id: Uuid) -> PatientAccess {
+    PatientAccess {
+        patient_id,
+        tenant_id,
+        relation: Relation::Own,
+    }
+}
+
 /// What is being read, for the audit trail.
 #[derive(Debug, Clone, Copy)]
 pub struct Access {
@@ -122,6 +132,11 @@ impl Access {
             entity_type,
             entity_id: None,
         }
+    }
+
+    /// A change; audited like a read, under the write's action name.
+    pub const fn write(action: &'static str, entity_type: &'static str) -> Self {
+        Self::read(action, entity_type)
     }
 
     pub const fn entity(mut self, id: Uuid) -> Self {

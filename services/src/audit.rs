@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::access::Access;
 use crate::context::RequestContext;
-use crate::error::ServiceResult;
+use crate::error::{ServiceError, ServiceResult};
 
 pub use portal_entities::AuditOutcome as Outcome;
 
@@ -60,6 +60,19 @@ impl AuditRecord {
         self.proxy_for = patient_id;
         self
     }
+}
+
+/// Records a change that access allowed but a business rule refused; hands the error back.
+pub fn failed(
+    ctx: &RequestContext,
+    what: Access,
+    patient_id: Option<Uuid>,
+    err: ServiceError,
+) -> ServiceError {
+    ctx.record(
+        AuditRecord::new(what, patient_id, AuditOutcome::Failed).reason(err.code().as_str()),
+    );
+    err
 }
 
 /// Writes the request's buffered records. Fails (and the caller must not answer with the

@@ -46,6 +46,9 @@ pub enum ServiceError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Something that existed but is no longer valid (an expired link): NOT_FOUND to clients.
+    #[error("{0}")]
+    Expired(String),
     #[error("{message}")]
     BadUserInput { field: String, message: String },
     #[error("{0}")]
@@ -63,7 +66,7 @@ impl ServiceError {
         match self {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
-            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::NotFound(_) | Self::Expired(_) => ErrorCode::NotFound,
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited => ErrorCode::RateLimited,

@@ -1,4 +1,4 @@
-//! Domain services of the patient portal: access rules, release policy, audit and reads.
+//! Domain services of the patient portal: access rules, release policy, audit, reads and writes.
 //!
 //! Resolvers stay thin and call one function here; every rule lives here once.
 
@@ -7,6 +7,7 @@ pub mod account;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod booking;
 pub mod catalog;
 pub mod clock;
 pub mod context;
@@ -21,7 +22,11 @@ pub mod nodes;
 pub mod orders;
 pub mod pagination;
 pub mod patients;
+pub mod preferences;
+pub mod proxy;
+pub mod rate_limit;
 pub mod release;
+pub mod result_links;
 pub mod results;
 
 pub use context::RequestContext;

@@ -2,7 +2,9 @@
 
 use portal_entities::{patient, test_order};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -28,6 +30,50 @@ pub async fn get<C: ConnectionTrait>(
     let access =
         access::authorize(db, ctx, patient_id, Scope::Profile, READ.entity(patient_id)).await?;
     Ok((access, patient))
+}
+
+/// A patient of the tenant, or NOT_FOUND; writes look the patient up before authorizing.
+pub async fn in_tenant<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    patient_id: Uuid,
+) -> ServiceResult<patient::Model> {
+    find_in_tenant(db, tenant_id, patient_id)
+        .await?
+        .ok_or(ServiceError::NotFound("patient"))
+}
+
+/// For writes on a patient's record: the patient must be of the viewer's tenant (NOT_FOUND)
+/// and the viewer must hold `scope` (FORBIDDEN); the decision is audited under `what`.
+pub async fn authorize_write<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Uuid,
+    scope: Scope,
+    what: Access,
+) -> ServiceResult<(PatientAccess, patient::Model)> {
+    let tenant_id = ctx.viewer()?.tenant_id;
+    let patient = in_tenant(db, tenant_id, patient_id).await?;
+    let access = access::authorize(db, ctx, patient_id, scope, what).await?;
+    Ok((access, patient))
+}
+
+/// Takes a row lock on the patient (PostgreSQL) so concurrent writes that check, then insert
+/// (overlapping bookings, duplicate grants) run one after the other; SQLite locks the file.
+pub async fn lock<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    patient_id: Uuid,
+) -> ServiceResult<()> {
+    patient::Entity::find_by_id(patient_id)
+        .select_only()
+        .column(patient::Column::Id)
+        .filter(patient::Column::TenantId.eq(tenant_id))
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    Ok(())
 }
 
 async fn find_in_tenant<C: ConnectionTrait>(

@@ -138,7 +138,7 @@ pub async fn get<C: ConnectionTrait>(
     Ok((Visibility { access, rule }, result))
 }
 
-async fn is_sensitive<C: ConnectionTrait>(
+pub(crate) async fn is_sensitive<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
     test_id: Uuid,

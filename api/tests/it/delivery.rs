@@ -5,9 +5,14 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use portal_api::notify;
+use portal_entities::notification;
 use portal_entities::{NotificationChannel, NotificationStatus};
+use portal_resolvers::ids::{NodeType, encode};
+use portal_services::auth::Role;
 use portal_services::delivery::{self, Channels, DeliveryCounts, RetryPolicy};
 use portal_testkit::smtp::SmtpServer;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
 
 use crate::on_both_backends;
 use crate::support::notifications::FakeProvider;
@@ -372,24 +377,48 @@ async fn without_smtp_or_providers_messages_are_files_in_the_mailbox_folder() {
 }
 
 #[tokio::test]
-async fn result_links_wait_for_their_link_and_are_not_claimed() {
+async fn a_walk_in_link_is_delivered_then_forgotten_and_opens_the_result() {
     let app = TestApp::new(Backend::Sqlite).await;
     let w = app.world().await;
-    app.contact(w.p1, Some("p1@patients.test"), None).await;
-    let id = app
-        .queued(
-            w.tenant_a,
-            w.p1,
-            Some(w.p1_final),
-            NotificationChannel::Email,
-            "result_link",
-        )
-        .await;
+    app.contact(w.p1, None, Some("+15555550123")).await;
+    let lab = app.viewer("lab.1", w.tenant_a, &[Role::Lab], None).await;
+    let send =
+        r#"mutation($id: ID!) { sendResultLink(resultId: $id, channel: SMS) { deliveryStatus } }"#;
+    let id = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
+    let response = app.query(Some(&lab), send, id).await;
+    assert!(response.get("errors").is_none(), "{response:#}");
 
-    assert_eq!(deliver(&app).await.claimed, 0);
+    assert_eq!(deliver(&app).await.sent, 1);
+    let mailbox = app.data_dir().join("mailbox");
+    let sms = std::fs::read_dir(&mailbox)
+        .expect("mailbox")
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy().ends_with(".sms.json"))
+        .expect("an sms file");
+    let text = std::fs::read_to_string(sms.path()).expect("sms");
+    assert_no_phi(&text);
+    let token = text
+        .split("/r/")
+        .nth(1)
+        .and_then(|rest| rest.split(['"', ' ', '\\']).next())
+        .expect("the link is in the message")
+        .to_owned();
+    let rows = notification::Entity::find()
+        .filter(notification::Column::PatientId.eq(w.p1))
+        .all(&app.db)
+        .await
+        .expect("rows");
+    assert_eq!(rows[0].status, NotificationStatus::Sent);
+    assert!(
+        rows[0].params.is_none(),
+        "the secret link is not kept once sent"
+    );
+
+    let open = r#"query($token: String!) { resultLink(token: $token, birthDate: "1980-01-02") { status } }"#;
+    let opened = app.query(None, open, json!({ "token": token })).await;
     assert_eq!(
-        app.notification(id).await.status,
-        NotificationStatus::Pending
+        opened["data"]["resultLink"]["status"], "FINAL",
+        "{opened:#}"
     );
 }
 

@@ -4,6 +4,8 @@
 mod support;
 
 mod access;
+mod account;
+mod appointments;
 mod audit;
 mod auth;
 mod delivery;
@@ -12,3 +14,4 @@ mod ingest;
 mod queries;
 mod release;
 mod sdl;
+mod walk_in;

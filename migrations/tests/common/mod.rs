@@ -345,6 +345,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         next_attempt_at: now,
         sent_at: Some(now),
         created_at: now,
+        params: Some(serde_json::json!({"link": "http://127.0.0.1:8080/r/x"})),
     };
     round_trip!(db, notification, notification, notification.id);
 

@@ -1,11 +1,22 @@
 //! Root mutation fields, one `#[derive(Default)]` part per domain area, merged in `Mutation`.
 
+mod account;
+mod appointments;
 mod results;
+mod walk_in;
 
 use async_graphql::MergedObject;
 
+pub use account::AccountMutation;
+pub use appointments::AppointmentMutation;
 pub use results::ResultMutation;
+pub use walk_in::WalkInMutation;
 
 /// Every root mutation field.
 #[derive(MergedObject, Default)]
-pub struct Mutation(ResultMutation);
+pub struct Mutation(
+    ResultMutation,
+    AccountMutation,
+    AppointmentMutation,
+    WalkInMutation,
+);

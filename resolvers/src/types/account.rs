@@ -1,11 +1,11 @@
-//! A patient's account settings: notification preferences and the proxy grants they gave.
+//! A patient's account settings: notification preferences, push tokens, the proxy grants they gave.
 
 use async_graphql::{ID, Object};
 use chrono::{DateTime, Utc};
-use portal_entities::{notification_preference, proxy_grant};
+use portal_entities::{notification_preference, proxy_grant, push_token};
 use portal_services::access::Scope;
 
-use super::enums::{AccessScope, NotificationChannel};
+use super::enums::{AccessScope, NotificationChannel, PushPlatform};
 use crate::ids::{NodeType, encode};
 
 /// How and in which language the patient is told that a result is ready.
@@ -80,5 +80,25 @@ impl ProxyGrant {
         let now = Utc::now();
         let m = &self.0;
         m.revoked_at.is_none() && m.valid_from <= now && m.valid_to.is_none_or(|to| to > now)
+    }
+}
+
+/// A device registered for push notifications (the token itself is never returned).
+pub struct PushToken(pub push_token::Model);
+
+#[Object]
+impl PushToken {
+    async fn id(&self) -> ID {
+        encode(NodeType::PushToken, self.0.id)
+    }
+    async fn platform(&self) -> PushPlatform {
+        self.0.platform.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Set once the device was unregistered; no pushes are sent after it.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
     }
 }

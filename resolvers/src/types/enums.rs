@@ -96,6 +96,40 @@ pub enum ClaimStatus {
     Adjusted,
 }
 
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::PushPlatform")]
+pub enum PushPlatform {
+    Ios,
+    Android,
+    Web,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(remote = "db::NotificationStatus")]
+pub enum NotificationStatus {
+    Pending,
+    Sent,
+    Failed,
+    Skipped,
+    Dead,
+}
+
+/// Where a walk-in result link is sent.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum ResultLinkChannel {
+    Sms,
+    Email,
+}
+
+impl From<ResultLinkChannel> for portal_services::result_links::LinkChannel {
+    fn from(channel: ResultLinkChannel) -> Self {
+        match channel {
+            ResultLinkChannel::Sms => Self::Sms,
+            ResultLinkChannel::Email => Self::Email,
+        }
+    }
+}
+
 /// A channel a patient can be told about new results on; NONE when they opted out of all.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum NotificationChannel {
@@ -103,6 +137,17 @@ pub enum NotificationChannel {
     Sms,
     Push,
     None,
+}
+
+impl From<NotificationChannel> for portal_services::preferences::Channel {
+    fn from(channel: NotificationChannel) -> Self {
+        match channel {
+            NotificationChannel::Email => Self::Email,
+            NotificationChannel::Sms => Self::Sms,
+            NotificationChannel::Push => Self::Push,
+            NotificationChannel::None => Self::None,
+        }
+    }
 }
 
 /// What a proxy grant lets the grantee see.
@@ -124,6 +169,18 @@ impl From<portal_services::access::Scope> for AccessScope {
             Scope::Appointments => Self::Appointments,
             Scope::Coverage => Self::Coverage,
             Scope::Account => Self::Account,
+        }
+    }
+}
+
+impl From<AccessScope> for portal_services::access::Scope {
+    fn from(scope: AccessScope) -> Self {
+        match scope {
+            AccessScope::Profile => Self::Profile,
+            AccessScope::Results => Self::Results,
+            AccessScope::Appointments => Self::Appointments,
+            AccessScope::Coverage => Self::Coverage,
+            AccessScope::Account => Self::Account,
         }
     }
 }

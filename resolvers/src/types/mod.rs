@@ -10,3 +10,4 @@ pub mod order;
 pub mod patient;
 pub mod result;
 pub mod viewer;
+pub mod walk_in;

@@ -6,16 +6,19 @@
 pub enum Template {
     ResultReady,
     ResultCorrected,
+    /// A walk-in patient's single-result link (`params.link`), opened with their birth date.
+    ResultLink,
 }
 
 impl Template {
     /// The stored names the worker claims; other templates wait for code that knows them.
-    pub const NAMES: [&'static str; 2] = ["result_ready", "result_corrected"];
+    pub const NAMES: [&'static str; 3] = ["result_ready", "result_corrected", "result_link"];
 
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "result_ready" => Some(Self::ResultReady),
             "result_corrected" => Some(Self::ResultCorrected),
+            "result_link" => Some(Self::ResultLink),
             _ => None,
         }
     }
@@ -77,6 +80,14 @@ fn headline(template: Template, language: Language) -> (&'static str, &'static s
             "Hay un resultado actualizado disponible",
             "Hay un resultado actualizado disponible en su portal.",
         ),
+        (Template::ResultLink, Language::English) => (
+            "Your test result is ready",
+            "Your test result is ready. Open it with your date of birth.",
+        ),
+        (Template::ResultLink, Language::Spanish) => (
+            "Su resultado está disponible",
+            "Su resultado está disponible. Ábralo con su fecha de nacimiento.",
+        ),
     }
 }
 
@@ -128,6 +139,7 @@ mod tests {
     #[test]
     fn only_known_templates_parse() {
         assert_eq!(Template::parse("result_ready"), Some(Template::ResultReady));
-        assert_eq!(Template::parse("result_link"), None);
+        assert_eq!(Template::parse("result_link"), Some(Template::ResultLink));
+        assert_eq!(Template::parse("marketing"), None);
     }
 }

@@ -29,7 +29,19 @@ pub async fn send(
             NotificationChannel::Push => "patient has no active push token",
         });
     }
-    let message = Message::render(template, contact.language, &channels.portal_url);
+    let link = match template {
+        Template::ResultLink => match row
+            .params
+            .as_ref()
+            .and_then(|p| p.get("link"))
+            .and_then(|l| l.as_str())
+        {
+            Some(link) => link,
+            None => return Outcome::Skipped("result link no longer available"),
+        },
+        _ => channels.portal_url.as_str(),
+    };
+    let message = Message::render(template, contact.language, link);
     let result = match row.channel {
         NotificationChannel::Email => {
             return email(channels, row, &contact.addresses[0], &message).await;

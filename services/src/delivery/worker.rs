@@ -251,7 +251,10 @@ async fn record(
     let mut update = notification::Entity::update_many();
     let status = match outcome {
         Outcome::Sent => {
-            update = update.col_expr(C::SentAt, Expr::value(Some(now)));
+            // A walk-in link's secret is kept only until it has been sent.
+            update = update
+                .col_expr(C::SentAt, Expr::value(Some(now)))
+                .col_expr(C::Params, Expr::value(Option::<serde_json::Value>::None));
             NotificationStatus::Sent
         }
         Outcome::Skipped(reason) => {

@@ -134,6 +134,7 @@ async fn notifications<C: ConnectionTrait>(
             next_attempt_at: Set(now),
             sent_at: Set(None),
             created_at: Set(now),
+            params: Set(None),
         });
         queued.push(QueuedNotification { channel, status });
     }

@@ -94,6 +94,7 @@ impl TestApp {
             next_attempt_at: now,
             sent_at: None,
             created_at: now,
+            params: None,
         }
         .into_active_model()
         .insert(&self.db)
