@@ -30,7 +30,7 @@ pub async fn get<C: ConnectionTrait>(
     Ok((access, patient))
 }
 
-async fn find_in_tenant<C: ConnectionTrait>(
+pub(crate) async fn find_in_tenant<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
     patient_id: Uuid,
