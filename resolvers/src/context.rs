@@ -4,7 +4,9 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
 use portal_services::RequestContext;
+use portal_services::auth::Viewer;
 use portal_services::pagination::{Cursor, Page, PageRequest};
+use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
 
 use crate::error::GqlResult;
@@ -15,6 +17,33 @@ use crate::loaders::Loaders;
 pub struct AppData {
     pub db: DatabaseConnection,
     pub max_page_size: u64,
+    /// Carries committed events to subscriptions.
+    pub bus: EventBus,
+}
+
+/// Who is connected over WebSocket, established once from `connection_init`. Subscriptions
+/// build a fresh `RequestContext` from it for every event they deliver.
+#[derive(Debug, Clone, Default)]
+pub struct Subscriber {
+    pub viewer: Option<Viewer>,
+    pub client_addr: Option<String>,
+    /// Recorded as the request id of the connection's audit rows.
+    pub connection_id: String,
+}
+
+impl Subscriber {
+    pub fn request_context(&self) -> RequestContext {
+        RequestContext::new(
+            self.viewer.clone(),
+            self.connection_id.clone(),
+            self.client_addr.clone(),
+        )
+    }
+}
+
+/// The connection's subscriber; anonymous when the schema runs outside a WebSocket.
+pub fn subscriber(ctx: &Context<'_>) -> Subscriber {
+    ctx.data_opt::<Subscriber>().cloned().unwrap_or_default()
 }
 
 pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {

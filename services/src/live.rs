@@ -12,6 +12,7 @@ use crate::audit::{self, AuditRecord, Outcome};
 use crate::auth::{Role, Viewer};
 use crate::context::RequestContext;
 use crate::error::{ServiceError, ServiceResult};
+use crate::outbox::Follow;
 use crate::patients;
 use crate::results::{self, Visibility};
 
@@ -30,6 +31,41 @@ pub enum Audience {
     Patient,
     /// `resultUpdated`: every stored result of patients the care-team member may see.
     CareTeam,
+}
+
+/// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says which
+/// events to follow.
+pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Uuid,
+    after: Option<Uuid>,
+) -> ServiceResult<Follow> {
+    let decision = authorize_ready(db, ctx, patient_id).await;
+    audit::flush(db, ctx).await?;
+    let access = decision?;
+    Ok(Follow {
+        tenant_id: access.tenant_id,
+        patient_id: Some(patient_id),
+        after,
+    })
+}
+
+/// Starts `resultUpdated(patientId, after)` for a care-team member (audited at once).
+pub async fn subscribe_updated<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Option<Uuid>,
+    after: Option<Uuid>,
+) -> ServiceResult<Follow> {
+    let decision = authorize_updated(db, ctx, patient_id).await;
+    audit::flush(db, ctx).await?;
+    decision?;
+    Ok(Follow {
+        tenant_id: ctx.viewer()?.tenant_id,
+        patient_id,
+        after,
+    })
 }
 
 /// `resultReady(patientId)`: the viewer must be allowed to see the patient's results.

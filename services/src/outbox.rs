@@ -6,7 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use portal_entities::outbox_event;
 use portal_subscriptions::{Delivery, Event, EventBus};
 use sea_orm::sea_query::Expr;
@@ -155,11 +156,7 @@ impl Follow {
 /// first, then live events from the bus. It listens to the bus before reading the outbox, so
 /// nothing committed in between is lost; it catches up from the outbox when the bus reports
 /// it lagged; duplicates (replayed and live, or published twice) are dropped by event id.
-pub fn follow<C>(
-    db: C,
-    bus: &EventBus,
-    follow: Follow,
-) -> impl Stream<Item = ServiceResult<Event>> + Send + 'static
+pub fn follow<C>(db: C, bus: &EventBus, follow: Follow) -> BoxStream<'static, ServiceResult<Event>>
 where
     C: ConnectionTrait + Send + Sync + 'static,
 {
@@ -177,12 +174,13 @@ where
         let next = s.next().await?;
         Some((next, s))
     })
+    .boxed()
 }
 
 struct FollowState<C> {
     db: C,
     follow: Follow,
-    live: futures_util::stream::BoxStream<'static, Delivery>,
+    live: BoxStream<'static, Delivery>,
     seen: Seen,
     /// Replays start after this id when nothing newer was seen.
     floor: Uuid,
