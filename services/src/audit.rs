@@ -107,13 +107,24 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
     let count = rows.len();
     let _guard = CHAIN_LOCK.lock().await;
     let txn = db.begin().await?;
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [CHAIN_LOCK_KEY.into()],
-        ))
-        .await?;
+    match txn.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [CHAIN_LOCK_KEY.into()],
+            ))
+            .await?;
+        }
+        DatabaseBackend::Sqlite => {
+            // Take SQLite's write lock before reading the last hash: a transaction that reads
+            // first and writes later fails at once with "database is locked" when any other
+            // writer (the outbox relay, a mutation) committed in between, whereas waiting for
+            // the lock here honours the busy timeout.
+            txn.execute_unprepared("UPDATE audit_events SET seq = seq WHERE 0")
+                .await?;
+        }
+        _ => {}
     }
     let mut prev = last_hash(&txn).await?;
     let mut models = Vec::with_capacity(count);

@@ -70,4 +70,11 @@ impl EventBus {
             Self::InProcess(bus) => Box::pin(bus.subscribe()),
         }
     }
+
+    /// Live subscriptions of this process (for tests and metrics).
+    pub fn subscriber_count(&self) -> usize {
+        match self {
+            Self::InProcess(bus) => bus.subscriber_count(),
+        }
+    }
 }

@@ -8,5 +8,6 @@ mod audit;
 mod auth;
 mod e2e;
 mod queries;
+mod realtime;
 mod release;
 mod sdl;

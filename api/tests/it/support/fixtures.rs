@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use portal_entities::*;
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, TransactionTrait};
 use uuid::Uuid;
 
 use super::TestApp;
@@ -362,5 +362,120 @@ impl TestApp {
         .insert(&self.db)
         .await
         .expect("preferences");
+    }
+}
+
+/// A stored result and its outbox event, as the write path leaves them (docs/events.md).
+pub struct StoredResult {
+    pub result_id: Uuid,
+    pub event_id: Uuid,
+}
+
+impl TestApp {
+    /// Stores a result the way `addTestResult` does: the result, its outbox event (and, for a
+    /// released result, the patient's email notification) in one transaction; then wakes the
+    /// relay after the commit.
+    pub async fn result_with_event(
+        &self,
+        tenant: Uuid,
+        patient: Uuid,
+        order: Uuid,
+        test: Uuid,
+        status: ResultStatus,
+    ) -> StoredResult {
+        let now = portal_services::clock::now();
+        let result_id = Uuid::now_v7();
+        let event_id = Uuid::now_v7();
+        let released = portal_services::release::is_released_status(status);
+        let event_type = if released {
+            portal_services::live::RESULT_RELEASED
+        } else {
+            portal_services::live::RESULT_PRELIMINARY
+        };
+        let txn = self.db.begin().await.expect("begin");
+        test_result::Model {
+            id: result_id,
+            tenant_id: tenant,
+            patient_id: patient,
+            order_id: order,
+            test_id: test,
+            category: TestCategory::Lab,
+            status,
+            issued_at: now,
+            performing_lab: None,
+            conclusion: None,
+            chain_id: result_id,
+            replaces_result_id: None,
+            correction_reason: None,
+            idempotency_key: None,
+            created_at: now,
+        }
+        .into_active_model()
+        .insert(&txn)
+        .await
+        .expect("result");
+        outbox_event::Model {
+            id: event_id,
+            tenant_id: tenant,
+            event_type: event_type.into(),
+            aggregate_type: "TestResult".into(),
+            aggregate_id: result_id,
+            patient_id: Some(patient),
+            payload: serde_json::json!({
+                "resultId": result_id,
+                "patientId": patient,
+                "status": status,
+                "category": "LAB",
+                "chainId": result_id,
+                "replacesResultId": null,
+                "sensitive": false,
+            }),
+            created_at: now,
+            published_at: None,
+        }
+        .into_active_model()
+        .insert(&txn)
+        .await
+        .expect("outbox event");
+        if released {
+            // Fixture patients have no email address, so the default channel is skipped.
+            notification::Model {
+                id: Uuid::now_v7(),
+                tenant_id: tenant,
+                patient_id: patient,
+                result_id: Some(result_id),
+                event_id,
+                channel: NotificationChannel::Email,
+                template: "result_ready".into(),
+                status: NotificationStatus::Skipped,
+                attempts: 0,
+                last_error: Some("no email address".into()),
+                next_attempt_at: now,
+                sent_at: None,
+                created_at: now,
+            }
+            .into_active_model()
+            .insert(&txn)
+            .await
+            .expect("notification");
+        }
+        txn.commit().await.expect("commit");
+        self.state.outbox_wake.notify_one();
+        StoredResult {
+            result_id,
+            event_id,
+        }
+    }
+
+    /// Revokes a proxy grant now.
+    pub async fn revoke_grant(&self, grant: Uuid) {
+        let mut model = proxy_grant::Entity::find_by_id(grant)
+            .one(&self.db)
+            .await
+            .expect("grant lookup")
+            .expect("grant exists")
+            .into_active_model();
+        model.revoked_at = sea_orm::ActiveValue::Set(Some(Utc::now()));
+        model.update(&self.db).await.expect("revoke grant");
     }
 }

@@ -2,6 +2,7 @@
 //! cluster), migrated, with the very state and schema the server runs, plus fixtures.
 
 pub mod fixtures;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::Arc;
