@@ -6,8 +6,8 @@ use futures_util::StreamExt;
 use portal_entities::{ResultStatus, outbox_event};
 use portal_resolvers::ids::{NodeType, encode};
 use portal_services::auth::Role;
-use portal_services::outbox;
-use portal_subscriptions::Delivery;
+use portal_services::outbox::{self, Follow};
+use portal_subscriptions::{Delivery, EventBus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -72,6 +72,39 @@ async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backe
         Some(0),
         "nothing is published twice by the relay"
     );
+}
+
+async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let order = p1_order(&app, &w).await;
+    // One slot per subscriber, no relay running: one relay pass of five events must lag it.
+    let bus = EventBus::in_process(1);
+    let follow = Follow {
+        tenant_id: w.tenant_a,
+        patient_id: Some(w.p1),
+        after: None,
+    };
+    let mut events = outbox::follow(app.db.clone(), &bus, follow);
+    let mut stored = Vec::new();
+    for _ in 0..5 {
+        stored.push(store(&app, &w, order, ResultStatus::Final).await.1);
+    }
+    assert_eq!(outbox::relay_once(&app.db, &bus, 10).await.ok(), Some(5));
+    let mut received = Vec::new();
+    for _ in 0..5 {
+        match tokio::time::timeout(WAIT, events.next()).await {
+            Ok(Some(Ok(event))) => received.push(event.id),
+            other => panic!("expected an event, got {other:?} after {received:?}"),
+        }
+    }
+    assert_eq!(received, stored, "every event once, in order");
+    let (_, sixth) = store(&app, &w, order, ResultStatus::Final).await;
+    outbox::relay_once(&app.db, &bus, 10).await.expect("relay");
+    match tokio::time::timeout(WAIT, events.next()).await {
+        Ok(Some(Ok(event))) => assert_eq!(event.id, sixth, "no duplicate before the next event"),
+        other => panic!("expected the sixth event, got {other:?}"),
+    }
 }
 
 async fn patient_receives_a_released_result_after_commit(backend: Backend) {
@@ -287,6 +320,7 @@ async fn server_shutdown_closes_open_subscriptions(backend: Backend) {
 
 on_both_backends!(
     relay_publishes_committed_events_in_order_and_marks_them,
+    a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates,
     patient_receives_a_released_result_after_commit,
     patient_never_receives_a_preliminary_result,
     unauthorised_subscribers_get_an_error_and_nothing_else,
