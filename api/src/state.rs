@@ -64,11 +64,13 @@ impl AppState {
         };
         let (verifier, dev) = auth(&config, demo_tenant)?;
         let bus = EventBus::in_process(config.event_bus_capacity);
+        let outbox_wake = Arc::new(Notify::new());
         let schema = portal_schema::build(
             AppData {
                 db: db.clone(),
                 max_page_size: config.max_page_size,
                 bus: bus.clone(),
+                outbox_wake: outbox_wake.clone(),
             },
             &Limits {
                 max_depth: config.max_depth,
@@ -83,7 +85,7 @@ impl AppState {
             verifier: Arc::new(verifier),
             dev,
             bus,
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake,
             shutdown: Arc::new(watch::channel(false).0),
         })
     }

@@ -1,5 +1,7 @@
 //! What resolvers take from the GraphQL context: shared state, the request, the loader.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
@@ -8,6 +10,7 @@ use portal_services::auth::Viewer;
 use portal_services::pagination::{Cursor, Page, PageRequest};
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::error::GqlResult;
 use crate::loaders::Loaders;
@@ -19,6 +22,9 @@ pub struct AppData {
     pub max_page_size: u64,
     /// Carries committed events to subscriptions.
     pub bus: EventBus,
+    /// Writes that committed outbox events call `notify_one()`, so the relay publishes them
+    /// at once rather than at its next poll.
+    pub outbox_wake: Arc<Notify>,
 }
 
 /// Who is connected over WebSocket, established once from `connection_init`. Subscriptions

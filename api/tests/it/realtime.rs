@@ -134,9 +134,10 @@ async fn patient_receives_a_released_result_after_commit(backend: Backend) {
     client.close().await;
 }
 
-async fn patient_never_receives_a_preliminary_result(backend: Backend) {
+async fn patient_never_receives_preliminary_or_held_sensitive_results(backend: Backend) {
     let app = TestApp::new(backend).await;
     let w = app.world().await;
+    app.hold_sensitive(w.tenant_a, w.p1).await;
     let server = app.serve().await;
     let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
@@ -144,12 +145,15 @@ async fn patient_never_receives_a_preliminary_result(backend: Backend) {
     app.wait_for_subscribers(1).await;
     let order = p1_order(&app, &w).await;
     store(&app, &w, order, ResultStatus::Preliminary).await;
+    let hiv_order = app.order(w.tenant_a, w.p1, w.facility, w.hiv, None).await;
+    app.result_with_event(w.tenant_a, w.p1, hiv_order, w.hiv, ResultStatus::Final)
+        .await;
     let (final_result, _) = store(&app, &w, order, ResultStatus::Final).await;
     let data = client.expect_next("1").await;
     assert_eq!(
         data["resultReady"]["result"]["id"],
         result_id(final_result),
-        "the first delivery is the FINAL result, committed after the PRELIMINARY one"
+        "the first delivery is the CBC result, committed after the PRELIMINARY and the held one"
     );
 }
 
@@ -322,7 +326,7 @@ on_both_backends!(
     relay_publishes_committed_events_in_order_and_marks_them,
     a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates,
     patient_receives_a_released_result_after_commit,
-    patient_never_receives_a_preliminary_result,
+    patient_never_receives_preliminary_or_held_sensitive_results,
     unauthorised_subscribers_get_an_error_and_nothing_else,
     bad_token_closes_the_connection_and_is_audited,
     reconnect_with_after_receives_exactly_the_missed_events,

@@ -392,6 +392,11 @@ impl TestApp {
         } else {
             portal_services::live::RESULT_PRELIMINARY
         };
+        let sensitive = test_catalog::Entity::find_by_id(test)
+            .one(&self.db)
+            .await
+            .expect("test lookup")
+            .is_some_and(|t| t.sensitive);
         let txn = self.db.begin().await.expect("begin");
         test_result::Model {
             id: result_id,
@@ -428,7 +433,7 @@ impl TestApp {
                 "category": "LAB",
                 "chainId": result_id,
                 "replacesResultId": null,
-                "sensitive": false,
+                "sensitive": sensitive,
             }),
             created_at: now,
             published_at: None,
