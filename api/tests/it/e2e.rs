@@ -212,3 +212,92 @@ fn config_check_reports_missing_production_settings_clearly() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_pushes_committed_results_and_closes_sockets_on_sigterm() {
+    use portal_entities::{ResultStatus, patient, test_result};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    use crate::support::fixtures::result_with_event;
+    use crate::support::ws::{Incoming, WsClient};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = start(dir.path()).await;
+    let alice_token = token(dir.path(), &["--patient", "MRN1001"]);
+    let (_, body) = graphql(&server, Some(&alice_token), "{ viewer { patient { id } } }").await;
+    let alice_gid = body["data"]["viewer"]["patient"]["id"].clone();
+    assert!(alice_gid.is_string(), "{body:#}");
+
+    // The write side: another connection to the server's SQLite file, as a second process.
+    let url = format!("sqlite://{}/portal.db", dir.path().join("data").display());
+    let db = portal_services::db::connect(&url, 1, Duration::from_secs(5))
+        .await
+        .expect("open the server's database");
+    let alice = patient::Entity::find()
+        .filter(patient::Column::Mrn.eq("MRN1001"))
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("demo patient Alice");
+    let earlier = test_result::Entity::find()
+        .filter(test_result::Column::PatientId.eq(alice.id))
+        .one(&db)
+        .await
+        .expect("query")
+        .expect("a demo result of Alice");
+
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let mut client = WsClient::connect(addr, Some(&alice_token)).await;
+    // Another process cannot tell when the subscription listens, so resume from a mark
+    // taken before the commit: whether replayed or live, the result arrives exactly once.
+    let mark = uuid::Uuid::now_v7();
+    client
+        .subscribe(
+            "1",
+            "subscription($p: ID!, $a: ID) { resultReady(patientId: $p, after: $a) { eventId result { id status } } }",
+            json!({ "p": alice_gid, "a": mark.to_string() }),
+        )
+        .await;
+    let stored = result_with_event(
+        &db,
+        alice.tenant_id,
+        alice.id,
+        earlier.order_id,
+        earlier.test_id,
+        ResultStatus::Final,
+    )
+    .await;
+    let data = client.expect_next("1").await;
+    assert_eq!(
+        data["resultReady"]["eventId"],
+        stored.event_id.to_string(),
+        "the relay of `portal serve` published the committed event"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(status.success());
+    match client.next().await {
+        Incoming::Closed { code, .. } => assert_eq!(code, 1001, "going away"),
+        other => panic!("expected the socket to close on shutdown, got {other:?}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "portal did not stop within 10 s of SIGTERM with a subscription open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "graceful exit: {exit:?}");
+}
