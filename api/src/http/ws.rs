@@ -5,6 +5,7 @@
 //! When the server shuts down, every socket is closed with 1001 (going away).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -22,6 +23,9 @@ use crate::state::AppState;
 
 /// graphql-transport-ws: "Forbidden" (the token in `connection_init` was rejected).
 const CLOSE_FORBIDDEN: u16 = 4403;
+/// graphql-transport-ws: no `connection_init` within the allowed time.
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -49,12 +53,31 @@ async fn serve(
     client_addr: Option<String>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let first = tokio::select! {
-        message = stream.next() => message,
-        () = state.shutting_down() => None,
+    // The first data frame should be `connection_init`; control frames before it are skipped.
+    let first_data = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
     };
-    let Some(Ok(first)) = first else {
-        return;
+    let first = tokio::select! {
+        message = tokio::time::timeout(INIT_TIMEOUT, first_data) => message,
+        () = state.shutting_down() => Ok(None),
+    };
+    let first = match first {
+        Ok(Some(Ok(first))) => first,
+        Ok(_) => return,
+        Err(_) => {
+            close(
+                &mut sink,
+                CLOSE_INIT_TIMEOUT,
+                "Connection initialisation timeout",
+            )
+            .await;
+            return;
+        }
     };
     let mut subscriber = Subscriber {
         viewer: None,
