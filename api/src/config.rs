@@ -23,6 +23,10 @@ pub struct Config {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub log_json: bool,
+    /// Events buffered per live subscriber before it must catch up from the outbox.
+    pub event_bus_capacity: usize,
+    /// How often the outbox relay looks for events when no write woke it.
+    pub relay_interval: Duration,
     pub notify: NotifyConfig,
 }
 
@@ -171,6 +175,8 @@ impl Config {
             max_depth: parse(vars, "PORTAL_MAX_DEPTH", "16")?,
             max_complexity: parse(vars, "PORTAL_MAX_COMPLEXITY", "2000")?,
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
+            event_bus_capacity: parse(vars, "PORTAL_EVENT_BUS_CAPACITY", "1024")?,
+            relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
         };
         config.validate()?;
         Ok(config)
@@ -179,6 +185,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=500).contains(&self.max_page_size) {
             return Err(err("PORTAL_MAX_PAGE_SIZE must be between 1 and 500"));
+        }
+        if self.event_bus_capacity == 0 {
+            return Err(err("PORTAL_EVENT_BUS_CAPACITY must be at least 1"));
+        }
+        if self.relay_interval.is_zero() {
+            return Err(err("PORTAL_RELAY_INTERVAL_MS must be at least 1"));
         }
         if self.database_max_connections == 0 {
             return Err(err("DATABASE_MAX_CONNECTIONS must be at least 1"));

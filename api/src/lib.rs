@@ -32,14 +32,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     announce(&state, addr);
     let worker = notify::Worker::spawn(&state)?;
+    let relay = state.spawn_relay();
+    let stopping = state.clone();
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Subscriptions never finish on their own: close their sockets too.
+        stopping.shutdown();
+    })
     .await;
+    state.shutdown();
     if let Some(worker) = worker {
         worker.stop().await;
+    }
+    if let Err(e) = relay.await {
+        tracing::error!(error = %e, "outbox relay task failed");
     }
     served?;
     tracing::info!("server stopped");

@@ -1,5 +1,6 @@
 //! Everything the server shares across requests, built once from the configuration.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -10,8 +11,11 @@ use portal_services::auth::{
     DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
 };
 use portal_services::rate_limit::AttemptLimiter;
-use portal_services::{db, demo};
+use portal_services::{db, demo, outbox};
+use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::config::{Config, JwtKeys};
@@ -24,6 +28,12 @@ pub struct AppState {
     pub verifier: Arc<TokenVerifier>,
     /// Development only: mints tokens for the playground and `portal token`.
     pub dev: Option<DevTools>,
+    /// Carries committed outbox events to subscriptions (fed by the relay).
+    pub bus: EventBus,
+    /// The write path calls `notify_one()` after committing outbox events, so the relay
+    /// publishes them at once instead of at its next poll.
+    pub outbox_wake: Arc<Notify>,
+    shutdown: Arc<watch::Sender<bool>>,
 }
 
 #[derive(Clone)]
@@ -54,12 +64,16 @@ impl AppState {
             None
         };
         let (verifier, dev) = auth(&config, demo_tenant)?;
+        let bus = EventBus::in_process(config.event_bus_capacity);
+        let outbox_wake = Arc::new(Notify::new());
         let schema = portal_schema::build(
             AppData {
                 db: db.clone(),
                 max_page_size: config.max_page_size,
                 public_url: config.notify.public_url.clone(),
                 result_link_limiter: Arc::new(AttemptLimiter::for_result_links()),
+                bus: bus.clone(),
+                outbox_wake: outbox_wake.clone(),
             },
             &Limits {
                 max_depth: config.max_depth,
@@ -73,7 +87,39 @@ impl AppState {
             schema,
             verifier: Arc::new(verifier),
             dev,
+            bus,
+            outbox_wake,
+            shutdown: Arc::new(watch::channel(false).0),
         })
+    }
+
+    /// Starts the outbox relay; it runs until `shutdown` is called.
+    pub fn spawn_relay(&self) -> JoinHandle<()> {
+        tokio::spawn(outbox::run_relay(
+            self.db.clone(),
+            self.bus.clone(),
+            self.outbox_wake.clone(),
+            self.config.relay_interval,
+            self.shutting_down(),
+        ))
+    }
+
+    /// Stops the relay and closes every open WebSocket (HTTP requests finish normally).
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Completes once `shutdown` was called.
+    pub fn shutting_down(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut receiver = self.shutdown.subscribe();
+        async move {
+            // An error means the state is gone, which is a shutdown too.
+            let _ = receiver.wait_for(|stopping| *stopping).await;
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! What resolvers take from the GraphQL context: shared state, the request, the loader.
 
+use std::sync::Arc;
+
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
-use std::sync::Arc;
-
 use portal_services::RequestContext;
+use portal_services::auth::Viewer;
 use portal_services::pagination::{Cursor, Page, PageRequest};
 use portal_services::rate_limit::AttemptLimiter;
+use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::error::GqlResult;
 use crate::loaders::Loaders;
@@ -22,6 +25,36 @@ pub struct AppData {
     pub public_url: String,
     /// Attempts at `resultLink` per client address (shared by every request of the process).
     pub result_link_limiter: Arc<AttemptLimiter>,
+    /// Carries committed events to subscriptions.
+    pub bus: EventBus,
+    /// Writes that committed outbox events call `notify_one()`, so the relay publishes them
+    /// at once rather than at its next poll.
+    pub outbox_wake: Arc<Notify>,
+}
+
+/// Who is connected over WebSocket, established once from `connection_init`. Subscriptions
+/// build a fresh `RequestContext` from it for every event they deliver.
+#[derive(Debug, Clone, Default)]
+pub struct Subscriber {
+    pub viewer: Option<Viewer>,
+    pub client_addr: Option<String>,
+    /// Recorded as the request id of the connection's audit rows.
+    pub connection_id: String,
+}
+
+impl Subscriber {
+    pub fn request_context(&self) -> RequestContext {
+        RequestContext::new(
+            self.viewer.clone(),
+            self.connection_id.clone(),
+            self.client_addr.clone(),
+        )
+    }
+}
+
+/// The connection's subscriber; anonymous when the schema runs outside a WebSocket.
+pub fn subscriber(ctx: &Context<'_>) -> Subscriber {
+    ctx.data_opt::<Subscriber>().cloned().unwrap_or_default()
 }
 
 pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {

@@ -7,9 +7,11 @@ pub mod ids;
 pub mod loaders;
 pub mod mutations;
 pub mod queries;
+pub mod subscriptions;
 pub mod types;
 
-pub use context::AppData;
+pub use context::{AppData, Subscriber};
 pub use loaders::Loaders;
 pub use mutations::Mutation;
 pub use queries::Query;
+pub use subscriptions::Subscription;

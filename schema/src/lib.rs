@@ -4,16 +4,16 @@ mod audit_extension;
 mod error_codes;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{EmptySubscription, Request, Response, Schema};
-use portal_resolvers::{Loaders, Mutation, Query};
+use async_graphql::{Data, Request, Response, Schema};
+use portal_resolvers::{Loaders, Mutation, Query, Subscription};
 use portal_services::RequestContext;
 use uuid::Uuid;
 
 pub use audit_extension::AuditFlush;
 pub use error_codes::ErrorCodes;
-pub use portal_resolvers::AppData;
+pub use portal_resolvers::{AppData, Subscriber};
 
-pub type PortalSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type PortalSchema = Schema<Query, Mutation, Subscription>;
 
 /// Query hardening limits.
 #[derive(Debug, Clone)]
@@ -35,12 +35,16 @@ impl Default for Limits {
 
 /// The schema the server and the tests execute against.
 pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(data)
-        .extension(AuditFlush)
-        .extension(ErrorCodes)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(data)
+    .extension(AuditFlush)
+    .extension(ErrorCodes)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -49,9 +53,13 @@ pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
 
 /// The schema definition language of the API (what `portal schema` prints).
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 /// Runs one request with its per-request data: the context (viewer, audit buffer) and a
@@ -59,6 +67,22 @@ pub fn sdl() -> String {
 pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
     let request = with_request_data(schema, request, ctx);
     schema.execute(request).await
+}
+
+/// The data of one WebSocket connection: who is connected, and a DataLoader scoped to their
+/// tenant for the fields of delivered results. Each delivered result is read and audited
+/// under its own fresh request context (see `portal_services::live`).
+pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
+    let tenant = subscriber
+        .viewer
+        .as_ref()
+        .map(|v| v.tenant_id)
+        .unwrap_or(Uuid::nil());
+    let loader = DataLoader::new(Loaders::new(schema_db(schema), tenant), tokio::spawn);
+    let mut data = Data::default();
+    data.insert(subscriber);
+    data.insert(loader);
+    data
 }
 
 fn with_request_data(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Request {

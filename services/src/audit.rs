@@ -119,7 +119,7 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
 ) -> ServiceResult<usize> {
     let count = rows.len();
     let _guard = CHAIN_LOCK.lock().await;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,

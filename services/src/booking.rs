@@ -96,7 +96,7 @@ pub async fn book<C: ConnectionTrait + TransactionTrait>(
         created_at: now,
         cancelled_at: None,
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     patients::lock(&txn, tenant_id, patient_id).await?;
     if overlaps(&txn, &row).await? {
         return Err(fail(ServiceError::Conflict(

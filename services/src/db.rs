@@ -5,6 +5,7 @@ use std::time::Duration;
 use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    TransactionTrait,
 };
 
 /// Opens a pool. Acquiring a connection gives up after `acquire_timeout`, so a stopped
@@ -42,4 +43,22 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr>
 /// Whether the database answers a trivial query.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock first: a
+/// transaction that reads and only later writes fails at once ("database is locked",
+/// SQLITE_BUSY_SNAPSHOT) when another connection committed in between, whereas waiting for
+/// the lock up front honours the busy timeout. PostgreSQL needs nothing extra.
+pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, DbErr>
+where
+    C: TransactionTrait,
+    C::Transaction: ConnectionTrait,
+{
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        // A write statement that matches no row still takes the lock.
+        txn.execute_unprepared("UPDATE tenants SET slug = slug WHERE 0")
+            .await?;
+    }
+    Ok(txn)
 }

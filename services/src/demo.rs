@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use portal_entities::*;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, TransactionTrait,
+    IntoActiveModel, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -53,7 +53,7 @@ pub async fn seed(db: &DatabaseConnection) -> ServiceResult<(Uuid, bool)> {
     if let Some(existing) = demo_tenant(db).await? {
         return Ok((existing, false));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let tenant_id = Seeder::new(&txn, crate::clock::now()).run().await?;
     txn.commit().await?;
     Ok((tenant_id, true))

@@ -76,7 +76,7 @@ pub async fn lock<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn find_in_tenant<C: ConnectionTrait>(
+pub(crate) async fn find_in_tenant<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
     patient_id: Uuid,

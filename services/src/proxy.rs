@@ -116,7 +116,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
         revoked_at: None,
         created_at: now,
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     patients::lock(&txn, access.tenant_id, patient_id).await?;
     if has_open_grant(&txn, &row, now).await? {
         return Err(fail(ServiceError::Conflict(

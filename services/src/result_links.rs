@@ -112,7 +112,7 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
         ));
     }
     let now = crate::clock::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let (status, expires_at) = match channel.address(&patient) {
         None => {
             let why = match channel {
@@ -361,7 +361,7 @@ async fn count_failure<C: ConnectionTrait + TransactionTrait>(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     use result_link::Column as Col;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     result_link::Entity::update_many()
         .col_expr(Col::FailedAttempts, Expr::col(Col::FailedAttempts).add(1))
         .filter(Col::Id.eq(link_id))

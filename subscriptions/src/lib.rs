@@ -9,6 +9,8 @@ mod in_process;
 
 pub use in_process::InProcessBus;
 
+use futures_util::stream::BoxStream;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -19,7 +21,7 @@ pub struct Event {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub patient_id: Option<Uuid>,
-    /// E.g. `result.ready`, `result.corrected`.
+    /// E.g. `result.released`, `result.preliminary` (see docs/events.md).
     pub event_type: String,
     pub aggregate_id: Uuid,
     pub payload: serde_json::Value,
@@ -40,4 +42,39 @@ pub enum Delivery {
 pub enum BusError {
     #[error("event bus unavailable: {0}")]
     Unavailable(String),
+}
+
+/// The bus the server runs on, chosen by configuration. An enum rather than a trait object:
+/// the set of buses is closed (in-process now, Redis later) and callers stay non-generic.
+#[derive(Clone)]
+pub enum EventBus {
+    InProcess(InProcessBus),
+}
+
+impl EventBus {
+    /// The embedded default: `capacity` events buffered per subscriber.
+    pub fn in_process(capacity: usize) -> Self {
+        Self::InProcess(InProcessBus::new(capacity))
+    }
+
+    /// Hands a committed event to the current subscribers; returns how many there were.
+    pub fn publish(&self, event: Event) -> Result<usize, BusError> {
+        match self {
+            Self::InProcess(bus) => bus.publish(event),
+        }
+    }
+
+    /// Events published from now on, in publication order.
+    pub fn subscribe(&self) -> BoxStream<'static, Delivery> {
+        match self {
+            Self::InProcess(bus) => Box::pin(bus.subscribe()),
+        }
+    }
+
+    /// Live subscriptions of this process (for tests and metrics).
+    pub fn subscriber_count(&self) -> usize {
+        match self {
+            Self::InProcess(bus) => bus.subscriber_count(),
+        }
+    }
 }

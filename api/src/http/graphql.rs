@@ -6,10 +6,10 @@ use async_graphql::{ErrorExtensions, Response};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, header};
-use portal_services::auth::Viewer;
-use portal_services::{RequestContext, ServiceError, audit};
+use portal_services::{RequestContext, ServiceError};
 
 use super::RequestId;
+use super::auth::{audit_rejection, authenticate};
 use crate::state::AppState;
 
 pub async fn handle(
@@ -25,14 +25,14 @@ pub async fn handle(
     let client = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let viewer = match authenticate(&state, &headers).await {
+    // A header that is not visible ASCII is present but cannot be a bearer token.
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or_default());
+    let viewer = match authenticate(&state, authorization).await {
         Ok(viewer) => viewer,
         Err(err) => {
-            if let Err(audit_err) =
-                audit::record_login_failure(&state.db, &request_id, client, &err.to_string()).await
-            {
-                tracing::error!(error = %audit_err, "could not audit a rejected token");
-            }
+            audit_rejection(&state, &request_id, client, &err).await;
             return unauthenticated(&err).into();
         }
     };
@@ -40,30 +40,6 @@ pub async fn handle(
     portal_schema::execute(&state.schema, request.into_inner(), ctx)
         .await
         .into()
-}
-
-/// No `Authorization` header: an anonymous request (most fields then say UNAUTHENTICATED).
-/// A header that is present must carry a valid bearer token.
-async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Viewer>, ServiceError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ServiceError::Unauthenticated("expected `Authorization: Bearer <token>`".into())
-        })?;
-    state.verifier.verify(token).await.map(Some)
 }
 
 fn unauthenticated(err: &ServiceError) -> Response {

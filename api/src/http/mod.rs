@@ -1,9 +1,11 @@
-//! The HTTP surface: GraphQL, the playground, health and readiness.
+//! The HTTP surface: GraphQL (HTTP and WebSocket), the playground, health and readiness.
 
+mod auth;
 mod graphql;
 mod health;
 mod playground;
 mod request_id;
+mod ws;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -14,7 +16,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", post(graphql::handle))
+        .route("/graphql", post(graphql::handle).get(ws::upgrade))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready));
     if state.config.playground {

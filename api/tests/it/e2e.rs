@@ -212,3 +212,119 @@ fn config_check_reports_missing_production_settings_clearly() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_lab_result_over_http_reaches_the_subscriber_and_the_mailbox_then_sigterm_closes_sockets()
+{
+    use crate::support::ws::{Incoming, WsClient};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let mut server = start(dir.path()).await;
+    let alice_token = token(dir.path(), &["--patient", "MRN1001"]);
+    let lab_token = token(dir.path(), &["--role", "lab"]);
+    let (_, body) = graphql(
+        &server,
+        Some(&alice_token),
+        "{ viewer { patient { id orders(first: 1) { edges { node { facility { id } } } } } } }",
+    )
+    .await;
+    let alice_gid = body["data"]["viewer"]["patient"]["id"].clone();
+    let facility =
+        body["data"]["viewer"]["patient"]["orders"]["edges"][0]["node"]["facility"]["id"].clone();
+    assert!(alice_gid.is_string() && facility.is_string(), "{body:#}");
+
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let mut client = WsClient::connect(addr, Some(&alice_token)).await;
+    // The subscription may start listening a moment after `subscribe` returns: resuming from
+    // a mark taken before the write makes the result arrive exactly once either way.
+    let mark = uuid::Uuid::now_v7();
+    client
+        .subscribe(
+            "1",
+            "subscription($p: ID!, $a: ID) { resultReady(patientId: $p, after: $a) { eventId result { id status observations { displayValue } } } }",
+            json!({ "p": alice_gid, "a": mark.to_string() }),
+        )
+        .await;
+    let add = json!({ "query": "mutation($input: AddTestResultInput!) { addTestResult(input: $input) { eventId result { id } } }",
+        "variables": { "input": {
+            "patientId": alice_gid,
+            "order": { "facilityId": facility, "testCode": "4548-4" },
+            "status": "FINAL",
+            "issuedAt": chrono::Utc::now().to_rfc3339(),
+            "observations": [{ "code": "4548-4", "valueNumeric": 6.3 }] } } });
+    let added: Value = reqwest::Client::new()
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(&lab_token)
+        .json(&add)
+        .send()
+        .await
+        .expect("POST addTestResult")
+        .json()
+        .await
+        .expect("json");
+    assert!(added.get("errors").is_none(), "{added:#}");
+    let data = client.expect_next("1").await;
+    assert_eq!(
+        data["resultReady"]["eventId"], added["data"]["addTestResult"]["eventId"],
+        "{data:#}"
+    );
+    assert_eq!(
+        data["resultReady"]["result"]["observations"][0]["displayValue"],
+        "6.3 %"
+    );
+
+    // The delivery worker of `portal serve` writes the email to the mailbox folder.
+    let mailbox = dir.path().join("data").join("mailbox");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let email = loop {
+        let found = std::fs::read_dir(&mailbox).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .find(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+        });
+        if let Some(entry) = found {
+            break std::fs::read_to_string(entry.path()).expect("read email");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no email in {} within 15 s",
+            mailbox.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        email.contains("alice@example.org") && email.contains("A new result is ready"),
+        "{email}"
+    );
+    assert!(
+        !email.contains("6.3") && !email.contains("Nguyen") && !email.contains("A1c"),
+        "no PHI: {email}"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(status.success());
+    match client.next().await {
+        Incoming::Closed { code, .. } => assert_eq!(code, 1001, "going away"),
+        other => panic!("expected the socket to close on shutdown, got {other:?}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "portal did not stop within 10 s of SIGTERM with a subscription open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "graceful exit: {exit:?}");
+}

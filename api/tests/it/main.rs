@@ -12,6 +12,7 @@ mod delivery;
 mod e2e;
 mod ingest;
 mod queries;
+mod realtime;
 mod release;
 mod sdl;
 mod walk_in;

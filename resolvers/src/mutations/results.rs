@@ -7,7 +7,7 @@ use portal_services::ingest::{
 };
 use portal_services::{ServiceError, ServiceResult, results};
 
-use crate::context::{db, request};
+use crate::context::{app, db, request};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
 use crate::types::enums::{Interpretation, OrderSource, ResultStatus};
@@ -299,8 +299,12 @@ fn imaging(r: ImagingReportInput) -> NewImagingReport {
     }
 }
 
-/// The payload shows the result as the writer sees it (care-team rules).
+/// The payload shows the result as the writer sees it (care-team rules). A new outbox event
+/// wakes the relay, so subscribers hear of the result at once rather than at its next poll.
 async fn payload(ctx: &Context<'_>, stored: Stored) -> Result<AddTestResultPayload> {
+    if !stored.replayed {
+        app(ctx)?.outbox_wake.notify_one();
+    }
     let vis = results::writer_visibility(db(ctx)?, request(ctx)?, &stored.result)
         .await
         .gql()?;

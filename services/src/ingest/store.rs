@@ -6,7 +6,7 @@ use portal_entities::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, SqlErr, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, SqlErr,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -114,7 +114,7 @@ async fn store_new(
 ) -> ServiceResult<Stored> {
     let viewer = ctx.viewer()?;
     let tenant = viewer.tenant_id;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let patient = validate::patient(&txn, tenant, input.patient_id, at).await?;
     let (order, test, replaces) = order_for(&txn, viewer, input, &patient, at).await?;
     authorize_writer(&txn, ctx, &patient, &order, CREATE).await?;
@@ -392,7 +392,7 @@ async fn replace(
         ));
     }
     let outcome = async {
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let original = test_result::Entity::find_by_id(result_id)
             .filter(test_result::Column::TenantId.eq(tenant))
             .one(&txn)

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use portal_entities::*;
-use sea_orm::{ActiveModelTrait, IntoActiveModel};
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::TestApp;
@@ -362,5 +364,148 @@ impl TestApp {
         .insert(&self.db)
         .await
         .expect("preferences");
+    }
+}
+
+/// A stored result and its outbox event, as the write path leaves them (docs/events.md).
+pub struct StoredResult {
+    pub result_id: Uuid,
+    pub event_id: Uuid,
+}
+
+/// Stores a result as `addTestResult` does: the result, its outbox event and, for a released
+/// result, the default email notification (SKIPPED when the patient has no address), in one
+/// transaction (docs/events.md).
+pub async fn result_with_event(
+    db: &DatabaseConnection,
+    tenant: Uuid,
+    patient: Uuid,
+    order: Uuid,
+    test: Uuid,
+    status: ResultStatus,
+) -> StoredResult {
+    let now = portal_services::clock::now();
+    let result_id = Uuid::now_v7();
+    let event_id = Uuid::now_v7();
+    let released = portal_services::release::is_released_status(status);
+    let event_type = if released {
+        portal_services::live::RESULT_RELEASED
+    } else {
+        portal_services::live::RESULT_PRELIMINARY
+    };
+    let sensitive = test_catalog::Entity::find_by_id(test)
+        .one(db)
+        .await
+        .expect("test lookup")
+        .is_some_and(|t| t.sensitive);
+    let has_email = patient::Entity::find_by_id(patient)
+        .one(db)
+        .await
+        .expect("patient lookup")
+        .is_some_and(|p| p.email.is_some());
+    let txn = db.begin().await.expect("begin");
+    test_result::Model {
+        id: result_id,
+        tenant_id: tenant,
+        patient_id: patient,
+        order_id: order,
+        test_id: test,
+        category: TestCategory::Lab,
+        status,
+        issued_at: now,
+        performing_lab: None,
+        conclusion: None,
+        chain_id: result_id,
+        replaces_result_id: None,
+        correction_reason: None,
+        idempotency_key: None,
+        created_at: now,
+    }
+    .into_active_model()
+    .insert(&txn)
+    .await
+    .expect("result");
+    outbox_event::Model {
+        id: event_id,
+        tenant_id: tenant,
+        event_type: event_type.into(),
+        aggregate_type: "TestResult".into(),
+        aggregate_id: result_id,
+        patient_id: Some(patient),
+        payload: serde_json::json!({
+            "resultId": result_id,
+            "patientId": patient,
+            "status": status,
+            "category": "LAB",
+            "chainId": result_id,
+            "replacesResultId": null,
+            "sensitive": sensitive,
+        }),
+        created_at: now,
+        published_at: None,
+    }
+    .into_active_model()
+    .insert(&txn)
+    .await
+    .expect("outbox event");
+    if released {
+        notification::Model {
+            id: Uuid::now_v7(),
+            tenant_id: tenant,
+            patient_id: patient,
+            result_id: Some(result_id),
+            event_id,
+            channel: NotificationChannel::Email,
+            template: "result_ready".into(),
+            status: if has_email {
+                NotificationStatus::Pending
+            } else {
+                NotificationStatus::Skipped
+            },
+            attempts: 0,
+            last_error: (!has_email).then(|| "no email address".into()),
+            next_attempt_at: now,
+            sent_at: None,
+            created_at: now,
+            params: None,
+        }
+        .into_active_model()
+        .insert(&txn)
+        .await
+        .expect("notification");
+    }
+    txn.commit().await.expect("commit");
+    StoredResult {
+        result_id,
+        event_id,
+    }
+}
+
+impl TestApp {
+    /// Stores a result the way `addTestResult` does (see `result_with_event`), then wakes the
+    /// relay after the commit, as the write path does.
+    pub async fn result_with_event(
+        &self,
+        tenant: Uuid,
+        patient: Uuid,
+        order: Uuid,
+        test: Uuid,
+        status: ResultStatus,
+    ) -> StoredResult {
+        let stored = result_with_event(&self.db, tenant, patient, order, test, status).await;
+        self.state.outbox_wake.notify_one();
+        stored
+    }
+
+    /// Revokes a proxy grant now.
+    pub async fn revoke_grant(&self, grant: Uuid) {
+        let mut model = proxy_grant::Entity::find_by_id(grant)
+            .one(&self.db)
+            .await
+            .expect("grant lookup")
+            .expect("grant exists")
+            .into_active_model();
+        model.revoked_at = sea_orm::ActiveValue::Set(Some(Utc::now()));
+        model.update(&self.db).await.expect("revoke grant");
     }
 }

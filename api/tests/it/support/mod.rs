@@ -3,6 +3,7 @@
 
 pub mod fixtures;
 pub mod notifications;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::Arc;

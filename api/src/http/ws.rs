@@ -1,0 +1,147 @@
+//! `GET /graphql` upgraded to a WebSocket: GraphQL subscriptions over `graphql-transport-ws`.
+//!
+//! The token arrives in the `connection_init` payload (`{"Authorization": "Bearer <jwt>"}`)
+//! and is verified exactly like the HTTP header; a bad token closes the socket with 4403.
+//! When the server shuts down, every socket is closed with 1001 (going away).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
+use axum::http::Extensions;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use portal_schema::Subscriber;
+use serde_json::Value;
+
+use super::RequestId;
+use super::auth::{audit_rejection, authenticate};
+use crate::state::AppState;
+
+/// graphql-transport-ws: "Forbidden" (the token in `connection_init` was rejected).
+const CLOSE_FORBIDDEN: u16 = 4403;
+/// graphql-transport-ws: no `connection_init` within the allowed time.
+const CLOSE_INIT_TIMEOUT: u16 = 4408;
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let connection_id = extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, socket, protocol, connection_id, client))
+}
+
+async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    connection_id: String,
+    client_addr: Option<String>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    // The first data frame should be `connection_init`; control frames before it are skipped.
+    let first_data = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => return other,
+            }
+        }
+    };
+    let first = tokio::select! {
+        message = tokio::time::timeout(INIT_TIMEOUT, first_data) => message,
+        () = state.shutting_down() => Ok(None),
+    };
+    let first = match first {
+        Ok(Some(Ok(first))) => first,
+        Ok(_) => return,
+        Err(_) => {
+            close(
+                &mut sink,
+                CLOSE_INIT_TIMEOUT,
+                "Connection initialisation timeout",
+            )
+            .await;
+            return;
+        }
+    };
+    let mut subscriber = Subscriber {
+        viewer: None,
+        client_addr,
+        connection_id,
+    };
+    // Anything but `connection_init` first is a protocol error the GraphQL layer answers.
+    if let Some(authorization) = init_authorization(&first) {
+        match authenticate(&state, authorization.as_deref()).await {
+            Ok(viewer) => subscriber.viewer = viewer,
+            Err(err) => {
+                audit_rejection(
+                    &state,
+                    &subscriber.connection_id,
+                    subscriber.client_addr.clone(),
+                    &err,
+                )
+                .await;
+                close(&mut sink, CLOSE_FORBIDDEN, "Forbidden").await;
+                return;
+            }
+        }
+    }
+    let data = portal_schema::connection_data(&state.schema, subscriber);
+    let input = futures_util::stream::once(async { Ok(first) })
+        .chain(stream)
+        .take_until(state.shutting_down());
+    GraphQLWebSocket::new_with_pair(&mut sink, input, state.schema.clone(), protocol)
+        .on_connection_init(|_| async { Ok(data) })
+        .serve()
+        .await;
+    if state.is_shutting_down() {
+        close(&mut sink, close_code::AWAY, "server shutting down").await;
+    }
+}
+
+/// For a `connection_init` message, its `Authorization` value (`None`: anonymous). A value
+/// that is not a string is kept as an empty one so that it is rejected, not ignored.
+fn init_authorization(message: &Message) -> Option<Option<String>> {
+    let text = match message {
+        Message::Text(text) => text.as_str(),
+        _ => return None,
+    };
+    let value: Value = serde_json::from_str(text).ok()?;
+    if value.get("type").and_then(Value::as_str) != Some("connection_init") {
+        return None;
+    }
+    let payload = value.get("payload");
+    let field = payload
+        .and_then(|p| p.get("Authorization"))
+        .or_else(|| payload.and_then(|p| p.get("authorization")));
+    Some(field.map(|v| v.as_str().unwrap_or_default().to_owned()))
+}
+
+async fn close(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    code: u16,
+    reason: &'static str,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    // The peer may be gone already; there is nobody left to tell.
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = sink.close().await;
+}

@@ -1,0 +1,124 @@
+//! Live test results: `resultReady` for patients and proxies, `resultUpdated` for the care team.
+
+use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
+use futures_util::stream::{BoxStream, StreamExt};
+use portal_services::ServiceError;
+use portal_services::live::{self, Audience};
+use portal_services::outbox::{self, Follow};
+use uuid::Uuid;
+
+use crate::context::{AppData, Subscriber, app, subscriber};
+use crate::error::{GqlResult, to_gql};
+use crate::ids::{NodeType, decode};
+use crate::types::result::TestResult;
+
+#[derive(Default)]
+pub struct ResultSubscription;
+
+/// A result delivered by a subscription, with the event that announced it.
+#[derive(SimpleObject)]
+pub struct ResultEvent {
+    /// The outbox event id: pass the last one you received as `after` when you reconnect
+    /// and the events you missed are delivered first.
+    pub event_id: ID,
+    pub result: TestResult,
+}
+
+#[Subscription]
+impl ResultSubscription {
+    /// Released results of a patient, pushed after the write commits. Access is checked when
+    /// you subscribe and again for every result; the subscription completes when access
+    /// ends (e.g. a proxy grant is revoked). PRELIMINARY results never arrive here.
+    async fn result_ready(
+        &self,
+        ctx: &Context<'_>,
+        patient_id: ID,
+        after: Option<ID>,
+    ) -> Result<BoxStream<'static, Result<ResultEvent>>> {
+        let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
+        let after = event_id(after.as_ref()).gql()?;
+        let app = app(ctx)?.clone();
+        let subscriber = subscriber(ctx);
+        let follow =
+            live::subscribe_ready(&app.db, &subscriber.request_context(), patient_id, after)
+                .await
+                .gql()?;
+        Ok(deliver(app, subscriber, follow, Audience::Patient))
+    }
+
+    /// Every stored result (released and PRELIMINARY) of the patients you may see, or of one
+    /// patient: for clinicians, lab and staff. FORBIDDEN to patients.
+    async fn result_updated(
+        &self,
+        ctx: &Context<'_>,
+        patient_id: Option<ID>,
+        after: Option<ID>,
+    ) -> Result<BoxStream<'static, Result<ResultEvent>>> {
+        let patient_id = patient_id
+            .map(|id| decode(&id, NodeType::Patient, "patientId"))
+            .transpose()
+            .gql()?;
+        let after = event_id(after.as_ref()).gql()?;
+        let app = app(ctx)?.clone();
+        let subscriber = subscriber(ctx);
+        let follow =
+            live::subscribe_updated(&app.db, &subscriber.request_context(), patient_id, after)
+                .await
+                .gql()?;
+        Ok(deliver(app, subscriber, follow, Audience::CareTeam))
+    }
+}
+
+fn event_id(id: Option<&ID>) -> Result<Option<Uuid>, ServiceError> {
+    id.map(|id| {
+        Uuid::parse_str(id.as_str())
+            .map_err(|_| ServiceError::bad_input("after", "not an event id"))
+    })
+    .transpose()
+}
+
+/// Each followed event that shows the subscriber a result becomes one `ResultEvent`; the
+/// first error (access lost, database down) is delivered and ends the stream.
+fn deliver(
+    app: AppData,
+    subscriber: Subscriber,
+    follow: Follow,
+    audience: Audience,
+) -> BoxStream<'static, Result<ResultEvent>> {
+    let events = outbox::follow(app.db.clone(), &app.bus, follow);
+    let state = Some((events, app, subscriber));
+    futures_util::stream::unfold(state, move |state| async move {
+        let (mut events, app, subscriber) = state?;
+        loop {
+            let event = match events.next().await? {
+                Ok(event) => event,
+                Err(err) => return Some((Err(to_gql(&err)), None)),
+            };
+            let Some(viewer) = subscriber.viewer.as_ref() else {
+                let err = ServiceError::Unauthenticated("a bearer token is required".into());
+                return Some((Err(to_gql(&err)), None));
+            };
+            let found = live::result_for_event(
+                &app.db,
+                viewer,
+                subscriber.connection_id.clone(),
+                subscriber.client_addr.clone(),
+                &event,
+                audience,
+            )
+            .await;
+            match found {
+                Ok(Some((vis, model))) => {
+                    let item = ResultEvent {
+                        event_id: ID(event.id.to_string()),
+                        result: TestResult::new(model, vis),
+                    };
+                    return Some((Ok(item), Some((events, app, subscriber))));
+                }
+                Ok(None) => {}
+                Err(err) => return Some((Err(to_gql(&err)), None)),
+            }
+        }
+    })
+    .boxed()
+}

@@ -1,0 +1,192 @@
+//! Live results for subscriptions: who may subscribe, and what each committed event shows
+//! a subscriber (access and release policy re-checked per event, every read audited).
+
+use portal_entities::test_result;
+use portal_subscriptions::Event;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::access::{self, Access, PatientAccess, Scope};
+use crate::audit::{self, AuditRecord, Outcome};
+use crate::auth::{Role, Viewer};
+use crate::context::RequestContext;
+use crate::error::{ServiceError, ServiceResult};
+use crate::outbox::Follow;
+use crate::patients;
+use crate::results::{self, Visibility};
+
+/// A FINAL, CORRECTED or ENTERED_IN_ERROR result was stored (patients may see it).
+pub const RESULT_RELEASED: &str = "result.released";
+/// A PRELIMINARY result was stored (care team only).
+pub const RESULT_PRELIMINARY: &str = "result.preliminary";
+
+const SUBSCRIBE_READY: Access = Access::read("results.subscribe", "Patient");
+const SUBSCRIBE_UPDATED: Access = Access::read("results.subscribe_updates", "Patient");
+
+/// Who a subscription serves, which decides the events it follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// `resultReady`: released results of one patient, as the patient (or proxy) sees them.
+    Patient,
+    /// `resultUpdated`: every stored result of patients the care-team member may see.
+    CareTeam,
+}
+
+/// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says which
+/// events to follow.
+pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Uuid,
+    after: Option<Uuid>,
+) -> ServiceResult<Follow> {
+    let decision = authorize_ready(db, ctx, patient_id).await;
+    audit::flush(db, ctx).await?;
+    let access = decision?;
+    Ok(Follow {
+        tenant_id: access.tenant_id,
+        patient_id: Some(patient_id),
+        after,
+    })
+}
+
+/// Starts `resultUpdated(patientId, after)` for a care-team member (audited at once).
+pub async fn subscribe_updated<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Option<Uuid>,
+    after: Option<Uuid>,
+) -> ServiceResult<Follow> {
+    let decision = authorize_updated(db, ctx, patient_id).await;
+    audit::flush(db, ctx).await?;
+    decision?;
+    Ok(Follow {
+        tenant_id: ctx.viewer()?.tenant_id,
+        patient_id,
+        after,
+    })
+}
+
+/// `resultReady(patientId)`: the viewer must be allowed to see the patient's results.
+#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
+pub async fn authorize_ready<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Uuid,
+) -> ServiceResult<PatientAccess> {
+    let viewer = ctx.viewer()?;
+    patients::find_in_tenant(db, viewer.tenant_id, patient_id)
+        .await?
+        .ok_or(ServiceError::NotFound("patient"))?;
+    access::authorize(
+        db,
+        ctx,
+        patient_id,
+        Scope::Results,
+        SUBSCRIBE_READY.entity(patient_id),
+    )
+    .await
+}
+
+/// `resultUpdated(patientId)`: clinicians, lab, staff and admins only; with a patient, the
+/// viewer must be on that patient's care team.
+#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
+pub async fn authorize_updated<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    patient_id: Option<Uuid>,
+) -> ServiceResult<()> {
+    let viewer = ctx.viewer()?;
+    let care_team = [Role::Clinician, Role::Lab, Role::Staff, Role::Admin]
+        .into_iter()
+        .any(|r| viewer.has_role(r));
+    if !care_team {
+        ctx.record(
+            AuditRecord::new(SUBSCRIBE_UPDATED, patient_id, Outcome::Denied)
+                .reason("care team only"),
+        );
+        return Err(ServiceError::Forbidden(
+            "result updates are for the care team".into(),
+        ));
+    }
+    let Some(patient_id) = patient_id else {
+        ctx.record(AuditRecord::new(SUBSCRIBE_UPDATED, None, Outcome::Allowed));
+        return Ok(());
+    };
+    patients::find_in_tenant(db, viewer.tenant_id, patient_id)
+        .await?
+        .ok_or(ServiceError::NotFound("patient"))?;
+    let access = access::authorize(
+        db,
+        ctx,
+        patient_id,
+        Scope::Results,
+        SUBSCRIBE_UPDATED.entity(patient_id),
+    )
+    .await?;
+    if access.is_patient_facing() {
+        return Err(ServiceError::Forbidden(
+            "result updates are for the care team".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The result an event announces, read as `viewer` under a fresh context (so a revoked or
+/// expired grant is noticed), with the read audited before it is returned. `None` when the
+/// event is not for this audience or the release policy withholds the result (PRELIMINARY
+/// or held sensitive results for patients). FORBIDDEN means the viewer lost access.
+#[instrument(skip(db, viewer, client_addr, event), fields(request_id = %request_id, event_id = %event.id))]
+pub async fn result_for_event<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    request_id: String,
+    client_addr: Option<String>,
+    event: &Event,
+    audience: Audience,
+) -> ServiceResult<Option<(Visibility, test_result::Model)>> {
+    let wanted = match audience {
+        Audience::Patient => event.event_type == RESULT_RELEASED,
+        Audience::CareTeam => {
+            event.event_type == RESULT_RELEASED || event.event_type == RESULT_PRELIMINARY
+        }
+    };
+    if !wanted || event.tenant_id != viewer.tenant_id {
+        return Ok(None);
+    }
+    let ctx = RequestContext::new(Some(viewer.clone()), request_id, client_addr);
+    if audience == Audience::CareTeam && !on_care_team(db, &ctx, viewer, event).await? {
+        // Events of patients the viewer does not treat are not theirs: skipped unaudited,
+        // like rows a list query filters out.
+        return Ok(None);
+    }
+    let read = results::get(db, &ctx, event.aggregate_id).await;
+    let flushed = audit::flush(db, &ctx).await;
+    match read {
+        Ok(found) => {
+            flushed?;
+            Ok(Some(found))
+        }
+        Err(ServiceError::NotFound(_)) => flushed.map(|_| None),
+        Err(err) => {
+            if let Err(audit_err) = flushed {
+                tracing::error!(error = %audit_err, "audit trail write failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn on_care_team<C: ConnectionTrait>(
+    db: &C,
+    ctx: &RequestContext,
+    viewer: &Viewer,
+    event: &Event,
+) -> ServiceResult<bool> {
+    let Some(patient_id) = event.patient_id else {
+        return Ok(false);
+    };
+    let relation = access::relation(db, ctx, viewer, patient_id).await?;
+    Ok(relation.is_some_and(|r| !r.is_patient_facing() && r.allows(Scope::Results)))
+}
