@@ -1,14 +1,11 @@
 //! `POST /graphql`: authenticates the bearer token, then runs the operation.
 
-use std::net::SocketAddr;
-
 use async_graphql::{ErrorExtensions, Response};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, header};
 use portal_services::{RequestContext, ServiceError};
 
-use super::RequestId;
 use super::auth::{audit_rejection, authenticate};
 use crate::state::AppState;
 
@@ -18,13 +15,7 @@ pub async fn handle(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> GraphQLResponse {
-    let request_id = extensions
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let (request_id, client) = super::request_id::origin(&extensions);
     // A header that is not visible ASCII is present but cannot be a bearer token.
     let authorization = headers
         .get(header::AUTHORIZATION)

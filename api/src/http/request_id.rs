@@ -30,3 +30,15 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// The request id and the client's IP address, as every handler records them.
+pub fn origin(extensions: &axum::http::Extensions) -> (String, Option<String>) {
+    let request_id = extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let client = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    (request_id, client)
+}

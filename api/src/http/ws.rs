@@ -4,20 +4,18 @@
 //! and is verified exactly like the HTTP header; a bad token closes the socket with 4403.
 //! When the server shuts down, every socket is closed with 1001 (going away).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{ConnectInfo, State};
 use axum::http::Extensions;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use portal_schema::Subscriber;
 use serde_json::Value;
 
-use super::RequestId;
 use super::auth::{audit_rejection, authenticate};
 use crate::state::AppState;
 
@@ -33,13 +31,7 @@ pub async fn upgrade(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let connection_id = extensions
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let (connection_id, client) = super::request_id::origin(&extensions);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve(state, socket, protocol, connection_id, client))
