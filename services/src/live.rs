@@ -155,6 +155,12 @@ pub async fn result_for_event<C: ConnectionTrait + TransactionTrait>(
     if !wanted || event.tenant_id != viewer.tenant_id {
         return Ok(None);
     }
+    if viewer.is_expired() {
+        // The token was valid when the subscription started; it is not any more.
+        return Err(ServiceError::Unauthenticated(
+            "the token has expired".into(),
+        ));
+    }
     let ctx = RequestContext::new(Some(viewer.clone()), request_id, client_addr);
     if audience == Audience::CareTeam && !on_care_team(db, &ctx, viewer, event).await? {
         // Events of patients the viewer does not treat are not theirs: skipped unaudited,

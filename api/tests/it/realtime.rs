@@ -274,6 +274,30 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
     app.wait_for_subscribers(0).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_ends_when_its_token_expires() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let w = app.world().await;
+    let server = app.serve().await;
+    let signer = &app.state.dev.as_ref().expect("dev signer").signer;
+    let token = signer
+        .mint(
+            "p1",
+            w.tenant_a,
+            &[Role::Patient],
+            Some(w.p1),
+            Duration::seconds(2),
+        )
+        .expect("short-lived token");
+    let mut client = WsClient::connect(server.addr, Some(&token)).await;
+    client.subscribe("1", READY, patient(w.p1)).await;
+    app.wait_for_subscribers(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    store(&app, &w, p1_order(&app, &w).await, ResultStatus::Final).await;
+    assert_eq!(client.expect_error("1").await, "UNAUTHENTICATED");
+    app.wait_for_subscribers(0).await;
+}
+
 async fn result_updated_delivers_preliminary_results_to_the_care_team_only(backend: Backend) {
     let app = TestApp::new(backend).await;
     let w = app.world().await;

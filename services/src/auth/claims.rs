@@ -78,7 +78,10 @@ impl Claims {
         if self.sub.trim().is_empty() {
             return Err(invalid("sub"));
         }
+        let expires_at =
+            chrono::DateTime::from_timestamp(self.exp, 0).ok_or_else(|| invalid("exp"))?;
         Ok(Viewer {
+            expires_at,
             subject: self.sub,
             tenant_id,
             roles,

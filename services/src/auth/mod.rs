@@ -19,6 +19,8 @@ pub struct Viewer {
     pub roles: Vec<Role>,
     /// The patient record of a patient user (`pid` claim).
     pub patient_id: Option<Uuid>,
+    /// When the token stops being valid (`exp`); long-lived subscriptions end then.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Viewer {
@@ -31,6 +33,10 @@ impl Viewer {
         self.roles
             .iter()
             .any(|r| matches!(r, Role::Lab | Role::Staff | Role::Admin))
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.expires_at <= chrono::Utc::now()
     }
 
     pub fn roles_label(&self) -> String {
