@@ -4,10 +4,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
 use portal_services::auth::Role;
 use serde_json::{Value, json};
 
+use crate::on_both_backends;
+use crate::support::fixtures::result_with_event;
 use crate::support::ws::WsClient;
 use crate::support::{Backend, TestApp, error_code};
 
@@ -191,3 +194,36 @@ async fn metrics_can_be_turned_off() {
         .expect("GET /metrics answers");
     assert_eq!(response.status(), 404);
 }
+
+/// No relay runs here, so the stored event stays unpublished while the gauges are sampled.
+async fn database_gauges_count_the_outbox_backlog_and_notifications(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    result_with_event(&app.db, w.tenant_a, w.p1, order, w.cbc, ResultStatus::Final).await;
+
+    let metrics = app
+        .state
+        .metrics
+        .as_ref()
+        .expect("metrics are on by default");
+    let text = metrics.scrape(&app.db, Duration::from_secs(5)).await;
+    assert_eq!(sample(&text, "portal_db_up", &[]), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "portal_outbox_unpublished", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    let age = sample(&text, "portal_outbox_oldest_unpublished_age_seconds", &[]);
+    assert!(age.is_some_and(|age| age >= 0.0), "{text}");
+    let notifications: f64 = ["PENDING", "SENT", "FAILED", "SKIPPED", "DEAD"]
+        .iter()
+        .filter_map(|status| sample(&text, "portal_notifications", &[("status", status)]))
+        .sum();
+    assert_eq!(
+        notifications, 1.0,
+        "one notification per released result: {text}"
+    );
+}
+
+on_both_backends!(database_gauges_count_the_outbox_backlog_and_notifications);
