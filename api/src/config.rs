@@ -27,6 +27,8 @@ pub struct Config {
     pub event_bus_capacity: usize,
     /// How often the outbox relay looks for events when no write woke it.
     pub relay_interval: Duration,
+    /// Whether `GET /metrics` is served and traffic is counted (`PORTAL_METRICS`).
+    pub metrics: bool,
     pub notify: NotifyConfig,
 }
 
@@ -177,6 +179,7 @@ impl Config {
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
             event_bus_capacity: parse(vars, "PORTAL_EVENT_BUS_CAPACITY", "1024")?,
             relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
+            metrics: flag(vars, "PORTAL_METRICS", true)?,
         };
         config.validate()?;
         Ok(config)

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod notify;
 pub mod state;
 
@@ -33,6 +34,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     announce(&state, addr);
     let worker = notify::Worker::spawn(&state)?;
     let relay = state.spawn_relay();
+    let upkeep = state.spawn_metrics_upkeep();
     let stopping = state.clone();
     let served = axum::serve(
         listener,
@@ -47,6 +49,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     state.shutdown();
     if let Some(worker) = worker {
         worker.stop().await;
+    }
+    if let Some(upkeep) = upkeep {
+        upkeep.abort();
     }
     if let Err(e) = relay.await {
         tracing::error!(error = %e, "outbox relay task failed");
@@ -126,7 +131,7 @@ pub fn describe(config: &Config) -> String {
     };
     format!(
         "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  jwt: {keys}, issuer {}, audience {}\n  \
-         playground: {}, introspection: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
+         playground: {}, introspection: {}, metrics: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
          retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, worker {}",
         config.env,
@@ -135,6 +140,7 @@ pub fn describe(config: &Config) -> String {
         config.jwt.audience,
         config.playground,
         config.introspection,
+        config.metrics,
         config.seed_demo,
         config.auto_migrate,
         config.max_page_size,

@@ -19,6 +19,10 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::config::{Config, JwtKeys};
+use crate::metrics::Metrics;
+
+/// How often histogram samples are folded into the registry when nobody scrapes.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -33,6 +37,8 @@ pub struct AppState {
     /// The write path calls `notify_one()` after committing outbox events, so the relay
     /// publishes them at once instead of at its next poll.
     pub outbox_wake: Arc<Notify>,
+    /// This application's metrics registry; `None` when `PORTAL_METRICS` is off.
+    pub metrics: Option<Arc<Metrics>>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -81,6 +87,7 @@ impl AppState {
                 introspection: config.introspection,
             },
         );
+        let metrics = config.metrics.then(|| Arc::new(Metrics::new()));
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -89,6 +96,7 @@ impl AppState {
             dev,
             bus,
             outbox_wake,
+            metrics,
             shutdown: Arc::new(watch::channel(false).0),
         })
     }
@@ -102,6 +110,19 @@ impl AppState {
             self.config.relay_interval,
             self.shutting_down(),
         ))
+    }
+
+    /// Folds histogram samples into the registry every few seconds (when metrics are on), so
+    /// memory stays bounded however rarely `/metrics` is scraped. Runs until aborted.
+    pub fn spawn_metrics_upkeep(&self) -> Option<JoinHandle<()>> {
+        let metrics = self.metrics.clone()?;
+        Some(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(METRICS_UPKEEP);
+            loop {
+                ticks.tick().await;
+                metrics.run_upkeep();
+            }
+        }))
     }
 
     /// Stops the relay and closes every open WebSocket (HTTP requests finish normally).

@@ -89,12 +89,46 @@ impl ServiceError {
 
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(err: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(Box::new(err)),
-            other => Self::Internal(Box::new(other)),
+        if is_connection_failure(&err) {
+            Self::Unavailable(Box::new(err))
+        } else {
+            Self::Internal(Box::new(err))
         }
     }
+}
+
+/// Whether the database could not be reached or dropped the connection (the request may
+/// succeed later), as opposed to a statement the database refused (constraint, SQL error).
+pub fn is_connection_failure(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            is_sqlx_connection_failure(e)
+        }
+        _ => false,
+    }
+}
+
+fn is_sqlx_connection_failure(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed
+        | Error::BeginFailed => true,
+        Error::Database(db) => db.code().is_some_and(|code| is_connection_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is shutting down,
+/// crashed or not accepting connections yet).
+fn is_connection_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 impl<E> From<sea_orm::TransactionError<E>> for ServiceError
@@ -110,3 +144,52 @@ where
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::sqlx::Error as SqlxError;
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::*;
+
+    fn exec(err: SqlxError) -> DbErr {
+        DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset");
+        for err in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            exec(SqlxError::Io(reset)),
+            exec(SqlxError::PoolTimedOut),
+            exec(SqlxError::PoolClosed),
+            DbErr::Query(RuntimeErr::SqlxError(Arc::new(SqlxError::WorkerCrashed))),
+        ] {
+            assert_eq!(ServiceError::from(err).code(), ErrorCode::Unavailable);
+        }
+    }
+
+    #[test]
+    fn refused_statements_stay_internal() {
+        for err in [
+            exec(SqlxError::RowNotFound),
+            exec(SqlxError::ColumnNotFound("x".into())),
+            DbErr::RecordNotFound("row".into()),
+            DbErr::Custom("bad".into()),
+        ] {
+            assert_eq!(ServiceError::from(err).code(), ErrorCode::Internal);
+        }
+    }
+
+    #[test]
+    fn only_connection_sqlstates_count() {
+        assert!(is_connection_sqlstate("08006"));
+        assert!(is_connection_sqlstate("57P01"));
+        assert!(!is_connection_sqlstate("23505"));
+        assert!(!is_connection_sqlstate("42601"));
+    }
+}

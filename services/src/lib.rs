@@ -7,6 +7,7 @@ pub mod account;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod backlog;
 pub mod booking;
 pub mod catalog;
 pub mod clock;

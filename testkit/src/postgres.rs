@@ -1,4 +1,5 @@
-//! Throwaway PostgreSQL for integration tests: one private cluster per test process, a fresh empty database per test.
+//! Throwaway PostgreSQL for integration tests: one private cluster per test process, a fresh empty database per test
+//! (and [`DedicatedCluster`], a cluster of its own for a test that stops and restarts the server).
 //!
 //! Call [`fresh_database`] from a test to get the URL of a new, uniquely named, empty
 //! database (`postgres://postgres@127.0.0.1:<port>/t_<pid>_<counter>`); [`admin_url`]
@@ -531,4 +532,132 @@ fn newest_debian_bin_dir() -> Option<PathBuf> {
 /// "15" -> [15], "9.6" -> [9, 6]; `None` for names that are not versions.
 fn version_key(name: &str) -> Option<Vec<u32>> {
     name.split('.').map(|part| part.parse().ok()).collect()
+}
+
+/// Runs as `sh -c DEDICATED_WATCHDOG_SCRIPT pgtest-dedicated PG_CTL DATA TEMP_DIR`: blocks
+/// until its stdin (a pipe from the test process) reaches EOF, then stops the cluster
+/// (immediate shutdown) if it runs and removes the temp directory.
+const DEDICATED_WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
+cat >/dev/null
+"$1" -D "$2" -m immediate -w stop >/dev/null 2>&1
+rm -rf "$3"
+"#;
+
+/// A PostgreSQL cluster of its own for one test that stops and restarts the server (outage
+/// tests), so the shared cluster of the other tests is never disturbed. Always local (even
+/// when `DATABASE_URL` names an external server); same port and data directory across
+/// restarts. Dropping it (or the test process exiting) shuts it down and deletes its files.
+pub struct DedicatedCluster {
+    url: String,
+    port: u16,
+    pg_ctl: PathBuf,
+    layout: Layout,
+    owner: Option<(u32, u32)>,
+    _watchdog: Watchdog,
+}
+
+impl DedicatedCluster {
+    /// Runs `initdb` into a new temp directory and starts the server on a free loopback port.
+    pub fn start_new() -> Result<Self, String> {
+        let bin = PgBin::find();
+        let owner = server_owner()?;
+        let layout = Layout::new(make_temp_dir()?);
+        let prepared = prepare_cluster(&bin, &layout, owner)
+            .and_then(|()| spawn_dedicated_watchdog(&bin, &layout, owner));
+        let watchdog = prepared.inspect_err(|_| {
+            let _ = fs::remove_dir_all(&layout.root);
+        })?;
+        // From here on the watchdog owns the temp dir.
+        let port = free_port()?;
+        let cluster = Self {
+            url: format!("postgres://{SUPERUSER}@127.0.0.1:{port}/postgres"),
+            port,
+            pg_ctl: bin.tool("pg_ctl"),
+            layout,
+            owner,
+            _watchdog: watchdog,
+        };
+        cluster.start()?;
+        Ok(cluster)
+    }
+
+    /// URL of the maintenance database (`postgres`), which tests may use directly.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `pg_ctl stop -m fast`: disconnects every client and waits until the server is gone.
+    pub fn stop(&self) -> Result<(), String> {
+        self.pg_ctl(&["-m", "fast", "-w", "-t", "60", "stop"])
+    }
+
+    /// `pg_ctl start` on the same port and data directory; waits until it accepts connections.
+    pub fn start(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            self.port,
+            self.layout.socket_dir.display()
+        );
+        let log = self.layout.log.display().to_string();
+        self.pg_ctl(&["-o", &options, "-l", &log, "-w", "-t", "60", "start"])
+            .map_err(|error| format!("{error}\n{}", log_tail(&self.layout.log)))
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
+        let mut command = Command::new(&self.pg_ctl);
+        command
+            .arg("-D")
+            .arg(&self.layout.data)
+            .args(args)
+            .stdin(Stdio::null());
+        as_server_user(&mut command, &self.layout, self.owner);
+        let output = command
+            .output()
+            .map_err(|error| format!("cannot run {}: {error}", self.pg_ctl.display()))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{} {args:?} failed ({}):\n{}{}",
+            self.pg_ctl.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn spawn_dedicated_watchdog(
+    bin: &PgBin,
+    layout: &Layout,
+    owner: Option<(u32, u32)>,
+) -> Result<Watchdog, String> {
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", DEDICATED_WATCHDOG_SCRIPT, "pgtest-dedicated"])
+        .arg(bin.tool("pg_ctl"))
+        .arg(&layout.data)
+        .arg(&layout.root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Own process group: a terminal Ctrl-C kills the tests, not the cleanup.
+        .process_group(0);
+    as_server_user(&mut command, layout, owner);
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("cannot start the dedicated postgres watchdog (sh): {error}"))?;
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or("the dedicated postgres watchdog has no stdin pipe")?;
+    Ok(Watchdog {
+        _child: child,
+        _stdin: stdin,
+    })
 }

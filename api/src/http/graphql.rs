@@ -24,13 +24,20 @@ pub async fn handle(
         Ok(viewer) => viewer,
         Err(err) => {
             audit_rejection(&state, &request_id, client, &err).await;
-            return unauthenticated(&err).into();
+            return counted(&state, unauthenticated(&err));
         }
     };
     let ctx = RequestContext::new(viewer, request_id, client);
-    portal_schema::execute(&state.schema, request.into_inner(), ctx)
-        .await
-        .into()
+    let response = portal_schema::execute(&state.schema, request.into_inner(), ctx).await;
+    counted(&state, response)
+}
+
+/// Counts the response's errors by code (once per error), then hands it to axum.
+fn counted(state: &AppState, response: Response) -> GraphQLResponse {
+    if let Some(metrics) = &state.metrics {
+        metrics.graphql_errors(&response);
+    }
+    response.into()
 }
 
 fn unauthenticated(err: &ServiceError) -> Response {

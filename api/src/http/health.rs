@@ -11,12 +11,18 @@ pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Answers within about two database timeouts even when the database hangs: a stopped
+/// database is "not ready" at once, never a stuck probe.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = portal_services::db::ping(&state.db).await.is_ok();
+    let timeout = state.config.database_timeout;
+    let database = tokio::time::timeout(timeout, portal_services::db::ping(&state.db))
+        .await
+        .is_ok_and(|ping| ping.is_ok());
     let pending = if database {
-        portal_services::db::pending_migrations(&state.db)
+        tokio::time::timeout(timeout, portal_services::db::pending_migrations(&state.db))
             .await
             .ok()
+            .and_then(Result::ok)
     } else {
         None
     };

@@ -1,8 +1,9 @@
-//! The HTTP surface: GraphQL (HTTP and WebSocket), the playground, health and readiness.
+//! The HTTP surface: GraphQL (HTTP and WebSocket), the playground, health, readiness and metrics.
 
 mod auth;
 mod graphql;
 mod health;
+mod metrics;
 mod playground;
 mod request_id;
 mod ws;
@@ -23,6 +24,12 @@ pub fn router(state: AppState) -> Router {
         router = router
             .route("/", get(playground::page))
             .route("/playground/assets/{name}", get(playground::asset));
+    }
+    if let Some(counter) = state.metrics.clone() {
+        // `route_layer`: only routed requests are counted, each under its route template.
+        router = router.route("/metrics", get(metrics::scrape)).route_layer(
+            axum::middleware::from_fn_with_state(counter, metrics::track),
+        );
     }
     router
         .layer(axum::middleware::from_fn(request_id::assign))

@@ -93,6 +93,7 @@ async fn serve(
             }
         }
     }
+    let _open = state.metrics.as_ref().map(|m| m.subscription_opened());
     let data = portal_schema::connection_data(&state.schema, subscriber);
     let input = futures_util::stream::once(async { Ok(first) })
         .chain(stream)

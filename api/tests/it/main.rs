@@ -11,6 +11,8 @@ mod auth;
 mod delivery;
 mod e2e;
 mod ingest;
+mod metrics;
+mod outage;
 mod queries;
 mod realtime;
 mod release;

@@ -58,20 +58,29 @@ impl TestApp {
             Backend::Sqlite => format!("sqlite://{}/portal.db?mode=rwc", dir.path().display()),
             Backend::Postgres => portal_testkit::postgres::fresh_database(),
         };
-        let mut vars: HashMap<String, String> = [
-            ("DATABASE_URL", url.as_str()),
-            ("PORTAL_DATA_DIR", &dir.path().display().to_string()),
-            ("PORTAL_SEED_DEMO", "false"),
-            ("PORTAL_MAX_PAGE_SIZE", "50"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_vars(&vars).expect("test configuration");
-        let mut db = portal_services::db::connect(&url, 5, std::time::Duration::from_secs(5))
+        let config = test_config(&url, &dir, extra);
+        let db = portal_services::db::connect(&url, 5, std::time::Duration::from_secs(5))
             .await
             .expect("connect");
+        Self::assemble(config, db, dir).await
+    }
+
+    /// Like `with_vars`, over a database the test provides (a dedicated cluster); the pool
+    /// uses the configured `DATABASE_MAX_CONNECTIONS` and `DATABASE_TIMEOUT_MS`, as the server does.
+    pub async fn with_database_url(url: &str, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config(url, &dir, extra);
+        let db = portal_services::db::connect(
+            url,
+            config.database_max_connections,
+            config.database_timeout,
+        )
+        .await
+        .expect("connect");
+        Self::assemble(config, db, dir).await
+    }
+
+    async fn assemble(config: Config, mut db: DatabaseConnection, dir: TempDir) -> Self {
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         db.set_metric_callback(move |_| {
@@ -153,6 +162,22 @@ impl TestApp {
             .await
             .expect("audit rows")
     }
+}
+
+/// The test configuration over `url`: no demo data, data in `dir`; `extra` overrides.
+fn test_config(url: &str, dir: &TempDir, extra: &[(&str, &str)]) -> Config {
+    let data_dir = dir.path().display().to_string();
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", url),
+        ("PORTAL_DATA_DIR", data_dir.as_str()),
+        ("PORTAL_SEED_DEMO", "false"),
+        ("PORTAL_MAX_PAGE_SIZE", "50"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_vars(&vars).expect("test configuration")
 }
 
 /// The `extensions.code` of the first error, if any.

@@ -1,0 +1,198 @@
+//! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes, open
+//! subscriptions, and database gauges sampled at scrape time.
+//!
+//! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
+//! (never installed as the process-global recorder) and recorded into through
+//! `metrics::with_local_recorder`. Tests build many apps in one process, and a shared global
+//! registry would let them see each other's counters and gauges (`portal_db_up` of a stopped
+//! test cluster next to a healthy one); one registry per app keeps every `/metrics` about
+//! its own app, and needs no install-once guard. Labels carry only route templates, status
+//! codes, error codes and notification statuses: never identifiers or values (no PHI).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::Response;
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
+use portal_entities::enums::NotificationStatus;
+use portal_services::backlog;
+use sea_orm::{ActiveEnum, DatabaseConnection, Iterable};
+
+const HTTP_REQUESTS: &str = "portal_http_requests_total";
+const HTTP_DURATION: &str = "portal_http_request_duration_seconds";
+const GRAPHQL_ERRORS: &str = "portal_graphql_errors_total";
+const SUBSCRIPTIONS_OPEN: &str = "portal_subscriptions_open";
+const OUTBOX_UNPUBLISHED: &str = "portal_outbox_unpublished";
+const OUTBOX_OLDEST_AGE: &str = "portal_outbox_oldest_unpublished_age_seconds";
+const NOTIFICATIONS: &str = "portal_notifications";
+const DB_UP: &str = "portal_db_up";
+
+/// Request durations, in seconds: from a cached read to a request near the timeouts.
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The `extensions.code` values clients can see; anything else is counted as `OTHER`, so a
+/// label can never carry free text.
+const KNOWN_CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "BAD_USER_INPUT",
+    "CONFLICT",
+    "RATE_LIMITED",
+    "UNAVAILABLE",
+    "INTERNAL",
+];
+
+/// One application's registry and the handle that renders it.
+pub struct Metrics {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        // The name and buckets are constants, so this cannot fail; without buckets the
+        // exporter would fall back to a summary, which is still a valid exposition.
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), DURATION_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        let metrics = Self { recorder, handle };
+        metrics.record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).set(0.0));
+        metrics
+    }
+
+    fn record(&self, f: impl FnOnce()) {
+        metrics::with_local_recorder(&self.recorder, f);
+    }
+
+    /// One finished HTTP request; `route` is the route template, never the raw path.
+    pub fn http_request(&self, route: &str, status: u16, elapsed: Duration) {
+        let route = route.to_owned();
+        self.record(|| {
+            metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "status" => status.to_string())
+                .increment(1);
+            metrics::histogram!(HTTP_DURATION, "route" => route).record(elapsed.as_secs_f64());
+        });
+    }
+
+    /// Counts each error of a GraphQL response by its `extensions.code`.
+    pub fn graphql_errors(&self, response: &Response) {
+        for error in &response.errors {
+            let code = error
+                .extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .and_then(|value| match value {
+                    async_graphql::Value::String(code) => Some(code.as_str()),
+                    _ => None,
+                });
+            let code = known_code(code);
+            self.record(|| metrics::counter!(GRAPHQL_ERRORS, "code" => code).increment(1));
+        }
+    }
+
+    /// Counts one open subscription connection until the returned guard is dropped.
+    pub fn subscription_opened(self: &Arc<Self>) -> OpenSubscription {
+        self.record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).increment(1.0));
+        OpenSubscription(self.clone())
+    }
+
+    /// Samples the database gauges (bounded by `timeout`), then renders the exposition.
+    pub async fn scrape(&self, db: &DatabaseConnection, timeout: Duration) -> String {
+        let sample = tokio::time::timeout(timeout, sample(db)).await;
+        match sample {
+            Ok(Ok(sample)) => self.record_sample(&sample),
+            Ok(Err(err)) => {
+                tracing::warn!(code = %err.code(), "metrics: database sample failed");
+                self.record_db_down();
+            }
+            Err(_) => {
+                tracing::warn!("metrics: database sample timed out");
+                self.record_db_down();
+            }
+        }
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+
+    /// Drains histogram samples into the registry so memory stays bounded between scrapes.
+    pub fn run_upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    fn record_db_down(&self) {
+        self.record(|| metrics::gauge!(DB_UP).set(0.0));
+    }
+
+    fn record_sample(&self, sample: &Sample) {
+        let age = sample
+            .outbox
+            .oldest_created_at
+            .map(|oldest| (portal_services::clock::now() - oldest).num_milliseconds())
+            .map_or(0.0, |ms| ms.max(0) as f64 / 1000.0);
+        self.record(|| {
+            metrics::gauge!(DB_UP).set(1.0);
+            metrics::gauge!(OUTBOX_UNPUBLISHED).set(sample.outbox.unpublished as f64);
+            metrics::gauge!(OUTBOX_OLDEST_AGE).set(age);
+            for status in NotificationStatus::iter() {
+                let count = sample
+                    .notifications
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!(NOTIFICATIONS, "status" => status.to_value()).set(count as f64);
+            }
+        });
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Decrements `portal_subscriptions_open` when the connection ends, however it ends.
+pub struct OpenSubscription(Arc<Metrics>);
+
+impl Drop for OpenSubscription {
+    fn drop(&mut self) {
+        self.0
+            .record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).decrement(1.0));
+    }
+}
+
+struct Sample {
+    outbox: backlog::OutboxBacklog,
+    notifications: Vec<(NotificationStatus, i64)>,
+}
+
+async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sample> {
+    Ok(Sample {
+        outbox: backlog::outbox(db).await?,
+        notifications: backlog::notifications_by_status(db).await?,
+    })
+}
+
+fn known_code(code: Option<&str>) -> &'static str {
+    code.and_then(|code| KNOWN_CODES.iter().copied().find(|known| *known == code))
+        .unwrap_or("OTHER")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_codes_are_not_labels() {
+        assert_eq!(known_code(Some("NOT_FOUND")), "NOT_FOUND");
+        assert_eq!(known_code(Some("patient 42 is missing")), "OTHER");
+        assert_eq!(known_code(None), "OTHER");
+    }
+}

@@ -1,0 +1,229 @@
+//! `GET /metrics` over HTTP: request and GraphQL error counters under route templates and
+//! codes, open subscriptions, database gauges, no identifiers in the output.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use portal_entities::ResultStatus;
+use portal_resolvers::ids::{NodeType, encode};
+use portal_services::auth::Role;
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::fixtures::result_with_event;
+use crate::support::ws::WsClient;
+use crate::support::{Backend, TestApp, error_code};
+
+/// Every wait here is bounded by this; the happy path takes milliseconds.
+const WAIT: Duration = Duration::from_secs(10);
+
+const PATIENT: &str =
+    "query($id: ID!) { patient(id: $id) { results(first: 5) { edges { node { id } } } } }";
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("http client")
+}
+
+pub async fn post_graphql(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+    client()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("POST /graphql answers")
+        .json()
+        .await
+        .expect("GraphQL JSON")
+}
+
+pub async fn scrape(addr: SocketAddr) -> String {
+    let response = client()
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics answers");
+    assert_eq!(response.status(), 200, "GET /metrics status");
+    response.text().await.expect("metrics text")
+}
+
+/// The value of the sample `name` whose labels include every pair of `labels`.
+pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let rest = series.strip_prefix(name)?;
+        if !(rest.is_empty() || rest.starts_with('{')) {
+            return None;
+        }
+        labels
+            .iter()
+            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+            .then(|| value.parse().ok())?
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_and_graphql_errors_by_code_without_identifiers() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let w = app.world().await;
+    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let server = app.serve().await;
+    let own = encode(NodeType::Patient, w.p1).to_string();
+    let other = encode(NodeType::Patient, w.p2).to_string();
+
+    let ok = post_graphql(server.addr, &token, PATIENT, json!({ "id": own })).await;
+    assert!(ok.get("errors").is_none(), "own results: {ok:#}");
+    let denied = post_graphql(server.addr, &token, PATIENT, json!({ "id": other })).await;
+    let code = error_code(&denied)
+        .unwrap_or_else(|| panic!("another patient's results are refused: {denied:#}"))
+        .to_owned();
+
+    let text = scrape(server.addr).await;
+    let graphql = [("route", "/graphql"), ("status", "200")];
+    assert_eq!(
+        sample(&text, "portal_http_requests_total", &graphql),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "portal_graphql_errors_total", &[("code", &code)]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "portal_http_request_duration_seconds_count",
+            &[("route", "/graphql")]
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("portal_http_request_duration_seconds_bucket{"),
+        "duration is a histogram: {text}"
+    );
+    assert_eq!(sample(&text, "portal_db_up", &[]), Some(1.0), "{text}");
+    // Their values depend on the fixtures and the running relay; that they are sampled is
+    // what this test checks.
+    for (name, labels) in [
+        ("portal_outbox_unpublished", &[][..]),
+        ("portal_outbox_oldest_unpublished_age_seconds", &[][..]),
+        ("portal_notifications", &[("status", "PENDING")][..]),
+        ("portal_notifications", &[("status", "DEAD")][..]),
+    ] {
+        assert!(
+            sample(&text, name, labels).is_some(),
+            "{name} missing: {text}"
+        );
+    }
+    for identifier in [w.p1.to_string(), w.p2.to_string(), own, other] {
+        assert!(
+            !text.contains(&identifier),
+            "{identifier} leaked into /metrics"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_label_routes_by_template_and_count_the_scrape_itself() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let server = app.serve().await;
+    let health = client()
+        .get(format!("http://{}/health", server.addr))
+        .send()
+        .await
+        .expect("GET /health answers");
+    assert_eq!(health.status(), 200);
+    scrape(server.addr).await;
+    let text = scrape(server.addr).await;
+    let health = [("route", "/health"), ("status", "200")];
+    assert_eq!(
+        sample(&text, "portal_http_requests_total", &health),
+        Some(1.0),
+        "{text}"
+    );
+    let metrics = [("route", "/metrics"), ("status", "200")];
+    assert_eq!(
+        sample(&text, "portal_http_requests_total", &metrics),
+        Some(1.0),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_subscription_connections_are_a_gauge_that_falls_when_they_close() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let w = app.world().await;
+    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let server = app.serve().await;
+    let socket = WsClient::connect(server.addr, Some(&token)).await;
+    let text = scrape(server.addr).await;
+    assert_eq!(
+        sample(&text, "portal_subscriptions_open", &[]),
+        Some(1.0),
+        "{text}"
+    );
+
+    socket.close().await;
+    let closed = async {
+        loop {
+            let text = scrape(server.addr).await;
+            if sample(&text, "portal_subscriptions_open", &[]) == Some(0.0) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, closed)
+        .await
+        .expect("portal_subscriptions_open returns to 0 after the socket closes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_turned_off() {
+    let app = TestApp::with_vars(Backend::Sqlite, &[("PORTAL_METRICS", "false")]).await;
+    let server = app.serve().await;
+    let response = client()
+        .get(format!("http://{}/metrics", server.addr))
+        .send()
+        .await
+        .expect("GET /metrics answers");
+    assert_eq!(response.status(), 404);
+}
+
+/// No relay runs here, so the stored event stays unpublished while the gauges are sampled.
+async fn database_gauges_count_the_outbox_backlog_and_notifications(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    result_with_event(&app.db, w.tenant_a, w.p1, order, w.cbc, ResultStatus::Final).await;
+
+    let metrics = app
+        .state
+        .metrics
+        .as_ref()
+        .expect("metrics are on by default");
+    let text = metrics.scrape(&app.db, Duration::from_secs(5)).await;
+    assert_eq!(sample(&text, "portal_db_up", &[]), Some(1.0), "{text}");
+    assert_eq!(
+        sample(&text, "portal_outbox_unpublished", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    let age = sample(&text, "portal_outbox_oldest_unpublished_age_seconds", &[]);
+    assert!(age.is_some_and(|age| age >= 0.0), "{text}");
+    let notifications: f64 = ["PENDING", "SENT", "FAILED", "SKIPPED", "DEAD"]
+        .iter()
+        .filter_map(|status| sample(&text, "portal_notifications", &[("status", status)]))
+        .sum();
+    assert_eq!(
+        notifications, 1.0,
+        "one notification per released result: {text}"
+    );
+}
+
+on_both_backends!(database_gauges_count_the_outbox_backlog_and_notifications);
