@@ -33,6 +33,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     announce(&state, addr);
     let worker = notify::Worker::spawn(&state)?;
     let relay = state.spawn_relay();
+    let bus_subscriber = state.spawn_bus_subscriber();
     let stopping = state.clone();
     let served = axum::serve(
         listener,
@@ -50,6 +51,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     if let Err(e) = relay.await {
         tracing::error!(error = %e, "outbox relay task failed");
+    }
+    if let Some(task) = bus_subscriber
+        && let Err(e) = task.await
+    {
+        tracing::error!(error = %e, "event bus subscriber task failed");
     }
     served?;
     tracing::info!("server stopped");
@@ -104,6 +110,11 @@ pub fn describe(config: &Config) -> String {
     } else {
         "PostgreSQL"
     };
+    let bus = if config.redis_url.is_some() {
+        "Redis pub/sub (several replicas)"
+    } else {
+        "in-process"
+    };
     let keys = match &config.jwt.keys {
         config::JwtKeys::DevSecret => "HS256 dev secret".to_owned(),
         config::JwtKeys::PublicKeyPem { algorithm, path } => {
@@ -125,7 +136,7 @@ pub fn describe(config: &Config) -> String {
         }
     };
     format!(
-        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  jwt: {keys}, issuer {}, audience {}\n  \
+        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  event bus: {bus}\n  jwt: {keys}, issuer {}, audience {}\n  \
          playground: {}, introspection: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
          retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, worker {}",
