@@ -14,5 +14,6 @@ mod ingest;
 mod queries;
 mod realtime;
 mod release;
+mod replicas;
 mod sdl;
 mod walk_in;
