@@ -5,11 +5,16 @@
 use std::path::Path;
 use std::time::Duration;
 
+use portal_entities::{ResultStatus, outbox_event};
+use portal_services::outbox;
 use portal_testkit::redis::RedisServer;
+use sea_orm::sea_query::LockType;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::support::binary::{Server, post, start_with, token_with};
 use crate::support::ws::WsClient;
+use crate::support::{Backend, TestApp};
 
 const RESULT_READY: &str = "subscription($p: ID!, $a: ID) { resultReady(patientId: $p, after: $a) { eventId result { id } } }";
 const ADD_RESULT: &str = "mutation($input: AddTestResultInput!) { addTestResult(input: $input) { eventId result { id } } }";
@@ -100,4 +105,41 @@ async fn a_subscriber_on_one_replica_receives_results_committed_on_another_and_s
     let after_outage = add_result(&b, &lab, &alice_id, &facility).await;
     expect_event(&mut client, &after_outage, "Redis back: committed on B").await;
     client.expect_silence(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_relay_skips_outbox_rows_another_relay_has_claimed() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    for _ in 0..2 {
+        app.result_with_event(w.tenant_a, w.p1, order, w.cbc, ResultStatus::Final)
+            .await;
+    }
+    // Another relay's pass, mid-way: its transaction holds the claim on both rows.
+    let other_relay = app.db.begin().await.expect("begin");
+    let claimed = outbox_event::Entity::find()
+        .filter(outbox_event::Column::PublishedAt.is_null())
+        .lock(LockType::Update)
+        .all(&other_relay)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let relayed = tokio::time::timeout(
+        Duration::from_secs(10),
+        outbox::relay_once(&app.db, &app.state.bus, 10),
+    )
+    .await
+    .expect("a claimed row must be skipped, not waited for");
+    assert_eq!(
+        relayed.ok(),
+        Some(0),
+        "claimed rows are not published twice"
+    );
+    other_relay.rollback().await.expect("rollback");
+    assert_eq!(
+        outbox::relay_once(&app.db, &app.state.bus, 10).await.ok(),
+        Some(2),
+        "released rows are published"
+    );
 }
