@@ -10,6 +10,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -21,6 +23,9 @@ use crate::{BusError, Event, InProcessBus};
 pub const CHANNEL: &str = "portal:events";
 /// How long one Redis connect or command may take before it counts as a failure.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a failed publish, fan-out is skipped for this long instead of waiting on Redis for
+/// every event: a hanging Redis must not hold the relay (and its row claims) for minutes.
+const PUBLISH_COOLDOWN: Duration = Duration::from_secs(1);
 /// First and longest pause between subscriber reconnect attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -53,7 +58,14 @@ pub struct RedisBus {
     local: InProcessBus,
     replica: Uuid,
     client: redis::Client,
-    publisher: Arc<Mutex<Option<redis::aio::MultiplexedConnection>>>,
+    publisher: Arc<Mutex<Publisher>>,
+}
+
+/// The publishing connection, opened lazily, and when to try Redis again after a failure.
+#[derive(Default)]
+struct Publisher {
+    connection: Option<redis::aio::MultiplexedConnection>,
+    retry_at: Option<Instant>,
 }
 
 impl RedisBus {
@@ -64,7 +76,7 @@ impl RedisBus {
             local: InProcessBus::new(capacity),
             replica: Uuid::now_v7(),
             client,
-            publisher: Arc::new(Mutex::new(None)),
+            publisher: Arc::new(Mutex::new(Publisher::default())),
         })
     }
 
@@ -94,29 +106,45 @@ impl RedisBus {
     }
 
     /// One retry on a fresh connection, so a connection broken by a Redis restart does not
-    /// lose the first event after it.
+    /// lose the first event after it; then a cooldown before Redis is tried again.
     async fn publish_remote(&self, payload: &str) -> Result<(), BusError> {
         let mut publisher = self.publisher.lock().await;
+        if publisher.retry_at.is_some_and(|at| Instant::now() < at) {
+            return Err(BusError::Unavailable(
+                "skipped: Redis failed moments ago".into(),
+            ));
+        }
         let mut last = BusError::Unavailable("not attempted".into());
         for _ in 0..2 {
-            let connection = match publisher.as_mut() {
-                Some(connection) => connection,
-                None => match self.connect().await {
-                    Ok(connection) => publisher.insert(connection),
-                    Err(err) => return Err(err),
-                },
-            };
-            let mut publish = redis::cmd("PUBLISH");
-            publish.arg(CHANNEL).arg(payload);
-            let command = publish.query_async::<i64>(connection);
-            match tokio::time::timeout(REDIS_TIMEOUT, command).await {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(e)) => last = BusError::Unavailable(e.to_string()),
-                Err(_) => last = BusError::Unavailable("PUBLISH timed out".into()),
+            match self.publish_on(&mut publisher.connection, payload).await {
+                Ok(()) => {
+                    publisher.retry_at = None;
+                    return Ok(());
+                }
+                Err(err) => last = err,
             }
-            *publisher = None;
+            publisher.connection = None;
         }
+        publisher.retry_at = Some(Instant::now() + PUBLISH_COOLDOWN);
         Err(last)
+    }
+
+    async fn publish_on(
+        &self,
+        slot: &mut Option<redis::aio::MultiplexedConnection>,
+        payload: &str,
+    ) -> Result<(), BusError> {
+        let connection = match slot {
+            Some(connection) => connection,
+            None => slot.insert(self.connect().await?),
+        };
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(CHANNEL).arg(payload);
+        match tokio::time::timeout(REDIS_TIMEOUT, publish.query_async::<i64>(connection)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(BusError::Unavailable(e.to_string())),
+            Err(_) => Err(BusError::Unavailable("PUBLISH timed out".into())),
+        }
     }
 
     async fn connect(&self) -> Result<redis::aio::MultiplexedConnection, BusError> {
