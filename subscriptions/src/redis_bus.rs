@@ -269,4 +269,50 @@ mod tests {
         assert_eq!(bus.publish(sent.clone()).await, Ok(1));
         assert_eq!(local.next().await, Some(crate::Delivery::Event(sent)));
     }
+
+    /// The next delivery of `stream`, within a bounded wait.
+    async fn next_delivery(
+        stream: &mut (impl futures_util::Stream<Item = crate::Delivery> + Unpin),
+        what: &str,
+    ) -> crate::Delivery {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(delivery)) => delivery,
+            Ok(None) => panic!("{what}: the local bus closed"),
+            Err(_) => panic!("{what}: nothing delivered within 10 s"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn other_replicas_events_arrive_and_subscriber_outages_report_a_lag() {
+        let mut redis = portal_testkit::redis::RedisServer::start();
+        let here = RedisBus::new(&redis.url(), 8).expect("valid url");
+        let there = RedisBus::new(&redis.url(), 8).expect("valid url");
+        let mut local = Box::pin(here.local().subscribe());
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let task = tokio::spawn(
+            here.clone()
+                .run_subscriber(async move { stopped.notified().await }),
+        );
+        let lagged = crate::Delivery::Lagged { missed: 0 };
+        assert_eq!(next_delivery(&mut local, "connect").await, lagged);
+
+        let sent = event();
+        there.publish(sent.clone()).await.expect("publish");
+        assert_eq!(
+            next_delivery(&mut local, "other replica's event").await,
+            crate::Delivery::Event(sent)
+        );
+
+        redis.stop();
+        assert_eq!(next_delivery(&mut local, "Redis stopped").await, lagged);
+        redis.restart();
+        assert_eq!(next_delivery(&mut local, "Redis back").await, lagged);
+
+        stop.notify_one();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the subscriber stops on shutdown")
+            .expect("the subscriber task does not panic");
+    }
 }
