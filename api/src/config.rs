@@ -29,6 +29,9 @@ pub struct Config {
     pub relay_interval: Duration,
     /// Whether `GET /metrics` is served and traffic is counted (`PORTAL_METRICS`).
     pub metrics: bool,
+    /// `redis://…`: events fan out to every replica through Redis pub/sub; unset, the bus
+    /// is in-process (one replica). May carry a password.
+    pub redis_url: Option<Secret>,
     pub notify: NotifyConfig,
 }
 
@@ -180,6 +183,7 @@ impl Config {
             event_bus_capacity: parse(vars, "PORTAL_EVENT_BUS_CAPACITY", "1024")?,
             relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
             metrics: flag(vars, "PORTAL_METRICS", true)?,
+            redis_url: redis_url(vars)?,
         };
         config.validate()?;
         Ok(config)
@@ -286,6 +290,21 @@ fn notify_config(
     };
     validate_notify(&config)?;
     Ok(config)
+}
+
+fn redis_url(vars: &impl Vars) -> Result<Option<Secret>, ConfigError> {
+    let Some(url) = vars.get("REDIS_URL") else {
+        return Ok(None);
+    };
+    let url = url.trim().to_owned();
+    // The message never quotes the URL: it may carry a password.
+    let invalid =
+        || err("REDIS_URL must be a redis:// or redis+unix:// URL (TLS is not supported)");
+    if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
+        return Err(invalid());
+    }
+    portal_subscriptions::RedisBus::new(&url, 1).map_err(|_| invalid())?;
+    Ok(Some(Secret(url)))
 }
 
 fn validate_notify(config: &NotifyConfig) -> Result<(), ConfigError> {
@@ -439,6 +458,27 @@ mod tests {
             Some("https://portal.test")
         );
         assert!(Config::from_vars(&vars(&[("PORTAL_PUBLIC_URL", "portal.test")])).is_err());
+    }
+
+    #[test]
+    fn redis_url_is_optional_validated_and_secret() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert!(config.redis_url.is_none());
+        for bad in [
+            "http://127.0.0.1:6379",
+            "rediss://127.0.0.1:6379",
+            "redis://[::1",
+        ] {
+            let error = Config::from_vars(&vars(&[("REDIS_URL", bad)])).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains("REDIS_URL")),
+                "{bad} must be rejected by name"
+            );
+        }
+        let config = Config::from_vars(&vars(&[("REDIS_URL", "redis://:s3cret@127.0.0.1:6379/0")]))
+            .expect("valid Redis URL");
+        assert_eq!(format!("{:?}", config.redis_url), "Some([redacted])");
+        assert!(!crate::describe(&config).contains("s3cret"));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let worker = notify::Worker::spawn(&state)?;
     let relay = state.spawn_relay();
     let upkeep = state.spawn_metrics_upkeep();
+    let bus_subscriber = state.spawn_bus_subscriber();
     let stopping = state.clone();
     let served = axum::serve(
         listener,
@@ -55,6 +56,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     if let Err(e) = relay.await {
         tracing::error!(error = %e, "outbox relay task failed");
+    }
+    if let Some(task) = bus_subscriber
+        && let Err(e) = task.await
+    {
+        tracing::error!(error = %e, "event bus subscriber task failed");
     }
     served?;
     tracing::info!("server stopped");
@@ -109,6 +115,11 @@ pub fn describe(config: &Config) -> String {
     } else {
         "PostgreSQL"
     };
+    let bus = if config.redis_url.is_some() {
+        "Redis pub/sub (several replicas)"
+    } else {
+        "in-process"
+    };
     let keys = match &config.jwt.keys {
         config::JwtKeys::DevSecret => "HS256 dev secret".to_owned(),
         config::JwtKeys::PublicKeyPem { algorithm, path } => {
@@ -130,7 +141,7 @@ pub fn describe(config: &Config) -> String {
         }
     };
     format!(
-        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  jwt: {keys}, issuer {}, audience {}\n  \
+        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  event bus: {bus}\n  jwt: {keys}, issuer {}, audience {}\n  \
          playground: {}, introspection: {}, metrics: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
          retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, worker {}",

@@ -70,7 +70,7 @@ impl AppState {
             None
         };
         let (verifier, dev) = auth(&config, demo_tenant)?;
-        let bus = EventBus::in_process(config.event_bus_capacity);
+        let bus = event_bus(&config)?;
         let outbox_wake = Arc::new(Notify::new());
         let schema = portal_schema::build(
             AppData {
@@ -125,6 +125,17 @@ impl AppState {
         }))
     }
 
+    /// With Redis, starts the task that forwards other replicas' events to this one; it runs
+    /// until `shutdown` is called.
+    pub fn spawn_bus_subscriber(&self) -> Option<JoinHandle<()>> {
+        match &self.bus {
+            EventBus::Redis(bus) => Some(tokio::spawn(
+                bus.clone().run_subscriber(self.shutting_down()),
+            )),
+            EventBus::InProcess(_) => None,
+        }
+    }
+
     /// Stops the relay and closes every open WebSocket (HTTP requests finish normally).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -141,6 +152,15 @@ impl AppState {
             // An error means the state is gone, which is a shutdown too.
             let _ = receiver.wait_for(|stopping| *stopping).await;
         }
+    }
+}
+
+/// Redis pub/sub when `REDIS_URL` is set (several replicas), else in-process.
+fn event_bus(config: &Config) -> anyhow::Result<EventBus> {
+    match &config.redis_url {
+        Some(url) => EventBus::redis(url.expose(), config.event_bus_capacity)
+            .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
+        None => Ok(EventBus::in_process(config.event_bus_capacity)),
     }
 }
 

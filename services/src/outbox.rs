@@ -9,9 +9,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use portal_entities::outbox_event;
-use portal_subscriptions::{Delivery, Event, EventBus};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use portal_subscriptions::{BusError, Delivery, Event, EventBus};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
+};
 use tokio::sync::Notify;
 use tracing::instrument;
 use uuid::Uuid;
@@ -24,24 +27,49 @@ pub const BATCH: u64 = 100;
 /// Publishes up to `limit` unpublished events in commit order, then marks them published.
 /// At-least-once: an event published but not yet marked (crash in between) is published
 /// again by the next pass; consumers de-duplicate by event id. Returns how many it handled.
+///
+/// On PostgreSQL, where several replicas relay the same outbox, the rows are claimed
+/// (`FOR UPDATE SKIP LOCKED` in one transaction that publishes, then marks), so each event
+/// is published by one relay. SQLite serves one process and needs no claim.
 #[instrument(skip(db, bus))]
-pub async fn relay_once<C: ConnectionTrait>(
+pub async fn relay_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     bus: &EventBus,
     limit: u64,
 ) -> ServiceResult<usize> {
+    let (published, failure) = if db.get_database_backend() == DbBackend::Postgres {
+        let txn = db.begin().await?;
+        let outcome = relay_batch(&txn, bus, limit).await?;
+        txn.commit().await?;
+        outcome
+    } else {
+        relay_batch(db, bus, limit).await?
+    };
+    match failure {
+        Some(err) => Err(ServiceError::Unavailable(Box::new(err))),
+        None => Ok(published),
+    }
+}
+
+/// Publishes and marks one batch; a bus failure stops the batch after marking what went out.
+async fn relay_batch<C: ConnectionTrait>(
+    db: &C,
+    bus: &EventBus,
+    limit: u64,
+) -> ServiceResult<(usize, Option<BusError>)> {
     let pending = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
         .order_by_asc(outbox_event::Column::CreatedAt)
         .order_by_asc(outbox_event::Column::Id)
         .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(db)
         .await?;
     let mut published = Vec::with_capacity(pending.len());
     let mut failure = None;
     for row in pending {
         let id = row.id;
-        match bus.publish(to_event(row)) {
+        match bus.publish(to_event(row)).await {
             Ok(_) => published.push(id),
             Err(err) => {
                 failure = Some(err);
@@ -59,17 +87,14 @@ pub async fn relay_once<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    match failure {
-        Some(err) => Err(ServiceError::Unavailable(Box::new(err))),
-        None => Ok(published.len()),
-    }
+    Ok((published.len(), failure))
 }
 
 /// Relays until `shutdown` completes: drains the outbox whenever `wake` is notified (the
 /// write path calls `notify_one()` after its commit) and at least every `interval`, so
 /// events of other processes or of a missed wake-up still go out. Errors are logged and
 /// retried on the next round; they never stop the loop.
-pub async fn run_relay<C: ConnectionTrait>(
+pub async fn run_relay<C: ConnectionTrait + TransactionTrait>(
     db: C,
     bus: EventBus,
     wake: Arc<Notify>,
@@ -88,7 +113,7 @@ pub async fn run_relay<C: ConnectionTrait>(
     tracing::info!("outbox relay stopped");
 }
 
-async fn drain<C: ConnectionTrait>(db: &C, bus: &EventBus) {
+async fn drain<C: ConnectionTrait + TransactionTrait>(db: &C, bus: &EventBus) {
     loop {
         match relay_once(db, bus, BATCH).await {
             Ok(n) if (n as u64) < BATCH => return,

@@ -10,7 +10,7 @@ use crate::{BusError, Delivery, Event};
 /// Fans each published event out to every current subscriber of this process.
 #[derive(Clone)]
 pub struct InProcessBus {
-    sender: Arc<broadcast::Sender<Event>>,
+    sender: Arc<broadcast::Sender<Delivery>>,
 }
 
 impl InProcessBus {
@@ -25,7 +25,13 @@ impl InProcessBus {
     /// Delivers to the subscribers present now; returns how many there were.
     pub fn publish(&self, event: Event) -> Result<usize, BusError> {
         // No subscriber is not an error: the event stays in the outbox for replay.
-        Ok(self.sender.send(event).unwrap_or(0))
+        Ok(self.sender.send(Delivery::Event(event)).unwrap_or(0))
+    }
+
+    /// Tells every current subscriber that events may have been missed (an upstream feed
+    /// dropped), so each catches up from the outbox.
+    pub fn lagged(&self) {
+        let _ = self.sender.send(Delivery::Lagged { missed: 0 });
     }
 
     /// Events published from now on, in publication order.
@@ -33,7 +39,7 @@ impl InProcessBus {
         let receiver = self.sender.subscribe();
         futures_util::stream::unfold(receiver, |mut receiver| async move {
             match receiver.recv().await {
-                Ok(event) => Some((Delivery::Event(event), receiver)),
+                Ok(delivery) => Some((delivery, receiver)),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     Some((Delivery::Lagged { missed }, receiver))
                 }

@@ -6,8 +6,10 @@
 //! outbox with the last id it saw.
 
 mod in_process;
+mod redis_bus;
 
 pub use in_process::InProcessBus;
+pub use redis_bus::{CHANNEL, Envelope, RedisBus};
 
 use futures_util::stream::BoxStream;
 
@@ -31,8 +33,8 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
     Event(Event),
-    /// The subscriber was too slow and `missed` events were dropped for it: it must catch
-    /// up from the outbox.
+    /// The subscriber was too slow and `missed` events were dropped for it (0: unknown, the
+    /// Redis feed dropped or reconnected): it must catch up from the outbox.
     Lagged {
         missed: u64,
     },
@@ -45,10 +47,12 @@ pub enum BusError {
 }
 
 /// The bus the server runs on, chosen by configuration. An enum rather than a trait object:
-/// the set of buses is closed (in-process now, Redis later) and callers stay non-generic.
+/// the set of buses is closed (in-process, Redis) and callers stay non-generic.
 #[derive(Clone)]
 pub enum EventBus {
     InProcess(InProcessBus),
+    /// Several replicas: local delivery plus Redis pub/sub fan-out.
+    Redis(RedisBus),
 }
 
 impl EventBus {
@@ -57,10 +61,17 @@ impl EventBus {
         Self::InProcess(InProcessBus::new(capacity))
     }
 
-    /// Hands a committed event to the current subscribers; returns how many there were.
-    pub fn publish(&self, event: Event) -> Result<usize, BusError> {
+    /// Local delivery plus Redis fan-out to other replicas (see [`RedisBus`]).
+    pub fn redis(url: &str, capacity: usize) -> Result<Self, BusError> {
+        RedisBus::new(url, capacity).map(Self::Redis)
+    }
+
+    /// Hands a committed event to this process's current subscribers (and, with Redis, to
+    /// the other replicas); returns how many local subscribers there were.
+    pub async fn publish(&self, event: Event) -> Result<usize, BusError> {
         match self {
             Self::InProcess(bus) => bus.publish(event),
+            Self::Redis(bus) => bus.publish(event).await,
         }
     }
 
@@ -68,6 +79,7 @@ impl EventBus {
     pub fn subscribe(&self) -> BoxStream<'static, Delivery> {
         match self {
             Self::InProcess(bus) => Box::pin(bus.subscribe()),
+            Self::Redis(bus) => Box::pin(bus.local().subscribe()),
         }
     }
 
@@ -75,6 +87,7 @@ impl EventBus {
     pub fn subscriber_count(&self) -> usize {
         match self {
             Self::InProcess(bus) => bus.subscriber_count(),
+            Self::Redis(bus) => bus.local().subscriber_count(),
         }
     }
 }

@@ -1,104 +1,11 @@
 //! End to end: the real `portal` binary on a free loopback port, driven over HTTP.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_portal");
-
-/// A running `portal serve`; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn portal(dir: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("PORTAL_ENV")
-        .env("PORTAL_DATA_DIR", dir.join("data"))
-        .env("RUST_LOG", "warn");
-    command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-async fn start(dir: &Path) -> Server {
-    let port = free_port();
-    let child = portal(dir)
-        .arg("serve")
-        .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start portal");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = reqwest::get(format!("{}/ready", server.base)).await
-            && response.status().is_success()
-        {
-            return server;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "portal did not become ready within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn token(dir: &Path, args: &[&str]) -> String {
-    let out = portal(dir)
-        .arg("token")
-        .args(args)
-        .output()
-        .expect("portal token");
-    assert!(
-        out.status.success(),
-        "portal token {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned()
-}
-
-async fn graphql(
-    server: &Server,
-    token: Option<&str>,
-    query: &str,
-) -> (reqwest::header::HeaderMap, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/graphql", server.base))
-        .header("x-request-id", "e2e-request-1")
-        .json(&json!({ "query": query }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("POST /graphql");
-    let headers = response.headers().clone();
-    (headers, response.json().await.expect("json body"))
-}
+use crate::support::binary::{graphql, portal, start, token};
 
 #[tokio::test]
 async fn the_binary_serves_graphiql_and_graphql_on_demo_data() {

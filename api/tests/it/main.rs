@@ -16,5 +16,6 @@ mod outage;
 mod queries;
 mod realtime;
 mod release;
+mod replicas;
 mod sdl;
 mod walk_in;

@@ -1,6 +1,7 @@
 //! The `TestApp`: a fresh database (SQLite file or a database on the throwaway PostgreSQL
 //! cluster), migrated, with the very state and schema the server runs, plus fixtures.
 
+pub mod binary;
 pub mod fixtures;
 pub mod notifications;
 pub mod ws;

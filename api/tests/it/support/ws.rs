@@ -203,6 +203,24 @@ impl WsClient {
         code
     }
 
+    /// Asserts the server sends nothing but pings for `quiet` (e.g. no duplicate delivery).
+    pub async fn expect_silence(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        while let Ok(message) = tokio::time::timeout_at(deadline, self.socket.next()).await {
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON message");
+                    assert_eq!(value["type"], "ping", "expected silence, got {value:#}");
+                    self.send(json!({ "type": "pong" })).await;
+                }
+                Some(Ok(Message::Close(frame))) => panic!("expected silence, got close {frame:?}"),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("WebSocket error: {e}"),
+                None => panic!("expected silence, the connection dropped"),
+            }
+        }
+    }
+
     pub async fn expect_complete(&mut self, id: &str) {
         match self.next().await {
             Incoming::Message(m) if m["type"] == "complete" && m["id"] == id => {}
