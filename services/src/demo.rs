@@ -9,6 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::error::ServiceResult;
+use crate::interpretation::interpret;
 
 pub const DEMO_TENANT_SLUG: &str = "demo";
 
@@ -1041,15 +1042,4 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
-}
-
-/// The interpretation flag of a numeric value against its reference range.
-pub fn interpret(value: f64, low: Option<f64>, high: Option<f64>) -> Interpretation {
-    match (low, high) {
-        (Some(l), _) if value < l * 0.5 => Interpretation::CriticalLow,
-        (_, Some(h)) if value > h * 2.0 => Interpretation::CriticalHigh,
-        (Some(l), _) if value < l => Interpretation::Low,
-        (_, Some(h)) if value > h => Interpretation::High,
-        _ => Interpretation::Normal,
-    }
 }

@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod interpretation;
 pub mod live;
 pub mod lookup;
 pub mod nodes;
