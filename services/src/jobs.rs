@@ -65,7 +65,7 @@ impl Job {
     }
 
     /// The PostgreSQL advisory lock key of the job ("portjob" and a number).
-    fn lock_key(self) -> i64 {
+    pub fn lock_key(self) -> i64 {
         let base: i64 = 0x706f_7274_6a6f_0000;
         base + match self {
             Self::ExpireProxyGrants => 1,

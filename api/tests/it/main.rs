@@ -11,6 +11,7 @@ mod auth;
 mod delivery;
 mod e2e;
 mod ingest;
+mod jobs;
 mod metrics;
 mod outage;
 mod queries;
