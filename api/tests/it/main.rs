@@ -20,3 +20,4 @@ mod release;
 mod replicas;
 mod sdl;
 mod walk_in;
+mod workers;
