@@ -76,8 +76,8 @@ fn announce(state: &AppState, addr: SocketAddr) {
     }
     if state.dev.is_some() {
         tracing::info!(
-            "development mode: the playground carries a token for demo patient Alice (MRN1001); \
-             mint others with `cargo run --release -- token --patient MRN1002` or `-- token --role lab`"
+            "development mode: the playground carries a demo patient's token; mint others with \
+             `cargo run --release -- token --patient <MRN>` or `-- token --role lab`"
         );
     }
 }

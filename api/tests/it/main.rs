@@ -13,6 +13,7 @@ mod e2e;
 mod ingest;
 mod jobs;
 mod metrics;
+mod operations;
 mod outage;
 mod queries;
 mod realtime;

@@ -95,7 +95,13 @@ async fn with_background_work_off_the_outbox_backlog_grows_until_a_worker_delive
     assert_eq!(received, written, "every event once, in commit order");
     client.expect_silence(Duration::from_secs(1)).await;
     wait_for_sample(&worker, "portal_outbox_unpublished", &[], 0.0).await;
-    wait_for_sample(&worker, "portal_notifications", &[("status", "PENDING")], 0.0).await;
+    wait_for_sample(
+        &worker,
+        "portal_notifications",
+        &[("status", "PENDING")],
+        0.0,
+    )
+    .await;
     let text = scrape(worker.addr()).await;
     assert!(
         sample(
