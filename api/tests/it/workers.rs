@@ -1,6 +1,7 @@
 //! Failure catalog, background work: with the background work off on every API replica the
 //! outbox backlog grows and a `portal worker` delivers it; a notification worker SIGKILLed
-//! mid-batch is taken over by another once its claim lease ends, losing nothing.
+//! mid-batch is taken over by another once its claim lease ends, losing nothing; with the
+//! SMS provider down two workers retry with backoff up to DEAD, and a replay sends each once.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,8 @@ use uuid::Uuid;
 
 use crate::metrics::{sample, scrape};
 use crate::replicas::{RESULT_READY, add_result, alice_and_facility};
-use crate::support::binary::{Server, start_with, start_worker, token_with};
+use crate::support::binary::{Server, portal, start_with, start_worker, token_with};
+use crate::support::notifications::FakeProvider;
 use crate::support::ws::WsClient;
 
 /// Polls `/metrics` of `server` until the sample `name{labels}` equals `want`.
@@ -281,4 +283,86 @@ async fn a_notification_worker_killed_mid_batch_is_taken_over_after_its_lease_an
         "each message once, plus the one in flight at the kill sent again (at least once)"
     );
     assert!(bodies.iter().all(|b| b["to"] == "+15550001001"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_sms_provider_down_two_workers_retry_each_message_once_per_attempt_then_replay_sends_it_once()
+ {
+    const QUEUED: usize = 4;
+    const ATTEMPTS: usize = 3;
+    let database = portal_testkit::postgres::fresh_database();
+    let provider = FakeProvider::start(0).await;
+    provider.fail_next(usize::MAX);
+    let dir = tempfile::tempdir().expect("dir");
+    let attempts = ATTEMPTS.to_string();
+    let env = [
+        ("DATABASE_URL", database.as_str()),
+        ("SMS_PROVIDER_URL", provider.url.as_str()),
+        ("NOTIFY_POLL_MS", "50"),
+        ("NOTIFY_BACKOFF_MS", "100"),
+        ("NOTIFY_BACKOFF_MAX_MS", "200"),
+        ("NOTIFY_MAX_ATTEMPTS", attempts.as_str()),
+        ("PORTAL_JOBS_INTERVAL_SECS", "0"),
+    ];
+    let mut api_env = env.to_vec();
+    api_env.push(("PORTAL_BACKGROUND", "false"));
+    let api = start_with(dir.path(), &api_env).await;
+    let db = portal_services::db::connect(&database, 2, Duration::from_secs(5))
+        .await
+        .expect("connect");
+    let _one = start_worker(dir.path(), &env).await;
+    let _two = start_worker(dir.path(), &env).await;
+    let queued = queue_sms(&db, QUEUED).await;
+
+    // Down: every message is tried NOTIFY_MAX_ATTEMPTS times with backoff, then is DEAD.
+    wait_for_sample(
+        &api,
+        "portal_notifications",
+        &[("status", "DEAD")],
+        QUEUED as f64,
+    )
+    .await;
+    let rows = notification::Entity::find()
+        .filter(notification::Column::Id.is_in(queued.iter().copied()))
+        .all(&db)
+        .await
+        .expect("notifications");
+    assert!(
+        rows.iter()
+            .all(|r| r.attempts == ATTEMPTS as i32 && r.last_error.is_some()),
+        "{rows:?}"
+    );
+    assert_eq!(
+        provider.requests().len(),
+        QUEUED * ATTEMPTS,
+        "two workers never attempt the same message at once"
+    );
+    assert_eq!(provider.accepted(), 0);
+
+    // Back: the dead letters are replayed and each is sent exactly once.
+    provider.fail_next(0);
+    let replay = portal(dir.path())
+        .args(["replay", "--dead-letter"])
+        .envs(env.iter().copied())
+        .output()
+        .expect("portal replay");
+    assert!(
+        replay.status.success()
+            && String::from_utf8_lossy(&replay.stdout).contains("4 dead-letter"),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    wait_for_sample(
+        &api,
+        "portal_notifications",
+        &[("status", "SENT")],
+        QUEUED as f64,
+    )
+    .await;
+    assert_eq!(
+        provider.accepted(),
+        QUEUED,
+        "each message sent once after replay"
+    );
+    assert_eq!(provider.requests().len(), QUEUED * ATTEMPTS + QUEUED);
 }
