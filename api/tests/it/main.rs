@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod delivery;
 mod e2e;
+mod identity;
 mod ingest;
 mod jobs;
 mod metrics;
