@@ -8,6 +8,7 @@ mod account;
 mod appointments;
 mod audit;
 mod auth;
+mod burst;
 mod delivery;
 mod e2e;
 mod identity;
