@@ -1,5 +1,5 @@
-//! The `portal` command line: serve (default), migrate, seed, token, schema, config check,
-//! replay.
+//! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
+//! check, replay.
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Start the HTTP server (the default).
     Serve,
+    /// Run only the background work (outbox relay, notifications, scheduled jobs), with
+    /// `/health`, `/ready` and `/metrics` on `PORTAL_WORKER_BIND`.
+    Worker,
     /// Apply pending database migrations.
     Migrate,
     /// Seed the demo tenant (development only; does nothing if already seeded).
@@ -85,6 +88,7 @@ pub enum StaffRole {
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(config).await,
+        Command::Worker => crate::worker::run(AppState::build(config).await?).await,
         Command::Migrate => {
             let db = open_database(&config).await?;
             db::migrate(&db).await.context("applying migrations")?;

@@ -33,6 +33,20 @@ pub struct Config {
     /// is in-process (one replica). May carry a password.
     pub redis_url: Option<Secret>,
     pub notify: NotifyConfig,
+    /// Whether `portal serve` also runs the background work (outbox relay, notification
+    /// worker, scheduled jobs): `PORTAL_BACKGROUND`. `portal worker` always runs it.
+    pub background: bool,
+    /// Where `portal worker` serves `/health`, `/ready` and `/metrics` (`PORTAL_WORKER_BIND`).
+    pub worker_bind: SocketAddr,
+    pub jobs: JobsConfig,
+}
+
+/// Scheduled housekeeping jobs (see `portal_services::jobs`).
+#[derive(Clone)]
+pub struct JobsConfig {
+    /// How often the jobs run (`PORTAL_JOBS_INTERVAL_SECS`); zero turns them off.
+    pub interval: Duration,
+    pub retention: portal_services::jobs::Retention,
 }
 
 /// Notification delivery: where messages go and how often failures are retried.
@@ -52,8 +66,12 @@ pub struct NotifyConfig {
     pub backoff_max: Duration,
     pub poll: Duration,
     pub batch_size: u64,
-    /// Whether `portal serve` runs the delivery worker.
+    /// Whether the background work includes the delivery worker (`NOTIFY_WORKER`).
     pub worker: bool,
+    /// How long a claimed batch stays invisible to other workers (`NOTIFY_LEASE_SECS`).
+    pub lease: Duration,
+    /// Timeout of one SMTP exchange or provider request (`NOTIFY_SEND_TIMEOUT_MS`).
+    pub send_timeout: Duration,
 }
 
 /// An HTTP provider (SMS or push); URL and token are secrets (URLs often carry account keys).
@@ -184,6 +202,9 @@ impl Config {
             relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
             metrics: flag(vars, "PORTAL_METRICS", true)?,
             redis_url: redis_url(vars)?,
+            background: flag(vars, "PORTAL_BACKGROUND", true)?,
+            worker_bind: parse(vars, "PORTAL_WORKER_BIND", "127.0.0.1:8081")?,
+            jobs: jobs_config(vars)?,
         };
         config.validate()?;
         Ok(config)
@@ -264,9 +285,10 @@ fn notify_config(
         .get("PORTAL_PUBLIC_URL")
         .unwrap_or_else(|| format!("http://{bind}"));
     check_http_url("PORTAL_PUBLIC_URL", &public_url)?;
+    let send_timeout = Duration::from_millis(parse(vars, "NOTIFY_SEND_TIMEOUT_MS", "10000")?);
     let smtp_url = vars.get("SMTP_URL");
     if let Some(url) = &smtp_url {
-        portal_services::delivery::SmtpSender::from_url(url).map_err(err)?;
+        portal_services::delivery::SmtpSender::from_url(url, send_timeout).map_err(err)?;
     }
     let smtp_from = vars
         .get("SMTP_FROM")
@@ -287,6 +309,8 @@ fn notify_config(
         poll: Duration::from_millis(parse(vars, "NOTIFY_POLL_MS", "500")?),
         batch_size: parse(vars, "NOTIFY_BATCH_SIZE", "50")?,
         worker: flag(vars, "NOTIFY_WORKER", true)?,
+        lease: Duration::from_secs(parse(vars, "NOTIFY_LEASE_SECS", "300")?),
+        send_timeout,
     };
     validate_notify(&config)?;
     Ok(config)
@@ -322,7 +346,33 @@ fn validate_notify(config: &NotifyConfig) -> Result<(), ConfigError> {
     if !(1..=1000).contains(&config.batch_size) {
         return Err(err("NOTIFY_BATCH_SIZE must be between 1 and 1000"));
     }
+    if config.send_timeout < Duration::from_millis(100) {
+        return Err(err("NOTIFY_SEND_TIMEOUT_MS must be at least 100"));
+    }
+    // A send must end well inside the lease, or another worker could send the row again.
+    if config.lease < config.send_timeout.saturating_mul(3) {
+        return Err(err(
+            "NOTIFY_LEASE_SECS must be at least three times NOTIFY_SEND_TIMEOUT_MS",
+        ));
+    }
     Ok(())
+}
+
+fn jobs_config(vars: &impl Vars) -> Result<JobsConfig, ConfigError> {
+    let hours = |name: &str, default: &str| -> Result<Duration, ConfigError> {
+        let hours: u64 = parse(vars, name, default)?;
+        if hours > 24 * 365 * 10 {
+            return Err(err(format!("{name} must be at most ten years")));
+        }
+        Ok(Duration::from_secs(hours * 3600))
+    };
+    Ok(JobsConfig {
+        interval: Duration::from_secs(parse(vars, "PORTAL_JOBS_INTERVAL_SECS", "300")?),
+        retention: portal_services::jobs::Retention {
+            result_links: hours("PORTAL_RESULT_LINK_RETENTION_HOURS", "720")?,
+            idempotency_keys: hours("PORTAL_IDEMPOTENCY_RETENTION_HOURS", "168")?,
+        },
+    })
 }
 
 fn provider(vars: &impl Vars, url: &str, token: &str) -> Result<Option<Provider>, ConfigError> {
@@ -479,6 +529,32 @@ mod tests {
             .expect("valid Redis URL");
         assert_eq!(format!("{:?}", config.redis_url), "Some([redacted])");
         assert!(!crate::describe(&config).contains("s3cret"));
+    }
+
+    #[test]
+    fn background_work_lease_and_jobs_have_defaults_and_are_validated() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert!(config.background && config.notify.worker);
+        assert_eq!(config.notify.lease, Duration::from_secs(300));
+        assert_eq!(config.notify.send_timeout, Duration::from_secs(10));
+        assert_eq!(config.jobs.interval, Duration::from_secs(300));
+        assert_eq!(config.worker_bind.to_string(), "127.0.0.1:8081");
+        let short = Config::from_vars(&vars(&[
+            ("PORTAL_BACKGROUND", "false"),
+            ("NOTIFY_LEASE_SECS", "2"),
+            ("NOTIFY_SEND_TIMEOUT_MS", "500"),
+        ]))
+        .expect("a short lease over a shorter send timeout");
+        assert!(!short.background);
+        let error = Config::from_vars(&vars(&[("NOTIFY_LEASE_SECS", "20")])).err();
+        assert!(
+            error.is_some_and(|e| e.to_string().contains("NOTIFY_LEASE_SECS")),
+            "a lease shorter than three send timeouts must be refused"
+        );
+        let error = Config::from_vars(&vars(&[("PORTAL_IDEMPOTENCY_RETENTION_HOURS", "-1")])).err();
+        assert!(
+            error.is_some_and(|e| e.to_string().contains("PORTAL_IDEMPOTENCY_RETENTION_HOURS"))
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod state;
+pub mod worker;
 
 use std::net::SocketAddr;
 
@@ -32,8 +33,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr()?;
     announce(&state, addr);
-    let worker = notify::Worker::spawn(&state)?;
-    let relay = state.spawn_relay();
+    let background = if state.config.background {
+        Some(worker::Background::spawn(&state)?)
+    } else {
+        tracing::info!("background work off (PORTAL_BACKGROUND=false): run `portal worker`");
+        None
+    };
     let upkeep = state.spawn_metrics_upkeep();
     let bus_subscriber = state.spawn_bus_subscriber();
     let stopping = state.clone();
@@ -48,14 +53,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await;
     state.shutdown();
-    if let Some(worker) = worker {
-        worker.stop().await;
+    if let Some(background) = background {
+        background.stop().await;
     }
     if let Some(upkeep) = upkeep {
         upkeep.abort();
-    }
-    if let Err(e) = relay.await {
-        tracing::error!(error = %e, "outbox relay task failed");
     }
     if let Some(task) = bus_subscriber
         && let Err(e) = task.await
@@ -74,13 +76,13 @@ fn announce(state: &AppState, addr: SocketAddr) {
     }
     if state.dev.is_some() {
         tracing::info!(
-            "development mode: the playground carries a token for demo patient Alice (MRN1001); \
-             mint others with `cargo run --release -- token --patient MRN1002` or `-- token --role lab`"
+            "development mode: the playground carries a demo patient's token; mint others with \
+             `cargo run --release -- token --patient <MRN>` or `-- token --role lab`"
         );
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl-C");
@@ -144,7 +146,8 @@ pub fn describe(config: &Config) -> String {
         "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  event bus: {bus}\n  jwt: {keys}, issuer {}, audience {}\n  \
          playground: {}, introspection: {}, metrics: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
-         retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, worker {}",
+         retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, lease {:?}, send timeout {:?}\n  \
+         background work in serve: {} (notification worker {}), jobs every {:?}, worker probes on {}",
         config.env,
         config.bind,
         config.jwt.issuer,
@@ -163,6 +166,11 @@ pub fn describe(config: &Config) -> String {
         notify.backoff,
         notify.backoff_max,
         notify.poll,
+        notify.lease,
+        notify.send_timeout,
+        if config.background { "on" } else { "off" },
         if notify.worker { "on" } else { "off" },
+        config.jobs.interval,
+        config.worker_bind,
     )
 }

@@ -28,6 +28,8 @@ const OUTBOX_UNPUBLISHED: &str = "portal_outbox_unpublished";
 const OUTBOX_OLDEST_AGE: &str = "portal_outbox_oldest_unpublished_age_seconds";
 const NOTIFICATIONS: &str = "portal_notifications";
 const DB_UP: &str = "portal_db_up";
+const JOB_RUNS: &str = "portal_job_runs_total";
+const JOB_ROWS: &str = "portal_job_rows_total";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -95,6 +97,15 @@ impl Metrics {
             let code = known_code(code);
             self.record(|| metrics::counter!(GRAPHQL_ERRORS, "code" => code).increment(1));
         }
+    }
+
+    /// One run of a scheduled job: `outcome` is `done`, `skipped` (another worker ran it) or
+    /// `failed`; `rows` were changed or deleted.
+    pub fn job_run(&self, job: &'static str, outcome: &'static str, rows: u64) {
+        self.record(|| {
+            metrics::counter!(JOB_RUNS, "job" => job, "outcome" => outcome).increment(1);
+            metrics::counter!(JOB_ROWS, "job" => job).increment(rows);
+        });
     }
 
     /// Counts one open subscription connection until the returned guard is dropped.

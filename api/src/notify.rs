@@ -19,20 +19,25 @@ pub fn channels(config: &NotifyConfig) -> anyhow::Result<Channels> {
         config.public_url.clone(),
     );
     if let Some(url) = &config.smtp_url {
-        let smtp = SmtpSender::from_url(url.expose()).map_err(anyhow::Error::msg)?;
+        let smtp =
+            SmtpSender::from_url(url.expose(), config.send_timeout).map_err(anyhow::Error::msg)?;
         channels.email = EmailChannel::Smtp(smtp);
     }
-    channels.sms = text_channel("sms", config.sms.as_ref())?;
-    channels.push = text_channel("push", config.push.as_ref())?;
+    channels.sms = text_channel("sms", config.sms.as_ref(), config.send_timeout)?;
+    channels.push = text_channel("push", config.push.as_ref(), config.send_timeout)?;
     Ok(channels)
 }
 
-fn text_channel(name: &'static str, provider: Option<&Provider>) -> anyhow::Result<TextChannel> {
+fn text_channel(
+    name: &'static str,
+    provider: Option<&Provider>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<TextChannel> {
     let Some(provider) = provider else {
         return Ok(TextChannel::Mailbox);
     };
     let token = provider.token.as_ref().map(|t| t.expose().to_owned());
-    let http = HttpProvider::new(name, provider.url.expose().to_owned(), token)
+    let http = HttpProvider::new(name, provider.url.expose().to_owned(), token, timeout)
         .map_err(anyhow::Error::msg)?;
     Ok(TextChannel::Http(http))
 }
@@ -42,7 +47,8 @@ pub fn retry_policy(config: &NotifyConfig) -> RetryPolicy {
         max_attempts: config.max_attempts,
         backoff_base: config.backoff,
         backoff_max: config.backoff_max,
-        ..RetryPolicy::default()
+        lease: config.lease,
+        send_timeout: config.send_timeout,
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Model {
     pub valid_to: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// When the expiry job recorded that `valid_to` passed (access checks use `valid_to`).
+    pub expired_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

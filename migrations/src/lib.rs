@@ -16,6 +16,7 @@ mod m20261123_000007_create_messaging;
 mod m20261123_000008_create_audit_events;
 mod m20261123_000009_add_notification_params;
 mod m20261123_000010_make_result_successor_unique;
+mod m20261123_000011_add_expiry_job_columns;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_audit_events::Migration),
             Box::new(m20261123_000009_add_notification_params::Migration),
             Box::new(m20261123_000010_make_result_successor_unique::Migration),
+            Box::new(m20261123_000011_add_expiry_job_columns::Migration),
         ]
     }
 }

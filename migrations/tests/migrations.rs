@@ -32,8 +32,9 @@ const TABLES: [&str; 22] = [
     "audit_events",
 ];
 
-/// Number of named indexes (`idx_*` / `uq_*`) the spec asks for.
-const INDEXES: i64 = 33;
+/// Number of named indexes (`idx_*` / `uq_*`) the spec asks for, plus the three the
+/// scheduled jobs scan (`m20261123_000011_add_expiry_job_columns`).
+const INDEXES: i64 = 36;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");

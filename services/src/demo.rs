@@ -883,6 +883,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             valid_to: Some(self.now + Duration::days(365 * 8)),
             revoked_at: None,
             created_at: self.ago(365),
+            expired_at: None,
         }
         .into_active_model()
         .insert(self.db)

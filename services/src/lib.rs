@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod interpretation;
+pub mod jobs;
 pub mod live;
 pub mod lookup;
 pub mod nodes;

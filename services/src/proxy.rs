@@ -115,6 +115,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
         valid_to: input.valid_to,
         revoked_at: None,
         created_at: now,
+        expired_at: None,
     };
     let txn = crate::db::begin_write(db).await?;
     patients::lock(&txn, access.tenant_id, patient_id).await?;

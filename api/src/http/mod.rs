@@ -25,6 +25,19 @@ pub fn router(state: AppState) -> Router {
             .route("/", get(playground::page))
             .route("/playground/assets/{name}", get(playground::asset));
     }
+    finish(router, state)
+}
+
+/// The router of `portal worker`: `/health`, `/ready` and `/metrics` only, no GraphQL.
+pub fn probes(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready));
+    finish(router, state)
+}
+
+/// Adds `/metrics` (when on), the request counter and request ids.
+fn finish(mut router: Router<AppState>, state: AppState) -> Router {
     if let Some(counter) = state.metrics.clone() {
         // `route_layer`: only routed requests are counted, each under its route template.
         router = router.route("/metrics", get(metrics::scrape)).route_layer(

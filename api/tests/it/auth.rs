@@ -93,7 +93,7 @@ async fn bad_tokens_are_rejected_as_unauthenticated() {
 }
 
 /// An RSA key pair made with the openssl command line: (private PEM, public PEM, modulus hex).
-fn rsa_key_pair(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, String) {
+pub(crate) fn rsa_key_pair(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>, String) {
     let private = dir.join("private.pem");
     let public = dir.join("public.pem");
     let run = |args: &[&str]| {
@@ -143,7 +143,7 @@ fn settings() -> JwtSettings {
     }
 }
 
-fn rs256(private: &[u8], kid: Option<&str>) -> String {
+pub(crate) fn rs256(private: &[u8], kid: Option<&str>) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = kid.map(str::to_owned);
     let claims = claims("portal", "https://idp.test/realms/portal", 600);

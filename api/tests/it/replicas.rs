@@ -16,11 +16,11 @@ use crate::support::binary::{Server, post, start_with, token_with};
 use crate::support::ws::WsClient;
 use crate::support::{Backend, TestApp};
 
-const RESULT_READY: &str = "subscription($p: ID!, $a: ID) { resultReady(patientId: $p, after: $a) { eventId result { id } } }";
+pub(crate) const RESULT_READY: &str = "subscription($p: ID!, $a: ID) { resultReady(patientId: $p, after: $a) { eventId result { id } } }";
 const ADD_RESULT: &str = "mutation($input: AddTestResultInput!) { addTestResult(input: $input) { eventId result { id } } }";
 
 /// Alice's patient id and a facility of hers, read through `server`.
-async fn alice_and_facility(server: &Server, alice: &str) -> (Value, Value) {
+pub(crate) async fn alice_and_facility(server: &Server, alice: &str) -> (Value, Value) {
     let query = json!({ "query": "{ viewer { patient { id orders(first: 1) { edges { node { facility { id } } } } } } }" });
     let (_, body) = post(server, Some(alice), query, "replicas-setup").await;
     let patient = &body["data"]["viewer"]["patient"];
@@ -33,7 +33,12 @@ async fn alice_and_facility(server: &Server, alice: &str) -> (Value, Value) {
 }
 
 /// Adds a FINAL result for Alice through `server` as the lab; returns the outbox event id.
-async fn add_result(server: &Server, lab: &str, alice: &Value, facility: &Value) -> Value {
+pub(crate) async fn add_result(
+    server: &Server,
+    lab: &str,
+    alice: &Value,
+    facility: &Value,
+) -> Value {
     let body = json!({ "query": ADD_RESULT, "variables": { "input": {
         "patientId": alice,
         "order": { "facilityId": facility, "testCode": "4548-4" },

@@ -149,6 +149,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         valid_to: Some(now),
         revoked_at: Some(now),
         created_at: now,
+        expired_at: None,
     };
     round_trip!(db, proxy_grant, proxy_grant, proxy_grant.id);
 

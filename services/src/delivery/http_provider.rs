@@ -6,9 +6,6 @@ use serde::Serialize;
 
 use super::SendFailure;
 
-/// Kept well under the worker's claim lease, so a slow provider cannot cause a double send.
-const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Clone)]
 pub struct HttpProvider {
     name: &'static str,
@@ -27,9 +24,16 @@ impl std::fmt::Debug for HttpProvider {
 
 impl HttpProvider {
     /// `name` (`sms`, `push`) appears in errors instead of the URL, which may carry a key.
-    pub fn new(name: &'static str, url: String, token: Option<String>) -> Result<Self, String> {
+    /// `timeout` (`NOTIFY_SEND_TIMEOUT_MS`) is kept well under the worker's claim lease, so a
+    /// slow provider cannot cause a double send.
+    pub fn new(
+        name: &'static str,
+        url: String,
+        token: Option<String>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
-            .timeout(PROVIDER_TIMEOUT)
+            .timeout(timeout)
             .build()
             .map_err(|e| format!("cannot build the {name} provider's HTTP client: {e}"))?;
         Ok(Self {

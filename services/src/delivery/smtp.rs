@@ -9,9 +9,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{Message, SendFailure};
 
-/// Kept well under the worker's claim lease, so a stuck server cannot cause a double send.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-
 #[derive(Clone)]
 pub struct SmtpSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -19,11 +16,12 @@ pub struct SmtpSender {
 
 impl SmtpSender {
     /// Parses `SMTP_URL` (e.g. `smtp://127.0.0.1:2525`, `smtps://user:pass@host`); connects
-    /// only when sending.
-    pub fn from_url(url: &str) -> Result<Self, String> {
+    /// only when sending. `timeout` (`NOTIFY_SEND_TIMEOUT_MS`) bounds each SMTP exchange and
+    /// is kept well under the worker's claim lease, so a stuck server cannot cause a double send.
+    pub fn from_url(url: &str, timeout: Duration) -> Result<Self, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|_| "SMTP_URL is not a valid smtp:// or smtps:// URL".to_owned())?
-            .timeout(Some(SMTP_TIMEOUT))
+            .timeout(Some(timeout))
             .build();
         Ok(Self { transport })
     }

@@ -6,7 +6,12 @@
 //! worker sees `rows_affected = 1`: SQLite runs writes one at a time, and PostgreSQL makes a
 //! concurrent UPDATE wait for the row lock and then re-check its WHERE against the new row
 //! (READ COMMITTED), which no longer matches. No status or column is added, and a worker that
-//! dies mid-send loses only its lease: the row is due again once the lease ends.
+//! dies mid-send loses only its lease: the row is due again once the lease ends. One lease
+//! covers the whole claimed batch, and no send starts when less than twice the send timeout
+//! of it is left, so a worker whose lease ran out never sends a row another worker holds.
+//! At least once: a worker killed after the provider accepted a message but before the
+//! outcome was stored leaves the row due again, and the message is sent a second time after
+//! the lease.
 
 use std::future::Future;
 use std::time::Duration;
@@ -32,8 +37,11 @@ pub struct RetryPolicy {
     /// Delay after the first failure; doubled after each further one.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// How long a claimed row stays invisible to other workers; longer than any send timeout.
+    /// How long a claimed batch stays invisible to other workers (`NOTIFY_LEASE_SECS`).
     pub lease: Duration,
+    /// The longest one send may take (`NOTIFY_SEND_TIMEOUT_MS`); a send is started only while
+    /// at least twice this much of the lease is left.
+    pub send_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -43,6 +51,7 @@ impl Default for RetryPolicy {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(600),
             lease: Duration::from_secs(300),
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -83,7 +92,16 @@ pub async fn deliver_due(
         claimed: claimed.len(),
         ..DeliveryCounts::default()
     };
-    for row in claimed {
+    for (done, row) in claimed.into_iter().enumerate() {
+        if !time_left(lease_until, policy.send_timeout) {
+            // Sending now could finish after the lease, when another worker may send the
+            // same row: leave the rest to be claimed again once the lease ends.
+            tracing::warn!(
+                left = counts.claimed - done,
+                "claim lease nearly over: rest of the batch left for the next claim"
+            );
+            break;
+        }
         let status = deliver_one(db, channels, policy, &row, lease_until).await?;
         match status {
             NotificationStatus::Sent => counts.sent += 1,
@@ -286,6 +304,11 @@ async fn record(
     }
     tracing::debug!(status = ?status, "notification attempt recorded");
     Ok(status)
+}
+
+/// Whether a send of at most `send_timeout` started now ends well inside the lease.
+fn time_left(lease_until: DateTime<Utc>, send_timeout: Duration) -> bool {
+    after(clock::now(), send_timeout.saturating_mul(2)).is_ok_and(|end| end < lease_until)
 }
 
 fn after(now: DateTime<Utc>, delay: Duration) -> ServiceResult<DateTime<Utc>> {

@@ -1,5 +1,5 @@
-//! The real `portal` binary for end-to-end tests: start `portal serve` on a free loopback
-//! port, mint tokens with `portal token`, post GraphQL over HTTP.
+//! The real `portal` binary for end-to-end tests: start `portal serve` (or `portal worker`)
+//! on a free loopback port, mint tokens with `portal token`, post GraphQL over HTTP.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_portal");
 
-/// A running `portal serve`; killed when dropped.
+/// A running `portal serve` or `portal worker`; killed when dropped.
 pub struct Server {
     pub child: Child,
     pub base: String,
@@ -58,12 +58,34 @@ pub async fn start(dir: &Path) -> Server {
 
 /// `portal serve` with extra environment variables, once `/ready` answers.
 pub async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
+    launch(dir, "serve", env, Stdio::inherit()).await
+}
+
+/// `portal worker` (background work only); `base` is its probe listener.
+pub async fn start_worker(dir: &Path, env: &[(&str, &str)]) -> Server {
+    launch(dir, "worker", env, Stdio::inherit()).await
+}
+
+/// `portal serve` with its log (stderr) written to `log`.
+pub async fn start_logged(dir: &Path, env: &[(&str, &str)], log: &Path) -> Server {
+    let file = std::fs::File::create(log).expect("log file");
+    launch(dir, "serve", env, Stdio::from(file)).await
+}
+
+/// Starts `portal <subcommand>` on a free port and waits until `/ready` answers.
+async fn launch(dir: &Path, subcommand: &str, env: &[(&str, &str)], stderr: Stdio) -> Server {
     let port = free_port();
+    let bind = if subcommand == "worker" {
+        "PORTAL_WORKER_BIND"
+    } else {
+        "PORTAL_BIND"
+    };
     let child = portal(dir)
-        .arg("serve")
+        .arg(subcommand)
         .envs(env.iter().copied())
-        .env("PORTAL_BIND", format!("127.0.0.1:{port}"))
+        .env(bind, format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start portal");
     let server = Server {
@@ -79,7 +101,7 @@ pub async fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
         }
         assert!(
             Instant::now() < deadline,
-            "portal did not become ready within 60 s"
+            "portal {subcommand} did not become ready within 60 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -341,6 +341,7 @@ impl TestApp {
             valid_to,
             revoked_at,
             created_at: Utc::now() - Duration::days(10),
+            expired_at: None,
         }
         .into_active_model()
         .insert(&self.db)

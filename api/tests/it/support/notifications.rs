@@ -161,6 +161,7 @@ pub struct FakeProvider {
 #[derive(Default)]
 struct ProviderState {
     failures_left: AtomicUsize,
+    accepted: AtomicUsize,
     requests: Mutex<Vec<(Value, Option<String>)>>,
 }
 
@@ -187,6 +188,16 @@ impl FakeProvider {
     /// Every request body received, in order (failed ones included).
     pub fn bodies(&self) -> Vec<Value> {
         self.requests().into_iter().map(|(body, _)| body).collect()
+    }
+
+    /// Answers the next `n` requests with 500 (`usize::MAX`: down until told otherwise).
+    pub fn fail_next(&self, n: usize) {
+        self.inner.failures_left.store(n, Ordering::SeqCst);
+    }
+
+    /// How many requests were answered 200.
+    pub fn accepted(&self) -> usize {
+        self.inner.accepted.load(Ordering::SeqCst)
     }
 
     pub fn requests(&self) -> Vec<(Value, Option<String>)> {
@@ -216,6 +227,7 @@ async fn receive(
             "upstream detail: account 42 over quota for +15550001",
         )
     } else {
+        state.accepted.fetch_add(1, Ordering::SeqCst);
         (StatusCode::OK, "{\"sid\":\"ok\"}")
     }
 }

@@ -183,6 +183,39 @@ impl WsClient {
         }
     }
 
+    /// Like `expect_next`, but `None` once the connection ends in any way (closed, dropped,
+    /// reset), as when the server process is killed.
+    pub async fn next_or_end(&mut self, id: &str) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("nothing from the server within {WAIT:?}"));
+            let Some(Ok(message)) = message else {
+                return None;
+            };
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(text.as_str()).expect("JSON message");
+                    if value["type"] == "ping" {
+                        let _ = self
+                            .socket
+                            .send(Message::Text(json!({ "type": "pong" }).to_string().into()))
+                            .await;
+                        continue;
+                    }
+                    assert!(
+                        value["type"] == "next" && value["id"] == id,
+                        "expected a `next` for {id}, got {value:#}"
+                    );
+                    assert!(value["payload"].get("errors").is_none(), "{value:#}");
+                    return Some(value["payload"]["data"].clone());
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
     /// The error code the subscription ended with: a `next` with errors, then `complete`.
     pub async fn expect_error(&mut self, id: &str) -> String {
         let code = match self.next().await {
