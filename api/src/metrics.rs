@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes, open
-//! subscriptions, and database gauges sampled at scrape time.
+//! subscriptions, read cache outcomes, and database gauges sampled at scrape time.
 //!
 //! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
 //! (never installed as the process-global recorder) and recorded into through
@@ -28,6 +28,7 @@ const OUTBOX_UNPUBLISHED: &str = "portal_outbox_unpublished";
 const OUTBOX_OLDEST_AGE: &str = "portal_outbox_oldest_unpublished_age_seconds";
 const NOTIFICATIONS: &str = "portal_notifications";
 const DB_UP: &str = "portal_db_up";
+const CACHE_REQUESTS: &str = "portal_cache_requests_total";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -119,6 +120,23 @@ impl Metrics {
         }
         self.handle.run_upkeep();
         self.handle.render()
+    }
+
+    /// Copies the read cache's counters (it counts on its own; no request waits on this).
+    pub fn record_cache(&self, stats: &portal_schema::cache::Stats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let outcomes = [
+            ("hit", &stats.hit),
+            ("miss", &stats.miss),
+            ("bypass", &stats.bypass),
+            ("error", &stats.error),
+        ];
+        self.record(|| {
+            for (outcome, counter) in outcomes {
+                metrics::counter!(CACHE_REQUESTS, "outcome" => outcome)
+                    .absolute(counter.load(Relaxed));
+            }
+        });
     }
 
     /// Drains histogram samples into the registry so memory stays bounded between scrapes.
