@@ -8,6 +8,7 @@ mod account;
 mod appointments;
 mod audit;
 mod auth;
+mod cache;
 mod delivery;
 mod e2e;
 mod ingest;
