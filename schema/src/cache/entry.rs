@@ -16,6 +16,26 @@ pub struct Entry {
     pub deps: Vec<(String, Option<String>)>,
 }
 
+impl Entry {
+    /// The answer and the audit records to write for a hit now; `None` when the entry cannot
+    /// be used (written by another version), which makes it a miss.
+    pub fn into_hit(self) -> Option<Hit> {
+        let data = async_graphql::Value::from_json(self.data).ok()?;
+        let records = self
+            .records
+            .iter()
+            .map(StoredRecord::to_record)
+            .collect::<Option<Vec<_>>>()?;
+        Some(Hit { data, records })
+    }
+}
+
+/// A usable entry, ready to answer a request.
+pub struct Hit {
+    pub data: async_graphql::Value,
+    pub records: Vec<AuditRecord>,
+}
+
 /// An audit record without its time: a hit writes it again, at the time of the hit, under
 /// the hit's request id and client address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

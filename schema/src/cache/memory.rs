@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 
 use super::entry::Entry;
 
-/// Entries kept at most; when full, expired ones go first, then everything.
+/// Entries kept at most, and their total size (as JSON); when full, expired ones go first,
+/// then everything. An answer larger than `MAX_ENTRY_BYTES` is not kept.
 const MAX_ENTRIES: usize = 10_000;
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+const MAX_ENTRY_BYTES: usize = 1024 * 1024;
 /// Generation keys kept at most; past it, generations and entries are dropped together, and
 /// every key not bumped since reads as the new reset number, so nothing read before the reset
 /// can match after it.
@@ -18,9 +21,17 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
 }
 
+struct Stored {
+    expires: Instant,
+    bytes: usize,
+    entry: Entry,
+}
+
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<String, (Instant, Entry)>,
+    entries: HashMap<String, Stored>,
+    /// The sum of `Stored::bytes`.
+    bytes: usize,
     generations: HashMap<String, String>,
     /// Source of generation values; never repeats within the process.
     counter: u64,
@@ -29,6 +40,12 @@ struct Inner {
 }
 
 impl Inner {
+    fn remove(&mut self, key: &str) {
+        if let Some(stored) = self.entries.remove(key) {
+            self.bytes -= stored.bytes;
+        }
+    }
+
     fn generation(&self, key: &str) -> Option<String> {
         Some(
             self.generations
@@ -44,9 +61,9 @@ impl MemoryStore {
         let mut inner = self.lock();
         let now = Instant::now();
         let entry = match inner.entries.get(key) {
-            Some((expires, entry)) if *expires > now => Some(entry.clone()),
+            Some(stored) if stored.expires > now => Some(stored.entry.clone()),
             Some(_) => {
-                inner.entries.remove(key);
+                inner.remove(key);
                 None
             }
             None => None,
@@ -60,15 +77,33 @@ impl MemoryStore {
     }
 
     pub fn put(&self, key: String, entry: Entry, ttl: Duration) {
+        let bytes = serde_json::to_vec(&entry).map_or(usize::MAX, |json| json.len());
+        if bytes > MAX_ENTRY_BYTES {
+            return;
+        }
         let mut inner = self.lock();
         let now = Instant::now();
-        if inner.entries.len() >= MAX_ENTRIES {
-            inner.entries.retain(|_, (expires, _)| *expires > now);
+        inner.remove(&key);
+        let full =
+            |inner: &Inner| inner.entries.len() >= MAX_ENTRIES || inner.bytes + bytes > MAX_BYTES;
+        if full(&inner) {
+            inner.entries.retain(|_, stored| stored.expires > now);
+            inner.bytes = inner.entries.values().map(|stored| stored.bytes).sum();
         }
-        if inner.entries.len() >= MAX_ENTRIES {
+        if full(&inner) {
             inner.entries.clear();
+            inner.bytes = 0;
         }
-        inner.entries.insert(key, (now + ttl, entry));
+        inner.bytes += bytes;
+        let expires = now + ttl;
+        inner.entries.insert(
+            key,
+            Stored {
+                expires,
+                bytes,
+                entry,
+            },
+        );
     }
 
     pub fn bump(&self, keys: &[String]) {
@@ -76,6 +111,7 @@ impl MemoryStore {
         if inner.generations.len() + keys.len() > MAX_GENERATIONS {
             inner.generations.clear();
             inner.entries.clear();
+            inner.bytes = 0;
             inner.resets += 1;
         }
         for key in keys {
@@ -90,5 +126,55 @@ impl MemoryStore {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(payload: &str) -> Entry {
+        Entry {
+            data: serde_json::json!({ "x": payload }),
+            records: Vec::new(),
+            deps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_bump_gives_a_value_never_seen_before() {
+        let store = MemoryStore::default();
+        let keys = ["a".to_owned()];
+        let first = store.generations(&keys);
+        store.bump(&keys);
+        let second = store.generations(&keys);
+        store.bump(&keys);
+        let third = store.generations(&keys);
+        assert!(first != second && second != third && first != third);
+    }
+
+    #[test]
+    fn entries_expire_and_are_replaced() {
+        let store = MemoryStore::default();
+        store.put("k".into(), entry("one"), Duration::from_secs(60));
+        store.put("k".into(), entry("two"), Duration::from_secs(60));
+        assert_eq!(store.get("k", "w").0, Some(entry("two")));
+        assert_eq!(
+            store.lock().bytes,
+            serde_json::to_vec(&entry("two")).map_or(0, |j| j.len())
+        );
+        store.put("gone".into(), entry("old"), Duration::ZERO);
+        assert_eq!(store.get("gone", "w").0, None);
+    }
+
+    #[test]
+    fn oversized_answers_are_not_kept() {
+        let store = MemoryStore::default();
+        store.put(
+            "big".into(),
+            entry(&"x".repeat(MAX_ENTRY_BYTES)),
+            Duration::from_secs(60),
+        );
+        assert_eq!(store.get("big", "w").0, None);
     }
 }

@@ -20,7 +20,7 @@ use portal_services::RequestContext;
 use portal_services::read_deps::ReadDeps;
 use uuid::Uuid;
 
-use entry::{Entry, StoredRecord};
+use entry::{Entry, Hit, StoredRecord};
 use memory::MemoryStore;
 use plan::Kind;
 use redis_store::RedisStore;
@@ -87,7 +87,7 @@ pub enum Plan {
 /// The outcome of `lookup`.
 pub enum Lookup {
     /// A valid entry: answer from it (see `serve`).
-    Hit(Entry),
+    Hit(Hit),
     Proceed(Plan),
 }
 
@@ -188,23 +188,14 @@ impl ReadCache {
     }
 }
 
-/// Answers from `entry`: its audit records are written again now, under this request; when
+/// Answers from a hit: its audit records are written again now, under this request; when
 /// they cannot be, the client gets UNAVAILABLE instead of the data, as on a live read.
-pub async fn serve(
-    db: &sea_orm::DatabaseConnection,
-    entry: Entry,
-    ctx: RequestContext,
-) -> Response {
-    for record in &entry.records {
-        match record.to_record() {
-            Some(record) => ctx.record(record),
-            None => {
-                return crate::audit_extension::withheld(&ctx.request_id, "unreadable cache entry");
-            }
-        }
+pub async fn serve(db: &sea_orm::DatabaseConnection, hit: Hit, ctx: RequestContext) -> Response {
+    for record in hit.records {
+        ctx.record(record);
     }
     match portal_services::audit::flush(db, &ctx).await {
-        Ok(_) => Response::new(async_graphql::Value::from_json(entry.data).unwrap_or_default()),
+        Ok(_) => Response::new(hit.data),
         Err(err) => crate::audit_extension::withheld(&ctx.request_id, &err.to_string()),
     }
 }
@@ -216,7 +207,7 @@ impl Inner {
         &self,
         key: &str,
         tenant: Uuid,
-    ) -> Result<(Option<Entry>, Option<String>), CacheError> {
+    ) -> Result<(Option<Hit>, Option<String>), CacheError> {
         let entry_key = format!("{PREFIX}:e:{key}");
         let write_key = write_key(tenant);
         let (entry, write_generation) = match &self.store {
@@ -233,11 +224,8 @@ impl Inner {
             .iter()
             .zip(&current)
             .all(|((_, then), now)| then == now);
-        Ok(if valid {
-            (Some(entry), write_generation)
-        } else {
-            (None, write_generation)
-        })
+        let hit = if valid { entry.into_hit() } else { None };
+        Ok((hit, write_generation))
     }
 
     async fn store(
