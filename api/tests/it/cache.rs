@@ -434,6 +434,29 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     assert_eq!(status_of(&account, appointments, &booked), "CANCELLED");
 }
 
+async fn a_new_order_puts_the_patient_on_the_clinicians_list(backend: Backend) {
+    let app = cached_app(backend).await;
+    let d = demo(&app).await;
+    let tenant = d.alice.tenant_id;
+    let clinician = app.clinician(tenant, "dr.new").await;
+    let doctor = app.viewer("dr.new", tenant, &[Role::Clinician], None).await;
+    let nobody = read_twice(&app, &doctor, MY_PATIENTS, json!({})).await;
+    assert_eq!(
+        ids(&nobody, "/data/viewer/patients/edges"),
+        Vec::<Value>::new()
+    );
+    let mut input = hba1c(&d, 6.0);
+    input["input"]["order"]["orderingClinicianId"] =
+        json!(encode(NodeType::Clinician, clinician).to_string());
+    write(&app, &d.lab, ADD, input, "/data/addTestResult/result/id").await;
+    let listed = app.query(Some(&doctor), MY_PATIENTS, json!({})).await;
+    assert_eq!(
+        ids(&listed, "/data/viewer/patients/edges"),
+        vec![pid(d.alice_id)],
+        "{listed:#}"
+    );
+}
+
 async fn a_hit_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backend) {
     let app = cached_app(backend).await;
     let w = app.world().await;
@@ -611,5 +634,6 @@ on_both_backends!(
     two_viewers_never_share_an_entry,
     a_revoked_proxy_is_refused_on_its_very_next_read,
     every_kind_of_write_is_seen_by_the_next_read,
+    a_new_order_puts_the_patient_on_the_clinicians_list,
     a_hit_is_withheld_when_the_audit_trail_cannot_be_written,
 );
