@@ -32,6 +32,11 @@ pub struct Config {
     /// `redis://…`: events fan out to every replica through Redis pub/sub; unset, the bus
     /// is in-process (one replica). May carry a password.
     pub redis_url: Option<Secret>,
+    /// Whether query answers are cached (`CACHE_ENABLED`): in Redis with `REDIS_URL`, else
+    /// in process memory.
+    pub cache_enabled: bool,
+    /// How long a cached answer may be served when no write invalidates it (`CACHE_TTL_SECS`).
+    pub cache_ttl: Duration,
     pub notify: NotifyConfig,
     /// Whether `portal serve` also runs the background work (outbox relay, notification
     /// worker, scheduled jobs): `PORTAL_BACKGROUND`. `portal worker` always runs it.
@@ -205,6 +210,8 @@ impl Config {
             background: flag(vars, "PORTAL_BACKGROUND", true)?,
             worker_bind: parse(vars, "PORTAL_WORKER_BIND", "127.0.0.1:8081")?,
             jobs: jobs_config(vars)?,
+            cache_enabled: flag(vars, "CACHE_ENABLED", true)?,
+            cache_ttl: Duration::from_secs(parse(vars, "CACHE_TTL_SECS", "60")?),
         };
         config.validate()?;
         Ok(config)
@@ -219,6 +226,9 @@ impl Config {
         }
         if self.relay_interval.is_zero() {
             return Err(err("PORTAL_RELAY_INTERVAL_MS must be at least 1"));
+        }
+        if !(30..=120).contains(&self.cache_ttl.as_secs()) {
+            return Err(err("CACHE_TTL_SECS must be between 30 and 120"));
         }
         if self.database_max_connections == 0 {
             return Err(err("DATABASE_MAX_CONNECTIONS must be at least 1"));
@@ -508,6 +518,27 @@ mod tests {
             Some("https://portal.test")
         );
         assert!(Config::from_vars(&vars(&[("PORTAL_PUBLIC_URL", "portal.test")])).is_err());
+    }
+
+    #[test]
+    fn the_read_cache_is_on_by_default_with_a_bounded_ttl() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert!(config.cache_enabled);
+        assert_eq!(config.cache_ttl, Duration::from_secs(60));
+        for bad in ["29", "121", "0", "sixty"] {
+            let error = Config::from_vars(&vars(&[("CACHE_TTL_SECS", bad)]))
+                .err()
+                .unwrap_or_else(|| panic!("CACHE_TTL_SECS={bad} must be refused"));
+            assert!(error.to_string().contains("CACHE_TTL_SECS"), "{error}");
+        }
+        let config = Config::from_vars(&vars(&[
+            ("CACHE_TTL_SECS", "120"),
+            ("CACHE_ENABLED", "false"),
+        ]))
+        .expect("valid cache settings");
+        assert!(!config.cache_enabled);
+        assert_eq!(config.cache_ttl, Duration::from_secs(120));
+        assert!(Config::from_vars(&vars(&[("CACHE_ENABLED", "maybe")])).is_err());
     }
 
     #[test]

@@ -122,6 +122,11 @@ pub fn describe(config: &Config) -> String {
     } else {
         "in-process"
     };
+    let cache = match (config.cache_enabled, config.redis_url.is_some()) {
+        (false, _) => "off".to_owned(),
+        (true, true) => format!("Redis, TTL {} s", config.cache_ttl.as_secs()),
+        (true, false) => format!("in-process, TTL {} s", config.cache_ttl.as_secs()),
+    };
     let keys = match &config.jwt.keys {
         config::JwtKeys::DevSecret => "HS256 dev secret".to_owned(),
         config::JwtKeys::PublicKeyPem { algorithm, path } => {
@@ -143,7 +148,7 @@ pub fn describe(config: &Config) -> String {
         }
     };
     format!(
-        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  event bus: {bus}\n  jwt: {keys}, issuer {}, audience {}\n  \
+        "configuration OK\n  environment: {:?}\n  bind: {}\n  database: {database}\n  event bus: {bus}\n  read cache: {cache}\n  jwt: {keys}, issuer {}, audience {}\n  \
          playground: {}, introspection: {}, metrics: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
          retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, lease {:?}, send timeout {:?}\n  \

@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes, open
-//! subscriptions, and database gauges sampled at scrape time.
+//! subscriptions, read cache outcomes, and database gauges sampled at scrape time.
 //!
 //! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
 //! (never installed as the process-global recorder) and recorded into through
@@ -30,6 +30,7 @@ const NOTIFICATIONS: &str = "portal_notifications";
 const DB_UP: &str = "portal_db_up";
 const JOB_RUNS: &str = "portal_job_runs_total";
 const JOB_ROWS: &str = "portal_job_rows_total";
+const CACHE_REQUESTS: &str = "portal_cache_requests_total";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -130,6 +131,23 @@ impl Metrics {
         }
         self.handle.run_upkeep();
         self.handle.render()
+    }
+
+    /// Copies the read cache's counters (it counts on its own; no request waits on this).
+    pub fn record_cache(&self, stats: &portal_schema::cache::Stats) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let outcomes = [
+            ("hit", &stats.hit),
+            ("miss", &stats.miss),
+            ("bypass", &stats.bypass),
+            ("error", &stats.error),
+        ];
+        self.record(|| {
+            for (outcome, counter) in outcomes {
+                metrics::counter!(CACHE_REQUESTS, "outcome" => outcome)
+                    .absolute(counter.load(Relaxed));
+            }
+        });
     }
 
     /// Drains histogram samples into the registry so memory stays bounded between scrapes.

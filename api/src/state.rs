@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use jsonwebtoken::Algorithm;
 use portal_schema::AppData;
-use portal_schema::{Limits, PortalSchema};
+use portal_schema::{Limits, PortalSchema, ReadCache};
 use portal_services::auth::{
     DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
 };
@@ -37,6 +37,9 @@ pub struct AppState {
     /// The write path calls `notify_one()` after committing outbox events, so the relay
     /// publishes them at once instead of at its next poll.
     pub outbox_wake: Arc<Notify>,
+    /// Cached query answers (in process, or Redis with `REDIS_URL`); its counters feed
+    /// `/metrics`.
+    pub cache: ReadCache,
     /// This application's metrics registry; `None` when `PORTAL_METRICS` is off.
     pub metrics: Option<Arc<Metrics>>,
     shutdown: Arc<watch::Sender<bool>>,
@@ -72,6 +75,7 @@ impl AppState {
         let (verifier, dev) = auth(&config, demo_tenant)?;
         let bus = event_bus(&config)?;
         let outbox_wake = Arc::new(Notify::new());
+        let cache = read_cache(&config)?;
         let schema = portal_schema::build(
             AppData {
                 db: db.clone(),
@@ -86,6 +90,7 @@ impl AppState {
                 max_complexity: config.max_complexity,
                 introspection: config.introspection,
             },
+            cache.clone(),
         );
         let metrics = config.metrics.then(|| Arc::new(Metrics::new()));
         Ok(Self {
@@ -96,6 +101,7 @@ impl AppState {
             dev,
             bus,
             outbox_wake,
+            cache,
             metrics,
             shutdown: Arc::new(watch::channel(false).0),
         })
@@ -161,6 +167,19 @@ fn event_bus(config: &Config) -> anyhow::Result<EventBus> {
         Some(url) => EventBus::redis(url.expose(), config.event_bus_capacity)
             .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
         None => Ok(EventBus::in_process(config.event_bus_capacity)),
+    }
+}
+
+/// Redis when `REDIS_URL` is set (shared by the replicas), else in process; off with
+/// `CACHE_ENABLED=false`.
+fn read_cache(config: &Config) -> anyhow::Result<ReadCache> {
+    if !config.cache_enabled {
+        return Ok(ReadCache::disabled());
+    }
+    match &config.redis_url {
+        Some(url) => ReadCache::redis(url.expose(), config.cache_ttl)
+            .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
+        None => Ok(ReadCache::in_process(config.cache_ttl)),
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
-use async_graphql::{ErrorExtensions, Response, ServerError};
+use async_graphql::{ErrorExtensions, Response};
 use portal_resolvers::AppData;
 use portal_services::{RequestContext, audit};
 
@@ -35,14 +35,16 @@ impl Extension for AuditFlushExtension {
         };
         match audit::flush(&app.db, request).await {
             Ok(_) => response,
-            Err(err) => {
-                tracing::error!(request_id = %request.request_id, error = %err, "audit trail write failed; answer withheld");
-                let error = ServerError::new("service temporarily unavailable", None);
-                let error = async_graphql::Error::new(error.message.clone())
-                    .extend_with(|_, ext| ext.set("code", "UNAVAILABLE"))
-                    .into_server_error(async_graphql::Pos::default());
-                Response::from_errors(vec![error])
-            }
+            Err(err) => withheld(&request.request_id, &err.to_string()),
         }
     }
+}
+
+/// The answer that replaces the data when the audit trail cannot be written: UNAVAILABLE.
+pub(crate) fn withheld(request_id: &str, cause: &str) -> Response {
+    tracing::error!(request_id = %request_id, error = %cause, "audit trail write failed; answer withheld");
+    let error = async_graphql::Error::new("service temporarily unavailable")
+        .extend_with(|_, ext| ext.set("code", "UNAVAILABLE"))
+        .into_server_error(async_graphql::Pos::default());
+    Response::from_errors(vec![error])
 }

@@ -1,6 +1,7 @@
 //! Assembles the GraphQL schema: root types, limits, the audit extension, the SDL.
 
 mod audit_extension;
+pub mod cache;
 mod error_codes;
 
 use async_graphql::dataloader::DataLoader;
@@ -10,6 +11,7 @@ use portal_services::RequestContext;
 use uuid::Uuid;
 
 pub use audit_extension::AuditFlush;
+pub use cache::ReadCache;
 pub use error_codes::ErrorCodes;
 pub use portal_resolvers::{AppData, Subscriber};
 
@@ -33,14 +35,16 @@ impl Default for Limits {
     }
 }
 
-/// The schema the server and the tests execute against.
-pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
+/// The schema the server and the tests execute against; `cache` answers repeated queries
+/// (`ReadCache::disabled()` for none).
+pub fn build(data: AppData, limits: &Limits, cache: ReadCache) -> PortalSchema {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
     .data(data)
+    .data(cache)
     .extension(AuditFlush)
     .extension(ErrorCodes)
     .limit_depth(limits.max_depth)
@@ -64,9 +68,22 @@ pub fn sdl() -> String {
 
 /// Runs one request with its per-request data: the context (viewer, audit buffer) and a
 /// DataLoader scoped to the viewer's tenant. Audit records are written before it returns.
+/// A query may be answered from the read cache (audited all the same); `cache.after` must
+/// run once the request's writes have committed, so a mutation's invalidation follows them.
 pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
+    let cache = schema
+        .data::<ReadCache>()
+        .cloned()
+        .unwrap_or_else(ReadCache::disabled);
+    let plan = match cache.lookup(&request, &ctx).await {
+        cache::Lookup::Hit(entry) => return cache::serve(&schema_db(schema), entry, ctx).await,
+        cache::Lookup::Proceed(plan) => plan,
+    };
+    let deps = ctx.read_deps();
     let request = with_request_data(schema, request, ctx);
-    schema.execute(request).await
+    let response = schema.execute(request).await;
+    cache.after(plan, &deps, &response).await;
+    response
 }
 
 /// The data of one WebSocket connection: who is connected, and a DataLoader scoped to their

@@ -208,13 +208,14 @@ pub async fn relation<C: ConnectionTrait>(
     if let Some(cached) = ctx.cached_relation(patient_id) {
         return Ok(cached);
     }
-    let found = resolve_relation(db, viewer, patient_id).await?;
+    let found = resolve_relation(db, ctx, viewer, patient_id).await?;
     ctx.cache_relation(patient_id, found.clone());
     Ok(found)
 }
 
 async fn resolve_relation<C: ConnectionTrait>(
     db: &C,
+    ctx: &RequestContext,
     viewer: &Viewer,
     patient_id: Uuid,
 ) -> ServiceResult<Option<Relation>> {
@@ -231,7 +232,7 @@ async fn resolve_relation<C: ConnectionTrait>(
     {
         return Ok(Some(Relation::Clinician { clinician_id }));
     }
-    let grants = active_grants(db, viewer).await?;
+    let grants = active_grants(db, ctx, viewer).await?;
     Ok(grants
         .into_iter()
         .find(|g| g.patient_id == patient_id)
@@ -280,21 +281,49 @@ async fn treats<C: ConnectionTrait>(
 }
 
 /// Proxy grants held by the viewer that are in force now: started, not expired, not revoked.
+/// When a grant starts or ends is noted on the request: an answer built on these grants
+/// changes then, without any write (see `ReadDeps::fresh_until`).
 pub async fn active_grants<C: ConnectionTrait>(
     db: &C,
+    ctx: &RequestContext,
     viewer: &Viewer,
 ) -> ServiceResult<Vec<proxy_grant::Model>> {
     let now = Utc::now();
-    Ok(proxy_grant::Entity::find()
+    let unexpired = proxy_grant::Entity::find()
         .filter(proxy_grant::Column::TenantId.eq(viewer.tenant_id))
         .filter(proxy_grant::Column::GranteeSubject.eq(viewer.subject.as_str()))
         .filter(proxy_grant::Column::RevokedAt.is_null())
-        .filter(proxy_grant::Column::ValidFrom.lte(now))
         .filter(
             Condition::any()
                 .add(proxy_grant::Column::ValidTo.is_null())
                 .add(proxy_grant::Column::ValidTo.gt(now)),
         )
         .all(db)
-        .await?)
+        .await?;
+    let mut active = Vec::with_capacity(unexpired.len());
+    for grant in unexpired {
+        if grant.valid_from > now {
+            ctx.note_until(grant.valid_from);
+            continue;
+        }
+        if let Some(valid_to) = grant.valid_to {
+            ctx.note_until(valid_to);
+        }
+        active.push(grant);
+    }
+    Ok(active)
+}
+
+/// Notes when a grant shown to a viewer (with its `active` flag) turns active or inactive.
+pub(crate) fn note_grant_bounds(ctx: &RequestContext, grant: &proxy_grant::Model) {
+    let now = Utc::now();
+    if grant.revoked_at.is_some() {
+        return;
+    }
+    if grant.valid_from > now {
+        ctx.note_until(grant.valid_from);
+    }
+    if let Some(valid_to) = grant.valid_to.filter(|to| *to > now) {
+        ctx.note_until(valid_to);
+    }
 }

@@ -68,5 +68,9 @@ pub async fn proxy_grants<C: ConnectionTrait>(
         id: proxy_grant::Column::Id,
         order: Order::Desc,
     };
-    Ok((access, keyset.fetch(select, page, after_key, db).await?))
+    let grants = keyset.fetch(select, page, after_key, db).await?;
+    for grant in &grants.items {
+        access::note_grant_bounds(ctx, grant);
+    }
+    Ok((access, grants))
 }

@@ -1,7 +1,7 @@
 //! The per-request context every service call receives: viewer, request id, audit buffer.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use uuid::Uuid;
 
@@ -9,6 +9,7 @@ use crate::access::Relation;
 use crate::audit::AuditRecord;
 use crate::auth::Viewer;
 use crate::error::{ServiceError, ServiceResult};
+use crate::read_deps::ReadDeps;
 
 /// One GraphQL request as the services see it. Audit records collect here and are written
 /// in one batch when the request finishes (see `audit::flush`).
@@ -18,6 +19,7 @@ pub struct RequestContext {
     pub client_addr: Option<String>,
     audit: Mutex<Vec<AuditRecord>>,
     relations: Mutex<HashMap<Uuid, Option<Relation>>>,
+    deps: Arc<ReadDeps>,
 }
 
 impl RequestContext {
@@ -28,6 +30,7 @@ impl RequestContext {
             client_addr,
             audit: Mutex::new(Vec::new()),
             relations: Mutex::new(HashMap::new()),
+            deps: Arc::default(),
         }
     }
 
@@ -39,7 +42,23 @@ impl RequestContext {
     }
 
     pub fn record(&self, record: AuditRecord) {
+        self.deps.record(&record);
         lock(&self.audit).push(record);
+    }
+
+    /// What the answer depends on; the read cache keeps this handle across the execution.
+    pub fn read_deps(&self) -> Arc<ReadDeps> {
+        self.deps.clone()
+    }
+
+    /// The answer lists the patients the viewer may see (see `ReadDeps::lists_patients`).
+    pub fn note_patient_list(&self) {
+        self.deps.note_patient_list();
+    }
+
+    /// The answer may change by itself at `at` (a grant starts or ends then).
+    pub fn note_until(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.deps.note_until(at);
     }
 
     pub(crate) fn take_audit_records(&self) -> Vec<AuditRecord> {

@@ -30,6 +30,7 @@ pub mod patients;
 pub mod preferences;
 pub mod proxy;
 pub mod rate_limit;
+pub mod read_deps;
 pub mod release;
 pub mod result_links;
 pub mod results;

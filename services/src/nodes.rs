@@ -132,6 +132,7 @@ pub async fn proxy_grant<C: ConnectionTrait>(
     .await?;
     let what = Access::read("proxy_grant.read", "ProxyGrant").entity(id);
     access::authorize(db, ctx, row.patient_id, Scope::Account, what).await?;
+    access::note_grant_bounds(ctx, &row);
     Ok(row)
 }
 

@@ -96,13 +96,14 @@ pub async fn visible_to_viewer<C: ConnectionTrait>(
     page: &PageRequest,
 ) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
     let viewer = ctx.viewer()?;
+    ctx.note_patient_list();
     let mut select = patient::Entity::find().filter(patient::Column::TenantId.eq(viewer.tenant_id));
     if !viewer.is_tenant_wide() {
         let mut visible = Condition::any();
         if let (Some(own), true) = (viewer.patient_id, viewer.has_role(Role::Patient)) {
             visible = visible.add(patient::Column::Id.eq(own));
         }
-        let grantors: Vec<Uuid> = access::active_grants(db, viewer)
+        let grantors: Vec<Uuid> = access::active_grants(db, ctx, viewer)
             .await?
             .iter()
             .map(|g| g.patient_id)

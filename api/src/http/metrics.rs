@@ -28,6 +28,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     let Some(metrics) = state.metrics.as_ref() else {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };
+    metrics.record_cache(state.cache.stats());
     let body = metrics
         .scrape(&state.db, state.config.database_timeout)
         .await;

@@ -9,6 +9,7 @@ mod appointments;
 mod audit;
 mod auth;
 mod burst;
+mod cache;
 mod delivery;
 mod e2e;
 mod identity;

@@ -165,7 +165,9 @@ impl TestApp {
     }
 }
 
-/// The test configuration over `url`: no demo data, data in `dir`; `extra` overrides.
+/// The test configuration over `url`: no demo data, data in `dir`; `extra` overrides. The
+/// read cache is off unless a test turns it on: fixtures write to the database directly,
+/// past the invalidation every API write does (the cache tests are in `cache.rs`).
 fn test_config(url: &str, dir: &TempDir, extra: &[(&str, &str)]) -> Config {
     let data_dir = dir.path().display().to_string();
     let mut vars: HashMap<String, String> = [
@@ -173,6 +175,7 @@ fn test_config(url: &str, dir: &TempDir, extra: &[(&str, &str)]) -> Config {
         ("PORTAL_DATA_DIR", data_dir.as_str()),
         ("PORTAL_SEED_DEMO", "false"),
         ("PORTAL_MAX_PAGE_SIZE", "50"),
+        ("CACHE_ENABLED", "false"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

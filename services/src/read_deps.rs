@@ -1,0 +1,76 @@
+//! What one request's answer depended on, for the read cache: its audit records (the patients
+//! it touched), whether it listed whom the viewer may see, and until when it stays true.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditRecord;
+
+/// Filled while a request runs (see `RequestContext::read_deps`). Unlike the audit buffer,
+/// which `audit::flush` drains, it keeps every record, so the cache can store and later replay
+/// them and know which patients' data the answer holds.
+#[derive(Debug, Default)]
+pub struct ReadDeps {
+    records: Mutex<Vec<AuditRecord>>,
+    lists_patients: AtomicBool,
+    fresh_until: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl ReadDeps {
+    /// Every audit record of the request so far, in order.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        lock(&self.records).clone()
+    }
+
+    /// Whether the answer holds a list of the patients the viewer may see, which a new order
+    /// or proxy grant can change without touching any patient already listed.
+    pub fn lists_patients(&self) -> bool {
+        self.lists_patients.load(Ordering::SeqCst)
+    }
+
+    /// The earliest moment the answer may change by the clock alone (a proxy grant starting or
+    /// expiring); `None` when only writes can change it.
+    pub fn fresh_until(&self) -> Option<DateTime<Utc>> {
+        *lock(&self.fresh_until)
+    }
+
+    pub(crate) fn record(&self, record: &AuditRecord) {
+        lock(&self.records).push(record.clone());
+    }
+
+    pub(crate) fn note_patient_list(&self) {
+        self.lists_patients.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn note_until(&self, at: DateTime<Utc>) {
+        let mut until = lock(&self.fresh_until);
+        if until.is_none_or(|current| at < current) {
+            *until = Some(at);
+        }
+    }
+}
+
+/// A poisoned lock only means another task panicked mid-push; the data is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_earliest_time_bound_wins() {
+        let deps = ReadDeps::default();
+        let later = Utc::now() + chrono::Duration::hours(2);
+        let sooner = Utc::now() + chrono::Duration::hours(1);
+        deps.note_until(later);
+        deps.note_until(sooner);
+        deps.note_until(later);
+        assert_eq!(deps.fresh_until(), Some(sooner));
+    }
+}
