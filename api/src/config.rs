@@ -12,6 +12,12 @@ pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Secret,
+    /// `DATABASE_MIGRATION_URL`: the owner role `portal migrate` and auto-migrate use, when the
+    /// application's role (`DATABASE_URL`) may only read and write rows. Unset: `DATABASE_URL`.
+    pub database_migration_url: Option<Secret>,
+    /// `PORTAL_ALLOW_RLS_BYPASS`: start in production even though the database role is a
+    /// superuser or has BYPASSRLS (row-level security then does not apply). Off by default.
+    pub allow_rls_bypass: bool,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
     pub seed_demo: bool,
@@ -169,6 +175,8 @@ impl Config {
             notify: notify_config(vars, &data_dir, bind)?,
             data_dir,
             database_url: Secret(database_url),
+            database_migration_url: vars.get("DATABASE_MIGRATION_URL").map(Secret),
+            allow_rls_bypass: flag(vars, "PORTAL_ALLOW_RLS_BYPASS", false)?,
             database_max_connections: parse(vars, "DATABASE_MAX_CONNECTIONS", "10")?,
             database_timeout: Duration::from_millis(parse(vars, "DATABASE_TIMEOUT_MS", "3000")?),
             seed_demo: flag(vars, "PORTAL_SEED_DEMO", dev)?,
@@ -199,6 +207,13 @@ impl Config {
         if self.relay_interval.is_zero() {
             return Err(err("PORTAL_RELAY_INTERVAL_MS must be at least 1"));
         }
+        if let Some(url) = &self.database_migration_url
+            && (self.is_sqlite() || !url.expose().starts_with("postgres"))
+        {
+            return Err(err(
+                "DATABASE_MIGRATION_URL must be a PostgreSQL URL, used with a PostgreSQL DATABASE_URL",
+            ));
+        }
         if self.database_max_connections == 0 {
             return Err(err("DATABASE_MAX_CONNECTIONS must be at least 1"));
         }
@@ -214,6 +229,14 @@ impl Config {
 
     pub fn is_sqlite(&self) -> bool {
         self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// The URL migrations run with: `DATABASE_MIGRATION_URL`, else `DATABASE_URL`.
+    pub fn migration_url(&self) -> &str {
+        self.database_migration_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+            .expose()
     }
 }
 

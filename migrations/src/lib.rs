@@ -16,6 +16,8 @@ mod m20261123_000007_create_messaging;
 mod m20261123_000008_create_audit_events;
 mod m20261123_000009_add_notification_params;
 mod m20261123_000010_make_result_successor_unique;
+mod m20261123_000020_create_audit_chain_head;
+mod m20261123_000021_enable_row_level_security;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_audit_events::Migration),
             Box::new(m20261123_000009_add_notification_params::Migration),
             Box::new(m20261123_000010_make_result_successor_unique::Migration),
+            Box::new(m20261123_000020_create_audit_chain_head::Migration),
+            Box::new(m20261123_000021_enable_row_level_security::Migration),
         ]
     }
 }

@@ -2,15 +2,18 @@
 
 mod audit_extension;
 mod error_codes;
+mod request_db;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, Request, Response, Schema};
 use portal_resolvers::{Loaders, Mutation, Query, Subscription};
 use portal_services::RequestContext;
+use portal_services::db::TenantDb;
 use uuid::Uuid;
 
 pub use audit_extension::AuditFlush;
 pub use error_codes::ErrorCodes;
+pub use request_db::RequestTransaction;
 pub use portal_resolvers::{AppData, Subscriber};
 
 pub type PortalSchema = Schema<Query, Mutation, Subscription>;
@@ -41,7 +44,10 @@ pub fn build(data: AppData, limits: &Limits) -> PortalSchema {
         Subscription::default(),
     )
     .data(data)
+    // AuditFlush wraps RequestTransaction: the request's transaction commits first, then
+    // the audit records are written in their own transaction.
     .extension(AuditFlush)
+    .extension(RequestTransaction)
     .extension(ErrorCodes)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity);
@@ -62,8 +68,9 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-/// Runs one request with its per-request data: the context (viewer, audit buffer) and a
-/// DataLoader scoped to the viewer's tenant. Audit records are written before it returns.
+/// Runs one request with its per-request data: the context (viewer, audit buffer), the
+/// database handle bound to the viewer's tenant (see `request_db`) and a DataLoader over it.
+/// The request's transaction commits and audit records are written before it returns.
 pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
     let request = with_request_data(schema, request, ctx);
     schema.execute(request).await
@@ -78,9 +85,12 @@ pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
         .as_ref()
         .map(|v| v.tenant_id)
         .unwrap_or(Uuid::nil());
-    let loader = DataLoader::new(Loaders::new(schema_db(schema), tenant), tokio::spawn);
+    // Long-lived: every read runs in its own short transaction bound to the tenant.
+    let db = TenantDb::scoped(schema_db(schema), Some(tenant).filter(|t| !t.is_nil()));
+    let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
     let mut data = Data::default();
     data.insert(subscriber);
+    data.insert(db);
     data.insert(loader);
     data
 }
@@ -91,9 +101,10 @@ fn with_request_data(schema: &PortalSchema, request: Request, ctx: RequestContex
         .as_ref()
         .map(|v| v.tenant_id)
         .unwrap_or(Uuid::nil());
-    let db = schema_db(schema);
-    let loader = DataLoader::new(Loaders::new(db, tenant), tokio::spawn);
-    request.data(ctx).data(loader)
+    let bound = Some(tenant).filter(|t| !t.is_nil());
+    let db = request_db::for_request(schema_db(schema), &request, bound);
+    let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
+    request.data(ctx).data(db).data(loader)
 }
 
 fn schema_db(schema: &PortalSchema) -> sea_orm::DatabaseConnection {

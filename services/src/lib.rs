@@ -32,6 +32,7 @@ pub mod rate_limit;
 pub mod release;
 pub mod result_links;
 pub mod results;
+mod tenant_db;
 
 pub use context::RequestContext;
 pub use error::{ErrorCode, ServiceError, ServiceResult};
