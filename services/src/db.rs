@@ -39,9 +39,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
-/// How many migrations the database has not applied yet.
+/// How many migrations the database has not applied yet. Read-only (never creates the
+/// migrations table), so the application's role needs no DDL privilege for `/ready`.
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
-    Ok(Migrator::get_pending_migrations(db).await?.len())
+    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
 }
 
 /// Whether the database answers a trivial query.

@@ -17,5 +17,6 @@ mod queries;
 mod realtime;
 mod release;
 mod replicas;
+mod rls;
 mod sdl;
 mod walk_in;
