@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 pub use audit_extension::AuditFlush;
 pub use error_codes::ErrorCodes;
-pub use request_db::RequestTransaction;
 pub use portal_resolvers::{AppData, Subscriber};
+pub use request_db::RequestTransaction;
 
 pub type PortalSchema = Schema<Query, Mutation, Subscription>;
 

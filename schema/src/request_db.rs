@@ -18,12 +18,15 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ErrorExtensions, Request, Response};
 use portal_services::RequestContext;
 use portal_services::db::TenantDb;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
 use uuid::Uuid;
 
 /// The handle for `request`: one shared transaction for a query, short scoped transactions for
 /// a mutation (see the module documentation).
 pub fn for_request(pool: DatabaseConnection, request: &Request, tenant: Option<Uuid>) -> TenantDb {
+    if pool.get_database_backend() != DatabaseBackend::Postgres {
+        return TenantDb::unbound(pool);
+    }
     if is_mutation(request) {
         TenantDb::scoped(pool, tenant)
     } else {

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use portal_migrations::{Migrator, MigratorTrait};
 use portal_entities::tenant;
+use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, QuerySelect, Statement, TransactionTrait,

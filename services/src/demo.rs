@@ -58,7 +58,9 @@ pub async fn seed(db: &DatabaseConnection) -> ServiceResult<(Uuid, bool)> {
     let tenant_id = Uuid::now_v7();
     let scoped = crate::db::TenantDb::scoped(db.clone(), Some(tenant_id));
     let txn = crate::db::begin_write(&scoped).await?;
-    Seeder::new(&txn, crate::clock::now(), tenant_id).run().await?;
+    Seeder::new(&txn, crate::clock::now(), tenant_id)
+        .run()
+        .await?;
     txn.commit().await?;
     Ok((tenant_id, true))
 }

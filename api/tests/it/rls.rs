@@ -294,7 +294,9 @@ async fn a_code_path_that_forgets_the_tenant_filter_still_sees_only_the_viewers_
     }
     // And through the API: tenant B's patient and result are not found for A's lab, staff
     // and patient alike.
-    let staff = app.viewer("staff-a", w.tenant_a, &[Role::Staff], None).await;
+    let staff = app
+        .viewer("staff-a", w.tenant_a, &[Role::Staff], None)
+        .await;
     let patient = app
         .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
         .await;

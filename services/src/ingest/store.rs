@@ -5,8 +5,8 @@ use portal_entities::{
     test_result,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, SqlErr,
 };
 use tracing::instrument;
 use uuid::Uuid;

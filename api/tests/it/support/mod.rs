@@ -193,7 +193,12 @@ impl TestApp {
 
 /// The test configuration over `url` (migrations over `owner_url` when given): no demo
 /// data, data in `dir`; `extra` overrides.
-fn test_config(url: &str, owner_url: Option<&str>, dir: &TempDir, extra: &[(&str, &str)]) -> Config {
+fn test_config(
+    url: &str,
+    owner_url: Option<&str>,
+    dir: &TempDir,
+    extra: &[(&str, &str)],
+) -> Config {
     let data_dir = dir.path().display().to_string();
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", url),
