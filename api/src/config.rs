@@ -432,6 +432,30 @@ mod tests {
     }
 
     #[test]
+    fn migrations_use_the_owner_url_when_one_is_set() {
+        let app = "postgres://portal_app:pw@127.0.0.1/portal";
+        let owner = "postgres://portal_owner:pw@127.0.0.1/portal";
+        let config = Config::from_vars(&vars(&[("DATABASE_URL", app)])).expect("valid");
+        assert_eq!(config.migration_url(), app);
+        assert!(!config.allow_rls_bypass);
+        let config = Config::from_vars(&vars(&[
+            ("DATABASE_URL", app),
+            ("DATABASE_MIGRATION_URL", owner),
+        ]))
+        .expect("valid");
+        assert_eq!(config.migration_url(), owner);
+        assert_eq!(
+            format!("{:?}", config.database_migration_url),
+            "Some([redacted])"
+        );
+        let sqlite = Config::from_vars(&vars(&[("DATABASE_MIGRATION_URL", owner)]));
+        assert!(
+            sqlite.is_err(),
+            "a migration role makes no sense for SQLite"
+        );
+    }
+
+    #[test]
     fn notifications_default_to_the_mailbox_folder() {
         let config = Config::from_vars(&vars(&[("PORTAL_DATA_DIR", "/tmp/portal")]))
             .expect("defaults are valid");

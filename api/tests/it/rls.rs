@@ -2,6 +2,7 @@
 //! (`portal_app`, NOSUPERUSER NOBYPASSRLS) sees and writes only the rows of the tenant its
 //! transaction is bound to, even with a query that has no tenant filter at all.
 
+use portal_api::state::check_database_role;
 use portal_entities::{audit_event, facility, patient, test_result};
 use portal_resolvers::ids::{NodeType, encode};
 use portal_services::auth::Role;
@@ -158,6 +159,44 @@ async fn the_application_role_cannot_bypass_row_level_security() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_to_start_as_a_role_that_bypasses_row_level_security() {
+    let database = portal_testkit::postgres::fresh_app_database();
+    let config = |url: &str, allow: &str| {
+        let vars: std::collections::HashMap<String, String> = [
+            ("PORTAL_ENV", "production"),
+            ("DATABASE_URL", url),
+            ("JWT_JWKS_URL", "http://127.0.0.1:9/jwks"),
+            ("JWT_ISSUER", "https://idp.test"),
+            ("JWT_AUDIENCE", "portal"),
+            ("PORTAL_ALLOW_RLS_BYPASS", allow),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        portal_api::Config::from_vars(&vars).expect("production configuration")
+    };
+    let timeout = std::time::Duration::from_secs(5);
+    let superuser = portal_services::db::connect(&database.owner_url, 1, timeout)
+        .await
+        .expect("connect");
+    let refused = check_database_role(&config(&database.owner_url, "false"), &superuser).await;
+    let message = format!("{:#}", refused.expect_err("a superuser is refused"));
+    assert!(
+        message.contains("SUPERUSER") && message.contains("PORTAL_ALLOW_RLS_BYPASS"),
+        "{message}"
+    );
+    check_database_role(&config(&database.owner_url, "true"), &superuser)
+        .await
+        .expect("explicitly allowed");
+    let app_role = portal_services::db::connect(&database.app_url, 1, timeout)
+        .await
+        .expect("connect");
+    check_database_role(&config(&database.app_url, "false"), &app_role)
+        .await
+        .expect("the application role is fine");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unfiltered_select_on_every_tenant_table_returns_only_the_bound_tenants_rows() {
     let app = TestApp::new(Backend::Postgres).await;
     let (a, b) = two_full_tenants(&app).await;
@@ -168,13 +207,17 @@ async fn an_unfiltered_select_on_every_tenant_table_returns_only_the_bound_tenan
             all.contains(&Some(b)),
             "{table}: the other tenant has rows (else this proves nothing)"
         );
-        assert!(all.contains(&Some(a)) || table != "patients");
 
         let txn = bound(&app.db, Some(a)).await;
         let seen = visible_tenants(&txn, table).await;
         assert!(
             seen.iter().all(|t| *t == Some(a)),
             "{table}: bound to tenant A, saw {seen:?}"
+        );
+        assert_eq!(
+            seen.len(),
+            all.iter().filter(|t| **t == Some(a)).count(),
+            "{table}: bound to tenant A, every row of A is there"
         );
         txn.commit().await.expect("commit");
 
