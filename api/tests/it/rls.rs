@@ -404,3 +404,79 @@ async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_inside_a_query_request_is_a_savepoint_committed_with_the_request() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let w = app.world().await;
+    let db = TenantDb::request(app.db.clone(), Some(w.tenant_a));
+    let rename = |name: &str| {
+        format!(
+            "UPDATE facilities SET name = '{name}' WHERE id = '{}'",
+            w.facility
+        )
+    };
+    let kept = db.begin().await.expect("savepoint");
+    kept.execute_unprepared(&rename("Kept"))
+        .await
+        .expect("update");
+    kept.commit().await.expect("release savepoint");
+    let undone = db.begin().await.expect("savepoint");
+    undone
+        .execute_unprepared(&rename("Undone"))
+        .await
+        .expect("update");
+    undone.rollback().await.expect("rollback to savepoint");
+    let name_seen_by_owner = || async {
+        facility::Entity::find_by_id(w.facility)
+            .one(&app.owner)
+            .await
+            .expect("q")
+            .expect("facility")
+            .name
+    };
+    assert_ne!(
+        name_seen_by_owner().await,
+        "Kept",
+        "not visible before the request's transaction commits"
+    );
+    db.finish().await.expect("commit");
+    assert_eq!(name_seen_by_owner().await, "Kept");
+    let after = patient::Entity::find().all(&db).await;
+    assert!(after.is_err(), "the request's transaction has ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_commit_fails_reports_the_failure() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let w = app.world().await;
+    for sql in [
+        "CREATE FUNCTION refuse_at_commit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$ LANGUAGE plpgsql",
+        "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER UPDATE ON facilities DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()",
+    ] {
+        app.owner.execute_unprepared(sql).await.expect("trigger");
+    }
+    let db = TenantDb::request(app.db.clone(), Some(w.tenant_a));
+    let write = db.begin().await.expect("savepoint");
+    write
+        .execute_unprepared(&format!(
+            "UPDATE facilities SET name = 'Lost' WHERE id = '{}'",
+            w.facility
+        ))
+        .await
+        .expect("the statement itself succeeds");
+    write.commit().await.expect("release savepoint");
+    let committed = db.finish().await;
+    assert!(
+        committed
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("refused at commit")),
+        "{committed:?}"
+    );
+    let facility = facility::Entity::find_by_id(w.facility)
+        .one(&app.owner)
+        .await
+        .expect("q")
+        .expect("facility");
+    assert_ne!(facility.name, "Lost");
+}
