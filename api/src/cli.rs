@@ -8,7 +8,7 @@ use portal_services::{db, delivery, demo, patients};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::state::{AppState, open_database};
+use crate::state::{AppState, apply_migrations, open_database};
 
 #[derive(Parser)]
 #[command(name = "portal", version, about = "Patient Portal Results API")]
@@ -91,7 +91,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Worker => crate::worker::run(AppState::build(config).await?).await,
         Command::Migrate => {
             let db = open_database(&config).await?;
-            db::migrate(&db).await.context("applying migrations")?;
+            apply_migrations(&config, &db).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -100,7 +100,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 bail!("refusing to seed demo data outside development");
             }
             let db = open_database(&config).await?;
-            db::migrate(&db).await?;
+            apply_migrations(&config, &db).await?;
             let (tenant, created) = demo::seed(&db).await?;
             println!(
                 "demo tenant {tenant} {}",
@@ -118,15 +118,37 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: ConfigCommand::Check,
         } => {
             println!("{}", crate::describe(&config));
+            if !config.is_sqlite() {
+                println!("  database role: {}", database_role(&config).await);
+            }
             Ok(())
         }
     }
 }
 
+/// The connected role and whether row-level security applies to it; a database that cannot
+/// be reached is reported, not fatal (the configuration itself is valid).
+async fn database_role(config: &Config) -> String {
+    let db = match open_database(config).await {
+        Ok(db) => db,
+        Err(e) => return format!("not checked (cannot connect: {e})"),
+    };
+    let line = match db::role_check(&db).await {
+        Ok(Some(role)) if role.bypasses_rls() => {
+            format!("WARNING: {}", crate::state::describe_role(&role))
+        }
+        Ok(Some(role)) => crate::state::describe_role(&role),
+        Ok(None) => "SQLite (no roles)".to_owned(),
+        Err(e) => format!("not checked ({e})"),
+    };
+    let _ = db.close().await;
+    line
+}
+
 async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
     if config.auto_migrate {
-        db::migrate(&db).await.context("applying migrations")?;
+        apply_migrations(&config, &db).await?;
     }
     let count = delivery::replay_dead(&db, args.since, args.dry_run)
         .await
@@ -157,7 +179,10 @@ async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
     let token = if let Some(patient) = args.patient {
         let found = match Uuid::parse_str(&patient) {
             Ok(id) => portal_entities_patient(&state, tenant, id).await?,
-            Err(_) => patients::find_by_mrn(&state.db, tenant, &patient).await?,
+            Err(_) => {
+                let db = db::TenantDb::scoped(state.db.clone(), Some(tenant));
+                patients::find_by_mrn(&db, tenant, &patient).await?
+            }
         };
         let patient = found.with_context(|| format!("no demo patient {patient}"))?;
         let subject = patient.user_subject.clone().with_context(|| {
@@ -187,8 +212,9 @@ async fn portal_entities_patient(
     id: Uuid,
 ) -> anyhow::Result<Option<portal_entities::patient::Model>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let db = db::TenantDb::scoped(state.db.clone(), Some(tenant));
     Ok(portal_entities::patient::Entity::find_by_id(id)
         .filter(portal_entities::patient::Column::TenantId.eq(tenant))
-        .one(&state.db)
+        .one(&db)
         .await?)
 }

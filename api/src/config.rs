@@ -12,6 +12,12 @@ pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: Secret,
+    /// `DATABASE_MIGRATION_URL`: the owner role `portal migrate` and auto-migrate use, when the
+    /// application's role (`DATABASE_URL`) may only read and write rows. Unset: `DATABASE_URL`.
+    pub database_migration_url: Option<Secret>,
+    /// `PORTAL_ALLOW_RLS_BYPASS`: start in production even though the database role is a
+    /// superuser or has BYPASSRLS (row-level security then does not apply). Off by default.
+    pub allow_rls_bypass: bool,
     pub database_max_connections: u32,
     pub database_timeout: Duration,
     pub seed_demo: bool,
@@ -192,6 +198,8 @@ impl Config {
             notify: notify_config(vars, &data_dir, bind)?,
             data_dir,
             database_url: Secret(database_url),
+            database_migration_url: vars.get("DATABASE_MIGRATION_URL").map(Secret),
+            allow_rls_bypass: flag(vars, "PORTAL_ALLOW_RLS_BYPASS", false)?,
             database_max_connections: parse(vars, "DATABASE_MAX_CONNECTIONS", "10")?,
             database_timeout: Duration::from_millis(parse(vars, "DATABASE_TIMEOUT_MS", "3000")?),
             seed_demo: flag(vars, "PORTAL_SEED_DEMO", dev)?,
@@ -230,6 +238,13 @@ impl Config {
         if !(30..=120).contains(&self.cache_ttl.as_secs()) {
             return Err(err("CACHE_TTL_SECS must be between 30 and 120"));
         }
+        if let Some(url) = &self.database_migration_url
+            && (self.is_sqlite() || !url.expose().starts_with("postgres"))
+        {
+            return Err(err(
+                "DATABASE_MIGRATION_URL must be a PostgreSQL URL, used with a PostgreSQL DATABASE_URL",
+            ));
+        }
         if self.database_max_connections == 0 {
             return Err(err("DATABASE_MAX_CONNECTIONS must be at least 1"));
         }
@@ -245,6 +260,14 @@ impl Config {
 
     pub fn is_sqlite(&self) -> bool {
         self.database_url.expose().starts_with("sqlite:")
+    }
+
+    /// The URL migrations run with: `DATABASE_MIGRATION_URL`, else `DATABASE_URL`.
+    pub fn migration_url(&self) -> &str {
+        self.database_migration_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+            .expose()
     }
 }
 
@@ -466,6 +489,30 @@ mod tests {
         .expect("complete production config");
         assert!(!config.playground && !config.introspection && !config.seed_demo);
         assert_eq!(format!("{:?}", config.database_url), "[redacted]");
+    }
+
+    #[test]
+    fn migrations_use_the_owner_url_when_one_is_set() {
+        let app = "postgres://portal_app:pw@127.0.0.1/portal";
+        let owner = "postgres://portal_owner:pw@127.0.0.1/portal";
+        let config = Config::from_vars(&vars(&[("DATABASE_URL", app)])).expect("valid");
+        assert_eq!(config.migration_url(), app);
+        assert!(!config.allow_rls_bypass);
+        let config = Config::from_vars(&vars(&[
+            ("DATABASE_URL", app),
+            ("DATABASE_MIGRATION_URL", owner),
+        ]))
+        .expect("valid");
+        assert_eq!(config.migration_url(), owner);
+        assert_eq!(
+            format!("{:?}", config.database_migration_url),
+            "Some([redacted])"
+        );
+        let sqlite = Config::from_vars(&vars(&[("DATABASE_MIGRATION_URL", owner)]));
+        assert!(
+            sqlite.is_err(),
+            "a migration role makes no sense for SQLite"
+        );
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub(crate) async fn shutdown_signal() {
 pub fn describe(config: &Config) -> String {
     let database = if config.is_sqlite() {
         "SQLite"
+    } else if config.database_migration_url.is_some() {
+        "PostgreSQL (migrations as the DATABASE_MIGRATION_URL role)"
     } else {
         "PostgreSQL"
     };

@@ -61,8 +61,9 @@ impl AppState {
     /// Like `build`, over a connection the caller opened (tests attach a statement counter).
     pub async fn with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
         if config.auto_migrate {
-            db::migrate(&db).await.context("applying migrations")?;
+            apply_migrations(&config, &db).await?;
         }
+        check_database_role(&config, &db).await?;
         let demo_tenant = if config.seed_demo {
             let (tenant, created) = demo::seed(&db).await.context("seeding demo data")?;
             if created {
@@ -181,6 +182,64 @@ fn read_cache(config: &Config) -> anyhow::Result<ReadCache> {
             .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
         None => Ok(ReadCache::in_process(config.cache_ttl)),
     }
+}
+
+/// Applies pending migrations as the owner role (`DATABASE_MIGRATION_URL`) when one is
+/// configured, else over `db`.
+pub async fn apply_migrations(config: &Config, db: &DatabaseConnection) -> anyhow::Result<()> {
+    match &config.database_migration_url {
+        Some(url) => {
+            let owner = db::connect(url.expose(), 1, config.database_timeout)
+                .await
+                .context("connecting with DATABASE_MIGRATION_URL")?;
+            let applied = db::migrate(&owner).await.context("applying migrations");
+            // Only the one connection of this short-lived pool is closed.
+            let _ = owner.close().await;
+            applied
+        }
+        None => db::migrate(db).await.context("applying migrations"),
+    }
+}
+
+/// What the connected role means for row-level security, as one line for people.
+pub fn describe_role(role: &db::RoleCheck) -> String {
+    if role.superuser {
+        format!(
+            "{} is a SUPERUSER: row-level security does not apply, tenant isolation rests on the code alone",
+            role.role
+        )
+    } else if role.bypass_rls {
+        format!(
+            "{} has BYPASSRLS: row-level security does not apply, tenant isolation rests on the code alone",
+            role.role
+        )
+    } else {
+        format!("{} (row-level security applies)", role.role)
+    }
+}
+
+/// On PostgreSQL, warns when the application's role bypasses row-level security; in
+/// production refuses to start then, unless `PORTAL_ALLOW_RLS_BYPASS` says otherwise.
+pub async fn check_database_role(config: &Config, db: &DatabaseConnection) -> anyhow::Result<()> {
+    let Some(role) = db::role_check(db)
+        .await
+        .context("reading the database role")?
+    else {
+        return Ok(());
+    };
+    if !role.bypasses_rls() {
+        tracing::info!(role = %role.role, "database role is subject to row-level security");
+        return Ok(());
+    }
+    let message = describe_role(&role);
+    if !config.is_development() && !config.allow_rls_bypass {
+        anyhow::bail!(
+            "database role {message}. Connect DATABASE_URL as the application role (NOSUPERUSER \
+             NOBYPASSRLS, see docs/row-level-security.md) or set PORTAL_ALLOW_RLS_BYPASS=true"
+        );
+    }
+    tracing::warn!("database role {message}");
+    Ok(())
 }
 
 /// Opens the database; for SQLite, creates the data directory first.

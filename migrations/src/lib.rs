@@ -17,6 +17,8 @@ mod m20261123_000008_create_audit_events;
 mod m20261123_000009_add_notification_params;
 mod m20261123_000010_make_result_successor_unique;
 mod m20261123_000011_add_expiry_job_columns;
+mod m20261123_000020_create_audit_chain_head;
+mod m20261123_000021_enable_row_level_security;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -39,6 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_add_notification_params::Migration),
             Box::new(m20261123_000010_make_result_successor_unique::Migration),
             Box::new(m20261123_000011_add_expiry_job_columns::Migration),
+            Box::new(m20261123_000020_create_audit_chain_head::Migration),
+            Box::new(m20261123_000021_enable_row_level_security::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
 use portal_services::RequestContext;
 use portal_services::auth::Viewer;
+use portal_services::db::TenantDb;
 use portal_services::pagination::{Cursor, Page, PageRequest};
 use portal_services::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
@@ -19,6 +20,7 @@ use crate::loaders::Loaders;
 /// Process-wide state the schema carries.
 #[derive(Clone)]
 pub struct AppData {
+    /// The pool, bound to no tenant. Per-request handles are built over it (see `db`).
     pub db: DatabaseConnection,
     pub max_page_size: u64,
     /// `PORTAL_PUBLIC_URL`: the base of walk-in result links.
@@ -61,8 +63,10 @@ pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {
     ctx.data::<AppData>()
 }
 
-pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a DatabaseConnection> {
-    Ok(&app(ctx)?.db)
+/// The request's database handle, bound to the viewer's tenant (PostgreSQL row-level
+/// security). Resolvers use this, never `AppData::db` (the unbound pool).
+pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a TenantDb> {
+    ctx.data::<TenantDb>()
 }
 
 pub fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestContext> {

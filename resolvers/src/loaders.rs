@@ -9,18 +9,18 @@ use portal_entities::{
     patient, test_catalog, test_order, test_result,
 };
 use portal_services::ServiceError;
+use portal_services::db::TenantDb;
 use portal_services::lookup::by_keys;
-use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 /// The per-request loader, scoped to the viewer's tenant.
 pub struct Loaders {
-    db: DatabaseConnection,
+    db: TenantDb,
     tenant_id: Uuid,
 }
 
 impl Loaders {
-    pub fn new(db: DatabaseConnection, tenant_id: Uuid) -> Self {
+    pub fn new(db: TenantDb, tenant_id: Uuid) -> Self {
         Self { db, tenant_id }
     }
 

@@ -158,7 +158,7 @@ impl WalkInQuery {
     ) -> Result<WalkInResult> {
         let app = app(ctx)?;
         let opened = result_links::open(
-            &app.db,
+            db(ctx)?,
             request(ctx)?,
             &app.result_link_limiter,
             &token,

@@ -3,17 +3,20 @@
 mod audit_extension;
 pub mod cache;
 mod error_codes;
+mod request_db;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, Request, Response, Schema};
 use portal_resolvers::{Loaders, Mutation, Query, Subscription};
 use portal_services::RequestContext;
+use portal_services::db::TenantDb;
 use uuid::Uuid;
 
 pub use audit_extension::AuditFlush;
 pub use cache::ReadCache;
 pub use error_codes::ErrorCodes;
 pub use portal_resolvers::{AppData, Subscriber};
+pub use request_db::RequestTransaction;
 
 pub type PortalSchema = Schema<Query, Mutation, Subscription>;
 
@@ -45,7 +48,10 @@ pub fn build(data: AppData, limits: &Limits, cache: ReadCache) -> PortalSchema {
     )
     .data(data)
     .data(cache)
+    // AuditFlush wraps RequestTransaction: the request's transaction commits first, then
+    // the audit records are written in their own transaction.
     .extension(AuditFlush)
+    .extension(RequestTransaction)
     .extension(ErrorCodes)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity);
@@ -66,17 +72,23 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-/// Runs one request with its per-request data: the context (viewer, audit buffer) and a
-/// DataLoader scoped to the viewer's tenant. Audit records are written before it returns.
-/// A query may be answered from the read cache (audited all the same); `cache.after` must
-/// run once the request's writes have committed, so a mutation's invalidation follows them.
+/// Runs one request with its per-request data: the context (viewer, audit buffer), the
+/// database handle bound to the viewer's tenant (see `request_db`) and a DataLoader over it.
+/// The request's transaction commits and audit records are written before it returns.
+/// A query may be answered from the read cache (audited all the same); `cache.after` runs
+/// once the request's transaction has committed, so a mutation's invalidation follows it.
 pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
     let cache = schema
         .data::<ReadCache>()
         .cloned()
         .unwrap_or_else(ReadCache::disabled);
     let plan = match cache.lookup(&request, &ctx).await {
-        cache::Lookup::Hit(entry) => return cache::serve(&schema_db(schema), entry, ctx).await,
+        cache::Lookup::Hit(entry) => {
+            // The hit's audit rows are written like a miss's: bound to the viewer's tenant.
+            let tenant = ctx.viewer.as_ref().map(|v| v.tenant_id);
+            let db = TenantDb::scoped(schema_db(schema), tenant);
+            return cache::serve(&db, entry, ctx).await;
+        }
         cache::Lookup::Proceed(plan) => plan,
     };
     let deps = ctx.read_deps();
@@ -95,9 +107,12 @@ pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
         .as_ref()
         .map(|v| v.tenant_id)
         .unwrap_or(Uuid::nil());
-    let loader = DataLoader::new(Loaders::new(schema_db(schema), tenant), tokio::spawn);
+    // Long-lived: every read runs in its own short transaction bound to the tenant.
+    let db = TenantDb::scoped(schema_db(schema), Some(tenant).filter(|t| !t.is_nil()));
+    let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
     let mut data = Data::default();
     data.insert(subscriber);
+    data.insert(db);
     data.insert(loader);
     data
 }
@@ -108,9 +123,10 @@ fn with_request_data(schema: &PortalSchema, request: Request, ctx: RequestContex
         .as_ref()
         .map(|v| v.tenant_id)
         .unwrap_or(Uuid::nil());
-    let db = schema_db(schema);
-    let loader = DataLoader::new(Loaders::new(db, tenant), tokio::spawn);
-    request.data(ctx).data(loader)
+    let bound = Some(tenant).filter(|t| !t.is_nil());
+    let db = request_db::for_request(schema_db(schema), &request, bound);
+    let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
+    request.data(ctx).data(db).data(loader)
 }
 
 fn schema_db(schema: &PortalSchema) -> sea_orm::DatabaseConnection {

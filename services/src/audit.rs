@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use portal_entities::{AuditOutcome, audit_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseBackend, EntityTrait, QueryOrder, QuerySelect, Statement,
-    TransactionSession, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, EntityTrait, QueryOrder, Statement, TransactionSession,
+    TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -128,7 +128,7 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
         ))
         .await?;
     }
-    let mut prev = last_hash(&txn).await?;
+    let mut prev = chain_head(&txn).await?;
     let mut models = Vec::with_capacity(count);
     for mut row in rows {
         row.prev_hash = prev;
@@ -136,20 +136,52 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
         prev = row.hash.clone();
         models.push(active(row));
     }
-    audit_event::Entity::insert_many(models).exec(&txn).await?;
+    // Without RETURNING: a row of no tenant (a rejected token) is not readable back under
+    // row-level security, and nothing here needs the generated `seq`.
+    audit_event::Entity::insert_many(models)
+        .exec_without_returning(&txn)
+        .await?;
+    move_chain_head(&txn, &prev).await?;
     txn.commit().await?;
     Ok(count)
 }
 
-async fn last_hash<C: ConnectionTrait>(db: &C) -> ServiceResult<String> {
-    let last = audit_event::Entity::find()
-        .select_only()
-        .column(audit_event::Column::Hash)
-        .order_by_desc(audit_event::Column::Seq)
-        .into_tuple::<String>()
-        .one(db)
+/// The hash the next row links to. The head lives in `audit_chain_head` (one row, no
+/// tenant) rather than in the newest `audit_events` row, which under row-level security may
+/// belong to a tenant this connection cannot see.
+async fn chain_head<C: ConnectionTrait>(db: &C) -> ServiceResult<String> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT last_hash FROM audit_chain_head WHERE id = 1",
+        ))
         .await?;
-    Ok(last.unwrap_or_else(|| GENESIS_HASH.to_owned()))
+    match row {
+        Some(row) => Ok(row.try_get::<String>("", "last_hash")?),
+        None => Ok(GENESIS_HASH.to_owned()),
+    }
+}
+
+async fn move_chain_head<C: ConnectionTrait>(db: &C, hash: &str) -> ServiceResult<()> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "INSERT INTO audit_chain_head (id, last_hash) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET last_hash = EXCLUDED.last_hash"
+        }
+        _ => {
+            "INSERT INTO audit_chain_head (id, last_hash) VALUES (1, ?) \
+             ON CONFLICT (id) DO UPDATE SET last_hash = excluded.last_hash"
+        }
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [hash.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 fn active(row: audit_event::Model) -> audit_event::ActiveModel {
@@ -211,6 +243,9 @@ pub enum ChainCheck {
 }
 
 /// Recomputes the whole chain; the first row whose link or hash does not match is reported.
+/// The chain runs across tenants, so on PostgreSQL this needs a connection that sees every
+/// row: the owner or an auditor role with `BYPASSRLS` (under the application's role, with
+/// row-level security, other tenants' rows are missing and the chain looks broken).
 pub async fn verify_chain<C: ConnectionTrait>(db: &C) -> ServiceResult<ChainCheck> {
     let rows = audit_event::Entity::find()
         .order_by_asc(audit_event::Column::Seq)

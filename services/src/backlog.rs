@@ -1,11 +1,15 @@
 //! Cheap aggregate counts for `/metrics`: the outbox backlog and notifications by status.
-//! Both read only indexed columns and return counts, never rows (no PHI leaves here).
+//! Both read only indexed columns and return counts, never rows (no PHI leaves here). Under
+//! row-level security (PostgreSQL) they count tenant by tenant and add up.
 
 use chrono::{DateTime, Utc};
 use portal_entities::enums::NotificationStatus;
 use portal_entities::{notification, outbox_event};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
+    QuerySelect,
+};
 
 use crate::error::ServiceResult;
 
@@ -18,7 +22,23 @@ pub struct OutboxBacklog {
 
 /// How many events wait in the outbox and since when (one query over
 /// `idx_outbox_events_published_at_created_at`).
-pub async fn outbox<C: ConnectionTrait>(db: &C) -> ServiceResult<OutboxBacklog> {
+pub async fn outbox(db: &DatabaseConnection) -> ServiceResult<OutboxBacklog> {
+    let mut total = OutboxBacklog {
+        unpublished: 0,
+        oldest_created_at: None,
+    };
+    for scope in crate::db::tenant_scopes(db).await? {
+        let part = outbox_of(&scope).await?;
+        total.unpublished += part.unpublished;
+        total.oldest_created_at = match (total.oldest_created_at, part.oldest_created_at) {
+            (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(total)
+}
+
+async fn outbox_of<C: ConnectionTrait>(db: &C) -> ServiceResult<OutboxBacklog> {
     let row = outbox_event::Entity::find()
         .select_only()
         .column_as(Expr::col(outbox_event::Column::Id).count(), "unpublished")
@@ -35,7 +55,22 @@ pub async fn outbox<C: ConnectionTrait>(db: &C) -> ServiceResult<OutboxBacklog> 
 }
 
 /// Notifications per status (one query over `idx_notifications_status_next_attempt_at`).
-pub async fn notifications_by_status<C: ConnectionTrait>(
+pub async fn notifications_by_status(
+    db: &DatabaseConnection,
+) -> ServiceResult<Vec<(NotificationStatus, i64)>> {
+    let mut totals: Vec<(NotificationStatus, i64)> = Vec::new();
+    for scope in crate::db::tenant_scopes(db).await? {
+        for (status, count) in notifications_of(&scope).await? {
+            match totals.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, total)) => *total += count,
+                None => totals.push((status, count)),
+            }
+        }
+    }
+    Ok(totals)
+}
+
+async fn notifications_of<C: ConnectionTrait>(
     db: &C,
 ) -> ServiceResult<Vec<(NotificationStatus, i64)>> {
     Ok(notification::Entity::find()

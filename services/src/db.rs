@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
+use portal_entities::tenant;
 use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    TransactionTrait,
+    EntityTrait, QuerySelect, Statement, TransactionTrait,
 };
+use uuid::Uuid;
+
+pub use crate::tenant_db::{TenantDb, bind};
 
 /// Opens a pool. Acquiring a connection gives up after `acquire_timeout`, so a stopped
 /// database turns into a quick UNAVAILABLE instead of a hanging request.
@@ -35,9 +39,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
-/// How many migrations the database has not applied yet.
+/// How many migrations the database has not applied yet. Read-only (never creates the
+/// migrations table), so the application's role needs no DDL privilege for `/ready`.
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
-    Ok(Migrator::get_pending_migrations(db).await?.len())
+    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
 }
 
 /// Whether the database answers a trivial query.
@@ -48,7 +53,9 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// Begins a transaction that will write. On SQLite it takes the write lock first: a
 /// transaction that reads and only later writes fails at once ("database is locked",
 /// SQLITE_BUSY_SNAPSHOT) when another connection committed in between, whereas waiting for
-/// the lock up front honours the busy timeout. PostgreSQL needs nothing extra.
+/// the lock up front honours the busy timeout. On PostgreSQL the tenant comes from the
+/// handle: a `TenantDb` binds `app.tenant_id` as the transaction's first statement (row-level
+/// security); over a plain pool no tenant is set and no tenant rows are visible.
 pub async fn begin_write<C>(db: &C) -> Result<C::Transaction, DbErr>
 where
     C: TransactionTrait,
@@ -61,4 +68,58 @@ where
             .await?;
     }
     Ok(txn)
+}
+
+/// One handle per tenant for work that spans tenants (relay, delivery, metrics, replay): on
+/// PostgreSQL each tenant's rows are reachable only through a handle bound to it, so the
+/// work runs tenant by tenant (`tenants` itself is not under row-level security). On SQLite,
+/// the pool once.
+pub async fn tenant_scopes(pool: &DatabaseConnection) -> Result<Vec<TenantDb>, DbErr> {
+    if pool.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(vec![TenantDb::unbound(pool.clone())]);
+    }
+    let ids: Vec<Uuid> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .into_tuple()
+        .all(pool)
+        .await?;
+    Ok(ids
+        .into_iter()
+        .map(|id| TenantDb::scoped(pool.clone(), Some(id)))
+        .collect())
+}
+
+/// What the connected PostgreSQL role may do that defeats row-level security.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCheck {
+    pub role: String,
+    pub superuser: bool,
+    pub bypass_rls: bool,
+}
+
+impl RoleCheck {
+    /// Superusers and `BYPASSRLS` roles are not subject to the tenant policies.
+    pub fn bypasses_rls(&self) -> bool {
+        self.superuser || self.bypass_rls
+    }
+}
+
+/// The connected role's attributes (PostgreSQL); `None` on SQLite, which has no roles.
+pub async fn role_check(db: &DatabaseConnection) -> Result<Option<RoleCheck>, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(None);
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the connected role is not in pg_roles".into()))?;
+    Ok(Some(RoleCheck {
+        role: row.try_get("", "rolname")?,
+        superuser: row.try_get("", "rolsuper")?,
+        bypass_rls: row.try_get("", "rolbypassrls")?,
+    }))
 }

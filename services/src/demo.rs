@@ -54,8 +54,13 @@ pub async fn seed(db: &DatabaseConnection) -> ServiceResult<(Uuid, bool)> {
     if let Some(existing) = demo_tenant(db).await? {
         return Ok((existing, false));
     }
-    let txn = crate::db::begin_write(db).await?;
-    let tenant_id = Seeder::new(&txn, crate::clock::now()).run().await?;
+    // The new tenant's rows are written in a transaction bound to it (row-level security).
+    let tenant_id = Uuid::now_v7();
+    let scoped = crate::db::TenantDb::scoped(db.clone(), Some(tenant_id));
+    let txn = crate::db::begin_write(&scoped).await?;
+    Seeder::new(&txn, crate::clock::now(), tenant_id)
+        .run()
+        .await?;
     txn.commit().await?;
     Ok((tenant_id, true))
 }
@@ -192,12 +197,8 @@ struct Places {
 }
 
 impl<'a, C: ConnectionTrait> Seeder<'a, C> {
-    fn new(db: &'a C, now: DateTime<Utc>) -> Self {
-        Self {
-            db,
-            now,
-            tenant: Uuid::now_v7(),
-        }
+    fn new(db: &'a C, now: DateTime<Utc>, tenant: Uuid) -> Self {
+        Self { db, now, tenant }
     }
 
     fn ago(&self, days: i64) -> DateTime<Utc> {

@@ -21,6 +21,7 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
 use crate::{audit, clock};
 
@@ -84,10 +85,34 @@ pub enum JobRun {
     Skipped,
 }
 
-/// Runs `job` once at `now`.
+/// Runs `job` once at `now`, tenant by tenant (on PostgreSQL each tenant's rows are reachable
+/// only through a handle bound to it: row-level security). Skipped only when another worker
+/// held the job's lock for every tenant that had something to do.
 #[instrument(skip(db, retention), fields(job = job.name()))]
 pub async fn run(
     db: &DatabaseConnection,
+    job: Job,
+    retention: &Retention,
+    now: DateTime<Utc>,
+) -> ServiceResult<JobRun> {
+    let mut changed = 0;
+    let mut skipped = false;
+    for scope in crate::db::tenant_scopes(db).await? {
+        match run_scope(&scope, job, retention, now).await? {
+            JobRun::Done(count) => changed += count,
+            JobRun::Skipped => skipped = true,
+        }
+    }
+    Ok(if skipped && changed == 0 {
+        JobRun::Skipped
+    } else {
+        JobRun::Done(changed)
+    })
+}
+
+/// One run of `job` over the rows `db` reaches, in one transaction.
+async fn run_scope(
+    db: &TenantDb,
     job: Job,
     retention: &Retention,
     now: DateTime<Utc>,

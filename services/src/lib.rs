@@ -34,6 +34,7 @@ pub mod read_deps;
 pub mod release;
 pub mod result_links;
 pub mod results;
+mod tenant_db;
 
 pub use context::RequestContext;
 pub use error::{ErrorCode, ServiceError, ServiceResult};

@@ -12,13 +12,14 @@ use portal_entities::outbox_event;
 use portal_subscriptions::{BusError, Delivery, Event, EventBus};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::sync::Notify;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
 
 /// How many events one relay pass or one replay page handles at most.
@@ -30,13 +31,23 @@ pub const BATCH: u64 = 100;
 ///
 /// On PostgreSQL, where several replicas relay the same outbox, the rows are claimed
 /// (`FOR UPDATE SKIP LOCKED` in one transaction that publishes, then marks), so each event
-/// is published by one relay. SQLite serves one process and needs no claim.
+/// is published by one relay. SQLite serves one process and needs no claim. Under row-level
+/// security the relay works tenant by tenant, up to `limit` events each.
 #[instrument(skip(db, bus))]
-pub async fn relay_once<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn relay_once(
+    db: &DatabaseConnection,
     bus: &EventBus,
     limit: u64,
 ) -> ServiceResult<usize> {
+    let mut published = 0;
+    for scope in crate::db::tenant_scopes(db).await? {
+        published += relay_scope(&scope, bus, limit).await?;
+    }
+    Ok(published)
+}
+
+/// One batch of one tenant (PostgreSQL, row-level security) or of the whole outbox (SQLite).
+async fn relay_scope(db: &TenantDb, bus: &EventBus, limit: u64) -> ServiceResult<usize> {
     let (published, failure) = if db.get_database_backend() == DbBackend::Postgres {
         let txn = db.begin().await?;
         let outcome = relay_batch(&txn, bus, limit).await?;
@@ -94,8 +105,8 @@ async fn relay_batch<C: ConnectionTrait>(
 /// write path calls `notify_one()` after its commit) and at least every `interval`, so
 /// events of other processes or of a missed wake-up still go out. Errors are logged and
 /// retried on the next round; they never stop the loop.
-pub async fn run_relay<C: ConnectionTrait + TransactionTrait>(
-    db: C,
+pub async fn run_relay(
+    db: DatabaseConnection,
     bus: EventBus,
     wake: Arc<Notify>,
     interval: Duration,
@@ -113,7 +124,7 @@ pub async fn run_relay<C: ConnectionTrait + TransactionTrait>(
     tracing::info!("outbox relay stopped");
 }
 
-async fn drain<C: ConnectionTrait + TransactionTrait>(db: &C, bus: &EventBus) {
+async fn drain(db: &DatabaseConnection, bus: &EventBus) {
     loop {
         match relay_once(db, bus, BATCH).await {
             Ok(n) if (n as u64) < BATCH => return,

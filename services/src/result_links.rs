@@ -13,8 +13,8 @@ use portal_entities::{
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Statement, TransactionSession, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -25,6 +25,7 @@ use crate::access::{self, Access};
 use crate::audit::{AuditRecord, Outcome};
 use crate::auth::Role;
 use crate::context::RequestContext;
+use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
 use crate::rate_limit::AttemptLimiter;
 use crate::release::ReleaseRule;
@@ -256,8 +257,8 @@ pub struct OpenedResult {
 /// Opens a link without a login: rate-limited per client address, the token looked up by its
 /// hash, the birth date compared in constant time; every attempt is audited (never the token).
 #[instrument(skip_all, fields(request_id = %ctx.request_id))]
-pub async fn open<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn open(
+    db: &TenantDb,
     ctx: &RequestContext,
     limiter: &AttemptLimiter,
     token: &str,
@@ -283,6 +284,8 @@ pub async fn open<C: ConnectionTrait + TransactionTrait>(
             ServiceError::NotFound("result link"),
         ));
     };
+    // The holder of the secret is not signed in: the rest runs bound to the link's tenant.
+    let db = &db.for_tenant(link.tenant_id);
     let what = OPEN.entity(link.id);
     let patient_id = Some(link.patient_id);
     let now = crate::clock::now();
@@ -334,17 +337,29 @@ fn denied(
     err
 }
 
-async fn find_link<C: ConnectionTrait>(
-    db: &C,
-    token: &str,
-) -> ServiceResult<Option<result_link::Model>> {
+/// The link a token opens, whichever tenant it belongs to. On PostgreSQL the `result_links`
+/// policy admits the one row whose hash the transaction sets in `app.result_link_token_hash`
+/// (the caller holds the secret, not a tenant); no other tenant row is visible.
+async fn find_link(db: &TenantDb, token: &str) -> ServiceResult<Option<result_link::Model>> {
     if token.len() != TOKEN_LEN {
         return Ok(None);
     }
-    Ok(result_link::Entity::find()
-        .filter(result_link::Column::TokenHash.eq(token_hash(token)))
-        .one(db)
-        .await?)
+    let hash = token_hash(token);
+    let find = result_link::Entity::find().filter(result_link::Column::TokenHash.eq(hash.clone()));
+    let pool = db.pool();
+    if pool.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(find.one(pool).await?);
+    }
+    let txn = pool.begin().await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT set_config('app.result_link_token_hash', $1, true)",
+        [hash.into()],
+    ))
+    .await?;
+    let link = find.one(&txn).await?;
+    txn.commit().await?;
+    Ok(link)
 }
 
 /// Constant-time comparison, so response timing does not reveal how much of a date matched.

@@ -117,6 +117,60 @@ pub fn fresh_database() -> String {
     );
 }
 
+/// The role the application connects as in tests, like production's: `NOSUPERUSER
+/// NOBYPASSRLS`, so PostgreSQL row-level security applies to every query it runs.
+pub const APP_ROLE: &str = "portal_app";
+
+/// Creates the role if it is missing (roles are cluster-wide; concurrent test processes may
+/// race, which is harmless).
+const CREATE_APP_ROLE: &str = "DO $$ BEGIN \
+    CREATE ROLE portal_app LOGIN PASSWORD 'portal_app' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; \
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$";
+
+/// What an operator grants the application role (docs/row-level-security.md): rows of the
+/// tables the migration role creates from now on, and the sequences behind their ids.
+const GRANT_APP_ROLE: &str = "GRANT USAGE ON SCHEMA public TO portal_app; \
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO portal_app; \
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO portal_app";
+
+/// A fresh database and the two URLs the portal uses in production: the owner's (the
+/// superuser here; migrations) and the application role's (everything else).
+#[derive(Debug, Clone)]
+pub struct AppDatabase {
+    pub owner_url: String,
+    pub app_url: String,
+}
+
+/// Like [`fresh_database`], with the application role set up (see [`with_app_role`]).
+pub fn fresh_app_database() -> AppDatabase {
+    let owner_url = fresh_database();
+    let app_url = with_app_role(&owner_url)
+        .unwrap_or_else(|error| panic!("could not set up the application role: {error}"));
+    AppDatabase { owner_url, app_url }
+}
+
+/// Creates [`APP_ROLE`] on the server of `owner_url` (a superuser's URL of an empty
+/// database), grants it rows of every table the owner creates there later, and returns the
+/// URL of the same database as that role.
+pub fn with_app_role(owner_url: &str) -> Result<String, String> {
+    let psql = PgBin::find().tool("psql");
+    run_psql(&psql, owner_url, CREATE_APP_ROLE)?;
+    run_psql(&psql, owner_url, GRANT_APP_ROLE)?;
+    Ok(with_user(owner_url, APP_ROLE, APP_ROLE))
+}
+
+/// `url` with its user and password replaced.
+fn with_user(url: &str, user: &str, password: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    format!("{}{user}:{password}@{host}", &url[..authority_start])
+}
+
 fn next_database_name() -> String {
     let counter = NEXT_DATABASE.fetch_add(1, Ordering::Relaxed);
     format!("t_{}_{counter}", std::process::id())

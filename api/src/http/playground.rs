@@ -30,9 +30,8 @@ pub async fn page(State(state): State<AppState>) -> Html<String> {
 async fn demo_patient_token(state: &AppState) -> Option<String> {
     let dev = state.dev.as_ref()?;
     let tenant = dev.demo_tenant?;
-    let alice = patients::find_by_mrn(&state.db, tenant, "MRN1001")
-        .await
-        .ok()??;
+    let db = portal_services::db::TenantDb::scoped(state.db.clone(), Some(tenant));
+    let alice = patients::find_by_mrn(&db, tenant, "MRN1001").await.ok()??;
     dev.signer
         .mint(
             alice.user_subject.as_deref().unwrap_or("alice"),

@@ -169,7 +169,7 @@ async fn push_token_registration_is_idempotent_and_unregister_revokes(backend: B
         push_token::Entity::find()
             .filter(push_token::Column::PatientId.eq(w.p1))
             .filter(push_token::Column::RevokedAt.is_null())
-            .all(&app.db)
+            .all(&app.owner)
             .await
             .expect("tokens")
             .len()

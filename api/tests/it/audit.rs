@@ -62,7 +62,7 @@ async fn allowed_and_denied_reads_are_audited(backend: Backend) {
             .all(|r| r.patient_id != Some(w.p2) || r.outcome == AuditOutcome::Denied)
     );
     assert_eq!(
-        verify_chain(&app.db).await.expect("verify"),
+        verify_chain(&app.owner).await.expect("verify"),
         ChainCheck::Intact {
             rows: rows.len() as u64
         }
@@ -112,14 +112,14 @@ async fn tampering_with_an_audit_row_breaks_the_chain(backend: Backend) {
     }
     let rows = app.audit_rows().await;
     assert!(matches!(
-        verify_chain(&app.db).await.expect("verify"),
+        verify_chain(&app.owner).await.expect("verify"),
         ChainCheck::Intact { rows: 3 }
     ));
     let mut forged = rows[1].clone().into_active_model();
     forged.subject = Set(Some("someone-else".into()));
-    forged.update(&app.db).await.expect("update");
+    forged.update(&app.owner).await.expect("update");
     assert_eq!(
-        verify_chain(&app.db).await.expect("verify"),
+        verify_chain(&app.owner).await.expect("verify"),
         ChainCheck::Broken { seq: rows[1].seq }
     );
 }

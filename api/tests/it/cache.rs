@@ -99,9 +99,9 @@ struct Demo {
 }
 
 async fn demo(app: &TestApp) -> Demo {
-    let (tenant, _) = demo::seed(&app.db).await.expect("seed");
+    let (tenant, _) = demo::seed(&app.owner).await.expect("seed");
     let find = |mrn: &'static str| async move {
-        portal_services::patients::find_by_mrn(&app.db, tenant, mrn)
+        portal_services::patients::find_by_mrn(&app.owner, tenant, mrn)
             .await
             .expect("query")
             .expect("demo patient")
@@ -113,7 +113,7 @@ async fn demo(app: &TestApp) -> Demo {
         find("MRN1003").await,
     );
     let facility = facility::Entity::find()
-        .one(&app.db)
+        .one(&app.owner)
         .await
         .expect("query")
         .expect("facility");
@@ -207,7 +207,7 @@ async fn a_hit_writes_the_same_audit_rows_under_its_own_request_id(backend: Back
     );
     assert_eq!(hit, live, "the hit is audited exactly like the live read");
     assert_eq!(
-        verify_chain(&app.db).await.expect("verify"),
+        verify_chain(&app.owner).await.expect("verify"),
         ChainCheck::Intact {
             rows: rows.len() as u64
         }
@@ -475,7 +475,7 @@ async fn a_hit_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backe
         ],
     };
     for sql in trigger {
-        app.db.execute_unprepared(sql).await.expect("trigger");
+        app.owner.execute_unprepared(sql).await.expect("trigger");
     }
     let before = hits(&app);
     let withheld = app.query(Some(&p1), RESULTS, variables).await;

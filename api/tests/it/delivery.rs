@@ -405,7 +405,7 @@ async fn a_walk_in_link_is_delivered_then_forgotten_and_opens_the_result() {
         .to_owned();
     let rows = notification::Entity::find()
         .filter(notification::Column::PatientId.eq(w.p1))
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("rows");
     assert_eq!(rows[0].status, NotificationStatus::Sent);

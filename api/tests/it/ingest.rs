@@ -23,13 +23,13 @@ struct Demo {
 async fn demo(backend: Backend) -> Demo {
     let app = TestApp::new(backend).await;
     let (tenant, _) = demo::seed(&app.db).await.expect("seed");
-    let alice = portal_services::patients::find_by_mrn(&app.db, tenant, "MRN1001")
+    let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
         .await
         .expect("q")
         .expect("alice");
     let lab = app.viewer("lis", tenant, &[Role::Lab], None).await;
     let facility = facility::Entity::find()
-        .one(&app.db)
+        .one(&app.owner)
         .await
         .expect("q")
         .expect("facility");
@@ -60,19 +60,19 @@ fn hba1c(d: &Demo, value: f64, status: &str) -> Value {
 async fn counts(app: &TestApp) -> (u64, u64, u64, u64) {
     (
         test_result::Entity::find()
-            .count(&app.db)
+            .count(&app.owner)
             .await
             .expect("count"),
         test_order::Entity::find()
-            .count(&app.db)
+            .count(&app.owner)
             .await
             .expect("count"),
         outbox_event::Entity::find()
-            .count(&app.db)
+            .count(&app.owner)
             .await
             .expect("count"),
         notification::Entity::find()
-            .count(&app.db)
+            .count(&app.owner)
             .await
             .expect("count"),
     )
@@ -102,7 +102,7 @@ async fn a_lab_result_is_stored_with_its_order_event_and_notifications(backend: 
     );
     let event_id = Uuid::parse_str(payload["eventId"].as_str().expect("event id")).expect("uuid");
     let event = outbox_event::Entity::find_by_id(event_id)
-        .one(&d.app.db)
+        .one(&d.app.owner)
         .await
         .expect("q")
         .expect("outbox row");
@@ -274,9 +274,9 @@ async fn a_failing_notification_insert_rolls_back_the_whole_result(backend: Back
     };
     for sql in trigger {
         d.app
-            .db
+            .owner
             .execute_raw(Statement::from_string(
-                d.app.db.get_database_backend(),
+                d.app.owner.get_database_backend(),
                 *sql,
             ))
             .await
@@ -302,9 +302,9 @@ async fn a_failing_notification_insert_rolls_back_the_whole_result(backend: Back
         "no result, order, outbox row or notification remains"
     );
     d.app
-        .db
+        .owner
         .execute_raw(Statement::from_string(
-            d.app.db.get_database_backend(),
+            d.app.owner.get_database_backend(),
             "DROP TRIGGER fail_notifications".to_owned()
                 + if backend == Backend::Postgres {
                     " ON notifications"
@@ -470,7 +470,7 @@ async fn only_the_care_team_writes_results(backend: Backend) {
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
     let count = notification::Entity::find()
         .filter(notification::Column::PatientId.eq(d.alice.id))
-        .count(&d.app.db)
+        .count(&d.app.owner)
         .await;
     assert_eq!(count.expect("count"), 0);
 }

@@ -30,7 +30,7 @@ async fn run(app: &TestApp, job: Job) -> JobRun {
 async fn audited(app: &TestApp, action: &str) -> u64 {
     audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq(action))
-        .count(&app.db)
+        .count(&app.owner)
         .await
         .expect("count audit rows")
 }
@@ -50,7 +50,7 @@ async fn link(app: &TestApp, tenant: Uuid, patient: Uuid, result: Uuid, expired:
         created_at: Utc::now() - Duration::days(20),
     }
     .into_active_model()
-    .insert(&app.db)
+    .insert(&app.owner)
     .await
     .expect("result link");
     id
@@ -68,7 +68,7 @@ async fn idempotency_key(app: &TestApp, tenant: Uuid, age: Duration) -> Uuid {
         created_at: Utc::now() - age,
     }
     .into_active_model()
-    .insert(&app.db)
+    .insert(&app.owner)
     .await
     .expect("idempotency key");
     id
@@ -87,7 +87,7 @@ async fn an_expired_grant_is_recorded_and_audited_once_and_revoked_or_active_one
     );
     let grants = proxy_grant::Entity::find()
         .filter(proxy_grant::Column::PatientId.eq(w.p1))
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("grants");
     for grant in &grants {
@@ -102,7 +102,7 @@ async fn an_expired_grant_is_recorded_and_audited_once_and_revoked_or_active_one
     assert_eq!(audited(&app, "proxy_grant.expire").await, 1);
     let row = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("proxy_grant.expire"))
-        .one(&app.db)
+        .one(&app.owner)
         .await
         .expect("audit row")
         .expect("one row");
@@ -123,7 +123,7 @@ async fn result_links_and_idempotency_keys_are_purged_after_their_retention(back
     assert_eq!(run(&app, Job::PurgeIdempotencyKeys).await, JobRun::Done(1));
 
     let links: Vec<Uuid> = result_link::Entity::find()
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("links")
         .into_iter()
@@ -132,7 +132,7 @@ async fn result_links_and_idempotency_keys_are_purged_after_their_retention(back
     assert!(!links.contains(&long_expired), "expired beyond retention");
     assert!(links.contains(&just_expired) && links.contains(&valid));
     let keys: Vec<Uuid> = idempotency_key::Entity::find()
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("keys")
         .into_iter()
@@ -153,7 +153,7 @@ on_both_backends!(
 async fn on_postgresql_a_job_run_is_skipped_while_another_worker_holds_its_lock() {
     let app = TestApp::new(Backend::Postgres).await;
     app.world().await;
-    let other_worker = app.db.begin().await.expect("begin");
+    let other_worker = app.owner.begin().await.expect("begin");
     other_worker
         .execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,

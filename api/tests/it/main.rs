@@ -22,6 +22,7 @@ mod queries;
 mod realtime;
 mod release;
 mod replicas;
+mod rls;
 mod sdl;
 mod walk_in;
 mod workers;

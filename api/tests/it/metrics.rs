@@ -200,7 +200,15 @@ async fn database_gauges_count_the_outbox_backlog_and_notifications(backend: Bac
     let app = TestApp::new(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
-    result_with_event(&app.db, w.tenant_a, w.p1, order, w.cbc, ResultStatus::Final).await;
+    result_with_event(
+        &app.owner,
+        w.tenant_a,
+        w.p1,
+        order,
+        w.cbc,
+        ResultStatus::Final,
+    )
+    .await;
 
     let metrics = app
         .state

@@ -320,7 +320,7 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
         Some(1)
     );
 
-    let alice = portal_services::patients::find_by_mrn(&app.db, tenant, "MRN1001")
+    let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
         .await
         .expect("q")
         .expect("alice");

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use portal_entities::{ResultStatus, outbox_event};
 use portal_resolvers::ids::{NodeType, encode};
 use portal_services::auth::Role;
+use portal_services::db::TenantDb;
 use portal_services::outbox::{self, Follow};
 use portal_subscriptions::{Delivery, EventBus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -63,7 +64,7 @@ async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backe
     }
     let unpublished = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("outbox");
     assert!(unpublished.is_empty(), "all marked published");
@@ -85,7 +86,11 @@ async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(back
         patient_id: Some(w.p1),
         after: None,
     };
-    let mut events = outbox::follow(app.db.clone(), &bus, follow);
+    let mut events = outbox::follow(
+        TenantDb::scoped(app.db.clone(), Some(w.tenant_a)),
+        &bus,
+        follow,
+    );
     let mut stored = Vec::new();
     for _ in 0..5 {
         stored.push(store(&app, &w, order, ResultStatus::Final).await.1);

@@ -70,11 +70,13 @@ async fn replicas(dir: &Path, env: &[(&str, &str)]) -> (Server, Server) {
 async fn a_subscriber_on_one_replica_receives_results_committed_on_another_and_survives_a_redis_outage()
  {
     let mut redis = RedisServer::start();
-    let database = portal_testkit::postgres::fresh_database();
+    // Migrated as the owner, served as the NOBYPASSRLS application role.
+    let database = portal_testkit::postgres::fresh_app_database();
     let redis_url = redis.url();
     let dir = tempfile::tempdir().expect("dir");
     let env = [
-        ("DATABASE_URL", database.as_str()),
+        ("DATABASE_URL", database.app_url.as_str()),
+        ("DATABASE_MIGRATION_URL", database.owner_url.as_str()),
         ("REDIS_URL", redis_url.as_str()),
         // Each relay runs only when its own replica writes: the replica that commits an
         // event is the one that publishes it, which the local-path check below relies on.
@@ -122,7 +124,7 @@ async fn on_postgresql_a_relay_skips_outbox_rows_another_relay_has_claimed() {
             .await;
     }
     // Another relay's pass, mid-way: its transaction holds the claim on both rows.
-    let other_relay = app.db.begin().await.expect("begin");
+    let other_relay = app.owner.begin().await.expect("begin");
     let claimed = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
         .lock(LockType::Update)

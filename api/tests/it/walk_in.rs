@@ -32,13 +32,13 @@ async fn app_with_contact(backend: Backend) -> (TestApp, World) {
     let app = TestApp::with_vars(backend, &[("PORTAL_PUBLIC_URL", PUBLIC_URL)]).await;
     let w = app.world().await;
     let mut p1 = patient::Entity::find_by_id(w.p1)
-        .one(&app.db)
+        .one(&app.owner)
         .await
         .expect("query")
         .expect("p1")
         .into_active_model();
     p1.phone = Set(Some("+15550100".into()));
-    p1.update(&app.db).await.expect("phone");
+    p1.update(&app.owner).await.expect("phone");
     (app, w)
 }
 
@@ -73,7 +73,7 @@ async fn notifications(app: &TestApp, patient: Uuid) -> Vec<notification::Model>
         .filter(notification::Column::PatientId.eq(patient))
         .order_by_asc(notification::Column::CreatedAt)
         .order_by_asc(notification::Column::Id)
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("notifications")
 }
@@ -81,7 +81,7 @@ async fn notifications(app: &TestApp, patient: Uuid) -> Vec<notification::Model>
 async fn link_row(app: &TestApp, result: Uuid) -> result_link::Model {
     result_link::Entity::find()
         .filter(result_link::Column::ResultId.eq(result))
-        .one(&app.db)
+        .one(&app.owner)
         .await
         .expect("query")
         .expect("link row")
@@ -224,7 +224,7 @@ async fn sending_again_rotates_the_token_and_resets_the_lock(backend: Backend) {
     let row = link_row(&app, w.p1_final).await;
     assert_eq!(row.failed_attempts, 0);
     let count = result_link::Entity::find()
-        .all(&app.db)
+        .all(&app.owner)
         .await
         .expect("links")
         .len();
@@ -265,7 +265,7 @@ async fn unknown_and_expired_links_are_not_found(backend: Backend) {
     let token = send_link(&app, &w).await;
     let mut row = link_row(&app, w.p1_final).await.into_active_model();
     row.expires_at = Set(Utc::now() - Duration::minutes(1));
-    row.update(&app.db).await.expect("expire");
+    row.update(&app.owner).await.expect("expire");
     let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
     let message = response["errors"][0]["message"]

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use portal_services::result_links;
 
-use crate::context::{app, request};
+use crate::context::{app, db, request};
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode};
 use crate::types::enums::{NotificationStatus, ResultLinkChannel};
@@ -36,7 +36,7 @@ impl WalkInMutation {
         let result_id = decode(&result_id, NodeType::TestResult, "resultId").gql()?;
         let app = app(ctx)?;
         let sent = result_links::send(
-            &app.db,
+            db(ctx)?,
             request(ctx)?,
             result_id,
             channel.into(),

@@ -3,11 +3,12 @@
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use futures_util::stream::{BoxStream, StreamExt};
 use portal_services::ServiceError;
+use portal_services::db::TenantDb;
 use portal_services::live::{self, Audience};
 use portal_services::outbox::{self, Follow};
 use uuid::Uuid;
 
-use crate::context::{AppData, Subscriber, app, subscriber};
+use crate::context::{AppData, Subscriber, app, db, subscriber};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
 use crate::types::result::TestResult;
@@ -38,12 +39,12 @@ impl ResultSubscription {
         let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
         let after = event_id(after.as_ref()).gql()?;
         let app = app(ctx)?.clone();
+        let db = db(ctx)?.clone();
         let subscriber = subscriber(ctx);
-        let follow =
-            live::subscribe_ready(&app.db, &subscriber.request_context(), patient_id, after)
-                .await
-                .gql()?;
-        Ok(deliver(app, subscriber, follow, Audience::Patient))
+        let follow = live::subscribe_ready(&db, &subscriber.request_context(), patient_id, after)
+            .await
+            .gql()?;
+        Ok(deliver(app, db, subscriber, follow, Audience::Patient))
     }
 
     /// Every stored result (released and PRELIMINARY) of the patients you may see, or of one
@@ -60,12 +61,12 @@ impl ResultSubscription {
             .gql()?;
         let after = event_id(after.as_ref()).gql()?;
         let app = app(ctx)?.clone();
+        let db = db(ctx)?.clone();
         let subscriber = subscriber(ctx);
-        let follow =
-            live::subscribe_updated(&app.db, &subscriber.request_context(), patient_id, after)
-                .await
-                .gql()?;
-        Ok(deliver(app, subscriber, follow, Audience::CareTeam))
+        let follow = live::subscribe_updated(&db, &subscriber.request_context(), patient_id, after)
+            .await
+            .gql()?;
+        Ok(deliver(app, db, subscriber, follow, Audience::CareTeam))
     }
 }
 
@@ -78,17 +79,20 @@ fn event_id(id: Option<&ID>) -> Result<Option<Uuid>, ServiceError> {
 }
 
 /// Each followed event that shows the subscriber a result becomes one `ResultEvent`; the
-/// first error (access lost, database down) is delivered and ends the stream.
+/// first error (access lost, database down) is delivered and ends the stream. `db` is the
+/// connection's handle: each read runs in its own short transaction bound to the subscriber's
+/// tenant, so nothing is held open while the socket is idle.
 fn deliver(
     app: AppData,
+    db: TenantDb,
     subscriber: Subscriber,
     follow: Follow,
     audience: Audience,
 ) -> BoxStream<'static, Result<ResultEvent>> {
-    let events = outbox::follow(app.db.clone(), &app.bus, follow);
-    let state = Some((events, app, subscriber));
+    let events = outbox::follow(db.clone(), &app.bus, follow);
+    let state = Some((events, db, subscriber));
     futures_util::stream::unfold(state, move |state| async move {
-        let (mut events, app, subscriber) = state?;
+        let (mut events, db, subscriber) = state?;
         loop {
             let event = match events.next().await? {
                 Ok(event) => event,
@@ -99,7 +103,7 @@ fn deliver(
                 return Some((Err(to_gql(&err)), None));
             };
             let found = live::result_for_event(
-                &app.db,
+                &db,
                 viewer,
                 subscriber.connection_id.clone(),
                 subscriber.client_addr.clone(),
@@ -113,7 +117,7 @@ fn deliver(
                         event_id: ID(event.id.to_string()),
                         result: TestResult::new(model, vis),
                     };
-                    return Some((Ok(item), Some((events, app, subscriber))));
+                    return Some((Ok(item), Some((events, db, subscriber))));
                 }
                 Ok(None) => {}
                 Err(err) => return Some((Err(to_gql(&err)), None)),

@@ -190,7 +190,7 @@ impl ReadCache {
 
 /// Answers from a hit: its audit records are written again now, under this request; when
 /// they cannot be, the client gets UNAVAILABLE instead of the data, as on a live read.
-pub async fn serve(db: &sea_orm::DatabaseConnection, hit: Hit, ctx: RequestContext) -> Response {
+pub async fn serve(db: &portal_services::db::TenantDb, hit: Hit, ctx: RequestContext) -> Response {
     for record in hit.records {
         ctx.record(record);
     }

@@ -20,13 +20,15 @@ use chrono::{DateTime, Utc};
 use portal_entities::{NotificationStatus, notification};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use tracing::instrument;
 
 use super::send::{Outcome, send};
 use super::{Channels, Template, contact};
 use crate::clock;
+use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
 
 /// Retries and claims, from `NOTIFY_MAX_ATTEMPTS`, `NOTIFY_BACKOFF_MS`, `NOTIFY_BACKOFF_MAX_MS`.
@@ -79,36 +81,18 @@ pub struct DeliveryCounts {
 }
 
 /// Delivers up to `limit` due notifications (PENDING or FAILED, `next_attempt_at` passed),
-/// oldest due first.
+/// oldest due first. Under row-level security (PostgreSQL) it works tenant by tenant, up to
+/// `limit` rows each, so one tenant's backlog does not starve another's.
 #[instrument(skip(db, channels, policy))]
 pub async fn deliver_due(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     channels: &Channels,
     policy: &RetryPolicy,
     limit: u64,
 ) -> ServiceResult<DeliveryCounts> {
-    let (claimed, lease_until) = claim(db, policy, limit).await?;
-    let mut counts = DeliveryCounts {
-        claimed: claimed.len(),
-        ..DeliveryCounts::default()
-    };
-    for (done, row) in claimed.into_iter().enumerate() {
-        if !time_left(lease_until, policy.send_timeout) {
-            // Sending now could finish after the lease, when another worker may send the
-            // same row: leave the rest to be claimed again once the lease ends.
-            tracing::warn!(
-                left = counts.claimed - done,
-                "claim lease nearly over: rest of the batch left for the next claim"
-            );
-            break;
-        }
-        let status = deliver_one(db, channels, policy, &row, lease_until).await?;
-        match status {
-            NotificationStatus::Sent => counts.sent += 1,
-            NotificationStatus::Failed => counts.failed += 1,
-            NotificationStatus::Dead => counts.dead += 1,
-            _ => counts.skipped += 1,
-        }
+    let mut counts = DeliveryCounts::default();
+    for scope in crate::db::tenant_scopes(db).await? {
+        deliver_scope(&scope, channels, policy, limit, &mut counts).await?;
     }
     if counts.claimed > 0 {
         tracing::info!(
@@ -123,10 +107,41 @@ pub async fn deliver_due(
     Ok(counts)
 }
 
+async fn deliver_scope(
+    db: &TenantDb,
+    channels: &Channels,
+    policy: &RetryPolicy,
+    limit: u64,
+    counts: &mut DeliveryCounts,
+) -> ServiceResult<()> {
+    let (claimed, lease_until) = claim(db, policy, limit).await?;
+    counts.claimed += claimed.len();
+    let total = claimed.len();
+    for (done, row) in claimed.into_iter().enumerate() {
+        if !time_left(lease_until, policy.send_timeout) {
+            // Sending now could finish after the lease, when another worker may send the
+            // same row: leave the rest to be claimed again once the lease ends.
+            tracing::warn!(
+                left = total - done,
+                "claim lease nearly over: rest of the batch left for the next claim"
+            );
+            break;
+        }
+        let status = deliver_one(db, channels, policy, &row, lease_until).await?;
+        match status {
+            NotificationStatus::Sent => counts.sent += 1,
+            NotificationStatus::Failed => counts.failed += 1,
+            NotificationStatus::Dead => counts.dead += 1,
+            _ => counts.skipped += 1,
+        }
+    }
+    Ok(())
+}
+
 /// Polls every `poll` until `shutdown` completes; a full batch is followed at once by the
 /// next. The batch in hand is finished before stopping.
-pub async fn run_worker<C: ConnectionTrait>(
-    db: C,
+pub async fn run_worker(
+    db: DatabaseConnection,
     channels: Channels,
     policy: RetryPolicy,
     batch: u64,
@@ -162,7 +177,22 @@ pub async fn run_worker<C: ConnectionTrait>(
 /// zero attempts, due now; returns how many. `dry_run` only counts them.
 #[instrument(skip(db))]
 pub async fn replay_dead(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
+    since: Option<DateTime<Utc>>,
+    dry_run: bool,
+) -> ServiceResult<u64> {
+    let mut total = 0;
+    for scope in crate::db::tenant_scopes(db).await? {
+        total += replay_scope(&scope, since, dry_run).await?;
+    }
+    if !dry_run {
+        tracing::info!(replayed = total, "dead-letter notifications replayed");
+    }
+    Ok(total)
+}
+
+async fn replay_scope(
+    db: &TenantDb,
     since: Option<DateTime<Utc>>,
     dry_run: bool,
 ) -> ServiceResult<u64> {
@@ -187,10 +217,6 @@ pub async fn replay_dead(
         .filter(dead)
         .exec(db)
         .await?;
-    tracing::info!(
-        replayed = result.rows_affected,
-        "dead-letter notifications replayed"
-    );
     Ok(result.rows_affected)
 }
 

@@ -5,8 +5,8 @@ use portal_entities::{
     test_result,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, SqlErr,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use crate::access::{self, Access, Scope};
 use crate::audit::{AuditRecord, Outcome};
 use crate::auth::{Role, Viewer};
 use crate::context::RequestContext;
+use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
 
 const ADD: &str = "addTestResult";
@@ -42,7 +43,7 @@ fn require_writer(ctx: &RequestContext, what: Access) -> ServiceResult<&Viewer> 
 /// order, with its outbox event and notifications, in one transaction.
 #[instrument(skip(db, ctx, input), fields(request_id = %ctx.request_id))]
 pub async fn add_result(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     input: NewResult,
 ) -> ServiceResult<Stored> {
@@ -54,7 +55,7 @@ pub async fn add_result(
 /// Returns one outcome per input, in order.
 #[instrument(skip(db, ctx, inputs), fields(request_id = %ctx.request_id, count = inputs.len()))]
 pub async fn add_results(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     inputs: Vec<ServiceResult<NewResult>>,
 ) -> ServiceResult<Vec<ServiceResult<Stored>>> {
@@ -76,7 +77,7 @@ pub async fn add_results(
 }
 
 async fn add_one(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     input: NewResult,
     at: &str,
@@ -106,7 +107,7 @@ async fn add_one(
 }
 
 async fn store_new(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     input: &NewResult,
     hash: &str,
@@ -316,7 +317,7 @@ async fn insert_result<C: ConnectionTrait>(
     })
 }
 
-async fn replay(db: &DatabaseConnection, tenant: Uuid, result_id: Uuid) -> ServiceResult<Stored> {
+async fn replay(db: &TenantDb, tenant: Uuid, result_id: Uuid) -> ServiceResult<Stored> {
     let result = test_result::Entity::find_by_id(result_id)
         .filter(test_result::Column::TenantId.eq(tenant))
         .one(db)
@@ -334,7 +335,7 @@ async fn replay(db: &DatabaseConnection, tenant: Uuid, result_id: Uuid) -> Servi
 /// the history; the patient is notified again.
 #[instrument(skip(db, ctx, correction, reason), fields(request_id = %ctx.request_id))]
 pub async fn correct_result(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     result_id: Uuid,
     correction: Correction,
@@ -358,7 +359,7 @@ pub async fn correct_result(
 /// Withdraws a released result: a new ENTERED_IN_ERROR result replaces it.
 #[instrument(skip(db, ctx, reason), fields(request_id = %ctx.request_id))]
 pub async fn mark_entered_in_error(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     result_id: Uuid,
     reason: &str,
@@ -375,7 +376,7 @@ pub async fn mark_entered_in_error(
 }
 
 async fn replace(
-    db: &DatabaseConnection,
+    db: &TenantDb,
     ctx: &RequestContext,
     result_id: Uuid,
     reason: &str,

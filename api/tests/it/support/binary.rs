@@ -38,6 +38,7 @@ pub fn portal(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_MIGRATION_URL")
         .env_remove("PORTAL_ENV")
         .env_remove("REDIS_URL")
         .env("PORTAL_DATA_DIR", dir.join("data"))

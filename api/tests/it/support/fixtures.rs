@@ -143,7 +143,7 @@ impl TestApp {
             created_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("tenant");
         id
@@ -160,7 +160,7 @@ impl TestApp {
             created_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("facility");
         id
@@ -177,7 +177,7 @@ impl TestApp {
             created_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("clinician");
         id
@@ -201,7 +201,7 @@ impl TestApp {
             created_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("test");
         id
@@ -222,7 +222,7 @@ impl TestApp {
             created_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("patient");
         id
@@ -253,7 +253,7 @@ impl TestApp {
             created_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("order");
         id
@@ -290,7 +290,7 @@ impl TestApp {
             created_at: issued,
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("result");
         for position in 0..2 {
@@ -312,7 +312,7 @@ impl TestApp {
                 interpretation: Some(Interpretation::Normal),
             }
             .into_active_model()
-            .insert(&self.db)
+            .insert(&self.owner)
             .await
             .expect("observation");
         }
@@ -344,7 +344,7 @@ impl TestApp {
             expired_at: None,
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("grant");
         id
@@ -362,7 +362,7 @@ impl TestApp {
             updated_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("preferences");
     }
@@ -493,7 +493,7 @@ impl TestApp {
         test: Uuid,
         status: ResultStatus,
     ) -> StoredResult {
-        let stored = result_with_event(&self.db, tenant, patient, order, test, status).await;
+        let stored = result_with_event(&self.owner, tenant, patient, order, test, status).await;
         self.state.outbox_wake.notify_one();
         stored
     }
@@ -501,12 +501,12 @@ impl TestApp {
     /// Revokes a proxy grant now.
     pub async fn revoke_grant(&self, grant: Uuid) {
         let mut model = proxy_grant::Entity::find_by_id(grant)
-            .one(&self.db)
+            .one(&self.owner)
             .await
             .expect("grant lookup")
             .expect("grant exists")
             .into_active_model();
         model.revoked_at = sea_orm::ActiveValue::Set(Some(Utc::now()));
-        model.update(&self.db).await.expect("revoke grant");
+        model.update(&self.owner).await.expect("revoke grant");
     }
 }

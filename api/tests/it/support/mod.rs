@@ -42,7 +42,12 @@ macro_rules! on_both_backends {
 
 pub struct TestApp {
     pub state: AppState,
+    /// The application's connection (the one `state` uses). On PostgreSQL it is the
+    /// `portal_app` role, NOSUPERUSER NOBYPASSRLS: row-level security applies to it.
     pub db: DatabaseConnection,
+    /// The owner's connection (on PostgreSQL the superuser, which bypasses row-level
+    /// security; on SQLite the same pool as `db`): fixtures and inspections across tenants.
+    pub owner: DatabaseConnection,
     statements: Arc<AtomicUsize>,
     _dir: TempDir,
 }
@@ -55,33 +60,47 @@ impl TestApp {
     /// A fresh, migrated database with no data; `extra` overrides configuration variables.
     pub async fn with_vars(backend: Backend, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = match backend {
-            Backend::Sqlite => format!("sqlite://{}/portal.db?mode=rwc", dir.path().display()),
-            Backend::Postgres => portal_testkit::postgres::fresh_database(),
+        let (url, owner_url) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/portal.db?mode=rwc", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let database = portal_testkit::postgres::fresh_app_database();
+                (database.app_url, Some(database.owner_url))
+            }
         };
-        let config = test_config(&url, &dir, extra);
+        let config = test_config(&url, owner_url.as_deref(), &dir, extra);
         let db = portal_services::db::connect(&url, 5, std::time::Duration::from_secs(5))
             .await
             .expect("connect");
-        Self::assemble(config, db, dir).await
+        Self::assemble(config, db, owner_url.as_deref(), dir).await
     }
 
     /// Like `with_vars`, over a database the test provides (a dedicated cluster); the pool
     /// uses the configured `DATABASE_MAX_CONNECTIONS` and `DATABASE_TIMEOUT_MS`, as the server does.
+    /// `url` is the superuser's; the application connects as `portal_app`.
     pub async fn with_database_url(url: &str, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config(url, &dir, extra);
+        let app_url = portal_testkit::postgres::with_app_role(url)
+            .unwrap_or_else(|e| panic!("application role: {e}"));
+        let config = test_config(&app_url, Some(url), &dir, extra);
         let db = portal_services::db::connect(
-            url,
+            &app_url,
             config.database_max_connections,
             config.database_timeout,
         )
         .await
         .expect("connect");
-        Self::assemble(config, db, dir).await
+        Self::assemble(config, db, Some(url), dir).await
     }
 
-    async fn assemble(config: Config, mut db: DatabaseConnection, dir: TempDir) -> Self {
+    async fn assemble(
+        config: Config,
+        mut db: DatabaseConnection,
+        owner_url: Option<&str>,
+        dir: TempDir,
+    ) -> Self {
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
         db.set_metric_callback(move |_| {
@@ -90,9 +109,16 @@ impl TestApp {
         let state = AppState::with_database(config, db.clone())
             .await
             .expect("app state");
+        let owner = match owner_url {
+            Some(url) => portal_services::db::connect(url, 5, std::time::Duration::from_secs(5))
+                .await
+                .expect("connect as owner"),
+            None => db.clone(),
+        };
         Self {
             state,
             db,
+            owner,
             statements,
             _dir: dir,
         }
@@ -159,25 +185,33 @@ impl TestApp {
     pub async fn audit_rows(&self) -> Vec<audit_event::Model> {
         audit_event::Entity::find()
             .order_by_asc(audit_event::Column::Seq)
-            .all(&self.db)
+            .all(&self.owner)
             .await
             .expect("audit rows")
     }
 }
 
-/// The test configuration over `url`: no demo data, data in `dir`; `extra` overrides. The
-/// read cache is off unless a test turns it on: fixtures write to the database directly,
-/// past the invalidation every API write does (the cache tests are in `cache.rs`).
-fn test_config(url: &str, dir: &TempDir, extra: &[(&str, &str)]) -> Config {
+/// The test configuration over `url` (migrations over `owner_url` when given): no demo
+/// data, data in `dir`; `extra` overrides. The read cache is off unless a test turns it on:
+/// fixtures write to the database directly, past the invalidation every API write does (the
+/// cache tests are in `cache.rs`).
+fn test_config(
+    url: &str,
+    owner_url: Option<&str>,
+    dir: &TempDir,
+    extra: &[(&str, &str)],
+) -> Config {
     let data_dir = dir.path().display().to_string();
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", url),
+        ("DATABASE_MIGRATION_URL", owner_url.unwrap_or_default()),
         ("PORTAL_DATA_DIR", data_dir.as_str()),
         ("PORTAL_SEED_DEMO", "false"),
         ("PORTAL_MAX_PAGE_SIZE", "50"),
         ("CACHE_ENABLED", "false"),
     ]
     .into_iter()
+    .filter(|(_, v)| !v.is_empty())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));

@@ -31,7 +31,7 @@ impl TestApp {
                 Expr::value(phone.map(str::to_owned)),
             )
             .filter(patient::Column::Id.eq(patient))
-            .exec(&self.db)
+            .exec(&self.owner)
             .await
             .expect("contact");
     }
@@ -47,7 +47,7 @@ impl TestApp {
             revoked_at: revoked.then(Utc::now),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("push token");
     }
@@ -64,7 +64,7 @@ impl TestApp {
             updated_at: Utc::now(),
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("preferences");
     }
@@ -97,7 +97,7 @@ impl TestApp {
             params: None,
         }
         .into_active_model()
-        .insert(&self.db)
+        .insert(&self.owner)
         .await
         .expect("notification");
         id
@@ -105,7 +105,7 @@ impl TestApp {
 
     pub async fn notification(&self, id: Uuid) -> notification::Model {
         notification::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&self.owner)
             .await
             .expect("read notification")
             .expect("notification exists")
@@ -129,7 +129,7 @@ impl TestApp {
                 Expr::value(NotificationStatus::Dead),
             )
             .filter(notification::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(&self.owner)
             .await
             .expect("mark dead");
     }
@@ -144,7 +144,7 @@ impl TestApp {
         notification::Entity::update_many()
             .col_expr(column, Expr::value(at))
             .filter(notification::Column::Id.eq(id))
-            .exec(&self.db)
+            .exec(&self.owner)
             .await
             .expect("update notification");
     }
