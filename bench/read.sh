@@ -94,7 +94,7 @@ if [[ "${BENCH_POSTGRAPHILE:-1}" == 1 ]]; then
         sleep 0.2
     done
     GURL="http://127.0.0.1:$GPORT/graphql"
-    sample="$(curl -fs "$GURL" -H 'content-type: application/json' -d "$(printf '{"query":"query($p: UUID!) { patientById(id: $p) { testResultsByPatientId(first: 20, orderBy: [ISSUED_AT_DESC, ID_DESC]) { nodes { id status issuedAt testCatalogByTestId { code displayName } observationsByResultId(orderBy: POSITION_ASC) { nodes { code displayName valueNumeric unit interpretation } } } } } }","variables":{"p":"%s"}}' "$(cut -f3 <<<"$sample_patient")")")"
+    sample="$(curl -fs "$GURL" -H 'content-type: application/json' -d "$(printf '{"query":"query($p: UUID!) { patientByRowId(rowId: $p) { testResultsByPatientId(first: 20, orderBy: [ISSUED_AT_DESC, ROW_ID_DESC]) { nodes { rowId status issuedAt testCatalogByTestId { code displayName } observationsByResultId(orderBy: POSITION_ASC) { nodes { code displayName valueNumeric unit interpretation } } } } } }","variables":{"p":"%s"}}' "$(cut -f3 <<<"$sample_patient")")")"
     grep -q '"errors"' <<<"$sample" && die "PostGraphile answered with errors: ${sample:0:400}"
     [[ "$(grep -o '"observationsByResultId"' <<<"$sample" | wc -l)" == 20 ]] || die "PostGraphile did not return 20 results"
     log "PostGraphile response: ${#sample} bytes"

@@ -6,7 +6,7 @@
 -- Counts non-2xx answers and bodies holding "errors", and prints one WRK line at the end.
 
 local PORTAL = '{"query":"query($p: ID!) { patient(id: $p) { results(first: 20) { edges { node { id status issuedAt test { code displayName } observations { code displayName valueNumeric unit interpretation } } } } } }","variables":{"p":"%s"}}'
-local POSTGRAPHILE = '{"query":"query($p: UUID!) { patientById(id: $p) { testResultsByPatientId(first: 20, orderBy: [ISSUED_AT_DESC, ID_DESC]) { nodes { id status issuedAt testCatalogByTestId { code displayName } observationsByResultId(orderBy: POSITION_ASC) { nodes { code displayName valueNumeric unit interpretation } } } } } }","variables":{"p":"%s"}}'
+local POSTGRAPHILE = '{"query":"query($p: UUID!) { patientByRowId(rowId: $p) { testResultsByPatientId(first: 20, orderBy: [ISSUED_AT_DESC, ROW_ID_DESC]) { nodes { rowId status issuedAt testCatalogByTestId { code displayName } observationsByResultId(orderBy: POSITION_ASC) { nodes { code displayName valueNumeric unit interpretation } } } } } }","variables":{"p":"%s"}}'
 
 local threads = {}
 function setup(thread)

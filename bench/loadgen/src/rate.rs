@@ -33,7 +33,7 @@ pub struct Args {
 }
 
 const PORTAL: &str = "query($p: ID!) { patient(id: $p) { results(first: 20) { edges { node { id status issuedAt test { code displayName } observations { code displayName valueNumeric unit interpretation } } } } } }";
-const POSTGRAPHILE: &str = "query($p: UUID!) { patientById(id: $p) { testResultsByPatientId(first: 20, orderBy: [ISSUED_AT_DESC, ID_DESC]) { nodes { id status issuedAt testCatalogByTestId { code displayName } observationsByResultId(orderBy: POSITION_ASC) { nodes { code displayName valueNumeric unit interpretation } } } } } }";
+const POSTGRAPHILE: &str = "query($p: UUID!) { patientByRowId(rowId: $p) { testResultsByPatientId(first: 20, orderBy: [ISSUED_AT_DESC, ROW_ID_DESC]) { nodes { rowId status issuedAt testCatalogByTestId { code displayName } observationsByResultId(orderBy: POSITION_ASC) { nodes { code displayName valueNumeric unit interpretation } } } } } }";
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let rows: Vec<Vec<String>> = std::fs::read_to_string(&args.patients)?
