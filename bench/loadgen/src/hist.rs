@@ -9,7 +9,8 @@ pub struct Latencies {
 
 impl Latencies {
     pub fn record(&mut self, d: Duration) {
-        self.micros.push(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.micros
+            .push(u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     }
 
     /// `p50_ms=… p99_ms=… max_ms=…` (nearest-rank percentiles).

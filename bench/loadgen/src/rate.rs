@@ -66,12 +66,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         };
         let (gate, latencies, failures) = (gate.clone(), latencies.clone(), failures.clone());
         tasks.push(tokio::spawn(async move {
-            let Ok(_permit) = gate.acquire_owned().await else { return };
+            let Ok(_permit) = gate.acquire_owned().await else {
+                return;
+            };
             let ok = match request.json(&body).send().await {
-                Ok(r) if r.status().is_success() => r
-                    .text()
-                    .await
-                    .is_ok_and(|t| !t.contains("\"errors\"")),
+                Ok(r) if r.status().is_success() => {
+                    r.text().await.is_ok_and(|t| !t.contains("\"errors\""))
+                }
                 _ => false,
             };
             if !ok {

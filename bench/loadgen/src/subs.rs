@@ -123,17 +123,17 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 async fn open(url: &str, source: IpAddr, token: &str, patient: &str) -> anyhow::Result<Ws> {
     let mut request = url.into_client_request()?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse()?,
-    );
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
     let host = request.uri().host().context("no host")?.to_owned();
     let port = request.uri().port_u16().context("no port")?;
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(source, 0))?;
     let stream = socket.connect(SocketAddr::new(host.parse()?, port)).await?;
     let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
-    let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
+    let init =
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
     ws.send(Message::text(init.to_string())).await?;
     let ack = tokio::time::timeout(Duration::from_secs(30), ws.next())
         .await?
@@ -151,11 +151,18 @@ async fn open(url: &str, source: IpAddr, token: &str, patient: &str) -> anyhow::
 async fn listen(mut ws: Ws, totals: Arc<Totals>, latencies: Arc<Mutex<Latencies>>) {
     let mut seen: HashSet<String> = HashSet::new();
     while let Some(Ok(message)) = ws.next().await {
-        let Ok(text) = message.to_text() else { continue };
-        let Ok(value) = serde_json::from_str::<Value>(text) else { continue };
+        let Ok(text) = message.to_text() else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
         match value["type"].as_str() {
             Some("next") => {
-                let Some(event) = value.pointer("/payload/data/resultReady/eventId").and_then(Value::as_str) else {
+                let Some(event) = value
+                    .pointer("/payload/data/resultReady/eventId")
+                    .and_then(Value::as_str)
+                else {
                     totals.errors.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
