@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench/subscriptions.sh — scenario 3: BENCH_SUBS resultReady subscriptions over
+# graphql-transport-ws, spread over 3 portal replicas sharing PostgreSQL and Redis; server
+# RSS per idle subscription; commit→client latency while a lab writes BENCH_EVENT_RATE
+# results/s. See bench/README.md.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+SUBS="${BENCH_SUBS:-50000}"
+REPLICAS="${BENCH_REPLICAS:-3}"
+PER_CLIENT="${BENCH_SUBS_PER_CLIENT:-15000}"
+EVENT_RATE="${BENCH_EVENT_RATE:-1000}"
+EVENT_SECONDS="${BENCH_EVENT_SECONDS:-20}"
+SOURCES="${BENCH_SOURCES:-127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9}"
+
+ensure_portal
+BB="$REPO_DIR/target/release/portal-bench"
+[[ -x "$BB" ]] || die "no $BB"
+ulimit -n "${BENCH_NOFILE:-20000}" || die "cannot raise the open-file limit (ulimit -n)"
+setup_dataset
+start_redis
+SUB_PATIENTS="$(( SUBS < BENCH_PATIENTS ? SUBS : BENCH_PATIENTS ))"
+
+PORTS=() PIDS=() WS=() HTTP=()
+read -r -a EXTRA_ENV <<<"${BENCH_PORTAL_ENV:-}"
+for r in $(seq 1 "$REPLICAS"); do
+    port="$(free_port)"
+    start_portal "replica$r" "$port" DATABASE_URL="$DB_URL" REDIS_URL="$REDIS_URL" NOTIFY_WORKER=false \
+        DATABASE_MAX_CONNECTIONS="${BENCH_DB_POOL:-16}" "${EXTRA_ENV[@]}"
+    PORTS+=("$port"); PIDS+=("$PORTAL_PID")
+    WS+=("ws://127.0.0.1:$port/graphql"); HTTP+=("http://127.0.0.1:$port/graphql")
+done
+for i in "${!PORTS[@]}"; do wait_ready "${PORTS[$i]}" "${PIDS[$i]}"; done
+sleep 2
+rss_sum() { local t=0 p; for p in "${PIDS[@]}"; do t=$((t + $(rss_kib "$p"))); done; echo "$t"; }
+RSS0="$(rss_sum)"
+log "replicas ready; RSS before subscriptions: $((RSS0 / 1024)) MiB in all"
+
+# --- open the subscriptions -------------------------------------------------------------
+CLIENTS=() OUTS=()
+ws_list="$(IFS=,; echo "${WS[*]}")"
+offset=0 c=0
+T_OPEN0="$(date +%s.%N)"
+while (( offset < SUBS )); do
+    n=$(( SUBS - offset < PER_CLIENT ? SUBS - offset : PER_CLIENT ))
+    out="$BENCH_WORK/subs-$c.out"
+    "$BB" subs --url "$ws_list" --patients "$TOKENS" --patient-limit "$SUB_PATIENTS" --offset "$offset" \
+        --subs "$n" --sources "$SOURCES" --out "$BENCH_WORK/subs-$c.lat" >"$out" 2>"$BENCH_WORK/subs-$c.err" &
+    CLIENTS+=($!); OUTS+=("$out"); BENCH_PIDS+=($!)
+    offset=$((offset + n)); c=$((c + 1))
+done
+for i in "${!CLIENTS[@]}"; do
+    until grep -q '^READY' "${OUTS[$i]}" 2>/dev/null; do
+        kill -0 "${CLIENTS[$i]}" 2>/dev/null || die "subscriber client $i exited: $(cat "$BENCH_WORK/subs-$i.err")"
+        sleep 0.5
+    done
+done
+T_OPEN1="$(date +%s.%N)"
+CONNECTED=0 FAILED=0
+for o in "${OUTS[@]}"; do
+    line="$(grep '^READY' "$o")"
+    CONNECTED=$((CONNECTED + $(kv "$line" connected))); FAILED=$((FAILED + $(kv "$line" failed)))
+done
+FIRST_ERR="$(cat "$BENCH_WORK"/subs-*.err | grep -m1 'first connect error' || true)"
+log "subscriptions open: $CONNECTED connected, $FAILED failed ${FIRST_ERR}"
+sleep "${BENCH_IDLE_SECONDS:-10}"
+RSS1="$(rss_sum)"
+OPEN_GAUGE="$(for p in "${PORTS[@]}"; do curl -fs "http://127.0.0.1:$p/metrics" | awk '/^portal_subscriptions_open/ { print $2 }'; done | awk '{ s += $1 } END { print s + 0 }')"
+PER_SUB="$(awk -v a="$RSS0" -v b="$RSS1" -v n="$CONNECTED" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "n/a" }')"
+log "RSS with $CONNECTED idle subscriptions: $((RSS1 / 1024)) MiB ($PER_SUB KiB each); portal_subscriptions_open=$OPEN_GAUGE"
+
+# --- events at a fixed rate -------------------------------------------------------------
+http_list="$(IFS=,; echo "${HTTP[*]}")"
+C0="$(cpu_ticks "${PIDS[@]}")"; P0="$(pg_ticks)"; K0="$(cpu_ticks "${CLIENTS[@]}")"
+log "writing $EVENT_RATE results/s for ${EVENT_SECONDS}s to the subscribed patients"
+W_OUT="$("$BB" ingest --url "$http_list" --token-file "$LAB_TOKEN_FILE" --patients "$TOKENS" \
+    --patient-limit "$SUB_PATIENTS" --facility "$FACILITY_GID" --analytes "$ANALYTES" \
+    --count "$((EVENT_RATE * EVENT_SECONDS))" --rate "$EVENT_RATE" --concurrency 64 | grep '^results_ok')"
+log "writer: $W_OUT"
+for _ in $(seq 1 120); do
+    [[ "$(psql_q "$DB_URL" -Atc 'SELECT count(*) FROM outbox_events WHERE published_at IS NULL')" == 0 ]] && break
+    sleep 0.5
+done
+sleep 3
+W_SECS="$(kv "$W_OUT" seconds)"
+C1="$(cpu_ticks "${PIDS[@]}")"; P1="$(pg_ticks)"; K1="$(cpu_ticks "${CLIENTS[@]}")"
+for p in "${CLIENTS[@]}"; do kill -INT "$p"; done
+for p in "${CLIENTS[@]}"; do wait "$p" 2>/dev/null || true; done
+DELIV=0 DUPS=0 ERRS=0 CLOSED=0
+for o in "${OUTS[@]}"; do
+    line="$(grep '^DONE' "$o" || echo 'DONE deliveries=0 duplicates=0 errors=0 closed=0')"
+    DELIV=$((DELIV + $(kv "$line" deliveries))); DUPS=$((DUPS + $(kv "$line" duplicates)))
+    ERRS=$((ERRS + $(kv "$line" errors))); CLOSED=$((CLOSED + $(kv "$line" closed)))
+done
+LAT="$(cat "$BENCH_WORK"/subs-*.lat | sort -n | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "n/a n/a"; exit }
+    p50 = v[int(NR * 0.50 + 0.999999)]; p99 = v[int(NR * 0.99 + 0.999999)]
+    printf "%.1f %.1f", p50 / 1000, p99 / 1000 }')"
+EXPECTED="$(( $(kv "$W_OUT" results_ok) * CONNECTED / SUB_PATIENTS ))"
+
+echo
+echo "## Scenario 3 — subscriptions ($(date -u +%Y-%m-%dT%H:%MZ))"
+echo
+machine_line
+echo "$REPLICAS portal replicas (PostgreSQL + Redis bus), $SUBS connections asked for (one resultReady each) over $SUB_PATIENTS patients, from ${#CLIENTS[@]} client processes bound to $SOURCES"
+echo "extra portal env: '${BENCH_PORTAL_ENV:-}'"
+echo
+echo "| measure | value |"
+echo "|---|---|"
+echo "| subscriptions connected / failed | $CONNECTED / $FAILED ${FIRST_ERR:+($FIRST_ERR)} |"
+echo "| time to open them | $(awk -v a="$T_OPEN0" -v b="$T_OPEN1" 'BEGIN { printf "%.0f", b - a }') s |"
+echo "| portal_subscriptions_open (sum over replicas) | $OPEN_GAUGE |"
+echo "| replicas' RSS before / with idle subscriptions | $((RSS0 / 1024)) / $((RSS1 / 1024)) MiB |"
+echo "| RSS per idle subscription | $PER_SUB KiB |"
+echo "| writer: results/s asked / achieved | $EVENT_RATE / $(kv "$W_OUT" results_per_s) ($(kv "$W_OUT" results_failed) failed) |"
+echo "| deliveries expected (≈) / received / duplicates / errors / closed | $EXPECTED / $DELIV / $DUPS / $ERRS / $CLOSED |"
+echo "| commit → client p50 / p99 | $(cut -d' ' -f1 <<<"$LAT") / $(cut -d' ' -f2 <<<"$LAT") ms |"
+echo "| CPU during the writes (% of one core) | replicas $(cpu_pct $((C1 - C0)) "$W_SECS")%, postgres $(cpu_pct $((P1 - P0)) "$W_SECS")%, clients $(cpu_pct $((K1 - K0)) "$W_SECS")% |"
