@@ -18,6 +18,9 @@ pub struct Model {
     pub payload: Json,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    /// Per-tenant publication sequence, assigned by the relay in commit order before the
+    /// event is published; null until then (docs/events.md).
+    pub publish_seq: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -457,6 +457,7 @@ pub async fn result_with_event_taken(
         }),
         created_at: now,
         published_at: None,
+        publish_seq: None,
     }
     .into_active_model()
     .insert(&txn)
@@ -522,8 +523,7 @@ impl TestApp {
         taken: (Uuid, DateTime<Utc>),
     ) -> StoredResult {
         let stored =
-            result_with_event_taken(&self.owner, tenant, patient, order, test, status, taken)
-                .await;
+            result_with_event_taken(&self.owner, tenant, patient, order, test, status, taken).await;
         self.state.outbox_wake.notify_one();
         stored
     }
