@@ -1,4 +1,5 @@
-//! `outbox_events`: A transactional-outbox domain event; append-only except `published_at`.
+//! `outbox_events`: A transactional-outbox domain event; append-only except `published_at`
+//! and `publish_seq`.
 
 use sea_orm::entity::prelude::*;
 
