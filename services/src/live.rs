@@ -34,7 +34,7 @@ pub enum Audience {
 }
 
 /// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says which
-/// events to follow, from the event `after` on (BAD_USER_INPUT for an unknown event).
+/// events to follow, from the event `after` on (see `outbox::start_after`).
 pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     ctx: &RequestContext,

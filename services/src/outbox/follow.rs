@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::sequence::last_seq;
 use super::{BATCH, to_event};
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 
 /// Which events a subscriber follows, and from where.
 #[derive(Debug, Clone, Copy)]
@@ -26,9 +26,13 @@ pub struct Follow {
 }
 
 /// Where a subscription starts: after the event `after` the client saw (its sequence number),
-/// or, without one, after every event the tenant's outbox has numbered so far. BAD_USER_INPUT
-/// when `after` is not an event of the tenant, or one not yet numbered (no subscription can
-/// have delivered it, so resuming "after" it has no safe meaning).
+/// or, without one, after every event the tenant's outbox has numbered so far.
+///
+/// An `after` that is not a numbered event of the tenant (a time mark: a UUID v7 the client
+/// made, as older clients were told to; or an event not numbered yet) is read as a point in
+/// time: the subscription starts just before the lowest number of any event with a greater
+/// id, so every event the id comparison would have delivered still comes (some earlier ones
+/// may come too; clients drop those by `eventId`).
 #[instrument(skip(db))]
 pub async fn start_after<C: ConnectionTrait>(
     db: &C,
@@ -38,21 +42,30 @@ pub async fn start_after<C: ConnectionTrait>(
     let Some(after) = after else {
         return last_seq(db, tenant_id).await;
     };
-    let found: Option<Option<i64>> = outbox_event::Entity::find_by_id(after)
+    let numbered: Option<Option<i64>> = outbox_event::Entity::find_by_id(after)
         .select_only()
         .column(outbox_event::Column::PublishSeq)
         .filter(outbox_event::Column::TenantId.eq(tenant_id))
         .into_tuple()
         .one(db)
         .await?;
-    match found {
-        Some(Some(seq)) => Ok(seq),
-        Some(None) => Err(ServiceError::bad_input(
-            "after",
-            "this event has not been published yet",
-        )),
-        None => Err(ServiceError::bad_input("after", "not an event id")),
+    if let Some(Some(seq)) = numbered {
+        return Ok(seq);
     }
+    // Read first: an event with a greater id numbered after this read gets a higher number
+    // and is delivered; one numbered before it is counted by `first_later`.
+    let last = last_seq(db, tenant_id).await?;
+    let first_later: Option<Option<i64>> = outbox_event::Entity::find()
+        .select_only()
+        .column_as(outbox_event::Column::PublishSeq.min(), "first")
+        .filter(outbox_event::Column::TenantId.eq(tenant_id))
+        .filter(outbox_event::Column::Id.gt(after))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(first_later
+        .flatten()
+        .map_or(last, |first| (first - 1).min(last)))
 }
 
 /// The events a subscriber follows, each once, in sequence order: it listens to the bus, then

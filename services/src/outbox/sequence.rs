@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use portal_entities::outbox_event;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement,
@@ -79,6 +79,8 @@ pub async fn last_seq<C: ConnectionTrait>(db: &C, tenant_id: Uuid) -> ServiceRes
 
 /// Unnumbered events (id, tenant), oldest first. Numbered rows are the only ones published,
 /// so `published_at IS NULL` holds for all of them and lets the backlog index serve the scan.
+/// Rows another transaction holds locked are skipped (numbered by a later pass): which row
+/// gets which number does not matter, only that numbers commit in increasing order.
 async fn unsequenced<C: ConnectionTrait>(db: &C, limit: u64) -> ServiceResult<Vec<(Uuid, Uuid)>> {
     Ok(outbox_event::Entity::find()
         .select_only()
@@ -89,6 +91,7 @@ async fn unsequenced<C: ConnectionTrait>(db: &C, limit: u64) -> ServiceResult<Ve
         .order_by_asc(outbox_event::Column::CreatedAt)
         .order_by_asc(outbox_event::Column::Id)
         .limit(limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .into_tuple()
         .all(db)
         .await?)
