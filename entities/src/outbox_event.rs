@@ -1,4 +1,5 @@
-//! `outbox_events`: A transactional-outbox domain event; append-only except `published_at`.
+//! `outbox_events`: A transactional-outbox domain event; append-only except `published_at`
+//! and `publish_seq`.
 
 use sea_orm::entity::prelude::*;
 
@@ -18,6 +19,9 @@ pub struct Model {
     pub payload: Json,
     pub created_at: DateTimeUtc,
     pub published_at: Option<DateTimeUtc>,
+    /// Per-tenant publication sequence, assigned by the relay in commit order before the
+    /// event is published; null until then (docs/events.md).
+    pub publish_seq: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

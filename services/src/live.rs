@@ -12,7 +12,7 @@ use crate::audit::{self, AuditRecord, Outcome};
 use crate::auth::{Role, Viewer};
 use crate::context::RequestContext;
 use crate::error::{ServiceError, ServiceResult};
-use crate::outbox::Follow;
+use crate::outbox::{self, Follow};
 use crate::patients;
 use crate::results::{self, Visibility};
 
@@ -34,7 +34,7 @@ pub enum Audience {
 }
 
 /// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says which
-/// events to follow.
+/// events to follow, from the event `after` on (see `outbox::start_after`).
 pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     ctx: &RequestContext,
@@ -47,7 +47,7 @@ pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
     Ok(Follow {
         tenant_id: access.tenant_id,
         patient_id: Some(patient_id),
-        after,
+        after: outbox::start_after(db, access.tenant_id, after).await?,
     })
 }
 
@@ -61,10 +61,11 @@ pub async fn subscribe_updated<C: ConnectionTrait + TransactionTrait>(
     let decision = authorize_updated(db, ctx, patient_id).await;
     audit::flush(db, ctx).await?;
     decision?;
+    let tenant_id = ctx.viewer()?.tenant_id;
     Ok(Follow {
-        tenant_id: ctx.viewer()?.tenant_id,
+        tenant_id,
         patient_id,
-        after,
+        after: outbox::start_after(db, tenant_id, after).await?,
     })
 }
 

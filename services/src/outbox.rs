@@ -1,15 +1,19 @@
-//! The outbox relay (committed `outbox_events` → event bus) and replay from the outbox for
-//! subscribers that resume or fall behind. Contract: docs/events.md.
+//! The outbox relay (committed `outbox_events` → numbered in commit order → event bus) and,
+//! in `follow`, replay from the outbox for subscribers that resume or fall behind.
+//! Contract: docs/events.md.
 
-use std::collections::{HashSet, VecDeque};
+mod follow;
+mod sequence;
+
+pub use follow::{Follow, follow, start_after};
+pub use sequence::{last_seq, sequence};
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use portal_entities::outbox_event;
-use portal_subscriptions::{BusError, Delivery, Event, EventBus};
+use portal_subscriptions::{BusError, Event, EventBus};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -17,7 +21,6 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 use tracing::instrument;
-use uuid::Uuid;
 
 use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
@@ -25,14 +28,17 @@ use crate::error::{ServiceError, ServiceResult};
 /// How many events one relay pass or one replay page handles at most.
 pub const BATCH: u64 = 100;
 
-/// Publishes up to `limit` unpublished events in commit order, then marks them published.
-/// At-least-once: an event published but not yet marked (crash in between) is published
-/// again by the next pass; consumers de-duplicate by event id. Returns how many it handled.
+/// Numbers up to `limit` committed events in commit order and commits the numbers (see
+/// `sequence`), then publishes up to `limit` numbered, unpublished events in number order and
+/// marks them published. At-least-once: an event numbered or published but not yet marked
+/// (crash in between) is published again by the next pass, in number order; consumers
+/// de-duplicate by number (`follow`) or event id. Returns how many it published.
 ///
-/// On PostgreSQL, where several replicas relay the same outbox, the rows are claimed
+/// On PostgreSQL, where several replicas relay the same outbox, the numbered rows are claimed
 /// (`FOR UPDATE SKIP LOCKED` in one transaction that publishes, then marks), so each event
-/// is published by one relay. SQLite serves one process and needs no claim. Under row-level
-/// security the relay works tenant by tenant, up to `limit` events each.
+/// is published by one relay; two relays may publish their batches in either order, which
+/// `follow` repairs from the outbox. SQLite serves one process and needs no claim. Under
+/// row-level security the relay works tenant by tenant, up to `limit` events each.
 #[instrument(skip(db, bus))]
 pub async fn relay_once(
     db: &DatabaseConnection,
@@ -48,6 +54,7 @@ pub async fn relay_once(
 
 /// One batch of one tenant (PostgreSQL, row-level security) or of the whole outbox (SQLite).
 async fn relay_scope(db: &TenantDb, bus: &EventBus, limit: u64) -> ServiceResult<usize> {
+    sequence(db, limit).await?;
     let (published, failure) = if db.get_database_backend() == DbBackend::Postgres {
         let txn = db.begin().await?;
         let outcome = relay_batch(&txn, bus, limit).await?;
@@ -62,7 +69,8 @@ async fn relay_scope(db: &TenantDb, bus: &EventBus, limit: u64) -> ServiceResult
     }
 }
 
-/// Publishes and marks one batch; a bus failure stops the batch after marking what went out.
+/// Publishes and marks one batch of numbered events; a bus failure stops the batch after
+/// marking what went out.
 async fn relay_batch<C: ConnectionTrait>(
     db: &C,
     bus: &EventBus,
@@ -70,17 +78,17 @@ async fn relay_batch<C: ConnectionTrait>(
 ) -> ServiceResult<(usize, Option<BusError>)> {
     let pending = outbox_event::Entity::find()
         .filter(outbox_event::Column::PublishedAt.is_null())
-        .order_by_asc(outbox_event::Column::CreatedAt)
-        .order_by_asc(outbox_event::Column::Id)
+        .filter(outbox_event::Column::PublishSeq.is_not_null())
+        .order_by_asc(outbox_event::Column::PublishSeq)
         .limit(limit)
         .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
         .all(db)
         .await?;
     let mut published = Vec::with_capacity(pending.len());
     let mut failure = None;
-    for row in pending {
-        let id = row.id;
-        match bus.publish(to_event(row)).await {
+    for event in pending.into_iter().filter_map(to_event) {
+        let id = event.id;
+        match bus.publish(event).await {
             Ok(_) => published.push(id),
             Err(err) => {
                 failure = Some(err);
@@ -137,191 +145,15 @@ async fn drain(db: &DatabaseConnection, bus: &EventBus) {
     }
 }
 
-/// Committed events of a tenant (and of one patient, when given) with an id greater than
-/// `after`, oldest first: what a subscriber that saw `after` has missed.
-#[instrument(skip(db))]
-pub async fn events_after<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: Uuid,
-    patient_id: Option<Uuid>,
-    after: Uuid,
-    limit: u64,
-) -> ServiceResult<Vec<Event>> {
-    let mut select = outbox_event::Entity::find()
-        .filter(outbox_event::Column::TenantId.eq(tenant_id))
-        .filter(outbox_event::Column::Id.gt(after));
-    if let Some(patient_id) = patient_id {
-        select = select.filter(outbox_event::Column::PatientId.eq(patient_id));
-    }
-    let rows = select
-        .order_by_asc(outbox_event::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(to_event).collect())
-}
-
-fn to_event(row: outbox_event::Model) -> Event {
-    Event {
+/// The bus event of a numbered row (`None` for a row the relay has not numbered yet).
+fn to_event(row: outbox_event::Model) -> Option<Event> {
+    Some(Event {
+        seq: row.publish_seq?,
         id: row.id,
         tenant_id: row.tenant_id,
         patient_id: row.patient_id,
         event_type: row.event_type,
         aggregate_id: row.aggregate_id,
         payload: row.payload,
-    }
-}
-
-/// Which events a subscriber follows, and from where.
-#[derive(Debug, Clone, Copy)]
-pub struct Follow {
-    pub tenant_id: Uuid,
-    pub patient_id: Option<Uuid>,
-    /// The last event id the subscriber saw: events after it are replayed first.
-    pub after: Option<Uuid>,
-}
-
-impl Follow {
-    fn matches(&self, event: &Event) -> bool {
-        event.tenant_id == self.tenant_id
-            && self.patient_id.is_none_or(|p| event.patient_id == Some(p))
-    }
-}
-
-/// The events a subscriber follows, each once: the outbox's events after `follow.after`
-/// first, then live events from the bus. It listens to the bus before reading the outbox, so
-/// nothing committed in between is lost; it catches up from the outbox when the bus reports
-/// it lagged; duplicates (replayed and live, or published twice) are dropped by event id.
-pub fn follow<C>(db: C, bus: &EventBus, follow: Follow) -> BoxStream<'static, ServiceResult<Event>>
-where
-    C: ConnectionTrait + Send + Sync + 'static,
-{
-    let live = bus.subscribe();
-    let state = FollowState {
-        db,
-        follow,
-        live,
-        seen: Seen::default(),
-        floor: follow.after.unwrap_or_else(Uuid::now_v7),
-        backlog: VecDeque::new(),
-        catch_up: follow.after.is_some(),
-    };
-    futures_util::stream::unfold(state, |mut s| async move {
-        let next = s.next().await?;
-        Some((next, s))
     })
-    .boxed()
-}
-
-struct FollowState<C> {
-    db: C,
-    follow: Follow,
-    live: BoxStream<'static, Delivery>,
-    seen: Seen,
-    /// Replays start after this id when nothing newer was seen.
-    floor: Uuid,
-    backlog: VecDeque<Event>,
-    catch_up: bool,
-}
-
-impl<C: ConnectionTrait> FollowState<C> {
-    /// `None` when the bus closed (the server is stopping).
-    async fn next(&mut self) -> Option<ServiceResult<Event>> {
-        loop {
-            if self.catch_up {
-                self.catch_up = false;
-                if let Err(err) = self.replay().await {
-                    return Some(Err(err));
-                }
-            }
-            if let Some(event) = self.backlog.pop_front() {
-                if self.seen.insert(event.id) {
-                    return Some(Ok(event));
-                }
-                continue;
-            }
-            match self.live.next().await? {
-                Delivery::Event(event) => {
-                    if self.follow.matches(&event) && self.seen.insert(event.id) {
-                        return Some(Ok(event));
-                    }
-                }
-                Delivery::Lagged { missed } => {
-                    tracing::debug!(missed, "subscriber lagged; catching up from the outbox");
-                    self.catch_up = true;
-                }
-            }
-        }
-    }
-
-    async fn replay(&mut self) -> ServiceResult<()> {
-        let mut after = self.seen.oldest().map_or(self.floor, |o| o.min(self.floor));
-        loop {
-            let page = events_after(
-                &self.db,
-                self.follow.tenant_id,
-                self.follow.patient_id,
-                after,
-                BATCH,
-            )
-            .await?;
-            let full = page.len() as u64 == BATCH;
-            if let Some(last) = page.last() {
-                after = last.id;
-            }
-            self.backlog.extend(page);
-            if !full {
-                return Ok(());
-            }
-        }
-    }
-}
-
-/// The ids of the most recent events delivered, for de-duplication (bounded, so a long-lived
-/// subscription does not grow without limit).
-#[derive(Default)]
-struct Seen {
-    order: VecDeque<Uuid>,
-    ids: HashSet<Uuid>,
-}
-
-impl Seen {
-    const CAPACITY: usize = 4096;
-
-    /// False when `id` was delivered already.
-    fn insert(&mut self, id: Uuid) -> bool {
-        if !self.ids.insert(id) {
-            return false;
-        }
-        self.order.push_back(id);
-        if self.order.len() > Self::CAPACITY
-            && let Some(old) = self.order.pop_front()
-        {
-            self.ids.remove(&old);
-        }
-        true
-    }
-
-    /// Events committed out of id order may still be missing after the oldest id remembered.
-    fn oldest(&self) -> Option<Uuid> {
-        self.order.iter().min().copied()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seen_drops_duplicates_and_stays_bounded() {
-        let mut seen = Seen::default();
-        let first = Uuid::now_v7();
-        assert!(seen.insert(first));
-        assert!(!seen.insert(first));
-        for _ in 0..Seen::CAPACITY {
-            assert!(seen.insert(Uuid::now_v7()));
-        }
-        assert_eq!(seen.order.len(), Seen::CAPACITY);
-        assert!(seen.insert(first), "forgotten once out of the window");
-    }
 }

@@ -68,6 +68,7 @@ mod tests {
             event_type: format!("test.{n}"),
             aggregate_id: Uuid::nil(),
             payload: serde_json::json!({ "n": n }),
+            seq: i64::from(n),
         }
     }
 

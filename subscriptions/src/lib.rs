@@ -3,7 +3,7 @@
 //! Events are published only after the transaction that wrote them committed (the outbox
 //! relay does that); the bus is at-least-once, so consumers de-duplicate by `Event::id`.
 //! A subscriber that falls behind is told how many events it missed and resumes from the
-//! outbox with the last id it saw.
+//! outbox after the last publication sequence number (`Event::seq`) it saw.
 
 mod in_process;
 mod redis_bus;
@@ -27,6 +27,9 @@ pub struct Event {
     pub event_type: String,
     pub aggregate_id: Uuid,
     pub payload: serde_json::Value,
+    /// The tenant's publication sequence number: assigned in commit order, each committed
+    /// before the event is published, so every lower number of the tenant is committed too.
+    pub seq: i64,
 }
 
 /// What a subscription yields.

@@ -224,6 +224,7 @@ mod tests {
             event_type: "result.released".into(),
             aggregate_id: Uuid::now_v7(),
             payload: serde_json::json!({ "resultId": "r1" }),
+            seq: 1,
         }
     }
 

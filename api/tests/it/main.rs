@@ -22,6 +22,7 @@ mod queries;
 mod realtime;
 mod release;
 mod replicas;
+mod resume;
 mod rls;
 mod sdl;
 mod walk_in;

@@ -81,16 +81,15 @@ async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(back
     let order = p1_order(&app, &w).await;
     // One slot per subscriber, no relay running: one relay pass of five events must lag it.
     let bus = EventBus::in_process(1);
+    let scoped = TenantDb::scoped(app.db.clone(), Some(w.tenant_a));
     let follow = Follow {
         tenant_id: w.tenant_a,
         patient_id: Some(w.p1),
-        after: None,
+        after: outbox::start_after(&scoped, w.tenant_a, None)
+            .await
+            .expect("start"),
     };
-    let mut events = outbox::follow(
-        TenantDb::scoped(app.db.clone(), Some(w.tenant_a)),
-        &bus,
-        follow,
-    );
+    let mut events = outbox::follow(scoped, &bus, follow);
     let mut stored = Vec::new();
     for _ in 0..5 {
         stored.push(store(&app, &w, order, ResultStatus::Final).await.1);

@@ -360,6 +360,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         payload: json!({"kind": "payload", "n": 1, "nested": [true, null]}),
         created_at: now,
         published_at: Some(now),
+        publish_seq: Some(1),
     };
     round_trip!(db, outbox_event, outbox_event, outbox_event.id);
 

@@ -53,6 +53,7 @@ pub(super) async fn record<C: ConnectionTrait>(
         })),
         created_at: Set(now),
         published_at: Set(None),
+        publish_seq: Set(None),
     })
     .exec(db)
     .await?;

@@ -385,9 +385,22 @@ pub async fn result_with_event(
     test: Uuid,
     status: ResultStatus,
 ) -> StoredResult {
-    let now = portal_services::clock::now();
+    let taken = (Uuid::now_v7(), portal_services::clock::now());
+    result_with_event_taken(db, tenant, patient, order, test, status, taken).await
+}
+
+/// Like `result_with_event`, with the event id and time the write took earlier: what a write
+/// transaction that took them, then committed after later writes, leaves behind.
+pub async fn result_with_event_taken(
+    db: &DatabaseConnection,
+    tenant: Uuid,
+    patient: Uuid,
+    order: Uuid,
+    test: Uuid,
+    status: ResultStatus,
+    (event_id, now): (Uuid, DateTime<Utc>),
+) -> StoredResult {
     let result_id = Uuid::now_v7();
-    let event_id = Uuid::now_v7();
     let released = portal_services::release::is_released_status(status);
     let event_type = if released {
         portal_services::live::RESULT_RELEASED
@@ -444,6 +457,7 @@ pub async fn result_with_event(
         }),
         created_at: now,
         published_at: None,
+        publish_seq: None,
     }
     .into_active_model()
     .insert(&txn)
@@ -494,6 +508,22 @@ impl TestApp {
         status: ResultStatus,
     ) -> StoredResult {
         let stored = result_with_event(&self.owner, tenant, patient, order, test, status).await;
+        self.state.outbox_wake.notify_one();
+        stored
+    }
+
+    /// `result_with_event_taken` (an event id and time taken earlier), then wakes the relay.
+    pub async fn result_with_event_taken(
+        &self,
+        tenant: Uuid,
+        patient: Uuid,
+        order: Uuid,
+        test: Uuid,
+        status: ResultStatus,
+        taken: (Uuid, DateTime<Utc>),
+    ) -> StoredResult {
+        let stored =
+            result_with_event_taken(&self.owner, tenant, patient, order, test, status, taken).await;
         self.state.outbox_wake.notify_one();
         stored
     }
