@@ -39,7 +39,8 @@ impl MailboxDir {
 
     /// Writes under a temporary name and renames, so readers never see half a message.
     async fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SendFailure> {
-        let failed = |e: std::io::Error| SendFailure::temporary(format!("mailbox folder: {}", e.kind()));
+        let failed =
+            |e: std::io::Error| SendFailure::temporary(format!("mailbox folder: {}", e.kind()));
         tokio::fs::create_dir_all(&self.dir).await.map_err(failed)?;
         let partial = self.dir.join(format!(".{name}.partial"));
         tokio::fs::write(&partial, bytes).await.map_err(failed)?;

@@ -42,8 +42,8 @@ pub async fn reason_to_skip(
         // The newer version queued its own notification when it was stored.
         return Ok(Some("superseded by a newer version of the result"));
     }
-    let rule = ReleaseRule::for_access(db, &access::as_patient(row.tenant_id, row.patient_id))
-        .await?;
+    let rule =
+        ReleaseRule::for_access(db, &access::as_patient(row.tenant_id, row.patient_id)).await?;
     let sensitive = is_sensitive(db, result.tenant_id, result.test_id).await?;
     if !rule.allows(&result, sensitive) {
         return Ok(Some("held: sensitive result"));
@@ -53,7 +53,10 @@ pub async fn reason_to_skip(
 
 /// Whether the patient's preferences (or the defaults, without a stored row) still include
 /// the notification's channel; `NONE` turns every channel off.
-async fn channel_wanted(db: &impl ConnectionTrait, row: &notification::Model) -> ServiceResult<bool> {
+async fn channel_wanted(
+    db: &impl ConnectionTrait,
+    row: &notification::Model,
+) -> ServiceResult<bool> {
     let prefs = notification_preference::Entity::find_by_id(row.patient_id)
         .filter(notification_preference::Column::TenantId.eq(row.tenant_id))
         .one(db)
