@@ -144,6 +144,8 @@ async fn upsert_preferences<C: ConnectionTrait>(
 }
 
 /// Registers a device for push notifications; the same active token is returned, not duplicated.
+/// A device belongs to the patient who registered it last: another patient's active
+/// registration of the same token is revoked, so their pushes never reach this device.
 #[instrument(skip(db, ctx, token), fields(request_id = %ctx.request_id))]
 pub async fn register_push_token<C: ConnectionTrait>(
     db: &C,
@@ -163,6 +165,7 @@ pub async fn register_push_token<C: ConnectionTrait>(
             ServiceError::bad_input("token", "not a valid push token"),
         ));
     }
+    release_from_other_patients(db, access.tenant_id, patient_id, token).await?;
     let existing = push_token::Entity::find()
         .filter(push_token::Column::TenantId.eq(access.tenant_id))
         .filter(push_token::Column::PatientId.eq(patient_id))
@@ -186,6 +189,31 @@ pub async fn register_push_token<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await?;
     Ok(row)
+}
+
+/// Revokes the token's active registrations by other patients of the tenant (a shared or
+/// handed-on device), in the caller's transaction.
+async fn release_from_other_patients<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    patient_id: Uuid,
+    token: &str,
+) -> ServiceResult<()> {
+    let moved = push_token::Entity::update_many()
+        .col_expr(push_token::Column::RevokedAt, crate::clock::now().into())
+        .filter(push_token::Column::TenantId.eq(tenant_id))
+        .filter(push_token::Column::Token.eq(token))
+        .filter(push_token::Column::PatientId.ne(patient_id))
+        .filter(push_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if moved.rows_affected > 0 {
+        tracing::info!(
+            revoked = moved.rows_affected,
+            "push token moved from another patient"
+        );
+    }
+    Ok(())
 }
 
 /// Stops pushes to a device; unregistering an already revoked token changes nothing.

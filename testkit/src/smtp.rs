@@ -20,15 +20,29 @@ use std::time::{Duration, Instant};
 /// How long the server may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Runs as `sh -c WATCHDOG_SCRIPT smtptest-watchdog PYTHON PORT MAILDIR LOG`: starts
-/// aiosmtpd, waits for EOF on stdin, then stops it.
+/// Runs as `sh -c WATCHDOG_SCRIPT smtptest-watchdog PYTHON PORT HANDLER HANDLER_ARG LOG`:
+/// starts aiosmtpd, waits for EOF on stdin, then stops it.
 const WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
-"$1" -m aiosmtpd -n -l "127.0.0.1:$2" -c aiosmtpd.handlers.Mailbox "$3" </dev/null >"$4" 2>&1 &
+"$1" -m aiosmtpd -n -l "127.0.0.1:$2" -c "$3" "$4" </dev/null >"$5" 2>&1 &
 pid=$!
 cat >/dev/null
 kill -TERM "$pid" 2>/dev/null
 (sleep 5; kill -KILL "$pid" 2>/dev/null) &
 wait "$pid"
+"#;
+
+/// An aiosmtpd handler (on `PYTHONPATH` as `smtptest_refuse`) that answers every `RCPT TO`
+/// with the reply given on its command line, e.g. `550 5.1.1 Mailbox unavailable`.
+const REFUSING_HANDLER: &str = r#"class RefuseRecipients:
+    def __init__(self, reply):
+        self.reply = reply
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(" ".join(args))
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return self.reply
 "#;
 
 /// A running aiosmtpd; stopped when dropped.
@@ -41,20 +55,36 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server that stores every message and waits until it accepts connections.
     pub fn start() -> Self {
-        let python = python();
-        require_aiosmtpd(&python);
         let root = tempfile_dir::Dir::new("smtptest");
         let maildir = root.path().join("maildir");
+        Self::spawn(root, "aiosmtpd.handlers.Mailbox", maildir.as_os_str())
+    }
+
+    /// Starts a server that refuses every recipient with `reply` (e.g. `550 5.1.1 Mailbox
+    /// unavailable` or `451 4.3.0 Try again later`) and so accepts no message.
+    pub fn start_refusing(reply: &str) -> Self {
+        let root = tempfile_dir::Dir::new("smtptest");
+        let module = root.path().join("smtptest_refuse.py");
+        fs::write(&module, REFUSING_HANDLER)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", module.display()));
+        Self::spawn(root, "smtptest_refuse.RefuseRecipients", reply.as_ref())
+    }
+
+    fn spawn(root: tempfile_dir::Dir, handler: &str, handler_arg: &std::ffi::OsStr) -> Self {
+        let python = python();
+        require_aiosmtpd(&python);
         let log = root.path().join("aiosmtpd.log");
         let port = free_port();
         let mut child = Command::new("/bin/sh")
             .args(["-c", WATCHDOG_SCRIPT, "smtptest-watchdog"])
             .arg(&python)
             .arg(port.to_string())
-            .arg(&maildir)
+            .arg(handler)
+            .arg(handler_arg)
             .arg(&log)
+            .env("PYTHONPATH", root.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

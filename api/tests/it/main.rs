@@ -11,6 +11,7 @@ mod auth;
 mod burst;
 mod cache;
 mod delivery;
+mod delivery_checks;
 mod e2e;
 mod identity;
 mod ingest;

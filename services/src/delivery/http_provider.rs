@@ -44,7 +44,8 @@ impl HttpProvider {
         })
     }
 
-    /// Posts `payload`; any 2xx is success. The response body is never read or stored.
+    /// Posts `payload`; any 2xx is success, and [`is_permanent_status`] decides whether a
+    /// refusal is retried. The response body is never read or stored.
     pub async fn post(&self, payload: &impl Serialize) -> Result<(), SendFailure> {
         let mut request = self.client.post(&self.url).json(payload);
         if let Some(token) = &self.token {
@@ -55,10 +56,16 @@ impl HttpProvider {
         if status.is_success() {
             return Ok(());
         }
-        Err(SendFailure(format!(
-            "{} provider answered HTTP {}",
-            self.name,
-            status.as_u16()
+        let code = status.as_u16();
+        if is_permanent_status(code) {
+            return Err(SendFailure::permanent(format!(
+                "{} provider refused the recipient: HTTP {code}",
+                self.name
+            )));
+        }
+        Err(SendFailure::temporary(format!(
+            "{} provider answered HTTP {code}",
+            self.name
         )))
     }
 
@@ -70,6 +77,30 @@ impl HttpProvider {
         } else {
             "request failed"
         };
-        SendFailure(format!("{} provider {kind}", self.name))
+        SendFailure::temporary(format!("{} provider {kind}", self.name))
+    }
+}
+
+/// The provider answers that this message can never be delivered as addressed: 400 (bad
+/// request, e.g. an invalid number), 404 (unknown recipient or unregistered push token), 410
+/// (token gone) and 422 (unprocessable recipient). Every other refusal is temporary: 401/403
+/// (the portal's credentials, fixable by the operator), 408 and 429 (timeout, rate limit) and
+/// all 5xx.
+pub fn is_permanent_status(code: u16) -> bool {
+    matches!(code, 400 | 404 | 410 | 422)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_recipient_refusals_are_permanent() {
+        for code in [400, 404, 410, 422] {
+            assert!(is_permanent_status(code), "{code}");
+        }
+        for code in [401, 403, 408, 429, 500, 502, 503] {
+            assert!(!is_permanent_status(code), "{code}");
+        }
     }
 }

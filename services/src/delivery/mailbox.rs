@@ -32,14 +32,15 @@ impl MailboxDir {
         payload: &impl Serialize,
     ) -> Result<(), SendFailure> {
         let bytes = serde_json::to_vec_pretty(payload)
-            .map_err(|_| SendFailure("mailbox: cannot encode the message".into()))?;
+            .map_err(|_| SendFailure::temporary("mailbox: cannot encode the message"))?;
         self.write(&format!("{notification}-{index}.{kind}.json"), &bytes)
             .await
     }
 
     /// Writes under a temporary name and renames, so readers never see half a message.
     async fn write(&self, name: &str, bytes: &[u8]) -> Result<(), SendFailure> {
-        let failed = |e: std::io::Error| SendFailure(format!("mailbox folder: {}", e.kind()));
+        let failed =
+            |e: std::io::Error| SendFailure::temporary(format!("mailbox folder: {}", e.kind()));
         tokio::fs::create_dir_all(&self.dir).await.map_err(failed)?;
         let partial = self.dir.join(format!(".{name}.partial"));
         tokio::fs::write(&partial, bytes).await.map_err(failed)?;

@@ -5,6 +5,7 @@ mod contact;
 mod http_provider;
 mod mailbox;
 mod message;
+mod recheck;
 mod send;
 mod smtp;
 mod worker;
@@ -19,12 +20,42 @@ pub use worker::{DeliveryCounts, RetryPolicy, deliver_due, replay_dead, run_work
 
 /// Why one send failed. The text is stored in `notifications.last_error`, so it names the
 /// kind of failure (status code, timeout) and never an address or a provider's response body.
+/// A permanent failure (the recipient or message was refused for good) is not retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendFailure(pub String);
+pub struct SendFailure {
+    reason: String,
+    permanent: bool,
+}
+
+impl SendFailure {
+    /// A failure that may pass (outage, timeout, rate limit): retried with backoff.
+    pub fn temporary(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            permanent: false,
+        }
+    }
+
+    /// A refusal that a retry would only repeat (unknown mailbox, invalid number or token).
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            permanent: true,
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
 
 impl std::fmt::Display for SendFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.reason)
     }
 }
 

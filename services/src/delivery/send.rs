@@ -98,7 +98,8 @@ async fn sms(
 }
 
 /// Push is best effort per device: sent when at least one device's token was accepted, so a
-/// retry does not repeat the message on devices that already have it.
+/// retry does not repeat the message on devices that already have it. The failure is
+/// permanent only when every device was refused for good.
 async fn push(
     channels: &Channels,
     row: &notification::Model,
@@ -106,6 +107,7 @@ async fn push(
     message: &Message,
 ) -> Result<(), SendFailure> {
     let mut last_failure = None;
+    let mut all_permanent = true;
     let mut delivered = 0usize;
     for (index, token) in tokens.iter().enumerate() {
         let payload = json!({ "token": token, "title": message.subject, "body": message.short });
@@ -120,10 +122,16 @@ async fn push(
         };
         match result {
             Ok(()) => delivered += 1,
-            Err(failure) => last_failure = Some(failure),
+            Err(failure) => {
+                all_permanent &= failure.is_permanent();
+                last_failure = Some(failure);
+            }
         }
     }
     match last_failure {
+        Some(failure) if delivered == 0 && !all_permanent => {
+            Err(SendFailure::temporary(failure.reason()))
+        }
         Some(failure) if delivered == 0 => Err(failure),
         Some(failure) => {
             tracing::warn!(notification.id = %row.id, devices.failed = tokens.len() - delivered, error = %failure, "push reached only some devices");

@@ -55,6 +55,7 @@ pub fn build_email(from: &Mailbox, to: &str, message: &Message) -> Option<lettre
 
 /// The reply code and kind only: server texts often quote the recipient's address.
 fn describe(error: &SmtpError) -> SendFailure {
+    let code = error.status().map(u16::from);
     let kind = if error.is_timeout() {
         "timeout"
     } else if error.is_permanent() {
@@ -64,9 +65,19 @@ fn describe(error: &SmtpError) -> SendFailure {
     } else {
         "connection or protocol error"
     };
-    let code = error
-        .status()
-        .map(|code| format!(" {code}"))
-        .unwrap_or_default();
-    SendFailure(format!("smtp: {kind}{code}"))
+    let reason = match code {
+        Some(code) => format!("smtp: {kind} {code}"),
+        None => format!("smtp: {kind}"),
+    };
+    if error.is_permanent() && !code.is_some_and(is_authentication_reply) {
+        SendFailure::permanent(reason)
+    } else {
+        SendFailure::temporary(reason)
+    }
+}
+
+/// 5xx replies about the portal's own login (530, 534, 535, 538) are fixed by the operator, not
+/// by the recipient, so they are retried like 4xx replies; every other 5xx is permanent.
+fn is_authentication_reply(code: u16) -> bool {
+    matches!(code, 530 | 534 | 535 | 538)
 }

@@ -1,5 +1,6 @@
-//! The notification worker: claims due rows, sends them, records SENT / FAILED (with
-//! exponential backoff) / DEAD / SKIPPED, and replays the dead-letter state.
+//! The notification worker: claims due rows, re-checks that each may still be sent, sends
+//! them, records SENT / FAILED (with exponential backoff) / DEAD (after the last attempt, or
+//! at once on a permanent refusal) / SKIPPED, and replays the dead-letter state.
 //!
 //! Claiming is a lease: a status- and time-guarded `UPDATE … SET next_attempt_at = now + lease
 //! WHERE id = ? AND status IN (PENDING, FAILED) AND next_attempt_at <= now`. Exactly one
@@ -26,7 +27,7 @@ use sea_orm::{
 use tracing::instrument;
 
 use super::send::{Outcome, send};
-use super::{Channels, Template, contact};
+use super::{Channels, Template, contact, recheck};
 use crate::clock;
 use crate::db::TenantDb;
 use crate::error::{ServiceError, ServiceResult};
@@ -273,10 +274,13 @@ async fn deliver_one(
     lease_until: DateTime<Utc>,
 ) -> ServiceResult<NotificationStatus> {
     let outcome = match Template::parse(&row.template) {
-        Some(template) => {
-            let contact = contact::load(db, row).await?;
-            send(channels, row, template, &contact).await
-        }
+        Some(template) => match recheck::reason_to_skip(db, row, template).await? {
+            Some(reason) => Outcome::Skipped(reason),
+            None => {
+                let contact = contact::load(db, row).await?;
+                send(channels, row, template, &contact).await
+            }
+        },
         None => Outcome::Skipped("unknown template"),
     };
     record(db, policy, row, lease_until, outcome).await
@@ -308,11 +312,13 @@ async fn record(
         Outcome::Failed(failure) => {
             let attempts = row.attempts.saturating_add(1);
             let retry_at = after(now, policy.backoff(attempts))?;
+            let permanent = failure.is_permanent();
             update = update
                 .col_expr(C::Attempts, Expr::value(attempts))
-                .col_expr(C::LastError, Expr::value(Some(failure.0)))
+                .col_expr(C::LastError, Expr::value(Some(failure.to_string())))
                 .col_expr(C::NextAttemptAt, Expr::value(retry_at));
-            if attempts >= policy.max_attempts {
+            // A refusal for good is dead-lettered at once: retrying would only repeat it.
+            if permanent || attempts >= policy.max_attempts {
                 NotificationStatus::Dead
             } else {
                 NotificationStatus::Failed

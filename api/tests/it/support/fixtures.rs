@@ -349,23 +349,6 @@ impl TestApp {
         .expect("grant");
         id
     }
-
-    pub async fn hold_sensitive(&self, tenant: Uuid, patient: Uuid) {
-        notification_preference::Model {
-            patient_id: patient,
-            tenant_id: tenant,
-            email: true,
-            sms: false,
-            push: false,
-            language: "en".into(),
-            hold_sensitive_results: true,
-            updated_at: Utc::now(),
-        }
-        .into_active_model()
-        .insert(&self.owner)
-        .await
-        .expect("preferences");
-    }
 }
 
 /// A stored result and its outbox event, as the write path leaves them (docs/events.md).

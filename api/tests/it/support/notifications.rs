@@ -2,7 +2,7 @@
 //! rows (the write path that queues them is built separately) and a fake HTTP provider.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
@@ -69,7 +69,54 @@ impl TestApp {
         .expect("preferences");
     }
 
-    /// A PENDING notification, due now, as the write path queues it.
+    /// Turns one channel on or off in the patient's preferences (from the defaults when the
+    /// patient has none stored).
+    pub async fn channel_wanted(
+        &self,
+        tenant: Uuid,
+        patient: Uuid,
+        channel: NotificationChannel,
+        on: bool,
+    ) {
+        let stored = notification_preference::Entity::find_by_id(patient)
+            .one(&self.owner)
+            .await
+            .expect("read preferences");
+        let exists = stored.is_some();
+        let mut prefs = stored
+            .unwrap_or_else(|| portal_services::account::default_preferences(tenant, patient));
+        match channel {
+            NotificationChannel::Email => prefs.email = on,
+            NotificationChannel::Sms => prefs.sms = on,
+            NotificationChannel::Push => prefs.push = on,
+        }
+        self.store_preferences(prefs, exists).await;
+    }
+
+    /// Sets the patient's "hold sensitive results" preference, keeping their channels.
+    pub async fn hold_sensitive(&self, tenant: Uuid, patient: Uuid) {
+        let stored = notification_preference::Entity::find_by_id(patient)
+            .one(&self.owner)
+            .await
+            .expect("read preferences");
+        let exists = stored.is_some();
+        let mut prefs = stored
+            .unwrap_or_else(|| portal_services::account::default_preferences(tenant, patient));
+        prefs.hold_sensitive_results = true;
+        self.store_preferences(prefs, exists).await;
+    }
+
+    async fn store_preferences(&self, prefs: notification_preference::Model, exists: bool) {
+        let row = prefs.into_active_model().reset_all();
+        if exists {
+            row.update(&self.owner).await.expect("update preferences");
+        } else {
+            row.insert(&self.owner).await.expect("insert preferences");
+        }
+    }
+
+    /// A PENDING notification, due now, as the write path queues it: for a channel the
+    /// patient has turned on (turned on here if it was not).
     pub async fn queued(
         &self,
         tenant: Uuid,
@@ -78,6 +125,7 @@ impl TestApp {
         channel: NotificationChannel,
         template: &str,
     ) -> Uuid {
+        self.channel_wanted(tenant, patient, channel, true).await;
         let id = Uuid::now_v7();
         let now = portal_services::clock::now();
         notification::Model {
@@ -150,8 +198,9 @@ impl TestApp {
     }
 }
 
-/// A stand-in SMS or push provider on loopback: answers 500 `failures` times, then 200, and
-/// keeps every request body and its `Authorization` header.
+/// A stand-in SMS or push provider on loopback: answers 500 (or the status set by
+/// [`FakeProvider::refuse_with`]) `failures` times, then 200, and keeps every request body and
+/// its `Authorization` header.
 #[derive(Clone)]
 pub struct FakeProvider {
     pub url: String,
@@ -161,6 +210,8 @@ pub struct FakeProvider {
 #[derive(Default)]
 struct ProviderState {
     failures_left: AtomicUsize,
+    /// The status of a failed answer; 0 means 500.
+    failure_status: AtomicU16,
     accepted: AtomicUsize,
     requests: Mutex<Vec<(Value, Option<String>)>>,
 }
@@ -195,6 +246,12 @@ impl FakeProvider {
         self.inner.failures_left.store(n, Ordering::SeqCst);
     }
 
+    /// Answers the next `n` requests with `status` instead of 500.
+    pub fn refuse_with(&self, status: u16, n: usize) {
+        self.inner.failure_status.store(status, Ordering::SeqCst);
+        self.fail_next(n);
+    }
+
     /// How many requests were answered 200.
     pub fn accepted(&self) -> usize {
         self.inner.accepted.load(Ordering::SeqCst)
@@ -222,8 +279,10 @@ async fn receive(
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
     if fail {
+        let status = StatusCode::from_u16(state.failure_status.load(Ordering::SeqCst))
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (
-            StatusCode::INTERNAL_SERVER_ERROR,
+            status,
             "upstream detail: account 42 over quota for +15550001",
         )
     } else {
