@@ -57,9 +57,20 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts a server that stores every message and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Like [`SmtpServer::start`], on a given loopback port: a test can point `SMTP_URL` at a
+    /// port where nothing listens yet (the server is "down"), then bring the server up there.
+    pub fn start_on(port: u16) -> Self {
         let root = tempfile_dir::Dir::new("smtptest");
         let maildir = root.path().join("maildir");
-        Self::spawn(root, "aiosmtpd.handlers.Mailbox", maildir.as_os_str())
+        Self::spawn_on(port, root, "aiosmtpd.handlers.Mailbox", maildir.as_os_str())
+    }
+
+    /// A loopback port that is free now (for [`SmtpServer::start_on`]).
+    pub fn free_port() -> u16 {
+        free_port()
     }
 
     /// Starts a server that refuses every recipient with `reply` (e.g. `550 5.1.1 Mailbox
@@ -73,10 +84,18 @@ impl SmtpServer {
     }
 
     fn spawn(root: tempfile_dir::Dir, handler: &str, handler_arg: &std::ffi::OsStr) -> Self {
+        Self::spawn_on(free_port(), root, handler, handler_arg)
+    }
+
+    fn spawn_on(
+        port: u16,
+        root: tempfile_dir::Dir,
+        handler: &str,
+        handler_arg: &std::ffi::OsStr,
+    ) -> Self {
         let python = python();
         require_aiosmtpd(&python);
         let log = root.path().join("aiosmtpd.log");
-        let port = free_port();
         let mut child = Command::new("/bin/sh")
             .args(["-c", WATCHDOG_SCRIPT, "smtptest-watchdog"])
             .arg(&python)

@@ -326,8 +326,113 @@ async fn push_goes_to_each_active_device_and_missing_addresses_are_skipped(backe
     );
 }
 
+/// SMTP down while two workers run: every attempt fails and is retried with backoff, no
+/// message is lost or sent twice; once the server is up, each email arrives exactly once.
+async fn with_smtp_down_two_workers_retry_and_each_email_arrives_once_when_it_is_back(
+    backend: Backend,
+) {
+    let port = SmtpServer::free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::with_vars(
+        backend,
+        &[
+            ("SMTP_URL", &url),
+            ("NOTIFY_BACKOFF_MS", "50"),
+            ("NOTIFY_BACKOFF_MAX_MS", "200"),
+            ("NOTIFY_MAX_ATTEMPTS", "100"),
+        ],
+    )
+    .await;
+    let tenant = app.tenant("t").await;
+    let mut queued = Vec::new();
+    for n in 0..12 {
+        let patient = app.patient(tenant, &format!("M{n}"), None).await;
+        app.contact(patient, Some(&format!("p{n}@patients.test")), None)
+            .await;
+        queued.push(
+            app.queued(
+                tenant,
+                patient,
+                None,
+                NotificationChannel::Email,
+                "result_ready",
+            )
+            .await,
+        );
+    }
+    let (channels, policy) = wiring(&app);
+    let pass = |db: sea_orm::DatabaseConnection| {
+        let (channels, policy) = (channels.clone(), policy.clone());
+        tokio::spawn(async move {
+            delivery::deliver_due(&db, &channels, &policy, 5)
+                .await
+                .expect("delivery pass")
+        })
+    };
+
+    // Down: both workers claim, fail, and schedule retries until every row has failed at
+    // least once; nothing is sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (a, b) = (pass(app.db.clone()), pass(app.db.clone()));
+        let (a, b) = (a.await.expect("worker a"), b.await.expect("worker b"));
+        assert_eq!(a.sent + b.sent, 0, "nothing can be sent while SMTP is down");
+        let mut all_failed = true;
+        for id in &queued {
+            let row = app.notification(*id).await;
+            assert_ne!(row.status, NotificationStatus::Dead, "{row:?}");
+            all_failed &= row.status == NotificationStatus::Failed && row.attempts >= 1;
+        }
+        if all_failed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every notification was attempted while SMTP was down"
+        );
+    }
+
+    // Back: the workers drain the retries; each message goes out once.
+    let smtp = SmtpServer::start_on(port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut sent = 0;
+    while sent < 12 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {sent} of 12 sent after SMTP came back"
+        );
+        let (a, b) = (pass(app.db.clone()), pass(app.db.clone()));
+        let (a, b) = (a.await.expect("worker a"), b.await.expect("worker b"));
+        sent += a.sent + b.sent;
+        if a.claimed + b.claimed == 0 {
+            // Wait for the next retries to fall due (backoff of at most 200 ms).
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(sent, 12, "each notification sent once");
+    for id in &queued {
+        assert_eq!(app.notification(*id).await.status, NotificationStatus::Sent);
+    }
+    let messages = smtp.messages();
+    assert_eq!(
+        messages.len(),
+        12,
+        "the server got one message per notification"
+    );
+    let recipients: HashSet<String> = messages
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find(|l| l.starts_with("To: "))
+                .map(|l| l.trim().to_owned())
+        })
+        .collect();
+    assert_eq!(recipients.len(), 12, "no patient got the email twice");
+}
+
 on_both_backends!(
     email_reaches_a_real_smtp_server_without_phi,
+    with_smtp_down_two_workers_retry_and_each_email_arrives_once_when_it_is_back,
     sms_retries_with_backoff_goes_dead_and_replay_sends_it,
     two_workers_never_send_the_same_notification_twice,
     push_goes_to_each_active_device_and_missing_addresses_are_skipped,
