@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    /// The `data` of an error-free response.
-    pub data: serde_json::Value,
+    /// The `data` of an error-free response. Kept as a GraphQL value (an ordered map), so a
+    /// hit returns the fields in the order the query asked for them, like the live answer.
+    pub data: async_graphql::Value,
     pub records: Vec<StoredRecord>,
     /// Generation keys and their values when the answer was computed (`None`: never bumped).
     /// The entry is valid while every one of them still holds that value.
@@ -20,7 +21,7 @@ impl Entry {
     /// The answer and the audit records to write for a hit now; `None` when the entry cannot
     /// be used (written by another version), which makes it a miss.
     pub fn into_hit(self) -> Option<Hit> {
-        let data = async_graphql::Value::from_json(self.data).ok()?;
+        let data = self.data;
         let records = self
             .records
             .iter()
@@ -100,6 +101,27 @@ mod tests {
     use portal_services::access::Access;
 
     use super::*;
+
+    #[test]
+    fn a_stored_answer_keeps_the_field_order_of_the_query() {
+        let entry = Entry {
+            data: async_graphql::value!({ "viewer": { "subject": "alice", "patients": [] } }),
+            records: Vec::new(),
+            deps: Vec::new(),
+        };
+        // The Redis store keeps entries as JSON.
+        let json = serde_json::to_string(&entry).expect("serialises");
+        let back: Entry = serde_json::from_str(&json).expect("parses");
+        let hit = back.into_hit().expect("usable");
+        let async_graphql::Value::Object(root) = hit.data else {
+            panic!("an object")
+        };
+        let Some(async_graphql::Value::Object(viewer)) = root.get("viewer") else {
+            panic!("viewer is an object")
+        };
+        let keys: Vec<&str> = viewer.keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, ["subject", "patients"]);
+    }
 
     #[test]
     fn records_survive_the_round_trip_with_a_new_time() {

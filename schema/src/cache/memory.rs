@@ -135,7 +135,7 @@ mod tests {
 
     fn entry(payload: &str) -> Entry {
         Entry {
-            data: serde_json::json!({ "x": payload }),
+            data: async_graphql::value!({ "x": payload }),
             records: Vec::new(),
             deps: Vec::new(),
         }

@@ -255,11 +255,8 @@ impl Inner {
             return Ok(());
         }
         keys.pop();
-        let Ok(data) = serde_json::to_value(&response.data) else {
-            return Ok(());
-        };
         let entry = Entry {
-            data,
+            data: response.data.clone(),
             records: records.iter().map(StoredRecord::from_record).collect(),
             deps: keys.into_iter().zip(generations).collect(),
         };
