@@ -177,7 +177,8 @@ machine_line() {
 }
 
 # setup_dataset: a throwaway PostgreSQL with the portal's schema, the demo tenant and the
-# generated dataset (bench/sql/seed.sql); sets DB_URL, TENANT_ID, FACILITY_GID, ANALYTES,
+# generated dataset (bench/sql/seed.sql); sets DB_URL (the owner, a superuser), APP_DB_URL
+# (the portals' role, under row-level security), TENANT_ID, FACILITY_GID, ANALYTES,
 # TOKENS (patients' tokens file) and LAB_TOKEN_FILE.
 setup_dataset() {
     start_pg
@@ -196,6 +197,15 @@ setup_dataset() {
     t1=$(date +%s.%N)
     SEED_SECONDS="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')"
     log "dataset generated in ${SEED_SECONDS} s"
+    # The portals connect as an application role under row-level security, as in production
+    # (README "Database roles"): NOSUPERUSER NOBYPASSRLS, DML only.
+    psql_q "$DB_URL" >&2 <<'SQL'
+CREATE ROLE portal_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+GRANT USAGE ON SCHEMA public TO portal_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO portal_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO portal_app;
+SQL
+    APP_DB_URL="postgres://portal_app@127.0.0.1:$PG_PORT/bench"
     TENANT_ID="$(psql_q "$DB_URL" -Atc 'SELECT id FROM tenants ORDER BY created_at LIMIT 1')"
     local facility
     facility="$(psql_q "$DB_URL" -Atc "SELECT id FROM facilities WHERE tenant_id = '$TENANT_ID' ORDER BY name LIMIT 1")"
