@@ -25,7 +25,7 @@ BENCH_PIDS+=($!)
 
 PORT="$(free_port)"
 read -r -a EXTRA_ENV <<<"${BENCH_PORTAL_ENV:-}"
-start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
+start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" DATABASE_MIGRATION_URL="$DB_URL" SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
     DATABASE_MAX_CONNECTIONS="${BENCH_DB_POOL:-16}" "${EXTRA_ENV[@]}"
 wait_ready "$PORT" "$PORTAL_PID"
 URL="http://127.0.0.1:$PORT/graphql"

@@ -63,7 +63,7 @@ PORT="$(free_port)"
 # Background workers off, so every statement counted belongs to the reads. Extra
 # environment for the portal (e.g. a cache switch) comes from BENCH_PORTAL_ENV.
 read -r -a EXTRA_ENV <<<"${BENCH_PORTAL_ENV:-}"
-start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" NOTIFY_WORKER=false PORTAL_RELAY_INTERVAL_MS=3600000 \
+start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" DATABASE_MIGRATION_URL="$DB_URL" NOTIFY_WORKER=false PORTAL_RELAY_INTERVAL_MS=3600000 \
     DATABASE_MAX_CONNECTIONS="${BENCH_DB_POOL:-16}" "${EXTRA_ENV[@]}"
 wait_ready "$PORT" "$PORTAL_PID"
 URL="http://127.0.0.1:$PORT/graphql"

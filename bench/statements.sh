@@ -10,7 +10,7 @@ ensure_portal
 setup_dataset
 PORT="$(free_port)"
 read -r -a EXTRA_ENV <<<"${BENCH_PORTAL_ENV:-}"
-start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" NOTIFY_WORKER=false PORTAL_RELAY_INTERVAL_MS=3600000 "${EXTRA_ENV[@]}"
+start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" DATABASE_MIGRATION_URL="$DB_URL" NOTIFY_WORKER=false PORTAL_RELAY_INTERVAL_MS=3600000 "${EXTRA_ENV[@]}"
 wait_ready "$PORT" "$PORTAL_PID"
 URL="http://127.0.0.1:$PORT/graphql"
 head -"$REQUESTS" "$TOKENS" >"$BENCH_WORK/some.tsv"

@@ -24,7 +24,7 @@ PORTS=() PIDS=() WS=() HTTP=()
 read -r -a EXTRA_ENV <<<"${BENCH_PORTAL_ENV:-}"
 for r in $(seq 1 "$REPLICAS"); do
     port="$(free_port)"
-    start_portal "replica$r" "$port" DATABASE_URL="$APP_DB_URL" REDIS_URL="$REDIS_URL" NOTIFY_WORKER=false \
+    start_portal "replica$r" "$port" DATABASE_URL="$APP_DB_URL" DATABASE_MIGRATION_URL="$DB_URL" REDIS_URL="$REDIS_URL" NOTIFY_WORKER=false \
         DATABASE_MAX_CONNECTIONS="${BENCH_DB_POOL:-16}" "${EXTRA_ENV[@]}"
     PORTS+=("$port"); PIDS+=("$PORTAL_PID")
     WS+=("ws://127.0.0.1:$port/graphql"); HTTP+=("http://127.0.0.1:$port/graphql")
