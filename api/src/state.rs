@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use jsonwebtoken::Algorithm;
 use portal_schema::AppData;
 use portal_schema::{Limits, PortalSchema, ReadCache};
-use portal_services::audit::AuditWriter;
 use portal_services::auth::{
     DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
 };
@@ -86,7 +85,6 @@ impl AppState {
                 result_link_limiter: Arc::new(AttemptLimiter::for_result_links()),
                 bus: bus.clone(),
                 outbox_wake: outbox_wake.clone(),
-                audit: AuditWriter::new(db.clone()),
             },
             &Limits {
                 max_depth: config.max_depth,

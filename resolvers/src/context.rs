@@ -6,7 +6,6 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
 use portal_services::RequestContext;
-use portal_services::audit::AuditWriter;
 use portal_services::auth::Viewer;
 use portal_services::db::TenantDb;
 use portal_services::pagination::{Cursor, Page, PageRequest};
@@ -33,8 +32,6 @@ pub struct AppData {
     /// Writes that committed outbox events call `notify_one()`, so the relay publishes them
     /// at once rather than at its next poll.
     pub outbox_wake: Arc<Notify>,
-    /// Writes the audit records of requests, group-committing those that arrive together.
-    pub audit: Arc<AuditWriter>,
 }
 
 /// Who is connected over WebSocket, established once from `connection_init`. Subscriptions

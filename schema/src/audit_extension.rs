@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
 use async_graphql::{ErrorExtensions, Response};
 use portal_resolvers::AppData;
-use portal_services::RequestContext;
+use portal_services::db::TenantDb;
+use portal_services::{RequestContext, audit};
 
 /// If the audit trail cannot be written, the client gets UNAVAILABLE instead of the data:
 /// no read of patient data goes unrecorded.
@@ -33,9 +34,11 @@ impl Extension for AuditFlushExtension {
         else {
             return response;
         };
-        // Its own transaction (shared with the requests flushing at the same time), after
-        // the request's transaction ended; each tenant's rows bound to that tenant.
-        match app.audit.flush(request).await {
+        // Its own transaction, bound to the viewer's tenant (row-level security), after the
+        // request's transaction ended.
+        let tenant = request.viewer.as_ref().map(|v| v.tenant_id);
+        let db = TenantDb::scoped(app.db.clone(), tenant);
+        match audit::flush(&db, request).await {
             Ok(_) => response,
             Err(err) => withheld(&request.request_id, &err.to_string()),
         }

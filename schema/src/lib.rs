@@ -84,12 +84,10 @@ pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContex
         .unwrap_or_else(ReadCache::disabled);
     let plan = match cache.lookup(&request, &ctx).await {
         cache::Lookup::Hit(entry) => {
-            // The hit's audit rows are written like a miss's (group commit, bound to the
-            // viewer's tenant).
-            let Some(app) = schema.data::<AppData>() else {
-                return audit_extension::withheld(&ctx.request_id, "no application data");
-            };
-            return cache::serve(&app.audit, entry, ctx).await;
+            // The hit's audit rows are written like a miss's: bound to the viewer's tenant.
+            let tenant = ctx.viewer.as_ref().map(|v| v.tenant_id);
+            let db = TenantDb::scoped(schema_db(schema), tenant);
+            return cache::serve(&db, entry, ctx).await;
         }
         cache::Lookup::Proceed(plan) => plan,
     };

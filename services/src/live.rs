@@ -8,7 +8,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::access::{self, Access, PatientAccess, Scope};
-use crate::audit::{AuditRecord, AuditWriter, Outcome};
+use crate::audit::{self, AuditRecord, Outcome};
 use crate::auth::{Role, Viewer};
 use crate::context::RequestContext;
 use crate::error::{ServiceError, ServiceResult};
@@ -37,13 +37,12 @@ pub enum Audience {
 /// events to follow, from the event `after` on (see `outbox::start_after`).
 pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    audit: &AuditWriter,
     ctx: &RequestContext,
     patient_id: Uuid,
     after: Option<Uuid>,
 ) -> ServiceResult<Follow> {
     let decision = authorize_ready(db, ctx, patient_id).await;
-    audit.flush(ctx).await?;
+    audit::flush(db, ctx).await?;
     let access = decision?;
     Ok(Follow {
         tenant_id: access.tenant_id,
@@ -55,13 +54,12 @@ pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
 /// Starts `resultUpdated(patientId, after)` for a care-team member (audited at once).
 pub async fn subscribe_updated<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    audit: &AuditWriter,
     ctx: &RequestContext,
     patient_id: Option<Uuid>,
     after: Option<Uuid>,
 ) -> ServiceResult<Follow> {
     let decision = authorize_updated(db, ctx, patient_id).await;
-    audit.flush(ctx).await?;
+    audit::flush(db, ctx).await?;
     decision?;
     let tenant_id = ctx.viewer()?.tenant_id;
     Ok(Follow {
@@ -140,10 +138,9 @@ pub async fn authorize_updated<C: ConnectionTrait>(
 /// expired grant is noticed), with the read audited before it is returned. `None` when the
 /// event is not for this audience or the release policy withholds the result (PRELIMINARY
 /// or held sensitive results for patients). FORBIDDEN means the viewer lost access.
-#[instrument(skip(db, audit, viewer, client_addr, event), fields(request_id = %request_id, event_id = %event.id))]
+#[instrument(skip(db, viewer, client_addr, event), fields(request_id = %request_id, event_id = %event.id))]
 pub async fn result_for_event<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    audit: &AuditWriter,
     viewer: &Viewer,
     request_id: String,
     client_addr: Option<String>,
@@ -172,7 +169,7 @@ pub async fn result_for_event<C: ConnectionTrait + TransactionTrait>(
         return Ok(None);
     }
     let read = results::get(db, &ctx, event.aggregate_id).await;
-    let flushed = audit.flush(&ctx).await;
+    let flushed = audit::flush(db, &ctx).await;
     match read {
         Ok(found) => {
             flushed?;

@@ -124,9 +124,9 @@ async fn tampering_with_an_audit_row_breaks_the_chain(backend: Backend) {
     );
 }
 
-/// Many requests of two tenants (and rejected ones of no tenant) flushing at once share the
-/// group commit: every request is answered, every request's rows are written, bound to its
-/// own tenant (row-level security on PostgreSQL), and the chain stays one intact line.
+/// Many requests of two tenants (and rejected ones of no tenant) appending at once: every
+/// request is answered, every request's rows are written, bound to its own tenant
+/// (row-level security on PostgreSQL), and the chain stays one intact line.
 async fn concurrent_requests_of_several_tenants_share_the_chain(backend: Backend) {
     let app = TestApp::new(backend).await;
     let w = app.world().await;

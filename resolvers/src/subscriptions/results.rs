@@ -41,15 +41,9 @@ impl ResultSubscription {
         let app = app(ctx)?.clone();
         let db = db(ctx)?.clone();
         let subscriber = subscriber(ctx);
-        let follow = live::subscribe_ready(
-            &db,
-            &app.audit,
-            &subscriber.request_context(),
-            patient_id,
-            after,
-        )
-        .await
-        .gql()?;
+        let follow = live::subscribe_ready(&db, &subscriber.request_context(), patient_id, after)
+            .await
+            .gql()?;
         Ok(deliver(app, db, subscriber, follow, Audience::Patient))
     }
 
@@ -69,15 +63,9 @@ impl ResultSubscription {
         let app = app(ctx)?.clone();
         let db = db(ctx)?.clone();
         let subscriber = subscriber(ctx);
-        let follow = live::subscribe_updated(
-            &db,
-            &app.audit,
-            &subscriber.request_context(),
-            patient_id,
-            after,
-        )
-        .await
-        .gql()?;
+        let follow = live::subscribe_updated(&db, &subscriber.request_context(), patient_id, after)
+            .await
+            .gql()?;
         Ok(deliver(app, db, subscriber, follow, Audience::CareTeam))
     }
 }
@@ -102,9 +90,9 @@ fn deliver(
     audience: Audience,
 ) -> BoxStream<'static, Result<ResultEvent>> {
     let events = outbox::follow(db.clone(), &app.bus, follow);
-    let state = Some((events, db, subscriber, app.audit.clone()));
+    let state = Some((events, db, subscriber));
     futures_util::stream::unfold(state, move |state| async move {
-        let (mut events, db, subscriber, audit) = state?;
+        let (mut events, db, subscriber) = state?;
         loop {
             let event = match events.next().await? {
                 Ok(event) => event,
@@ -116,7 +104,6 @@ fn deliver(
             };
             let found = live::result_for_event(
                 &db,
-                &audit,
                 viewer,
                 subscriber.connection_id.clone(),
                 subscriber.client_addr.clone(),
@@ -130,7 +117,7 @@ fn deliver(
                         event_id: ID(event.id.to_string()),
                         result: TestResult::new(model, vis),
                     };
-                    return Some((Ok(item), Some((events, db, subscriber, audit))));
+                    return Some((Ok(item), Some((events, db, subscriber))));
                 }
                 Ok(None) => {}
                 Err(err) => return Some((Err(to_gql(&err)), None)),

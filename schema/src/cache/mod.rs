@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use async_graphql::{Request, Response};
 use portal_services::RequestContext;
-use portal_services::audit::AuditWriter;
 use portal_services::read_deps::ReadDeps;
 use uuid::Uuid;
 
@@ -191,11 +190,11 @@ impl ReadCache {
 
 /// Answers from a hit: its audit records are written again now, under this request; when
 /// they cannot be, the client gets UNAVAILABLE instead of the data, as on a live read.
-pub async fn serve(audit: &AuditWriter, hit: Hit, ctx: RequestContext) -> Response {
+pub async fn serve(db: &portal_services::db::TenantDb, hit: Hit, ctx: RequestContext) -> Response {
     for record in hit.records {
         ctx.record(record);
     }
-    match audit.flush(&ctx).await {
+    match portal_services::audit::flush(db, &ctx).await {
         Ok(_) => Response::new(hit.data),
         Err(err) => crate::audit_extension::withheld(&ctx.request_id, &err.to_string()),
     }

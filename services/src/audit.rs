@@ -15,9 +15,6 @@ use crate::access::Access;
 use crate::context::RequestContext;
 use crate::error::{ServiceError, ServiceResult};
 
-mod group;
-pub use group::AuditWriter;
-
 pub use portal_entities::AuditOutcome as Outcome;
 
 /// The hash the first row of the chain links to.
@@ -116,9 +113,6 @@ fn row_for(ctx: &RequestContext, r: AuditRecord) -> audit_event::Model {
 }
 
 /// Appends rows to the chain: each row's hash covers its content and the previous hash.
-/// One transaction on `db` (bound to the caller's tenant); concurrent appends of this process
-/// queue on a mutex. The request path uses `AuditWriter`, which shares one such transaction
-/// among every request waiting at the same time (group commit).
 pub async fn append<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     rows: Vec<audit_event::Model>,
@@ -126,16 +120,6 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
     let count = rows.len();
     let _guard = CHAIN_LOCK.lock().await;
     let txn = crate::db::begin_write(db).await?;
-    let mut prev = lock_chain(&txn).await?;
-    insert_linked(&txn, &mut prev, rows).await?;
-    move_chain_head(&txn, &prev).await?;
-    txn.commit().await?;
-    Ok(count)
-}
-
-/// Takes the chain for this transaction (on PostgreSQL an advisory lock, shared by every
-/// replica; callers also hold `CHAIN_LOCK`) and returns the hash the next row links to.
-async fn lock_chain<C: ConnectionTrait>(txn: &C) -> ServiceResult<String> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
@@ -144,28 +128,22 @@ async fn lock_chain<C: ConnectionTrait>(txn: &C) -> ServiceResult<String> {
         ))
         .await?;
     }
-    chain_head(txn).await
-}
-
-/// Links `rows` after `prev` (which moves to the last row's hash) and inserts them in order.
-async fn insert_linked<C: ConnectionTrait>(
-    txn: &C,
-    prev: &mut String,
-    rows: Vec<audit_event::Model>,
-) -> ServiceResult<()> {
-    let mut models = Vec::with_capacity(rows.len());
+    let mut prev = chain_head(&txn).await?;
+    let mut models = Vec::with_capacity(count);
     for mut row in rows {
-        row.prev_hash = std::mem::take(prev);
+        row.prev_hash = prev;
         row.hash = row_hash(&row);
-        prev.clone_from(&row.hash);
+        prev = row.hash.clone();
         models.push(active(row));
     }
     // Without RETURNING: a row of no tenant (a rejected token) is not readable back under
     // row-level security, and nothing here needs the generated `seq`.
     audit_event::Entity::insert_many(models)
-        .exec_without_returning(txn)
+        .exec_without_returning(&txn)
         .await?;
-    Ok(())
+    move_chain_head(&txn, &prev).await?;
+    txn.commit().await?;
+    Ok(count)
 }
 
 /// The hash the next row links to. The head lives in `audit_chain_head` (one row, no
