@@ -5,6 +5,11 @@ use portal_api::Config;
 use portal_api::cli::{Cli, run};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc malloc: the read path allocates per field and per row, and under
+/// load glibc's arenas showed up as ~20% of the server's CPU (BENCHMARKS.md, "Profile").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
