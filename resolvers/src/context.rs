@@ -69,8 +69,10 @@ pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a TenantDb> {
     ctx.data::<TenantDb>()
 }
 
+/// The request's context; `portal_schema::execute` shares it (`Arc`) so that it can write
+/// the audit records the resolvers buffered once the operation is done.
 pub fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestContext> {
-    ctx.data::<RequestContext>()
+    ctx.data::<Arc<RequestContext>>().map(|c| c.as_ref())
 }
 
 pub fn loader<'a>(ctx: &'a Context<'_>) -> Result<&'a DataLoader<Loaders>> {

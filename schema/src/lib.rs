@@ -1,9 +1,10 @@
-//! Assembles the GraphQL schema: root types, limits, the audit extension, the SDL.
+//! Assembles the GraphQL schema: root types, limits, the SDL, and how one request runs.
 
-mod audit_extension;
 pub mod cache;
-mod error_codes;
+mod finish;
 mod request_db;
+
+use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, Request, Response, Schema};
@@ -12,11 +13,8 @@ use portal_services::RequestContext;
 use portal_services::db::TenantDb;
 use uuid::Uuid;
 
-pub use audit_extension::AuditFlush;
 pub use cache::ReadCache;
-pub use error_codes::ErrorCodes;
 pub use portal_resolvers::{AppData, Subscriber};
-pub use request_db::RequestTransaction;
 
 pub type PortalSchema = Schema<Query, Mutation, Subscription>;
 
@@ -48,11 +46,8 @@ pub fn build(data: AppData, limits: &Limits, cache: ReadCache) -> PortalSchema {
     )
     .data(data)
     .data(cache)
-    // AuditFlush wraps RequestTransaction: the request's transaction commits first, then
-    // the audit records are written in their own transaction.
-    .extension(AuditFlush)
-    .extension(RequestTransaction)
-    .extension(ErrorCodes)
+    // No extensions: what a request does after its operation (commit, audit, error codes)
+    // is in `execute` (see `finish`).
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity);
     if !limits.introspection {
@@ -74,9 +69,10 @@ pub fn sdl() -> String {
 
 /// Runs one request with its per-request data: the context (viewer, audit buffer), the
 /// database handle bound to the viewer's tenant (see `request_db`) and a DataLoader over it.
-/// The request's transaction commits and audit records are written before it returns.
-/// A query may be answered from the read cache (audited all the same); `cache.after` runs
-/// once the request's transaction has committed, so a mutation's invalidation follows it.
+/// The request's transaction commits and its audit records are written before it returns
+/// (`finish`). A query may be answered from the read cache (audited all the same);
+/// `cache.after` runs once the request's transaction has committed, so a mutation's
+/// invalidation follows it.
 pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
     let cache = schema
         .data::<ReadCache>()
@@ -92,8 +88,11 @@ pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContex
         cache::Lookup::Proceed(plan) => plan,
     };
     let deps = ctx.read_deps();
-    let request = with_request_data(schema, request, ctx);
+    let ctx = Arc::new(ctx);
+    let pool = schema_db(schema);
+    let (request, db) = with_request_data(&pool, request, ctx.clone());
     let response = schema.execute(request).await;
+    let response = finish::finish(&pool, &db, &ctx, response).await;
     cache.after(plan, &deps, &response).await;
     response
 }
@@ -117,16 +116,21 @@ pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
     data
 }
 
-fn with_request_data(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Request {
+/// The request with its data attached, and the database handle it runs on.
+fn with_request_data(
+    pool: &sea_orm::DatabaseConnection,
+    request: Request,
+    ctx: Arc<RequestContext>,
+) -> (Request, TenantDb) {
     let tenant = ctx
         .viewer
         .as_ref()
         .map(|v| v.tenant_id)
         .unwrap_or(Uuid::nil());
     let bound = Some(tenant).filter(|t| !t.is_nil());
-    let db = request_db::for_request(schema_db(schema), &request, bound);
+    let db = request_db::for_request(pool.clone(), &request, bound);
     let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
-    request.data(ctx).data(db).data(loader)
+    (request.data(ctx).data(db.clone()).data(loader), db)
 }
 
 fn schema_db(schema: &PortalSchema) -> sea_orm::DatabaseConnection {

@@ -1,4 +1,4 @@
-//! Which database handle a request runs on, and ending the request's transaction.
+//! Which database handle a request runs on (`finish` ends its transaction).
 //!
 //! PostgreSQL row-level security needs the tenant set in every transaction:
 //! - a query runs in ONE transaction bound to the viewer's tenant, begun on its first
@@ -11,12 +11,8 @@
 //!
 //! On SQLite both are the pool, exactly as before.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::Request;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{ErrorExtensions, Request, Response};
-use portal_services::RequestContext;
 use portal_services::db::TenantDb;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use uuid::Uuid;
@@ -48,47 +44,5 @@ fn is_mutation(request: &Request) -> bool {
             .iter()
             .find(|(name, _)| Some(name.as_str()) == wanted)
             .is_some_and(|(_, op)| op.node.ty == OperationType::Mutation),
-    }
-}
-
-/// Commits the request's transaction when the operation is done, before the audit records
-/// are written (they go in their own transaction: the chain lock is never held for a whole
-/// request). If the COMMIT fails the client gets UNAVAILABLE instead of the data.
-pub struct RequestTransaction;
-
-impl ExtensionFactory for RequestTransaction {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestTransactionExtension)
-    }
-}
-
-struct RequestTransactionExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for RequestTransactionExtension {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
-        let Some(db) = ctx.data_opt::<TenantDb>() else {
-            return response;
-        };
-        match db.finish().await {
-            Ok(()) => response,
-            Err(err) => {
-                let request_id = ctx
-                    .data_opt::<RequestContext>()
-                    .map(|r| r.request_id.as_str())
-                    .unwrap_or_default();
-                tracing::error!(request_id = %request_id, error = %err, "request transaction did not commit; answer withheld");
-                let error = async_graphql::Error::new("service temporarily unavailable")
-                    .extend_with(|_, ext| ext.set("code", "UNAVAILABLE"))
-                    .into_server_error(async_graphql::Pos::default());
-                Response::from_errors(vec![error])
-            }
-        }
     }
 }

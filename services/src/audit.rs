@@ -81,12 +81,20 @@ pub async fn flush<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     ctx: &RequestContext,
 ) -> ServiceResult<usize> {
-    let records = ctx.take_audit_records();
-    if records.is_empty() {
+    let rows = take_rows(ctx);
+    if rows.is_empty() {
         return Ok(0);
     }
-    let rows = records.into_iter().map(|r| row_for(ctx, r)).collect();
     append(db, rows).await
+}
+
+/// The request's buffered records as rows ready to append (the buffer is emptied), for a
+/// caller that chooses the transaction they go in (`append` or `append_within`).
+pub fn take_rows(ctx: &RequestContext) -> Vec<audit_event::Model> {
+    ctx.take_audit_records()
+        .into_iter()
+        .map(|r| row_for(ctx, r))
+        .collect()
 }
 
 fn row_for(ctx: &RequestContext, r: AuditRecord) -> audit_event::Model {
@@ -112,14 +120,40 @@ fn row_for(ctx: &RequestContext, r: AuditRecord) -> audit_event::Model {
     }
 }
 
-/// Appends rows to the chain: each row's hash covers its content and the previous hash.
+/// Appends rows to the chain in a transaction of their own: each row's hash covers its
+/// content and the previous hash.
 pub async fn append<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
-    let count = rows.len();
     let _guard = CHAIN_LOCK.lock().await;
     let txn = crate::db::begin_write(db).await?;
+    let count = link_and_insert(&txn, rows).await?;
+    txn.commit().await?;
+    Ok(count)
+}
+
+/// Appends rows to the chain inside the caller's open PostgreSQL transaction (a query's own,
+/// which then commits them with it): three statements fewer per read than `append`. The
+/// advisory lock taken here is held until that transaction ends, so appends stay serial
+/// across processes and replicas even though the process lock is released on return. The
+/// caller must end the transaction promptly and must treat a failed COMMIT as a failed
+/// append.
+pub async fn append_within<C: ConnectionTrait>(
+    txn: &C,
+    rows: Vec<audit_event::Model>,
+) -> ServiceResult<usize> {
+    let _guard = CHAIN_LOCK.lock().await;
+    link_and_insert(txn, rows).await
+}
+
+/// Takes the chain lock of the transaction (PostgreSQL), links the rows to the head, inserts
+/// them and moves the head.
+async fn link_and_insert<C: ConnectionTrait>(
+    txn: &C,
+    rows: Vec<audit_event::Model>,
+) -> ServiceResult<usize> {
+    let count = rows.len();
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
@@ -128,7 +162,7 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
         ))
         .await?;
     }
-    let mut prev = chain_head(&txn).await?;
+    let mut prev = chain_head(txn).await?;
     let mut models = Vec::with_capacity(count);
     for mut row in rows {
         row.prev_hash = prev;
@@ -139,10 +173,9 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
     // Without RETURNING: a row of no tenant (a rejected token) is not readable back under
     // row-level security, and nothing here needs the generated `seq`.
     audit_event::Entity::insert_many(models)
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
-    move_chain_head(&txn, &prev).await?;
-    txn.commit().await?;
+    move_chain_head(txn, &prev).await?;
     Ok(count)
 }
 

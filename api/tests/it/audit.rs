@@ -1,11 +1,12 @@
 //! The audit trail on both backends: every read of patient data, allowed or denied, is
 //! recorded with who, what, which patient and the request id, in a verifiable hash chain.
 
-use portal_entities::AuditOutcome;
+use chrono::Utc;
+use portal_entities::{AuditOutcome, ResultStatus};
 use portal_resolvers::ids::{NodeType, encode};
 use portal_services::audit::{ChainCheck, verify_chain};
 use portal_services::auth::Role;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
 use serde_json::json;
 
 use crate::on_both_backends;
@@ -182,7 +183,118 @@ async fn concurrent_requests_of_several_tenants_share_the_chain(backend: Backend
     );
 }
 
+/// A live read (no cache) whose audit rows cannot be written is answered UNAVAILABLE with no
+/// data; once the trail can be written again the same read is answered and recorded.
+async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let w = app.world().await;
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
+    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let trigger: &[&str] = match backend {
+        Backend::Sqlite => &[
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+        ],
+        Backend::Postgres => &[
+            "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_audit()",
+        ],
+    };
+    for sql in trigger {
+        app.owner.execute_unprepared(sql).await.expect("trigger");
+    }
+    let withheld = app.query(Some(&me), query, vars.clone()).await;
+    assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
+    assert!(
+        withheld["data"].is_null(),
+        "no data unaudited: {withheld:#}"
+    );
+    assert!(app.audit_rows().await.is_empty());
+
+    app.owner
+        .execute_unprepared("DROP TRIGGER fail_audit ON audit_events")
+        .await
+        .or(app
+            .owner
+            .execute_unprepared("DROP TRIGGER fail_audit")
+            .await)
+        .expect("drop trigger");
+    no_errors(&app.query(Some(&me), query, vars).await);
+    let rows = app.audit_rows().await;
+    assert!(rows.iter().any(|r| r.action == "results.list"), "{rows:#?}");
+    assert_eq!(
+        verify_chain(&app.owner).await.expect("verify"),
+        ChainCheck::Intact {
+            rows: rows.len() as u64
+        }
+    );
+}
+
+/// PostgreSQL: a query's audit rows commit in the query's own transaction. When a statement
+/// of the query fails (here: the application role lost its SELECT on `observations`), that
+/// transaction is aborted: the rows are then written in a transaction of their own and the
+/// answer is withheld, so the read is recorded and nothing is answered from a transaction
+/// that did not commit. With the grant back, the read is answered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    let issued = Utc::now() - chrono::Duration::days(1);
+    app.result(
+        w.tenant_a,
+        w.p1,
+        order,
+        w.cbc,
+        ResultStatus::Final,
+        issued,
+        None,
+    )
+    .await;
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id observations { code } } } } } }"#;
+    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    app.owner
+        .execute_unprepared("REVOKE SELECT ON observations FROM portal_app")
+        .await
+        .expect("revoke");
+    let withheld = app.query(Some(&me), query, vars.clone()).await;
+    assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
+    assert!(withheld["data"].is_null(), "{withheld:#}");
+    let rows = app.audit_rows().await;
+    let listed = rows
+        .iter()
+        .filter(|r| r.action == "results.list" && r.patient_id == Some(w.p1))
+        .count();
+    assert_eq!(listed, 1, "the read is recorded all the same: {rows:#?}");
+
+    app.owner
+        .execute_unprepared("GRANT SELECT ON observations TO portal_app")
+        .await
+        .expect("grant");
+    let answered = app.query(Some(&me), query, vars).await;
+    no_errors(&answered);
+    let rows = app.audit_rows().await;
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.action == "results.list" && r.patient_id == Some(w.p1))
+            .count(),
+        2
+    );
+    assert_eq!(
+        verify_chain(&app.owner).await.expect("verify"),
+        ChainCheck::Intact {
+            rows: rows.len() as u64
+        }
+    );
+}
+
 on_both_backends!(
+    a_read_is_withheld_when_the_audit_trail_cannot_be_written,
     allowed_and_denied_reads_are_audited,
     proxy_reads_record_whom_they_were_for,
     tampering_with_an_audit_row_breaks_the_chain,

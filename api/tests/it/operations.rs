@@ -145,7 +145,8 @@ async fn json_logs_carry_request_ids_and_no_phi_even_for_failing_requests() {
     phi.extend([
         "Nguyen".to_owned(),
         "Alice".to_owned(),
-        "7.77".to_owned(),
+        // The whole free text: "7.77" alone also matches a logged latency such as 17.771 ms.
+        "Nguyen positive 7.77".to_owned(),
         alice.clone(),
         carol.clone(),
         lab.clone(),

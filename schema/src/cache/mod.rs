@@ -196,7 +196,11 @@ pub async fn serve(db: &portal_services::db::TenantDb, hit: Hit, ctx: RequestCon
     }
     match portal_services::audit::flush(db, &ctx).await {
         Ok(_) => Response::new(hit.data),
-        Err(err) => crate::audit_extension::withheld(&ctx.request_id, &err.to_string()),
+        Err(err) => crate::finish::withheld(
+            &ctx.request_id,
+            "audit trail write failed",
+            &err.to_string(),
+        ),
     }
 }
 
