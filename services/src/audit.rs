@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use portal_entities::{AuditOutcome, audit_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseBackend, EntityTrait, QueryOrder, Statement, TransactionSession,
-    TransactionTrait,
+    ConnectionTrait, DatabaseBackend, EntityTrait, QueryOrder, QueryTrait, Statement,
+    TransactionSession, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -20,7 +20,8 @@ pub use portal_entities::AuditOutcome as Outcome;
 /// The hash the first row of the chain links to.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Serialises chain appends within this process; PostgreSQL adds an advisory lock across replicas.
+/// Serialises chain appends within this process; on PostgreSQL the chain head's row lock
+/// (`lock_chain_head`) serialises them across processes and replicas.
 static CHAIN_LOCK: Mutex<()> = Mutex::const_new(());
 const CHAIN_LOCK_KEY: i64 = 0x706f_7274_616c; // "portal"
 
@@ -135,8 +136,8 @@ pub async fn append<C: ConnectionTrait + TransactionTrait>(
 
 /// Appends rows to the chain inside the caller's open PostgreSQL transaction (a query's own,
 /// which then commits them with it): three statements fewer per read than `append`. The
-/// advisory lock taken here is held until that transaction ends, so appends stay serial
-/// across processes and replicas even though the process lock is released on return. The
+/// chain head's row lock taken here is held until that transaction ends, so appends stay
+/// serial across processes and replicas even though the process lock is released on return. The
 /// caller must end the transaction promptly and must treat a failed COMMIT as a failed
 /// append.
 pub async fn append_within<C: ConnectionTrait>(
@@ -147,22 +148,25 @@ pub async fn append_within<C: ConnectionTrait>(
     link_and_insert(txn, rows).await
 }
 
-/// Takes the chain lock of the transaction (PostgreSQL), links the rows to the head, inserts
-/// them and moves the head.
+/// Links the rows to the chain head, inserts them and moves the head, in the caller's
+/// transaction.
+///
+/// PostgreSQL, two statements: the head row is read `FOR UPDATE` (in READ COMMITTED a
+/// waiter gets the version its predecessor committed, so appends of every process are
+/// serial), then one statement inserts the rows and moves the head. The same statement
+/// takes the advisory lock older versions use, so a rolling upgrade cannot fork the chain.
+/// SQLite: the write lock the caller's transaction holds serialises appends.
 async fn link_and_insert<C: ConnectionTrait>(
     txn: &C,
     rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
     let count = rows.len();
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [CHAIN_LOCK_KEY.into()],
-        ))
-        .await?;
-    }
-    let mut prev = chain_head(txn).await?;
+    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+    let mut prev = if postgres {
+        lock_chain_head(txn).await?
+    } else {
+        chain_head(txn).await?
+    };
     let mut models = Vec::with_capacity(count);
     for mut row in rows {
         row.prev_hash = prev;
@@ -172,11 +176,52 @@ async fn link_and_insert<C: ConnectionTrait>(
     }
     // Without RETURNING: a row of no tenant (a rejected token) is not readable back under
     // row-level security, and nothing here needs the generated `seq`.
-    audit_event::Entity::insert_many(models)
-        .exec_without_returning(txn)
+    let insert = audit_event::Entity::insert_many(models);
+    if postgres {
+        let Statement { sql, values, .. } = QueryTrait::build(&insert, DatabaseBackend::Postgres);
+        let mut values = values.map(|v| v.0).unwrap_or_default();
+        values.push(prev.into());
+        let sql = format!(
+            "WITH moved AS (UPDATE audit_chain_head SET last_hash = ${} WHERE id = 1) {sql}",
+            values.len()
+        );
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            sql,
+            values,
+        ))
         .await?;
-    move_chain_head(txn, &prev).await?;
+    } else {
+        insert.exec_without_returning(txn).await?;
+        move_chain_head(txn, &prev).await?;
+    }
     Ok(count)
+}
+
+/// PostgreSQL: locks the chain head row and returns its hash. The row is created by the
+/// migration; should it be missing, it is created at the genesis hash first (a concurrent
+/// creator makes this wait for its commit, so both see one row).
+async fn lock_chain_head<C: ConnectionTrait>(txn: &C) -> ServiceResult<String> {
+    let lock = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)::text AS locked, last_hash \
+         FROM audit_chain_head WHERE id = 1 FOR UPDATE",
+        [CHAIN_LOCK_KEY.into()],
+    );
+    if let Some(row) = txn.query_one_raw(lock.clone()).await? {
+        return Ok(row.try_get::<String>("", "last_hash")?);
+    }
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "INSERT INTO audit_chain_head (id, last_hash) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        [GENESIS_HASH.into()],
+    ))
+    .await?;
+    let row = txn
+        .query_one_raw(lock)
+        .await?
+        .ok_or_else(|| ServiceError::Internal("the audit chain head row is missing".into()))?;
+    Ok(row.try_get::<String>("", "last_hash")?)
 }
 
 /// The hash the next row links to. The head lives in `audit_chain_head` (one row, no

@@ -293,6 +293,39 @@ async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
     );
 }
 
+/// PostgreSQL: two application instances on one database (two replicas, each with its own
+/// pool and process lock) append at once. The chain head's row lock keeps every append
+/// serial: each request's rows are there and the chain is one intact line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_appending_at_once_keep_one_chain() {
+    let url = portal_testkit::postgres::fresh_database();
+    let one = TestApp::with_database_url(&url, &[]).await;
+    let two = TestApp::with_database_url(&url, &[]).await;
+    let w = one.world().await;
+    let me = one
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
+    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let mut requests = Vec::new();
+    for i in 0..40 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        requests.push(app.query(Some(&me), query, vars.clone()));
+    }
+    for answer in futures_util::future::join_all(requests).await {
+        no_errors(&answer);
+    }
+    let rows = one.audit_rows().await;
+    let reads = rows.iter().filter(|r| r.action == "patient.read").count();
+    assert_eq!(reads, 40, "{rows:#?}");
+    assert_eq!(
+        verify_chain(&one.owner).await.expect("verify"),
+        ChainCheck::Intact {
+            rows: rows.len() as u64
+        }
+    );
+}
+
 on_both_backends!(
     a_read_is_withheld_when_the_audit_trail_cannot_be_written,
     allowed_and_denied_reads_are_audited,
