@@ -83,6 +83,8 @@ pub struct NotifyConfig {
     pub lease: Duration,
     /// Timeout of one SMTP exchange or provider request (`NOTIFY_SEND_TIMEOUT_MS`).
     pub send_timeout: Duration,
+    /// Sends in flight at once per worker (`NOTIFY_CONCURRENCY`).
+    pub concurrency: usize,
 }
 
 /// An HTTP provider (SMS or push); URL and token are secrets (URLs often carry account keys).
@@ -344,6 +346,7 @@ fn notify_config(
         worker: flag(vars, "NOTIFY_WORKER", true)?,
         lease: Duration::from_secs(parse(vars, "NOTIFY_LEASE_SECS", "300")?),
         send_timeout,
+        concurrency: parse(vars, "NOTIFY_CONCURRENCY", "16")?,
     };
     validate_notify(&config)?;
     Ok(config)
@@ -375,6 +378,9 @@ fn validate_notify(config: &NotifyConfig) -> Result<(), ConfigError> {
     }
     if config.poll < Duration::from_millis(10) {
         return Err(err("NOTIFY_POLL_MS must be at least 10"));
+    }
+    if !(1..=256).contains(&config.concurrency) {
+        return Err(err("NOTIFY_CONCURRENCY must be between 1 and 256"));
     }
     if !(1..=1000).contains(&config.batch_size) {
         return Err(err("NOTIFY_BATCH_SIZE must be between 1 and 1000"));
@@ -629,6 +635,14 @@ mod tests {
             error.is_some_and(|e| e.to_string().contains("NOTIFY_LEASE_SECS")),
             "a lease shorter than three send timeouts must be refused"
         );
+        assert_eq!(short.notify.concurrency, 16, "the default");
+        for bad in ["0", "257"] {
+            let error = Config::from_vars(&vars(&[("NOTIFY_CONCURRENCY", bad)])).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains("NOTIFY_CONCURRENCY")),
+                "NOTIFY_CONCURRENCY={bad} must be refused"
+            );
+        }
         let error = Config::from_vars(&vars(&[("PORTAL_IDEMPOTENCY_RETENTION_HOURS", "-1")])).err();
         assert!(
             error.is_some_and(|e| e.to_string().contains("PORTAL_IDEMPOTENCY_RETENTION_HOURS"))

@@ -49,6 +49,7 @@ pub fn retry_policy(config: &NotifyConfig) -> RetryPolicy {
         backoff_max: config.backoff_max,
         lease: config.lease,
         send_timeout: config.send_timeout,
+        concurrency: config.concurrency,
     }
 }
 
