@@ -24,6 +24,10 @@ const CLOSE_FORBIDDEN: u16 = 4403;
 /// graphql-transport-ws: no `connection_init` within the allowed time.
 const CLOSE_INIT_TIMEOUT: u16 = 4408;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Initial read buffer of a WebSocket connection.
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// The largest client message accepted (a GraphQL operation with its variables).
+const WS_MAX_MESSAGE: usize = 1024 * 1024;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -34,6 +38,12 @@ pub async fn upgrade(
     let (connection_id, client) = super::request_id::origin(&extensions);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Small buffers: the default 128 KiB read and write buffers made an idle subscription
+        // cost ~170 KiB of RSS (bench/subscriptions.sh). Messages here are small; larger
+        // ones still work, the buffers grow while they are handled.
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(WS_MAX_MESSAGE)
         .on_upgrade(move |socket| serve(state, socket, protocol, connection_id, client))
 }
 
