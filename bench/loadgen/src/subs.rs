@@ -163,7 +163,9 @@ async fn listen(mut ws: Ws, totals: Arc<Totals>, latencies: Arc<Mutex<Latencies>
                     .pointer("/payload/data/resultReady/eventId")
                     .and_then(Value::as_str)
                 else {
-                    totals.errors.fetch_add(1, Ordering::Relaxed);
+                    if totals.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                        eprintln!("first error payload: {text}");
+                    }
                     continue;
                 };
                 if !seen.insert(event.to_owned()) {
@@ -179,7 +181,9 @@ async fn listen(mut ws: Ws, totals: Arc<Totals>, latencies: Arc<Mutex<Latencies>
                 let _ = ws.send(Message::text(r#"{"type":"pong"}"#)).await;
             }
             Some("error") | Some("complete") => {
-                totals.errors.fetch_add(1, Ordering::Relaxed);
+                if totals.errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                    eprintln!("first error message: {text}");
+                }
             }
             _ => {}
         }
