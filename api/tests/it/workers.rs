@@ -235,6 +235,8 @@ async fn a_notification_worker_killed_mid_batch_is_taken_over_after_its_lease_an
         ("NOTIFY_LEASE_SECS", "6"),
         ("NOTIFY_SEND_TIMEOUT_MS", "2000"),
         ("PORTAL_JOBS_INTERVAL_SECS", "0"),
+        // One send at a time, so exactly one message is in flight at the kill.
+        ("NOTIFY_CONCURRENCY", "1"),
     ];
     // The API replica migrates and seeds; it sends nothing itself.
     let mut api_env = env.to_vec();

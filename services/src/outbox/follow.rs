@@ -1,7 +1,8 @@
 //! Following the events of a tenant (or of one of its patients) for a subscriber: replay from
 //! the outbox, then live events from the bus, each once and in publication-sequence order.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -14,6 +15,14 @@ use uuid::Uuid;
 use super::sequence::last_seq;
 use super::{BATCH, to_event};
 use crate::error::ServiceResult;
+
+/// How long live events numbered past a gap wait for the missing numbers to arrive on the
+/// bus before those are read from the outbox. Without the wait, each subscription of a
+/// replica re-read the outbox on every out-of-order arrival: thousands of queries per gap
+/// with thousands of subscriptions (BENCHMARKS.md, scenario 3).
+const GAP_WAIT: Duration = Duration::from_millis(250);
+/// The most live events held past a gap; more means catching up from the outbox at once.
+const GAP_HOLD: usize = 1024;
 
 /// Which events a subscriber follows, and from where.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +81,8 @@ pub async fn start_after<C: ConnectionTrait>(
 /// replays the outbox's events numbered after `follow.after` (so nothing numbered in between
 /// is lost), then delivers live events. Whenever the bus skips numbers (the subscriber lagged,
 /// or another relay published a later batch first) it reads the missing ones from the outbox:
-/// a number on the bus means every lower number of the tenant is committed. Duplicates
+/// a number on the bus means every lower number of the tenant is committed (it first waits
+/// `GAP_WAIT` for them on the bus, holding the later events). Duplicates
 /// (replayed and live, or published twice) are dropped by number.
 pub fn follow<C>(db: C, bus: &EventBus, follow: Follow) -> BoxStream<'static, ServiceResult<Event>>
 where
@@ -86,6 +96,8 @@ where
         cursor: follow.after,
         backlog: VecDeque::new(),
         catch_up: true,
+        ahead: BTreeMap::new(),
+        gap_deadline: None,
     };
     futures_util::stream::unfold(state, |mut s| async move {
         let next = s.next().await?;
@@ -103,6 +115,9 @@ struct FollowState<C> {
     cursor: i64,
     backlog: VecDeque<Event>,
     catch_up: bool,
+    /// Live events numbered past a gap, held until the gap fills or `gap_deadline` passes.
+    ahead: BTreeMap<i64, Event>,
+    gap_deadline: Option<tokio::time::Instant>,
 }
 
 impl<C: ConnectionTrait> FollowState<C> {
@@ -111,6 +126,8 @@ impl<C: ConnectionTrait> FollowState<C> {
         loop {
             if self.catch_up {
                 self.catch_up = false;
+                self.ahead.clear();
+                self.gap_deadline = None;
                 if let Err(err) = self.replay().await {
                     return Some(Err(err));
                 }
@@ -118,26 +135,50 @@ impl<C: ConnectionTrait> FollowState<C> {
             if let Some(event) = self.backlog.pop_front() {
                 return Some(Ok(event));
             }
-            match self.live.next().await? {
+            // An event held past a gap that the bus has since filled: next in order.
+            if let Some(event) = self.ahead.remove(&(self.cursor + 1)) {
+                if let Some(event) = self.accept(event) {
+                    return Some(Ok(event));
+                }
+                continue;
+            }
+            if self.ahead.is_empty() {
+                self.gap_deadline = None;
+            }
+            let delivery = match self.gap_deadline {
+                None => self.live.next().await?,
+                Some(deadline) => match tokio::time::timeout_at(deadline, self.live.next()).await {
+                    Ok(delivery) => delivery?,
+                    Err(_) => {
+                        tracing::debug!(
+                            cursor = self.cursor,
+                            held = self.ahead.len(),
+                            "events missing before live ones; reading them from the outbox"
+                        );
+                        self.catch_up = true;
+                        continue;
+                    }
+                },
+            };
+            match delivery {
                 Delivery::Event(event) if event.tenant_id == self.follow.tenant_id => {
                     if event.seq <= self.cursor {
                         continue;
                     }
                     if event.seq > self.cursor + 1 {
-                        tracing::debug!(
-                            cursor = self.cursor,
-                            seq = event.seq,
-                            "events missing before a live event; reading them from the outbox"
-                        );
-                        self.catch_up = true;
+                        // Several relays publish at once, so numbers often arrive a little
+                        // out of order: wait briefly for the missing ones on the bus before
+                        // reading the outbox (which every subscription would do on its own).
+                        if self.ahead.len() >= GAP_HOLD {
+                            self.catch_up = true;
+                            continue;
+                        }
+                        self.ahead.insert(event.seq, event);
+                        self.gap_deadline
+                            .get_or_insert_with(|| tokio::time::Instant::now() + GAP_WAIT);
                         continue;
                     }
-                    self.cursor = event.seq;
-                    if self
-                        .follow
-                        .patient_id
-                        .is_none_or(|p| event.patient_id == Some(p))
-                    {
+                    if let Some(event) = self.accept(event) {
                         return Some(Ok(event));
                     }
                 }
@@ -148,6 +189,15 @@ impl<C: ConnectionTrait> FollowState<C> {
                 }
             }
         }
+    }
+
+    /// Moves the cursor to the next event in order; the event if this subscriber follows it.
+    fn accept(&mut self, event: Event) -> Option<Event> {
+        self.cursor = event.seq;
+        self.follow
+            .patient_id
+            .is_none_or(|p| event.patient_id == Some(p))
+            .then_some(event)
     }
 
     /// Queues the followed events numbered after the cursor, up to the tenant's last number
@@ -189,4 +239,55 @@ async fn page<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(rows.into_iter().filter_map(to_event).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal_subscriptions::EventBus;
+
+    fn event(tenant_id: Uuid, seq: i64) -> Event {
+        Event {
+            id: Uuid::now_v7(),
+            tenant_id,
+            patient_id: None,
+            event_type: "result.released".into(),
+            aggregate_id: Uuid::now_v7(),
+            payload: serde_json::json!({}),
+            seq,
+        }
+    }
+
+    /// Numbers arriving out of order are delivered in order from the bus alone. The outbox
+    /// here is empty: had the gap been read from it (as before the wait), event 2 would be
+    /// lost to this subscriber, and with thousands of subscriptions every such gap cost
+    /// thousands of queries.
+    #[tokio::test]
+    async fn a_gap_filled_by_the_bus_is_delivered_in_order_without_the_outbox() {
+        let db = crate::db::connect("sqlite::memory:", 1, Duration::from_secs(5))
+            .await
+            .expect("sqlite");
+        crate::db::migrate(&db).await.expect("migrate");
+        let bus = EventBus::in_process(16);
+        let tenant = Uuid::now_v7();
+        let mut events = follow(
+            db,
+            &bus,
+            Follow {
+                tenant_id: tenant,
+                patient_id: None,
+                after: 0,
+            },
+        );
+        let second = event(tenant, 2);
+        let first = event(tenant, 1);
+        bus.publish(second.clone()).await.expect("publish 2");
+        bus.publish(first.clone()).await.expect("publish 1");
+        for expected in [1, 2] {
+            let next = tokio::time::timeout(Duration::from_secs(5), events.next())
+                .await
+                .unwrap_or_else(|_| panic!("event {expected} never came"));
+            assert_eq!(next.expect("open").expect("event").seq, expected);
+        }
+    }
 }
