@@ -180,10 +180,10 @@ async fn listen(mut ws: Ws, totals: Arc<Totals>, latencies: Arc<Mutex<Latencies>
             Some("ping") => {
                 let _ = ws.send(Message::text(r#"{"type":"pong"}"#)).await;
             }
-            Some("error") | Some("complete") => {
-                if totals.errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                    eprintln!("first error message: {text}");
-                }
+            Some("error") | Some("complete")
+                if totals.errors.fetch_add(1, Ordering::Relaxed) == 0 =>
+            {
+                eprintln!("first error message: {text}");
             }
             _ => {}
         }
