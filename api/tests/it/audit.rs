@@ -193,18 +193,7 @@ async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Back
         .await;
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
     let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
-    let trigger: &[&str] = match backend {
-        Backend::Sqlite => &[
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
-        ],
-        Backend::Postgres => &[
-            "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_audit()",
-        ],
-    };
-    for sql in trigger {
-        app.owner.execute_unprepared(sql).await.expect("trigger");
-    }
+    app.break_audit_trail().await;
     let withheld = app.query(Some(&me), query, vars.clone()).await;
     assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
     assert!(
@@ -213,14 +202,7 @@ async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Back
     );
     assert!(app.audit_rows().await.is_empty());
 
-    app.owner
-        .execute_unprepared("DROP TRIGGER fail_audit ON audit_events")
-        .await
-        .or(app
-            .owner
-            .execute_unprepared("DROP TRIGGER fail_audit")
-            .await)
-        .expect("drop trigger");
+    app.restore_audit_trail().await;
     no_errors(&app.query(Some(&me), query, vars).await);
     let rows = app.audit_rows().await;
     assert!(rows.iter().any(|r| r.action == "results.list"), "{rows:#?}");

@@ -13,7 +13,7 @@ use portal_services::audit::{ChainCheck, verify_chain};
 use portal_services::auth::{Role, Viewer};
 use portal_services::demo;
 use portal_testkit::redis::RedisServer;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -465,18 +465,7 @@ async fn a_hit_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backe
         .await;
     let variables = json!({ "id": pid(w.p1) });
     no_errors(&app.query(Some(&p1), RESULTS, variables.clone()).await);
-    let trigger: &[&str] = match backend {
-        Backend::Sqlite => &[
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
-        ],
-        Backend::Postgres => &[
-            "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_audit()",
-        ],
-    };
-    for sql in trigger {
-        app.owner.execute_unprepared(sql).await.expect("trigger");
-    }
+    app.break_audit_trail().await;
     let before = hits(&app);
     let withheld = app.query(Some(&p1), RESULTS, variables).await;
     assert_eq!(hits(&app), before + 1, "answered from the cache");

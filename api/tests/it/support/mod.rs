@@ -182,6 +182,39 @@ impl TestApp {
         self._dir.path()
     }
 
+    /// Makes every insert into `audit_events` fail (a trigger), as when the audit trail
+    /// cannot be written; `restore_audit_trail` removes it.
+    pub async fn break_audit_trail(&self) {
+        use sea_orm::ConnectionTrait;
+        let sql: &[&str] = match self.owner.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => &[
+                "CREATE FUNCTION fail_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_audit()",
+            ],
+            _ => &[
+                "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+            ],
+        };
+        for statement in sql {
+            self.owner
+                .execute_unprepared(statement)
+                .await
+                .expect("audit trigger");
+        }
+    }
+
+    pub async fn restore_audit_trail(&self) {
+        use sea_orm::ConnectionTrait;
+        let sql = match self.owner.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => "DROP TRIGGER fail_audit ON audit_events",
+            _ => "DROP TRIGGER fail_audit",
+        };
+        self.owner
+            .execute_unprepared(sql)
+            .await
+            .expect("drop trigger");
+    }
+
     pub async fn audit_rows(&self) -> Vec<audit_event::Model> {
         audit_event::Entity::find()
             .order_by_asc(audit_event::Column::Seq)
