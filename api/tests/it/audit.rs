@@ -62,12 +62,7 @@ async fn allowed_and_denied_reads_are_audited(backend: Backend) {
         rows.iter()
             .all(|r| r.patient_id != Some(w.p2) || r.outcome == AuditOutcome::Denied)
     );
-    assert_eq!(
-        verify_chain(&app.owner).await.expect("verify"),
-        ChainCheck::Intact {
-            rows: rows.len() as u64
-        }
-    );
+    assert_chain_intact(&app, &rows).await;
 }
 
 async fn proxy_reads_record_whom_they_were_for(backend: Backend) {
@@ -175,12 +170,7 @@ async fn concurrent_requests_of_several_tenants_share_the_chain(backend: Backend
         40,
         "every answered request has its own rows"
     );
-    assert_eq!(
-        verify_chain(&app.owner).await.expect("verify"),
-        ChainCheck::Intact {
-            rows: rows.len() as u64
-        }
-    );
+    assert_chain_intact(&app, &rows).await;
 }
 
 /// A live read (no cache) whose audit rows cannot be written is answered UNAVAILABLE with no
@@ -206,12 +196,7 @@ async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Back
     no_errors(&app.query(Some(&me), query, vars).await);
     let rows = app.audit_rows().await;
     assert!(rows.iter().any(|r| r.action == "results.list"), "{rows:#?}");
-    assert_eq!(
-        verify_chain(&app.owner).await.expect("verify"),
-        ChainCheck::Intact {
-            rows: rows.len() as u64
-        }
-    );
+    assert_chain_intact(&app, &rows).await;
 }
 
 /// PostgreSQL: a query's audit rows commit in the query's own transaction. When a statement
@@ -267,12 +252,7 @@ async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
             .count(),
         2
     );
-    assert_eq!(
-        verify_chain(&app.owner).await.expect("verify"),
-        ChainCheck::Intact {
-            rows: rows.len() as u64
-        }
-    );
+    assert_chain_intact(&app, &rows).await;
 }
 
 /// PostgreSQL: two application instances on one database (two replicas, each with its own
@@ -300,8 +280,13 @@ async fn two_instances_appending_at_once_keep_one_chain() {
     let rows = one.audit_rows().await;
     let reads = rows.iter().filter(|r| r.action == "patient.read").count();
     assert_eq!(reads, 40, "{rows:#?}");
+    assert_chain_intact(&one, &rows).await;
+}
+
+/// The chain verifies from its first row to its last, and holds exactly `rows`.
+async fn assert_chain_intact(app: &TestApp, rows: &[portal_entities::audit_event::Model]) {
     assert_eq!(
-        verify_chain(&one.owner).await.expect("verify"),
+        verify_chain(&app.owner).await.expect("verify"),
         ChainCheck::Intact {
             rows: rows.len() as u64
         }
