@@ -8,8 +8,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::error::ServiceResult;
 use crate::interpretation::interpret;
+use portal_core::error::ServiceResult;
 
 pub const DEMO_TENANT_SLUG: &str = "demo";
 
@@ -56,9 +56,9 @@ pub async fn seed(db: &DatabaseConnection) -> ServiceResult<(Uuid, bool)> {
     }
     // The new tenant's rows are written in a transaction bound to it (row-level security).
     let tenant_id = Uuid::now_v7();
-    let scoped = crate::db::TenantDb::scoped(db.clone(), Some(tenant_id));
-    let txn = crate::db::begin_write(&scoped).await?;
-    Seeder::new(&txn, crate::clock::now(), tenant_id)
+    let scoped = portal_core::db::TenantDb::scoped(db.clone(), Some(tenant_id));
+    let txn = portal_core::db::begin_write(&scoped).await?;
+    Seeder::new(&txn, portal_core::clock::now(), tenant_id)
         .run()
         .await?;
     txn.commit().await?;

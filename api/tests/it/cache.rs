@@ -7,10 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
+use portal_api::auth::{Role, Viewer};
+use portal_core::audit::{ChainCheck, verify_chain};
 use portal_entities::{audit_event, facility};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::audit::{ChainCheck, verify_chain};
-use portal_services::auth::{Role, Viewer};
 use portal_services::demo;
 use portal_testkit::redis::RedisServer;
 use sea_orm::EntityTrait;

@@ -1,9 +1,9 @@
 //! Adding and correcting results on both backends: one transaction for result, order,
 //! outbox and notifications; validation with field paths; idempotency; corrections.
 
+use portal_api::auth::{Role, Viewer};
 use portal_entities::{facility, notification, outbox_event, patient, test_order, test_result};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::{Role, Viewer};
 use portal_services::demo;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};

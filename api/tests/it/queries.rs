@@ -2,9 +2,9 @@
 //! data, and the number of SQL statements per query.
 
 use chrono::{Duration, Utc};
+use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use portal_services::demo;
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ use portal_entities::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::Language;
-use crate::error::ServiceResult;
+use portal_core::error::ServiceResult;
 
 /// The recipient of one notification; addresses are PHI and never logged.
 pub struct Contact {

@@ -1,9 +1,9 @@
-//! Database connections and migrations for SQLite (embedded) and PostgreSQL (production).
+//! Database connections for SQLite (embedded) and PostgreSQL (production), and the
+//! tenant-bound handle every request runs on.
 
 use std::time::Duration;
 
 use portal_entities::tenant;
-use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
     EntityTrait, QuerySelect, Statement, TransactionTrait,
@@ -32,17 +32,6 @@ pub async fn connect(
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     }
     Ok(db)
-}
-
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
-}
-
-/// How many migrations the database has not applied yet. Read-only (never creates the
-/// migrations table), so the application's role needs no DDL privilege for `/ready`.
-pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
-    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
 }
 
 /// Whether the database answers a trivial query.

@@ -1,4 +1,5 @@
-//! The append-only, hash-chained audit trail: records collect per request, flush in one batch.
+//! The append-only, hash-chained audit trail: what happened (`AuditRecord`), who did it
+//! (`Who`), and the chain the rows are appended to.
 
 use chrono::{DateTime, Utc};
 use portal_entities::{AuditOutcome, audit_event};
@@ -11,9 +12,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::access::Access;
-use crate::context::RequestContext;
 use crate::error::{ServiceError, ServiceResult};
+use crate::identity::Viewer;
+use crate::policy::Access;
 
 pub use portal_entities::AuditOutcome as Outcome;
 
@@ -63,61 +64,36 @@ impl AuditRecord {
     }
 }
 
-/// Records a change that access allowed but a business rule refused; hands the error back.
-pub fn failed(
-    ctx: &RequestContext,
-    what: Access,
-    patient_id: Option<Uuid>,
-    err: ServiceError,
-) -> ServiceError {
-    ctx.record(
-        AuditRecord::new(what, patient_id, AuditOutcome::Failed).reason(err.code().as_str()),
-    );
-    err
+/// Who a request's records are attributed to.
+pub struct Who<'a> {
+    pub viewer: Option<&'a Viewer>,
+    pub request_id: &'a str,
+    pub client_addr: Option<&'a str>,
 }
 
-/// Writes the request's buffered records. Fails (and the caller must not answer with the
-/// data) when the trail cannot be written.
-pub async fn flush<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-) -> ServiceResult<usize> {
-    let rows = take_rows(ctx);
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    append(db, rows).await
-}
-
-/// The request's buffered records as rows ready to append (the buffer is emptied), for a
-/// caller that chooses the transaction they go in (`append` or `append_within`).
-pub fn take_rows(ctx: &RequestContext) -> Vec<audit_event::Model> {
-    ctx.take_audit_records()
-        .into_iter()
-        .map(|r| row_for(ctx, r))
-        .collect()
-}
-
-fn row_for(ctx: &RequestContext, r: AuditRecord) -> audit_event::Model {
-    let viewer = ctx.viewer.as_ref();
-    audit_event::Model {
-        seq: 0,
-        id: Uuid::now_v7(),
-        tenant_id: viewer.map(|v| v.tenant_id),
-        subject: viewer.map(|v| v.subject.clone()),
-        roles: viewer.map(|v| v.roles_label()).unwrap_or_default(),
-        proxy_for: r.proxy_for,
-        action: r.action,
-        entity_type: r.entity_type,
-        entity_id: r.entity_id,
-        patient_id: r.patient_id,
-        request_id: Some(ctx.request_id.clone()),
-        client_addr: ctx.client_addr.clone(),
-        outcome: r.outcome,
-        reason: r.reason,
-        occurred_at: r.occurred_at,
-        prev_hash: String::new(),
-        hash: String::new(),
+impl AuditRecord {
+    /// The row this record becomes, before it is linked into the chain.
+    pub fn into_row(self, who: &Who<'_>) -> audit_event::Model {
+        let viewer = who.viewer;
+        audit_event::Model {
+            seq: 0,
+            id: Uuid::now_v7(),
+            tenant_id: viewer.map(|v| v.tenant_id),
+            subject: viewer.map(|v| v.subject.clone()),
+            roles: viewer.map(|v| v.roles_label()).unwrap_or_default(),
+            proxy_for: self.proxy_for,
+            action: self.action,
+            entity_type: self.entity_type,
+            entity_id: self.entity_id,
+            patient_id: self.patient_id,
+            request_id: Some(who.request_id.to_owned()),
+            client_addr: who.client_addr.map(str::to_owned),
+            outcome: self.outcome,
+            reason: self.reason,
+            occurred_at: self.occurred_at,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
     }
 }
 
@@ -341,21 +317,25 @@ pub async fn verify_chain<C: ConnectionTrait>(db: &C) -> ServiceResult<ChainChec
     })
 }
 
-/// Records a rejected login (bad, expired or wrongly signed token) outside any request context.
+/// Records a rejected login (bad, expired or wrongly signed token): there is no viewer,
+/// so no request value either.
 pub async fn record_login_failure<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     request_id: &str,
     client_addr: Option<String>,
     reason: &str,
 ) -> ServiceResult<()> {
-    let ctx = RequestContext::new(None, request_id.to_owned(), client_addr);
-    ctx.record(
-        AuditRecord::new(
-            Access::read("auth.login", "Token"),
-            None,
-            AuditOutcome::Denied,
-        )
-        .reason(reason),
-    );
-    flush(db, &ctx).await.map(|_| ())
+    let who = Who {
+        viewer: None,
+        request_id,
+        client_addr: client_addr.as_deref(),
+    };
+    let row = AuditRecord::new(
+        Access::read("auth.login", "Token"),
+        None,
+        AuditOutcome::Denied,
+    )
+    .reason(reason)
+    .into_row(&who);
+    append(db, vec![row]).await.map(|_| ())
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::sequence::last_seq;
 use super::{BATCH, to_event};
-use crate::error::ServiceResult;
+use portal_core::error::ServiceResult;
 
 /// How long live events numbered past a gap wait for the missing numbers to arrive on the
 /// bus before those are read from the outbox. Without the wait, each subscription of a
@@ -264,10 +264,12 @@ mod tests {
     /// thousands of queries.
     #[tokio::test]
     async fn a_gap_filled_by_the_bus_is_delivered_in_order_without_the_outbox() {
-        let db = crate::db::connect("sqlite::memory:", 1, Duration::from_secs(5))
+        let db = portal_core::db::connect("sqlite::memory:", 1, Duration::from_secs(5))
             .await
             .expect("sqlite");
-        crate::db::migrate(&db).await.expect("migrate");
+        <portal_migrations::Migrator as portal_migrations::MigratorTrait>::up(&db, None)
+            .await
+            .expect("migrate");
         let bus = EventBus::in_process(16);
         let tenant = Uuid::now_v7();
         let mut events = follow(

@@ -21,9 +21,9 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::db::TenantDb;
-use crate::error::{ServiceError, ServiceResult};
-use crate::{audit, clock};
+use portal_core::db::TenantDb;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::{audit, clock};
 
 /// Grants marked expired per run at most (each gets an audit row); the rest wait for the next run.
 const GRANT_BATCH: u64 = 500;
@@ -97,7 +97,7 @@ pub async fn run(
 ) -> ServiceResult<JobRun> {
     let mut changed = 0;
     let mut skipped = false;
-    for scope in crate::db::tenant_scopes(db).await? {
+    for scope in portal_core::db::tenant_scopes(db).await? {
         match run_scope(&scope, job, retention, now).await? {
             JobRun::Done(count) => changed += count,
             JobRun::Skipped => skipped = true,
@@ -117,7 +117,7 @@ async fn run_scope(
     retention: &Retention,
     now: DateTime<Utc>,
 ) -> ServiceResult<JobRun> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = portal_core::db::begin_write(db).await?;
     if !try_lock(&txn, job).await? {
         txn.rollback().await?;
         return Ok(JobRun::Skipped);

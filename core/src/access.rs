@@ -1,4 +1,5 @@
-//! Access rules (SPEC §6): who may see which patient's data, decided once, audited always.
+//! Access decisions (SPEC §6): the viewer's relation to a patient looked up once per request,
+//! the answer audited always. The types they produce are in `policy`.
 
 use chrono::Utc;
 use portal_entities::{clinician, proxy_grant, test_order};
@@ -6,154 +7,20 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use uuid::Uuid;
 
 use crate::audit::{AuditRecord, Outcome};
-use crate::auth::{Role, Viewer};
-use crate::context::RequestContext;
+use crate::context::{RequestContext, Work};
 use crate::error::{ServiceError, ServiceResult};
-
-/// The parts of a patient's record a viewer may be allowed to see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Name, birth date, identifiers: everyone with any relation.
-    Profile,
-    /// Orders and results.
-    Results,
-    Appointments,
-    /// Coverage and claims.
-    Coverage,
-    /// Notification preferences, push tokens, proxy grants: the patient and staff only.
-    Account,
-}
-
-impl Scope {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim() {
-            "RESULTS" => Some(Self::Results),
-            "APPOINTMENTS" => Some(Self::Appointments),
-            "COVERAGE" => Some(Self::Coverage),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Profile => "PROFILE",
-            Self::Results => "RESULTS",
-            Self::Appointments => "APPOINTMENTS",
-            Self::Coverage => "COVERAGE",
-            Self::Account => "ACCOUNT",
-        }
-    }
-}
-
-/// How the viewer is related to a patient.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Relation {
-    /// The patient themself.
-    Own,
-    /// A parent or carer holding an active proxy grant.
-    Proxy {
-        grant_id: Uuid,
-        scopes: Vec<Scope>,
-        valid_to: Option<chrono::DateTime<Utc>>,
-    },
-    /// A clinician who ordered, or was referred, one of the patient's tests.
-    Clinician { clinician_id: Uuid },
-    /// Lab (`full == false`), staff or admin (`full == true`) of the patient's tenant.
-    Tenant { full: bool },
-}
-
-impl Relation {
-    pub fn allows(&self, scope: Scope) -> bool {
-        match self {
-            Self::Own => true,
-            Self::Tenant { full: true } => true,
-            Self::Tenant { full: false } | Self::Clinician { .. } => {
-                matches!(scope, Scope::Profile | Scope::Results | Scope::Appointments)
-            }
-            Self::Proxy { scopes, .. } => scope == Scope::Profile || scopes.contains(&scope),
-        }
-    }
-
-    /// Patients and their proxies see only released results (SPEC §4).
-    pub fn is_patient_facing(&self) -> bool {
-        matches!(self, Self::Own | Self::Proxy { .. })
-    }
-
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Own => "SELF",
-            Self::Proxy { .. } => "PROXY",
-            Self::Clinician { .. } => "CLINICIAN",
-            Self::Tenant { .. } => "CARE_TEAM",
-        }
-    }
-}
-
-/// Proof that the viewer may see `scope`-data of a patient; every read path needs one.
-#[derive(Debug, Clone)]
-pub struct PatientAccess {
-    pub patient_id: Uuid,
-    pub tenant_id: Uuid,
-    pub relation: Relation,
-}
-
-impl PatientAccess {
-    pub fn is_patient_facing(&self) -> bool {
-        self.relation.is_patient_facing()
-    }
-
-    fn proxy_for(&self) -> Option<Uuid> {
-        matches!(self.relation, Relation::Proxy { .. }).then_some(self.patient_id)
-    }
-}
-
-/// The patient's own view of their record, for paths without a patient login (walk-in result
-/// links): the same patient-facing release rule a signed-in patient gets.
-pub fn as_patient(tenant_id: Uuid, patient_id: Uuid) -> PatientAccess {
-    PatientAccess {
-        patient_id,
-        tenant_id,
-        relation: Relation::Own,
-    }
-}
-
-/// What is being read, for the audit trail.
-#[derive(Debug, Clone, Copy)]
-pub struct Access {
-    pub action: &'static str,
-    pub entity_type: &'static str,
-    pub entity_id: Option<Uuid>,
-}
-
-impl Access {
-    pub const fn read(action: &'static str, entity_type: &'static str) -> Self {
-        Self {
-            action,
-            entity_type,
-            entity_id: None,
-        }
-    }
-
-    /// A change; audited like a read, under the write's action name.
-    pub const fn write(action: &'static str, entity_type: &'static str) -> Self {
-        Self::read(action, entity_type)
-    }
-
-    pub const fn entity(mut self, id: Uuid) -> Self {
-        self.entity_id = Some(id);
-        self
-    }
-}
+use crate::identity::{Role, Viewer};
+pub use crate::policy::{Access, PatientAccess, Relation, Scope, as_patient};
 
 /// Decides whether the viewer may see `scope` of `patient_id` (a patient of the viewer's
 /// tenant: callers look the patient up with the tenant filter first) and audits the answer.
-pub async fn authorize<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
+pub async fn authorize(
+    work: &impl Work,
     patient_id: Uuid,
     scope: Scope,
     what: Access,
 ) -> ServiceResult<PatientAccess> {
+    let ctx = work.ctx();
     let Some(viewer) = ctx.viewer.as_ref() else {
         ctx.record(
             AuditRecord::new(what, Some(patient_id), Outcome::Denied).reason("unauthenticated"),
@@ -162,7 +29,7 @@ pub async fn authorize<C: ConnectionTrait>(
             "a bearer token is required".into(),
         ));
     };
-    let relation = relation(db, ctx, viewer, patient_id).await?;
+    let relation = relation(work, patient_id).await?;
     match relation {
         Some(relation) if relation.allows(scope) => {
             let access = PatientAccess {
@@ -198,17 +65,40 @@ pub async fn authorize<C: ConnectionTrait>(
     }
 }
 
-/// The viewer's relation to a patient of their tenant, cached for the request.
-pub async fn relation<C: ConnectionTrait>(
-    db: &C,
+/// A parent's proof of access reused for another part of the same patient's record (a
+/// child field): the scope is checked against the relation the parent established and the
+/// read is audited under `what`, without asking the database again.
+pub fn confirm(
     ctx: &RequestContext,
-    viewer: &Viewer,
-    patient_id: Uuid,
-) -> ServiceResult<Option<Relation>> {
+    access: &PatientAccess,
+    scope: Scope,
+    what: Access,
+) -> ServiceResult<PatientAccess> {
+    let patient_id = Some(access.patient_id);
+    if access.relation.allows(scope) {
+        ctx.record(
+            AuditRecord::new(what, patient_id, Outcome::Allowed).proxy_for(access.proxy_for()),
+        );
+        return Ok(access.clone());
+    }
+    ctx.record(AuditRecord::new(what, patient_id, Outcome::Denied).reason("scope not granted"));
+    Err(ServiceError::Forbidden(format!(
+        "you may not see this patient's {} data",
+        scope.as_str().to_lowercase()
+    )))
+}
+
+/// The viewer's relation to a patient of their tenant, cached for the request; `None` for
+/// no relation (and for an anonymous request).
+pub async fn relation(work: &impl Work, patient_id: Uuid) -> ServiceResult<Option<Relation>> {
+    let ctx = work.ctx();
+    let Some(viewer) = ctx.viewer.as_ref() else {
+        return Ok(None);
+    };
     if let Some(cached) = ctx.cached_relation(patient_id) {
         return Ok(cached);
     }
-    let found = resolve_relation(db, ctx, viewer, patient_id).await?;
+    let found = resolve_relation(work.conn(), ctx, viewer, patient_id).await?;
     ctx.cache_relation(patient_id, found.clone());
     Ok(found)
 }
@@ -227,12 +117,12 @@ async fn resolve_relation<C: ConnectionTrait>(
         return Ok(Some(Relation::Tenant { full }));
     }
     if viewer.has_role(Role::Clinician)
-        && let Some(clinician_id) = clinician_id(db, viewer).await?
+        && let Some(clinician_id) = clinician_of(db, viewer).await?
         && treats(db, viewer.tenant_id, clinician_id, patient_id).await?
     {
         return Ok(Some(Relation::Clinician { clinician_id }));
     }
-    let grants = active_grants(db, ctx, viewer).await?;
+    let grants = grants_of(db, ctx, viewer).await?;
     Ok(grants
         .into_iter()
         .find(|g| g.patient_id == patient_id)
@@ -243,11 +133,15 @@ async fn resolve_relation<C: ConnectionTrait>(
         }))
 }
 
-/// The clinician record of a clinician user, by token subject.
-pub async fn clinician_id<C: ConnectionTrait>(
-    db: &C,
-    viewer: &Viewer,
-) -> ServiceResult<Option<Uuid>> {
+/// The clinician record of the viewer (a clinician user, by token subject).
+pub async fn clinician_id(work: &impl Work) -> ServiceResult<Option<Uuid>> {
+    match work.ctx().viewer.as_ref() {
+        Some(viewer) => clinician_of(work.conn(), viewer).await,
+        None => Ok(None),
+    }
+}
+
+async fn clinician_of<C: ConnectionTrait>(db: &C, viewer: &Viewer) -> ServiceResult<Option<Uuid>> {
     Ok(clinician::Entity::find()
         .select_only()
         .column(clinician::Column::Id)
@@ -283,7 +177,15 @@ async fn treats<C: ConnectionTrait>(
 /// Proxy grants held by the viewer that are in force now: started, not expired, not revoked.
 /// When a grant starts or ends is noted on the request: an answer built on these grants
 /// changes then, without any write (see `ReadDeps::fresh_until`).
-pub async fn active_grants<C: ConnectionTrait>(
+pub async fn active_grants(work: &impl Work) -> ServiceResult<Vec<proxy_grant::Model>> {
+    let ctx = work.ctx();
+    match ctx.viewer.as_ref() {
+        Some(viewer) => grants_of(work.conn(), ctx, viewer).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+async fn grants_of<C: ConnectionTrait>(
     db: &C,
     ctx: &RequestContext,
     viewer: &Viewer,
@@ -315,7 +217,7 @@ pub async fn active_grants<C: ConnectionTrait>(
 }
 
 /// Notes when a grant shown to a viewer (with its `active` flag) turns active or inactive.
-pub(crate) fn note_grant_bounds(ctx: &RequestContext, grant: &proxy_grant::Model) {
+pub fn note_grant_bounds(ctx: &RequestContext, grant: &proxy_grant::Model) {
     let now = Utc::now();
     if grant.revoked_at.is_some() {
         return;

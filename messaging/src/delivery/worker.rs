@@ -31,9 +31,9 @@ use uuid::Uuid;
 
 use super::send::{Outcome, send};
 use super::{Channels, Template, contact, recheck};
-use crate::clock;
-use crate::db::TenantDb;
-use crate::error::{ServiceError, ServiceResult};
+use portal_core::clock;
+use portal_core::db::TenantDb;
+use portal_core::error::{ServiceError, ServiceResult};
 
 /// Retries and claims, from `NOTIFY_MAX_ATTEMPTS`, `NOTIFY_BACKOFF_MS`, `NOTIFY_BACKOFF_MAX_MS`.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ pub async fn deliver_due(
     limit: u64,
 ) -> ServiceResult<DeliveryCounts> {
     let mut counts = DeliveryCounts::default();
-    for scope in crate::db::tenant_scopes(db).await? {
+    for scope in portal_core::db::tenant_scopes(db).await? {
         deliver_scope(&scope, channels, policy, limit, &mut counts).await?;
     }
     if counts.claimed > 0 {
@@ -205,7 +205,7 @@ pub async fn replay_dead(
     dry_run: bool,
 ) -> ServiceResult<u64> {
     let mut total = 0;
-    for scope in crate::db::tenant_scopes(db).await? {
+    for scope in portal_core::db::tenant_scopes(db).await? {
         total += replay_scope(&scope, since, dry_run).await?;
     }
     if !dry_run {

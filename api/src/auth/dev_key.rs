@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngCore;
 
 use super::Claims;
-use crate::error::ServiceError;
+use portal_core::ServiceError;
 
 const SECRET_FILE: &str = "dev-jwt-secret";
 

@@ -5,11 +5,11 @@ use portal_entities::{NotificationChannel, notification, notification_preference
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::Template;
-use crate::access;
-use crate::account::default_preferences;
-use crate::error::ServiceResult;
-use crate::release::{ReleaseRule, is_released_status};
-use crate::results::is_sensitive;
+use portal_core::access;
+use portal_core::error::ServiceResult;
+use portal_core::policy::default_preferences;
+use portal_core::release::is_sensitive;
+use portal_core::release::{ReleaseRule, is_released_status};
 
 /// Why `row` must not be sent now (stored in `last_error`, so no PHI), or `None` to send it.
 ///

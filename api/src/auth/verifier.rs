@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
 use super::jwks::JwksCache;
 use super::{Claims, Viewer};
-use crate::error::ServiceError;
+use portal_core::ServiceError;
 
 /// What every token must say about who issued it and for whom.
 #[derive(Debug, Clone)]

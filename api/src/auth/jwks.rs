@@ -6,7 +6,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
 use tokio::sync::RwLock;
 
-use crate::error::ServiceError;
+use portal_core::ServiceError;
 
 /// Refetch at most this often when a token names a key id we do not know.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);

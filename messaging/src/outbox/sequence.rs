@@ -14,8 +14,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::db::TenantDb;
-use crate::error::ServiceResult;
+use portal_core::db::TenantDb;
+use portal_core::error::ServiceResult;
 
 /// The class of PostgreSQL's two-key advisory locks that serialise sequencing ("seq\0"); that
 /// key space never meets the single-key locks of the jobs and the audit chain.
@@ -33,7 +33,7 @@ pub async fn sequence(db: &TenantDb, limit: u64) -> ServiceResult<usize> {
         // Nothing to number: no lock taken, no write transaction on an idle pass.
         return Ok(0);
     }
-    let txn = crate::db::begin_write(db).await?;
+    let txn = portal_core::db::begin_write(db).await?;
     if let Some(tenant) = db.tenant()
         && txn.get_database_backend() == DbBackend::Postgres
     {

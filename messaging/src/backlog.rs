@@ -11,7 +11,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::error::ServiceResult;
+use portal_core::error::ServiceResult;
 
 /// Events not yet published to the bus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub async fn outbox(db: &DatabaseConnection) -> ServiceResult<OutboxBacklog> {
         unpublished: 0,
         oldest_created_at: None,
     };
-    for scope in crate::db::tenant_scopes(db).await? {
+    for scope in portal_core::db::tenant_scopes(db).await? {
         let part = outbox_of(&scope).await?;
         total.unpublished += part.unpublished;
         total.oldest_created_at = match (total.oldest_created_at, part.oldest_created_at) {
@@ -59,7 +59,7 @@ pub async fn notifications_by_status(
     db: &DatabaseConnection,
 ) -> ServiceResult<Vec<(NotificationStatus, i64)>> {
     let mut totals: Vec<(NotificationStatus, i64)> = Vec::new();
-    for scope in crate::db::tenant_scopes(db).await? {
+    for scope in portal_core::db::tenant_scopes(db).await? {
         for (status, count) in notifications_of(&scope).await? {
             match totals.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, total)) => *total += count,

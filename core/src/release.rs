@@ -5,8 +5,8 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use crate::access::PatientAccess;
 use crate::error::ServiceResult;
+use crate::policy::PatientAccess;
 
 /// Result statuses a patient sees at once, without clinician review (Cures Act).
 pub const RELEASED_STATUSES: [ResultStatus; 3] = [
@@ -98,4 +98,20 @@ pub fn current_versions(patient_id: Uuid) -> Condition {
                 .to_owned(),
         ),
     )
+}
+
+/// Whether a catalog test is flagged sensitive (a patient may hold such results).
+pub async fn is_sensitive<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    test_id: Uuid,
+) -> ServiceResult<bool> {
+    let sensitive = test_catalog::Entity::find_by_id(test_id)
+        .select_only()
+        .column(test_catalog::Column::Sensitive)
+        .filter(test_catalog::Column::TenantId.eq(tenant_id))
+        .into_tuple::<bool>()
+        .one(db)
+        .await?;
+    Ok(sensitive.unwrap_or(false))
 }

@@ -22,8 +22,8 @@ use sea_orm::{
 use tokio::sync::Notify;
 use tracing::instrument;
 
-use crate::db::TenantDb;
-use crate::error::{ServiceError, ServiceResult};
+use portal_core::db::TenantDb;
+use portal_core::error::{ServiceError, ServiceResult};
 
 /// How many events one relay pass or one replay page handles at most.
 pub const BATCH: u64 = 100;
@@ -46,7 +46,7 @@ pub async fn relay_once(
     limit: u64,
 ) -> ServiceResult<usize> {
     let mut published = 0;
-    for scope in crate::db::tenant_scopes(db).await? {
+    for scope in portal_core::db::tenant_scopes(db).await? {
         published += relay_scope(&scope, bus, limit).await?;
     }
     Ok(published)
@@ -100,7 +100,7 @@ async fn relay_batch<C: ConnectionTrait>(
         outbox_event::Entity::update_many()
             .col_expr(
                 outbox_event::Column::PublishedAt,
-                Expr::value(crate::clock::now()),
+                Expr::value(portal_core::clock::now()),
             )
             .filter(outbox_event::Column::Id.is_in(published.iter().copied()))
             .exec(db)
