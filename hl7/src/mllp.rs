@@ -102,16 +102,17 @@ impl Decoder {
                     self.state = State::Seeking;
                     return Some(Frame::Message(frame));
                 }
-                Some(i) if i + 1 == buf.len() => return self.wait_or_overflow(buf, i),
+                Some(i) if i + 1 == buf.len() => return self.wait_or_overflow(buf, i, 1),
                 // A 0x1C not followed by 0x0D is data: keep scanning after it.
                 Some(i) => self.state = State::InFrame { scanned: i + 1 },
-                None => return self.wait_or_overflow(buf, buf.len()),
+                None => return self.wait_or_overflow(buf, buf.len(), 0),
             }
         }
     }
 
-    fn wait_or_overflow(&mut self, buf: &mut BytesMut, scanned: usize) -> Option<Frame> {
-        if buf.len() <= self.max_frame {
+    /// `pending` counts a trailing 0x1C that may turn out to be the end marker.
+    fn wait_or_overflow(&mut self, buf: &mut BytesMut, scanned: usize, pending: usize) -> Option<Frame> {
+        if buf.len() <= self.max_frame + pending {
             self.state = State::InFrame { scanned };
             return None;
         }
