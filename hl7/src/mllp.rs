@@ -100,6 +100,13 @@ impl Decoder {
                     let frame = buf.split_to(i).freeze();
                     buf.advance(2);
                     self.state = State::Seeking;
+                    if frame.len() > self.max_frame {
+                        let head = frame.slice(..OVERSIZED_HEAD.min(frame.len()));
+                        return Some(Frame::Oversized {
+                            head,
+                            size: frame.len(),
+                        });
+                    }
                     return Some(Frame::Message(frame));
                 }
                 Some(i) if i + 1 == buf.len() => return self.wait_or_overflow(buf, i, 1),
@@ -111,7 +118,12 @@ impl Decoder {
     }
 
     /// `pending` counts a trailing 0x1C that may turn out to be the end marker.
-    fn wait_or_overflow(&mut self, buf: &mut BytesMut, scanned: usize, pending: usize) -> Option<Frame> {
+    fn wait_or_overflow(
+        &mut self,
+        buf: &mut BytesMut,
+        scanned: usize,
+        pending: usize,
+    ) -> Option<Frame> {
         if buf.len() <= self.max_frame + pending {
             self.state = State::InFrame { scanned };
             return None;

@@ -16,7 +16,9 @@ fn segments(ack: &Ack) -> Vec<Vec<String>> {
 
 #[test]
 fn aa_swaps_sender_and_receiver_and_echoes_the_control_id() {
-    let ack = AckBuilder::new(&header(), AckCode::Accept).control_id("ACK0001").build();
+    let ack = AckBuilder::new(&header(), AckCode::Accept)
+        .control_id("ACK0001")
+        .build();
     let s = segments(&ack);
     assert_eq!(s[0][2], "PORTAL^2.16.840.1.113883.3.999.2^ISO");
     assert_eq!(s[0][3], "RIVERSIDE^2.16.840.1.113883.3.999^ISO");
@@ -50,34 +52,64 @@ fn ae_names_the_field_in_err() {
 #[test]
 fn ar_for_unsupported_and_processing_failures() {
     let h = header();
-    let unsupported = Hl7Error::unsupported(Location::field("MSH", 1, 9), ErrorCode::UnsupportedMessageType, "no");
+    let unsupported = Hl7Error::unsupported(
+        Location::field("MSH", 1, 9),
+        ErrorCode::UnsupportedMessageType,
+        "no",
+    );
     assert_eq!(Ack::for_error(&h, &unsupported).code, AckCode::Reject);
-    let failed = Ack::for_error(&h, &Hl7Error::Processing("database down at 10.0.0.5".to_owned()));
+    let failed = Ack::for_error(
+        &h,
+        &Hl7Error::Processing("database down at 10.0.0.5".to_owned()),
+    );
     assert_eq!(failed.code, AckCode::Reject);
-    assert!(failed.text.contains("207^Application internal error^HL70357"));
-    assert!(!failed.text.contains("10.0.0.5"), "internal detail must not be returned");
+    assert!(
+        failed
+            .text
+            .contains("207^Application internal error^HL70357")
+    );
+    assert!(
+        !failed.text.contains("10.0.0.5"),
+        "internal detail must not be returned"
+    );
 }
 
 #[test]
 fn aa_may_carry_warnings() {
-    let warning = Issue::warning(ErrorCode::TableValueNotFound, "abnormal flag not recognised")
-        .at(Location::field("OBX", 2, 8));
-    let ack = AckBuilder::new(&header(), AckCode::Accept).issue(warning).build();
+    let warning = Issue::warning(
+        ErrorCode::TableValueNotFound,
+        "abnormal flag not recognised",
+    )
+    .at(Location::field("OBX", 2, 8));
+    let ack = AckBuilder::new(&header(), AckCode::Accept)
+        .issue(warning)
+        .build();
     let s = segments(&ack);
-    assert_eq!((s[1][1].as_str(), s[2][2].as_str(), s[2][4].as_str()), ("AA", "OBX^2^8", "W"));
+    assert_eq!(
+        (s[1][1].as_str(), s[2][2].as_str(), s[2][4].as_str()),
+        ("AA", "OBX^2^8", "W")
+    );
 }
 
 #[test]
 fn text_with_delimiters_is_escaped() {
-    let ack = AckBuilder::new(&header(), AckCode::Accept).text("a|b^c").build();
+    let ack = AckBuilder::new(&header(), AckCode::Accept)
+        .text("a|b^c")
+        .build();
     assert!(ack.text.contains("MSA|AA|LAB20260301-0001|a\\F\\b\\S\\c\r"));
 }
 
 #[test]
 fn an_ack_for_nothing_readable_still_has_msh_and_msa() {
-    let ack = Ack::for_error(&Header::default(), &Hl7Error::Unparseable("no MSH".to_owned()));
+    let ack = Ack::for_error(
+        &Header::default(),
+        &Hl7Error::Unparseable("no MSH".to_owned()),
+    );
     let s = segments(&ack);
-    assert_eq!((s[0][0].as_str(), s[1][1].as_str(), s[1][2].as_str()), ("MSH", "AR", ""));
+    assert_eq!(
+        (s[0][0].as_str(), s[1][1].as_str(), s[1][2].as_str()),
+        ("MSH", "AR", "")
+    );
 }
 
 #[test]

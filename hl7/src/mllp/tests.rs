@@ -19,7 +19,10 @@ fn msg(s: &str) -> Frame {
 #[test]
 fn frames_split_across_reads_are_joined() {
     let mut d = Decoder::new(1024);
-    let frames = decode_all(&mut d, &[b"\x0bMSH|^~", b"\\&|A\r\x1c", b"\r\x0bMSH|B\x1c\r"]);
+    let frames = decode_all(
+        &mut d,
+        &[b"\x0bMSH|^~", b"\\&|A\r\x1c", b"\r\x0bMSH|B\x1c\r"],
+    );
     assert_eq!(frames, [msg("MSH|^~\\&|A\r"), msg("MSH|B")]);
     assert!(!d.in_frame());
 }
@@ -76,4 +79,14 @@ fn a_frame_of_exactly_the_limit_is_accepted() {
 #[test]
 fn frame_wraps_a_message() {
     assert_eq!(frame(b"MSH"), b"\x0bMSH\x1c\r");
+}
+
+#[test]
+fn an_oversized_frame_arriving_in_one_read_is_still_oversized() {
+    let mut d = Decoder::new(10);
+    let frames = decode_all(&mut d, &[b"\x0bMSH|0123456789\x1c\r"]);
+    assert!(
+        matches!(&frames[..], [Frame::Oversized { size: 14, .. }]),
+        "{frames:?}"
+    );
 }

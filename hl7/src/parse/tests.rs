@@ -10,7 +10,10 @@ fn crlf_line_ends_give_one_segment_per_line() {
     let ids: Vec<&str> = m.all_segments().iter().map(Segment::id).collect();
     assert_eq!(
         ids,
-        ["MSH", "SFT", "PID", "PV1", "ORC", "OBR", "NTE", "OBX", "OBX", "OBX", "NTE", "OBX", "OBX"]
+        [
+            "MSH", "SFT", "PID", "PV1", "ORC", "OBR", "NTE", "OBX", "OBX", "OBX", "NTE", "OBX",
+            "OBX"
+        ]
     );
     assert_eq!(m.segments("OBX").count(), 5);
     assert_eq!(m.segments("NTE").nth(1).unwrap().sequence(), 2);
@@ -34,15 +37,24 @@ fn repetitions_components_and_subcomponents_are_split() {
     assert_eq!(pid3.repetitions().count(), 2);
     assert_eq!(pid3.repetition(1).component(1).text(), Some("884412"));
     assert_eq!(pid3.repetition(0).component(5).text(), Some("MR"));
-    assert_eq!(pid3.repetition(0).component(4).subcomponent(2), Some("2.16.840.1.113883.3.999"));
+    assert_eq!(
+        pid3.repetition(0).component(4).subcomponent(2),
+        Some("2.16.840.1.113883.3.999")
+    );
     assert!(pid3.repetition(2).component(1).text().is_none());
 }
 
 #[test]
 fn escapes_are_decoded_on_read() {
     let m = parse(CBC).unwrap();
-    let notes: Vec<&str> = m.segments("NTE").filter_map(|s| s.field(3).text()).collect();
-    assert_eq!(notes[0], "Specimen received at Riverside Main Laboratory & processed within 2 h.");
+    let notes: Vec<&str> = m
+        .segments("NTE")
+        .filter_map(|s| s.field(3).text())
+        .collect();
+    assert_eq!(
+        notes[0],
+        "Specimen received at Riverside Main Laboratory & processed within 2 h."
+    );
     assert_eq!(notes[1], "Result verified by repeat analysis|instrument 2.");
 }
 
@@ -88,7 +100,10 @@ fn arbitrary_bytes_never_panic() {
 
 #[test]
 fn a_message_not_starting_with_msh_is_unparseable() {
-    assert!(matches!(parse(b"PID|1||X\r"), Err(Hl7Error::Unparseable(_))));
+    assert!(matches!(
+        parse(b"PID|1||X\r"),
+        Err(Hl7Error::Unparseable(_))
+    ));
 }
 
 #[test]
