@@ -39,7 +39,7 @@ impl Hl7Time {
             Some((d, f)) => (d, Some(f)),
             None => (body, None),
         };
-        if !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() % 2 != 0 {
+        if !digits.bytes().all(|b| b.is_ascii_digit()) || !digits.len().is_multiple_of(2) {
             return Err(InvalidTime);
         }
         let precision = match (digits.len(), fraction) {

@@ -2,6 +2,8 @@
 //! listener and the typed mapping of ORU^R01, ADT and SIU messages. No database here: the
 //! integration with the domain services is built on top of this crate.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod ack;
 pub mod datetime;
 pub mod error;

@@ -1,4 +1,5 @@
 //! The MLLP listener over real TCP sockets on 127.0.0.1.
+#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

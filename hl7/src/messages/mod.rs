@@ -28,9 +28,9 @@ pub const SUPPORTED_VERSIONS: [&str; 5] = ["2.3", "2.3.1", "2.4", "2.5", "2.5.1"
 /// A message the portal understands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hl7Message {
-    Oru(OruR01),
-    Adt(AdtMessage),
-    Siu(Appointment),
+    Oru(Box<OruR01>),
+    Adt(Box<AdtMessage>),
+    Siu(Box<Appointment>),
 }
 
 /// Maps a parsed message by MSH-9 and MSH-12. Unsupported types, triggers and versions
@@ -41,10 +41,14 @@ pub fn interpret(message: &Message) -> Result<Hl7Message, Hl7Error> {
     let trigger = header.trigger.as_deref().unwrap_or_default();
     match header.message_type.as_deref() {
         Some("ORU") if trigger == "R01" => {
-            OruR01::from_message(message, header).map(Hl7Message::Oru)
+            OruR01::from_message(message, header).map(|m| Hl7Message::Oru(Box::new(m)))
         }
-        Some("ADT") => AdtMessage::from_message(message, header).map(Hl7Message::Adt),
-        Some("SIU") => Appointment::from_message(message, header).map(Hl7Message::Siu),
+        Some("ADT") => {
+            AdtMessage::from_message(message, header).map(|m| Hl7Message::Adt(Box::new(m)))
+        }
+        Some("SIU") => {
+            Appointment::from_message(message, header).map(|m| Hl7Message::Siu(Box::new(m)))
+        }
         Some("ORU") => Err(unsupported_event()),
         Some(_) => Err(Hl7Error::unsupported(
             msh9(),

@@ -90,7 +90,7 @@ impl OruR01 {
         for seg in message.all_segments() {
             groups.push(seg)?;
         }
-        let orders = groups.finish()?;
+        let orders = groups.finish();
         if orders.is_empty() {
             return Err(Hl7Error::content(
                 Location::segment("OBR", 1),
@@ -158,9 +158,9 @@ impl<'a> Grouper<'a> {
         self.done.extend(self.current.take());
     }
 
-    fn finish(mut self) -> Result<Vec<OrderGroup>, Hl7Error> {
+    fn finish(mut self) -> Vec<OrderGroup> {
         self.close();
-        Ok(self.done)
+        self.done
     }
 }
 

@@ -9,21 +9,21 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn oru(name: &str) -> OruR01 {
     match interpret(&parse(&fixture(name)).unwrap()).unwrap() {
-        Hl7Message::Oru(m) => m,
+        Hl7Message::Oru(m) => *m,
         other => panic!("not an ORU: {other:?}"),
     }
 }
 
 fn adt(name: &str) -> AdtMessage {
     match interpret(&parse(&fixture(name)).unwrap()).unwrap() {
-        Hl7Message::Adt(m) => m,
+        Hl7Message::Adt(m) => *m,
         other => panic!("not an ADT: {other:?}"),
     }
 }
 
 fn siu(name: &str) -> Appointment {
     match interpret(&parse(&fixture(name)).unwrap()).unwrap() {
-        Hl7Message::Siu(m) => m,
+        Hl7Message::Siu(m) => *m,
         other => panic!("not an SIU: {other:?}"),
     }
 }

@@ -57,7 +57,7 @@ fn decode_sequence(sequence: &str, d: &Delimiters, charset: Charset) -> Option<S
 }
 
 fn hex(digits: &str) -> Option<Vec<u8>> {
-    if digits.is_empty() || digits.len() % 2 != 0 || !digits.is_ascii() {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) || !digits.is_ascii() {
         return None;
     }
     (0..digits.len())

@@ -22,11 +22,7 @@ use std::collections::HashMap;
 
 /// Parses one message. Leading blank lines are allowed; the first segment must be MSH.
 pub fn parse(bytes: &[u8]) -> Result<Message, Hl7Error> {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let bytes = &bytes[start..];
+    let bytes = skip_leading_whitespace(bytes);
     let delimiters = Delimiters::from_msh(bytes)?;
     let (text, decoding) = charset::decode(bytes, &delimiters)?;
     let builder = Builder {
@@ -44,11 +40,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Hl7Error> {
 /// Parses only the first segment, decoding it as lossy UTF-8 whatever MSH-18 says: enough
 /// to answer a message that cannot be parsed as a whole.
 pub(crate) fn parse_first_segment(bytes: &[u8]) -> Result<Message, Hl7Error> {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let bytes = &bytes[start..];
+    let bytes = skip_leading_whitespace(bytes);
     let end = bytes
         .iter()
         .position(|&b| b == b'\r' || b == b'\n')
@@ -150,6 +142,14 @@ impl Builder {
             _ => Value::Text(unescape(raw, &self.d, self.charset)),
         }
     }
+}
+
+fn skip_leading_whitespace(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 fn literal(text: String) -> Field {
