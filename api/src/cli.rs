@@ -4,7 +4,7 @@
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use portal_services::auth::Role;
-use portal_services::{db, delivery, demo, patients};
+use portal_services::{db, delivery, patients};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -101,7 +101,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             let db = open_database(&config).await?;
             apply_migrations(&config, &db).await?;
-            let (tenant, created) = demo::seed(&db).await?;
+            let (tenant, created) = portal_demo::seed(&db).await?;
             println!(
                 "demo tenant {tenant} {}",
                 if created { "seeded" } else { "already present" }

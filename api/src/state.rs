@@ -11,7 +11,7 @@ use portal_services::auth::{
     DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
 };
 use portal_services::rate_limit::AttemptLimiter;
-use portal_services::{db, demo, outbox};
+use portal_services::{db, outbox};
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
@@ -65,7 +65,7 @@ impl AppState {
         }
         check_database_role(&config, &db).await?;
         let demo_tenant = if config.seed_demo {
-            let (tenant, created) = demo::seed(&db).await.context("seeding demo data")?;
+            let (tenant, created) = portal_demo::seed(&db).await.context("seeding demo data")?;
             if created {
                 tracing::info!("demo data seeded");
             }

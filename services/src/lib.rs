@@ -15,7 +15,6 @@ pub mod context;
 pub mod coverage;
 pub mod db;
 pub mod delivery;
-pub mod demo;
 pub mod error;
 pub mod ingest;
 pub mod interpretation;
