@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use portal_core::db;
 use portal_messaging::delivery;
-use portal_services::{demo, patients};
+use portal_services::patients;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -103,7 +103,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             let db = open_database(&config).await?;
             apply_migrations(&config, &db).await?;
-            let (tenant, created) = demo::seed(&db).await?;
+            let (tenant, created) = portal_demo::seed(&db).await?;
             println!(
                 "demo tenant {tenant} {}",
                 if created { "seeded" } else { "already present" }

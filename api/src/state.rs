@@ -10,7 +10,6 @@ use portal_core::db;
 use portal_messaging::outbox;
 use portal_schema::AppData;
 use portal_schema::{Limits, PortalSchema, ReadCache};
-use portal_services::demo;
 use portal_services::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
@@ -62,7 +61,7 @@ impl AppState {
         }
         check_database_role(&config, &db).await?;
         let demo_tenant = if config.seed_demo {
-            let (tenant, created) = demo::seed(&db).await.context("seeding demo data")?;
+            let (tenant, created) = portal_demo::seed(&db).await.context("seeding demo data")?;
             if created {
                 tracing::info!("demo data seeded");
             }

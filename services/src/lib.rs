@@ -9,7 +9,6 @@ pub mod appointments;
 pub mod booking;
 pub mod catalog;
 pub mod coverage;
-pub mod demo;
 pub mod ingest;
 pub mod interpretation;
 pub mod live;

@@ -7,7 +7,7 @@ use portal_api::state::check_database_role;
 use portal_core::db::TenantDb;
 use portal_entities::{audit_event, facility, patient, test_result};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::{demo, patients};
+use portal_services::patients;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
     Statement, TransactionTrait,
@@ -70,7 +70,7 @@ async fn visible_tenants<C: ConnectionTrait>(db: &C, table: &str) -> Vec<Option<
 /// of the fixture world. Returns (A, the demo tenant).
 async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     let w = app.world().await;
-    let (demo, _) = demo::seed(&app.db).await.expect("seed");
+    let (demo, _) = portal_demo::seed(&app.db).await.expect("seed");
     let alice = patients::find_by_mrn(&app.owner, demo, "MRN1001")
         .await
         .expect("q")
