@@ -1,10 +1,12 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
 //! check, replay.
 
+use crate::auth::Role;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use portal_services::auth::Role;
-use portal_services::{db, delivery, demo, patients};
+use portal_core::db;
+use portal_messaging::delivery;
+use portal_services::patients;
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -101,7 +103,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             let db = open_database(&config).await?;
             apply_migrations(&config, &db).await?;
-            let (tenant, created) = demo::seed(&db).await?;
+            let (tenant, created) = portal_demo::seed(&db).await?;
             println!(
                 "demo tenant {tenant} {}",
                 if created { "seeded" } else { "already present" }
@@ -180,7 +182,7 @@ async fn token(config: Config, args: TokenArgs) -> anyhow::Result<()> {
         let found = match Uuid::parse_str(&patient) {
             Ok(id) => portal_entities_patient(&state, tenant, id).await?,
             Err(_) => {
-                let db = db::TenantDb::scoped(state.db.clone(), Some(tenant));
+                let db = db::TenantDb::scoped(state.app.db.clone(), Some(tenant));
                 patients::find_by_mrn(&db, tenant, &patient).await?
             }
         };
@@ -212,7 +214,7 @@ async fn portal_entities_patient(
     id: Uuid,
 ) -> anyhow::Result<Option<portal_entities::patient::Model>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let db = db::TenantDb::scoped(state.db.clone(), Some(tenant));
+    let db = db::TenantDb::scoped(state.app.db.clone(), Some(tenant));
     Ok(portal_entities::patient::Entity::find_by_id(id)
         .filter(portal_entities::patient::Column::TenantId.eq(tenant))
         .one(&db)

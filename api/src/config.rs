@@ -52,12 +52,12 @@ pub struct Config {
     pub jobs: JobsConfig,
 }
 
-/// Scheduled housekeeping jobs (see `portal_services::jobs`).
+/// Scheduled housekeeping jobs (see `portal_messaging::jobs`).
 #[derive(Clone)]
 pub struct JobsConfig {
     /// How often the jobs run (`PORTAL_JOBS_INTERVAL_SECS`); zero turns them off.
     pub interval: Duration,
-    pub retention: portal_services::jobs::Retention,
+    pub retention: portal_messaging::jobs::Retention,
 }
 
 /// Notification delivery: where messages go and how often failures are retried.
@@ -323,12 +323,12 @@ fn notify_config(
     let send_timeout = Duration::from_millis(parse(vars, "NOTIFY_SEND_TIMEOUT_MS", "10000")?);
     let smtp_url = vars.get("SMTP_URL");
     if let Some(url) = &smtp_url {
-        portal_services::delivery::SmtpSender::from_url(url, send_timeout).map_err(err)?;
+        portal_messaging::delivery::SmtpSender::from_url(url, send_timeout).map_err(err)?;
     }
     let smtp_from = vars
         .get("SMTP_FROM")
         .unwrap_or_else(|| "Patient Portal <no-reply@portal.local>".into());
-    portal_services::delivery::parse_sender(&smtp_from).map_err(err)?;
+    portal_messaging::delivery::parse_sender(&smtp_from).map_err(err)?;
     let config = NotifyConfig {
         public_url: public_url.trim_end_matches('/').to_owned(),
         mailbox_dir: vars
@@ -407,7 +407,7 @@ fn jobs_config(vars: &impl Vars) -> Result<JobsConfig, ConfigError> {
     };
     Ok(JobsConfig {
         interval: Duration::from_secs(parse(vars, "PORTAL_JOBS_INTERVAL_SECS", "300")?),
-        retention: portal_services::jobs::Retention {
+        retention: portal_messaging::jobs::Retention {
             result_links: hours("PORTAL_RESULT_LINK_RETENTION_HOURS", "720")?,
             idempotency_keys: hours("PORTAL_IDEMPOTENCY_RETENTION_HOURS", "168")?,
         },

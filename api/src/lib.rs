@@ -1,10 +1,12 @@
 //! The portal server as a library: configuration, state, router and serving, so tests run
 //! the very same application as the binary.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod notify;
 pub mod state;
 pub mod worker;

@@ -17,7 +17,7 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 use portal_entities::enums::NotificationStatus;
-use portal_services::backlog;
+use portal_messaging::backlog;
 use sea_orm::{ActiveEnum, DatabaseConnection, Iterable};
 
 const HTTP_REQUESTS: &str = "portal_http_requests_total";
@@ -163,7 +163,7 @@ impl Metrics {
         let age = sample
             .outbox
             .oldest_created_at
-            .map(|oldest| (portal_services::clock::now() - oldest).num_milliseconds())
+            .map(|oldest| (portal_core::clock::now() - oldest).num_milliseconds())
             .map_or(0.0, |ms| ms.max(0) as f64 / 1000.0);
         self.record(|| {
             metrics::gauge!(DB_UP).set(1.0);

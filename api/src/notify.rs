@@ -1,7 +1,7 @@
 //! Wires notification delivery from the configuration: channels, retry policy, the worker.
 
 use anyhow::Context as _;
-use portal_services::delivery::{
+use portal_messaging::delivery::{
     self, Channels, EmailChannel, HttpProvider, RetryPolicy, SmtpSender, TextChannel,
 };
 use tokio::sync::watch;
@@ -69,7 +69,7 @@ impl Worker {
         let channels = channels(config).context("configuring notification channels")?;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(delivery::run_worker(
-            state.db.clone(),
+            state.app.db.clone(),
             channels,
             retry_policy(config),
             config.batch_size,

@@ -3,15 +3,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::auth::{DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret};
 use anyhow::Context as _;
 use jsonwebtoken::Algorithm;
+use portal_core::db;
+use portal_messaging::outbox;
 use portal_schema::AppData;
 use portal_schema::{Limits, PortalSchema, ReadCache};
-use portal_services::auth::{
-    DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret,
-};
 use portal_services::rate_limit::AttemptLimiter;
-use portal_services::{db, demo, outbox};
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
@@ -27,16 +26,13 @@ const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub db: DatabaseConnection,
+    /// The handles every layer shares (pool, event bus, outbox wake-up, page size, walk-in
+    /// limiter), the same value the schema carries for the resolvers.
+    pub app: AppData,
     pub schema: PortalSchema,
     pub verifier: Arc<TokenVerifier>,
     /// Development only: mints tokens for the playground and `portal token`.
     pub dev: Option<DevTools>,
-    /// Carries committed outbox events to subscriptions (fed by the relay).
-    pub bus: EventBus,
-    /// The write path calls `notify_one()` after committing outbox events, so the relay
-    /// publishes them at once instead of at its next poll.
-    pub outbox_wake: Arc<Notify>,
     /// Cached query answers (in process, or Redis with `REDIS_URL`); its counters feed
     /// `/metrics`.
     pub cache: ReadCache,
@@ -65,7 +61,7 @@ impl AppState {
         }
         check_database_role(&config, &db).await?;
         let demo_tenant = if config.seed_demo {
-            let (tenant, created) = demo::seed(&db).await.context("seeding demo data")?;
+            let (tenant, created) = portal_demo::seed(&db).await.context("seeding demo data")?;
             if created {
                 tracing::info!("demo data seeded");
             }
@@ -77,15 +73,16 @@ impl AppState {
         let bus = event_bus(&config)?;
         let outbox_wake = Arc::new(Notify::new());
         let cache = read_cache(&config)?;
+        let app = AppData {
+            db,
+            max_page_size: config.max_page_size,
+            public_url: config.notify.public_url.clone(),
+            result_link_limiter: Arc::new(AttemptLimiter::for_result_links()),
+            bus,
+            outbox_wake,
+        };
         let schema = portal_schema::build(
-            AppData {
-                db: db.clone(),
-                max_page_size: config.max_page_size,
-                public_url: config.notify.public_url.clone(),
-                result_link_limiter: Arc::new(AttemptLimiter::for_result_links()),
-                bus: bus.clone(),
-                outbox_wake: outbox_wake.clone(),
-            },
+            app.clone(),
             &Limits {
                 max_depth: config.max_depth,
                 max_complexity: config.max_complexity,
@@ -96,12 +93,10 @@ impl AppState {
         let metrics = config.metrics.then(|| Arc::new(Metrics::new()));
         Ok(Self {
             config: Arc::new(config),
-            db,
+            app,
             schema,
             verifier: Arc::new(verifier),
             dev,
-            bus,
-            outbox_wake,
             cache,
             metrics,
             shutdown: Arc::new(watch::channel(false).0),
@@ -111,9 +106,9 @@ impl AppState {
     /// Starts the outbox relay; it runs until `shutdown` is called.
     pub fn spawn_relay(&self) -> JoinHandle<()> {
         tokio::spawn(outbox::run_relay(
-            self.db.clone(),
-            self.bus.clone(),
-            self.outbox_wake.clone(),
+            self.app.db.clone(),
+            self.app.bus.clone(),
+            self.app.outbox_wake.clone(),
             self.config.relay_interval,
             self.shutting_down(),
         ))
@@ -135,7 +130,7 @@ impl AppState {
     /// With Redis, starts the task that forwards other replicas' events to this one; it runs
     /// until `shutdown` is called.
     pub fn spawn_bus_subscriber(&self) -> Option<JoinHandle<()>> {
-        match &self.bus {
+        match &self.app.bus {
             EventBus::Redis(bus) => Some(tokio::spawn(
                 bus.clone().run_subscriber(self.shutting_down()),
             )),
@@ -192,12 +187,16 @@ pub async fn apply_migrations(config: &Config, db: &DatabaseConnection) -> anyho
             let owner = db::connect(url.expose(), 1, config.database_timeout)
                 .await
                 .context("connecting with DATABASE_MIGRATION_URL")?;
-            let applied = db::migrate(&owner).await.context("applying migrations");
+            let applied = crate::migrate::apply(&owner)
+                .await
+                .context("applying migrations");
             // Only the one connection of this short-lived pool is closed.
             let _ = owner.close().await;
             applied
         }
-        None => db::migrate(db).await.context("applying migrations"),
+        None => crate::migrate::apply(db)
+            .await
+            .context("applying migrations"),
     }
 }
 

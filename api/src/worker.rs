@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use portal_services::jobs::{self, JobRun};
+use portal_messaging::jobs::{self, JobRun};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -79,7 +79,7 @@ fn spawn_jobs(state: &AppState) -> Option<JoinHandle<()>> {
 
 /// One round of every job, counted in `/metrics`.
 pub async fn run_jobs_once(state: &AppState) {
-    for (job, outcome) in jobs::run_all(&state.db, &state.config.jobs.retention).await {
+    for (job, outcome) in jobs::run_all(&state.app.db, &state.config.jobs.retention).await {
         if let Some(metrics) = &state.metrics {
             let (label, count) = match outcome {
                 Ok(JobRun::Done(count)) => ("done", count),

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
-use portal_services::RequestContext;
-use portal_services::auth::Viewer;
-use portal_services::db::TenantDb;
-use portal_services::pagination::{Cursor, Page, PageRequest};
+use portal_core::context::{Origin, RequestContext};
+use portal_core::db::TenantDb;
+use portal_core::identity::Viewer;
+use portal_core::pagination::{Page, PageRequest};
 use portal_services::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
@@ -35,7 +35,7 @@ pub struct AppData {
 }
 
 /// Who is connected over WebSocket, established once from `connection_init`. Subscriptions
-/// build a fresh `RequestContext` from it for every event they deliver.
+/// build a fresh unit of work (`RequestContext`) from it for every event they deliver.
 #[derive(Debug, Clone, Default)]
 pub struct Subscriber {
     pub viewer: Option<Viewer>,
@@ -45,12 +45,18 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
-    pub fn request_context(&self) -> RequestContext {
-        RequestContext::new(
+    /// Where the connection's requests come from.
+    pub fn origin(&self) -> Origin {
+        Origin::new(
             self.viewer.clone(),
             self.connection_id.clone(),
             self.client_addr.clone(),
         )
+    }
+
+    /// A fresh unit of work for the subscriber over the connection's tenant-bound handle.
+    pub fn request_context(&self, db: &TenantDb) -> RequestContext {
+        RequestContext::over(db.clone(), self.origin())
     }
 }
 
@@ -63,16 +69,18 @@ pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {
     ctx.data::<AppData>()
 }
 
-/// The request's database handle, bound to the viewer's tenant (PostgreSQL row-level
-/// security). Resolvers use this, never `AppData::db` (the unbound pool).
-pub fn db<'a>(ctx: &'a Context<'_>) -> Result<&'a TenantDb> {
-    ctx.data::<TenantDb>()
-}
-
-/// The request's context; `portal_schema::execute` shares it (`Arc`) so that it can write
-/// the audit records the resolvers buffered once the operation is done.
+/// The request's unit of work: viewer, tenant-bound database handle, audit buffer.
+/// `portal_schema::execute` creates it and shares it (`Arc`) so that it can finish it once
+/// the operation is done. Resolvers reach the database through it, never through
+/// `AppData::db` (the unbound pool).
 pub fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestContext> {
     ctx.data::<Arc<RequestContext>>().map(|c| c.as_ref())
+}
+
+/// The WebSocket connection's tenant-bound handle, from which each delivery's unit of work
+/// is made (see `Subscriber::request_context`).
+pub fn connection_db<'a>(ctx: &'a Context<'_>) -> Result<&'a TenantDb> {
+    ctx.data::<TenantDb>()
 }
 
 pub fn loader<'a>(ctx: &'a Context<'_>) -> Result<&'a DataLoader<Loaders>> {
@@ -84,17 +92,12 @@ pub fn page(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Res
     PageRequest::new(first, after.as_deref(), app(ctx)?.max_page_size).gql()
 }
 
-/// A Relay connection from a page of rows.
-pub fn connection<T, N: OutputType>(
-    page: Page<T>,
-    cursor: impl Fn(&T) -> Cursor,
-    node: impl Fn(T) -> N,
-) -> Connection<String, N> {
+/// A Relay connection from a page of rows (each row's cursor comes with the page).
+pub fn connection<T, N: OutputType>(page: Page<T>, node: impl Fn(T) -> N) -> Connection<String, N> {
     let mut connection = Connection::new(page.has_previous_page, page.has_next_page);
     connection.edges = page
-        .items
-        .into_iter()
-        .map(|row| Edge::new(cursor(&row).encode(), node(row)))
+        .into_edges()
+        .map(|(cursor, row)| Edge::new(cursor.encode(), node(row)))
         .collect();
     connection
 }

@@ -4,12 +4,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
+use portal_core::db::TenantDb;
 use portal_entities::{
     appointment, catalog_analyte, clinician, coverage, facility, imaging_report, observation,
     patient, test_catalog, test_order, test_result,
 };
 use portal_services::ServiceError;
-use portal_services::db::TenantDb;
 use portal_services::lookup::by_keys;
 use uuid::Uuid;
 

@@ -3,10 +3,9 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 use chrono::NaiveDate;
-use portal_services::pagination::Cursor;
 use portal_services::{ServiceError, catalog, nodes, patients, result_links, results};
 
-use crate::context::{app, connection, db, page, request};
+use crate::context::{app, connection, page, request};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode, decode_any};
 use crate::types::account::ProxyGrant;
@@ -40,7 +39,7 @@ impl PatientQuery {
     /// One patient the viewer may see; FORBIDDEN when they may not.
     async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Patient> {
         let id = decode(&id, NodeType::Patient, "id").gql()?;
-        let (access, model) = patients::get(db(ctx)?, request(ctx)?, id).await.gql()?;
+        let (access, model) = patients::get(request(ctx)?, id).await.gql()?;
         Ok(Patient::new(model, access))
     }
 }
@@ -53,7 +52,7 @@ impl ResultQuery {
     /// One result; NOT_FOUND for results not released to the viewer.
     async fn test_result(&self, ctx: &Context<'_>, id: ID) -> Result<TestResult> {
         let id = decode(&id, NodeType::TestResult, "id").gql()?;
-        let (vis, model) = results::get(db(ctx)?, request(ctx)?, id).await.gql()?;
+        let (vis, model) = results::get(request(ctx)?, id).await.gql()?;
         Ok(TestResult::new(model, vis))
     }
 }
@@ -72,14 +71,10 @@ impl CatalogQuery {
         after: Option<String>,
     ) -> Result<Connection<String, TestCatalogItem>> {
         let page = page(ctx, first, after)?;
-        let rows = catalog::search(db(ctx)?, request(ctx)?, search.as_deref(), &page)
+        let rows = catalog::search(request(ctx)?, search.as_deref(), &page)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            |t| Cursor::new(t.code.clone(), t.id),
-            TestCatalogItem,
-        ))
+        Ok(connection(rows, TestCatalogItem))
     }
 }
 
@@ -91,40 +86,35 @@ impl NodeQuery {
     /// Any object by its global ID, with the same access checks as its own field.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (node_type, id) = decode_any(&id, "id").gql()?;
-        let db = db(ctx)?;
         let req = request(ctx)?;
         let node = match node_type {
             NodeType::Patient => {
-                let (access, model) = patients::get(db, req, id).await.gql()?;
+                let (access, model) = patients::get(req, id).await.gql()?;
                 Node::Patient(Patient::new(model, access))
             }
             NodeType::TestResult => {
-                let (vis, model) = results::get(db, req, id).await.gql()?;
+                let (vis, model) = results::get(req, id).await.gql()?;
                 Node::TestResult(TestResult::new(model, vis))
             }
             NodeType::TestOrder => {
-                let (vis, model) = nodes::order(db, req, id).await.gql()?;
+                let (vis, model) = nodes::order(req, id).await.gql()?;
                 Node::TestOrder(TestOrder::new(model, vis))
             }
             NodeType::Appointment => {
-                let (access, model) = nodes::appointment(db, req, id).await.gql()?;
+                let (access, model) = nodes::appointment(req, id).await.gql()?;
                 Node::Appointment(Appointment::new(model, access))
             }
-            NodeType::Coverage => {
-                Node::Coverage(Coverage(nodes::coverage(db, req, id).await.gql()?))
-            }
-            NodeType::Claim => Node::Claim(Claim(nodes::claim(db, req, id).await.gql()?)),
+            NodeType::Coverage => Node::Coverage(Coverage(nodes::coverage(req, id).await.gql()?)),
+            NodeType::Claim => Node::Claim(Claim(nodes::claim(req, id).await.gql()?)),
             NodeType::ProxyGrant => {
-                Node::ProxyGrant(ProxyGrant(nodes::proxy_grant(db, req, id).await.gql()?))
+                Node::ProxyGrant(ProxyGrant(nodes::proxy_grant(req, id).await.gql()?))
             }
-            NodeType::TestCatalogItem => Node::TestCatalogItem(TestCatalogItem(
-                nodes::catalog_item(db, req, id).await.gql()?,
-            )),
-            NodeType::Facility => {
-                Node::Facility(Facility(nodes::facility(db, req, id).await.gql()?))
+            NodeType::TestCatalogItem => {
+                Node::TestCatalogItem(TestCatalogItem(nodes::catalog_item(req, id).await.gql()?))
             }
+            NodeType::Facility => Node::Facility(Facility(nodes::facility(req, id).await.gql()?)),
             NodeType::Clinician => {
-                Node::Clinician(Clinician(nodes::clinician(db, req, id).await.gql()?))
+                Node::Clinician(Clinician(nodes::clinician(req, id).await.gql()?))
             }
             NodeType::Observation => {
                 return Err(to_gql(&ServiceError::bad_input(
@@ -157,15 +147,10 @@ impl WalkInQuery {
         birth_date: NaiveDate,
     ) -> Result<WalkInResult> {
         let app = app(ctx)?;
-        let opened = result_links::open(
-            db(ctx)?,
-            request(ctx)?,
-            &app.result_link_limiter,
-            &token,
-            birth_date,
-        )
-        .await
-        .gql()?;
+        let opened =
+            result_links::open(request(ctx)?, &app.result_link_limiter, &token, birth_date)
+                .await
+                .gql()?;
         Ok(WalkInResult(opened))
     }
 }

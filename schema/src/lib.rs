@@ -8,10 +8,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Data, Request, Response, Schema};
+use portal_core::context::{Origin, RequestContext, Shape};
 use portal_resolvers::{Loaders, Mutation, Query, Subscription};
-use portal_services::RequestContext;
-use portal_services::db::TenantDb;
-use uuid::Uuid;
 
 pub use cache::ReadCache;
 pub use portal_resolvers::{AppData, Subscriber};
@@ -67,48 +65,43 @@ pub fn sdl() -> String {
     .sdl()
 }
 
-/// Runs one request with its per-request data: the context (viewer, audit buffer), the
-/// database handle bound to the viewer's tenant (see `request_db`) and a DataLoader over it.
-/// The request's transaction commits and its audit records are written before it returns
+/// Runs one request: its unit of work (`RequestContext`: viewer, database handle bound to the
+/// viewer's tenant, audit buffer) is created here, once, with a DataLoader over its handle;
+/// the request's transaction commits and its audit records are written before it returns
 /// (`finish`). A query may be answered from the read cache (audited all the same);
 /// `cache.after` runs once the request's transaction has committed, so a mutation's
 /// invalidation follows it.
-pub async fn execute(schema: &PortalSchema, request: Request, ctx: RequestContext) -> Response {
+pub async fn execute(schema: &PortalSchema, request: Request, origin: Origin) -> Response {
     let cache = schema
         .data::<ReadCache>()
         .cloned()
         .unwrap_or_else(ReadCache::disabled);
+    let pool = schema_db(schema);
+    let shape = request_db::shape_of(&request);
+    let ctx = Arc::new(RequestContext::new(&pool, shape, origin));
     let plan = match cache.lookup(&request, &ctx).await {
-        cache::Lookup::Hit(entry) => {
-            // The hit's audit rows are written like a miss's: bound to the viewer's tenant.
-            let tenant = ctx.viewer.as_ref().map(|v| v.tenant_id);
-            let db = TenantDb::scoped(schema_db(schema), tenant);
-            return cache::serve(&db, entry, ctx).await;
-        }
+        cache::Lookup::Hit(entry) => return cache::serve(entry, &ctx).await,
         cache::Lookup::Proceed(plan) => plan,
     };
     let deps = ctx.read_deps();
-    let ctx = Arc::new(ctx);
-    let pool = schema_db(schema);
-    let (request, db) = with_request_data(&pool, request, ctx.clone());
+    let request = with_request_data(request, ctx.clone());
     let response = schema.execute(request).await;
-    let response = finish::finish(&pool, &db, &ctx, response).await;
+    let response = finish::finish(&ctx, response).await;
     cache.after(plan, &deps, &response).await;
     response
 }
 
-/// The data of one WebSocket connection: who is connected, and a DataLoader scoped to their
-/// tenant for the fields of delivered results. Each delivered result is read and audited
-/// under its own fresh request context (see `portal_services::live`).
+/// The data of one WebSocket connection: who is connected, the connection's handle bound to
+/// their tenant, and a DataLoader over it for the fields of delivered results. Each delivered
+/// result is read and audited under its own unit of work (see `portal_services::live`).
 pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
-    let tenant = subscriber
-        .viewer
-        .as_ref()
-        .map(|v| v.tenant_id)
-        .unwrap_or(Uuid::nil());
     // Long-lived: every read runs in its own short transaction bound to the tenant.
-    let db = TenantDb::scoped(schema_db(schema), Some(tenant).filter(|t| !t.is_nil()));
-    let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
+    let ctx = RequestContext::new(&schema_db(schema), Shape::Statements, subscriber.origin());
+    let db = ctx.db().clone();
+    let loader = DataLoader::new(
+        Loaders::new(db.clone(), ctx.tenant().unwrap_or_default()),
+        tokio::spawn,
+    );
     let mut data = Data::default();
     data.insert(subscriber);
     data.insert(db);
@@ -116,21 +109,13 @@ pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
     data
 }
 
-/// The request with its data attached, and the database handle it runs on.
-fn with_request_data(
-    pool: &sea_orm::DatabaseConnection,
-    request: Request,
-    ctx: Arc<RequestContext>,
-) -> (Request, TenantDb) {
-    let tenant = ctx
-        .viewer
-        .as_ref()
-        .map(|v| v.tenant_id)
-        .unwrap_or(Uuid::nil());
-    let bound = Some(tenant).filter(|t| !t.is_nil());
-    let db = request_db::for_request(pool.clone(), &request, bound);
-    let loader = DataLoader::new(Loaders::new(db.clone(), tenant), tokio::spawn);
-    (request.data(ctx).data(db.clone()).data(loader), db)
+/// The request with its unit of work and a DataLoader over the same handle attached.
+fn with_request_data(request: Request, ctx: Arc<RequestContext>) -> Request {
+    let loader = DataLoader::new(
+        Loaders::new(ctx.db().clone(), ctx.tenant().unwrap_or_default()),
+        tokio::spawn,
+    );
+    request.data(ctx).data(loader)
 }
 
 fn schema_db(schema: &PortalSchema) -> sea_orm::DatabaseConnection {

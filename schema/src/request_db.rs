@@ -1,4 +1,4 @@
-//! Which database handle a request runs on (`finish` ends its transaction).
+//! Which shape of unit of work a request runs in (`finish` ends its transaction).
 //!
 //! PostgreSQL row-level security needs the tenant set in every transaction:
 //! - a query runs in ONE transaction bound to the viewer's tenant, begun on its first
@@ -9,24 +9,19 @@
 //!   and a mutation never holds a request transaction's connection while its write waits for
 //!   another one.
 //!
-//! On SQLite both are the pool, exactly as before.
+//! On SQLite both are the pool.
 
 use async_graphql::Request;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use portal_services::db::TenantDb;
-use sea_orm::{DatabaseBackend, DatabaseConnection};
-use uuid::Uuid;
+use portal_core::context::Shape;
 
-/// The handle for `request`: one shared transaction for a query, short scoped transactions for
-/// a mutation (see the module documentation).
-pub fn for_request(pool: DatabaseConnection, request: &Request, tenant: Option<Uuid>) -> TenantDb {
-    if pool.get_database_backend() != DatabaseBackend::Postgres {
-        return TenantDb::unbound(pool);
-    }
+/// How `request` uses the database: one shared transaction for a query, short scoped
+/// transactions for a mutation (see the module documentation).
+pub fn shape_of(request: &Request) -> Shape {
     if is_mutation(request) {
-        TenantDb::scoped(pool, tenant)
+        Shape::Statements
     } else {
-        TenantDb::request(pool, tenant)
+        Shape::Query
     }
 }
 

@@ -2,14 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use portal_entities::{AppointmentKind, AppointmentStatus, appointment};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter};
 use tracing::instrument;
-use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Scope};
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
-use crate::pagination::{Keyset, Page, PageRequest};
+use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::pagination::{KeyKind, Keyset, Page, PageRequest, PatientList};
 
 const LIST: Access = Access::read("appointments.list", "Appointment");
 
@@ -23,11 +22,10 @@ pub struct AppointmentFilter {
 }
 
 /// A patient's appointments in start order (earliest first).
-#[instrument(skip(db, ctx, filter, page), fields(request_id = %ctx.request_id))]
-pub async fn list<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, parent, filter, page), fields(request_id = %ctx.request_id))]
+pub async fn list(
     ctx: &RequestContext,
-    patient_id: Uuid,
+    parent: &PatientAccess,
     filter: &AppointmentFilter,
     page: &PageRequest,
 ) -> ServiceResult<(PatientAccess, Page<appointment::Model>)> {
@@ -39,10 +37,8 @@ pub async fn list<C: ConnectionTrait>(
             "from must not be after to",
         ));
     }
-    let access = access::authorize(db, ctx, patient_id, Scope::Appointments, LIST).await?;
-    let mut select = appointment::Entity::find()
-        .filter(appointment::Column::TenantId.eq(access.tenant_id))
-        .filter(appointment::Column::PatientId.eq(patient_id));
+    let access = access::confirm(ctx, parent, Scope::Appointments, LIST)?;
+    let mut select = appointment::Entity::find();
     if let Some(statuses) = &filter.statuses {
         select = select.filter(appointment::Column::Status.is_in(statuses.iter().copied()));
     }
@@ -55,16 +51,16 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(to) = filter.to {
         select = select.filter(appointment::Column::StartsAt.lte(to));
     }
-    let after_key = page
-        .after
-        .as_ref()
-        .map(|c| c.time())
-        .transpose()?
-        .map(Into::into);
-    let keyset = Keyset {
-        key: appointment::Column::StartsAt,
-        id: appointment::Column::Id,
-        order: Order::Asc,
+    let list = PatientList {
+        tenant: appointment::Column::TenantId,
+        patient: appointment::Column::PatientId,
+        sort: Keyset {
+            key: appointment::Column::StartsAt,
+            id: appointment::Column::Id,
+            kind: KeyKind::Time,
+            order: Order::Asc,
+        },
     };
-    Ok((access, keyset.fetch(select, page, after_key, db).await?))
+    let rows = list.fetch(ctx.db(), &access, select, page).await?;
+    Ok((access, rows))
 }

@@ -4,16 +4,15 @@ use chrono::{DateTime, Duration, Utc};
 use portal_entities::{AppointmentKind, AppointmentStatus, appointment, clinician, facility};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    TransactionSession, TransactionTrait,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Scope};
-use crate::audit;
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
 use crate::patients;
+use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::audit;
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
 
 const BOOK: Access = Access::write("appointment.book", "Appointment");
 const CANCEL: Access = Access::write("appointment.cancel", "Appointment");
@@ -68,18 +67,17 @@ fn reason(field: &str, reason: Option<&str>) -> ServiceResult<()> {
 }
 
 /// Books an appointment; one that overlaps another BOOKED appointment of the patient is a CONFLICT.
-#[instrument(skip(db, ctx, input), fields(request_id = %ctx.request_id))]
-pub async fn book<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn book(
     ctx: &RequestContext,
     patient_id: Uuid,
     input: &BookingInput,
 ) -> ServiceResult<(PatientAccess, appointment::Model)> {
-    let (access, _) =
-        patients::authorize_write(db, ctx, patient_id, Scope::Appointments, BOOK).await?;
+    let db = ctx.db();
+    let (access, _) = patients::authorize_write(ctx, patient_id, Scope::Appointments, BOOK).await?;
     let tenant_id = access.tenant_id;
-    let fail = |e| audit::failed(ctx, BOOK, Some(patient_id), e);
-    let now = crate::clock::now();
+    let fail = |e| ctx.failed(BOOK, Some(patient_id), e);
+    let now = portal_core::clock::now();
     input.validate(now).map_err(fail)?;
     check_places(db, tenant_id, input).await.map_err(fail)?;
     let row = appointment::Model {
@@ -96,7 +94,7 @@ pub async fn book<C: ConnectionTrait + TransactionTrait>(
         created_at: now,
         cancelled_at: None,
     };
-    let txn = crate::db::begin_write(db).await?;
+    let txn = portal_core::db::begin_write(db).await?;
     patients::lock(&txn, tenant_id, patient_id).await?;
     if overlaps(&txn, &row).await? {
         return Err(fail(ServiceError::Conflict(
@@ -154,13 +152,13 @@ async fn overlaps<C: ConnectionTrait>(db: &C, row: &appointment::Model) -> Servi
 }
 
 /// Cancels a BOOKED appointment (anything else is a CONFLICT). The reason goes to the audit trail.
-#[instrument(skip(db, ctx, why), fields(request_id = %ctx.request_id))]
-pub async fn cancel<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, why), fields(request_id = %ctx.request_id))]
+pub async fn cancel(
     ctx: &RequestContext,
     appointment_id: Uuid,
     why: Option<&str>,
 ) -> ServiceResult<(PatientAccess, appointment::Model)> {
+    let db = ctx.db();
     let tenant_id = ctx.viewer()?.tenant_id;
     let mut row = appointment::Entity::find_by_id(appointment_id)
         .filter(appointment::Column::TenantId.eq(tenant_id))
@@ -168,14 +166,14 @@ pub async fn cancel<C: ConnectionTrait>(
         .await?
         .ok_or(ServiceError::NotFound("appointment"))?;
     let what = CANCEL.entity(appointment_id);
-    let access = access::authorize(db, ctx, row.patient_id, Scope::Appointments, what).await?;
-    let fail = |e| audit::failed(ctx, what, Some(row.patient_id), e);
+    let access = access::authorize(ctx, row.patient_id, Scope::Appointments, what).await?;
+    let fail = |e| ctx.failed(what, Some(row.patient_id), e);
     reason("reason", why).map_err(fail)?;
     let not_booked = || ServiceError::Conflict("only a BOOKED appointment can be cancelled".into());
     if row.status != AppointmentStatus::Booked {
         return Err(fail(not_booked()));
     }
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     let updated = appointment::Entity::update_many()
         .col_expr(
             appointment::Column::Status,

@@ -2,17 +2,16 @@
 
 use portal_entities::test_catalog;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter};
 use tracing::instrument;
 
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
-use crate::pagination::{Keyset, Page, PageRequest};
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::pagination::{KeyKind, Keyset, Page, PageRequest};
 
 /// Catalog entries of the viewer's tenant matching `search` (code prefix or name substring).
-#[instrument(skip(db, ctx, page), fields(request_id = %ctx.request_id))]
-pub async fn search<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, page), fields(request_id = %ctx.request_id))]
+pub async fn search(
     ctx: &RequestContext,
     search: Option<&str>,
     page: &PageRequest,
@@ -42,11 +41,11 @@ pub async fn search<C: ConnectionTrait>(
                 ),
         );
     }
-    let after_key = page.after.as_ref().map(|c| c.key.clone().into());
     let keyset = Keyset {
         key: test_catalog::Column::Code,
         id: test_catalog::Column::Id,
+        kind: KeyKind::Text,
         order: Order::Asc,
     };
-    keyset.fetch(select, page, after_key, db).await
+    keyset.fetch(select, page, ctx.db()).await
 }

@@ -3,18 +3,17 @@
 
 use portal_entities::test_result;
 use portal_subscriptions::Event;
-use sea_orm::{ConnectionTrait, TransactionTrait};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Scope};
-use crate::audit::{self, AuditRecord, Outcome};
-use crate::auth::{Role, Viewer};
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
-use crate::outbox::{self, Follow};
 use crate::patients;
 use crate::results::{self, Visibility};
+use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::audit::{AuditRecord, Outcome};
+use portal_core::context::{RequestContext, Unfinished};
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::identity::Role;
+use portal_messaging::outbox::{self, Follow};
 
 /// A FINAL, CORRECTED or ENTERED_IN_ERROR result was stored (patients may see it).
 pub const RESULT_RELEASED: &str = "result.released";
@@ -35,14 +34,14 @@ pub enum Audience {
 
 /// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says which
 /// events to follow, from the event `after` on (see `outbox::start_after`).
-pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn subscribe_ready(
     ctx: &RequestContext,
     patient_id: Uuid,
     after: Option<Uuid>,
 ) -> ServiceResult<Follow> {
-    let decision = authorize_ready(db, ctx, patient_id).await;
-    audit::flush(db, ctx).await?;
+    let db = ctx.db();
+    let decision = authorize_ready(ctx, patient_id).await;
+    ctx.flush_audit().await?;
     let access = decision?;
     Ok(Follow {
         tenant_id: access.tenant_id,
@@ -52,14 +51,14 @@ pub async fn subscribe_ready<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Starts `resultUpdated(patientId, after)` for a care-team member (audited at once).
-pub async fn subscribe_updated<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+pub async fn subscribe_updated(
     ctx: &RequestContext,
     patient_id: Option<Uuid>,
     after: Option<Uuid>,
 ) -> ServiceResult<Follow> {
-    let decision = authorize_updated(db, ctx, patient_id).await;
-    audit::flush(db, ctx).await?;
+    let db = ctx.db();
+    let decision = authorize_updated(ctx, patient_id).await;
+    ctx.flush_audit().await?;
     decision?;
     let tenant_id = ctx.viewer()?.tenant_id;
     Ok(Follow {
@@ -70,18 +69,17 @@ pub async fn subscribe_updated<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// `resultReady(patientId)`: the viewer must be allowed to see the patient's results.
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn authorize_ready<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn authorize_ready(
     ctx: &RequestContext,
     patient_id: Uuid,
 ) -> ServiceResult<PatientAccess> {
+    let db = ctx.db();
     let viewer = ctx.viewer()?;
     patients::find_in_tenant(db, viewer.tenant_id, patient_id)
         .await?
         .ok_or(ServiceError::NotFound("patient"))?;
     access::authorize(
-        db,
         ctx,
         patient_id,
         Scope::Results,
@@ -92,12 +90,12 @@ pub async fn authorize_ready<C: ConnectionTrait>(
 
 /// `resultUpdated(patientId)`: clinicians, lab, staff and admins only; with a patient, the
 /// viewer must be on that patient's care team.
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn authorize_updated<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn authorize_updated(
     ctx: &RequestContext,
     patient_id: Option<Uuid>,
 ) -> ServiceResult<()> {
+    let db = ctx.db();
     let viewer = ctx.viewer()?;
     let care_team = [Role::Clinician, Role::Lab, Role::Staff, Role::Admin]
         .into_iter()
@@ -119,7 +117,6 @@ pub async fn authorize_updated<C: ConnectionTrait>(
         .await?
         .ok_or(ServiceError::NotFound("patient"))?;
     let access = access::authorize(
-        db,
         ctx,
         patient_id,
         Scope::Results,
@@ -134,19 +131,18 @@ pub async fn authorize_updated<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The result an event announces, read as `viewer` under a fresh context (so a revoked or
-/// expired grant is noticed), with the read audited before it is returned. `None` when the
-/// event is not for this audience or the release policy withholds the result (PRELIMINARY
-/// or held sensitive results for patients). FORBIDDEN means the viewer lost access.
-#[instrument(skip(db, viewer, client_addr, event), fields(request_id = %request_id, event_id = %event.id))]
-pub async fn result_for_event<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    viewer: &Viewer,
-    request_id: String,
-    client_addr: Option<String>,
+/// The result an event announces, read as the subscriber under `ctx`, a fresh unit of work
+/// per event (so a revoked or expired grant is noticed), with the read audited before it is
+/// returned. `None` when the event is not for this audience or the release policy withholds
+/// the result (PRELIMINARY or held sensitive results for patients). FORBIDDEN means the
+/// viewer lost access.
+#[instrument(skip(ctx, event), fields(request_id = %ctx.request_id, event_id = %event.id))]
+pub async fn result_for_event(
+    ctx: &RequestContext,
     event: &Event,
     audience: Audience,
 ) -> ServiceResult<Option<(Visibility, test_result::Model)>> {
+    let viewer = ctx.viewer()?;
     let wanted = match audience {
         Audience::Patient => event.event_type == RESULT_RELEASED,
         Audience::CareTeam => {
@@ -162,38 +158,36 @@ pub async fn result_for_event<C: ConnectionTrait + TransactionTrait>(
             "the token has expired".into(),
         ));
     }
-    let ctx = RequestContext::new(Some(viewer.clone()), request_id, client_addr);
-    if audience == Audience::CareTeam && !on_care_team(db, &ctx, viewer, event).await? {
+    if audience == Audience::CareTeam && !on_care_team(ctx, event).await? {
         // Events of patients the viewer does not treat are not theirs: skipped unaudited,
         // like rows a list query filters out.
         return Ok(None);
     }
-    let read = results::get(db, &ctx, event.aggregate_id).await;
-    let flushed = audit::flush(db, &ctx).await;
+    let read = results::get(ctx, event.aggregate_id).await;
+    let finished = ctx.finish().await;
     match read {
         Ok(found) => {
-            flushed?;
+            finished.map_err(unfinished)?;
             Ok(Some(found))
         }
-        Err(ServiceError::NotFound(_)) => flushed.map(|_| None),
+        Err(ServiceError::NotFound(_)) => finished.map(|_| None).map_err(unfinished),
         Err(err) => {
-            if let Err(audit_err) = flushed {
-                tracing::error!(error = %audit_err, "audit trail write failed");
+            if let Err(why) = finished {
+                tracing::error!(error = %why.cause, "{}", why.what);
             }
             Err(err)
         }
     }
 }
 
-async fn on_care_team<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    viewer: &Viewer,
-    event: &Event,
-) -> ServiceResult<bool> {
+fn unfinished(why: Unfinished) -> ServiceError {
+    ServiceError::Unavailable(format!("{}: {}", why.what, why.cause).into())
+}
+
+async fn on_care_team(ctx: &RequestContext, event: &Event) -> ServiceResult<bool> {
     let Some(patient_id) = event.patient_id else {
         return Ok(false);
     };
-    let relation = access::relation(db, ctx, viewer, patient_id).await?;
+    let relation = access::relation(ctx, patient_id).await?;
     Ok(relation.is_some_and(|r| !r.is_patient_facing() && r.allows(Scope::Results)))
 }

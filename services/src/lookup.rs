@@ -3,7 +3,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::error::ServiceResult;
+use portal_core::error::ServiceResult;
 
 /// All rows of `E` in `tenant_id` whose `key` column is one of `keys`.
 pub async fn by_keys<E, C>(

@@ -6,10 +6,10 @@ use portal_entities::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Scope};
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
 use crate::results::{self, Visibility};
+use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
 
 async fn find<E: EntityTrait, C: ConnectionTrait>(
     db: &C,
@@ -27,11 +27,11 @@ async fn find<E: EntityTrait, C: ConnectionTrait>(
         .ok_or(ServiceError::NotFound(what))
 }
 
-pub async fn order<C: ConnectionTrait>(
-    db: &C,
+pub async fn order(
     ctx: &RequestContext,
     id: Uuid,
 ) -> ServiceResult<(Visibility, test_order::Model)> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     let row = find::<test_order::Entity, _>(
         db,
@@ -43,21 +43,20 @@ pub async fn order<C: ConnectionTrait>(
     )
     .await?;
     let access = access::authorize(
-        db,
         ctx,
         row.patient_id,
         Scope::Results,
         Access::read("order.read", "TestOrder").entity(id),
     )
     .await?;
-    Ok((results::visibility(db, access).await?, row))
+    Ok((results::visibility(ctx, access).await?, row))
 }
 
-pub async fn appointment<C: ConnectionTrait>(
-    db: &C,
+pub async fn appointment(
     ctx: &RequestContext,
     id: Uuid,
 ) -> ServiceResult<(PatientAccess, appointment::Model)> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     let row = find::<appointment::Entity, _>(
         db,
@@ -70,16 +69,13 @@ pub async fn appointment<C: ConnectionTrait>(
     .await?;
     let what = Access::read("appointment.read", "Appointment").entity(id);
     Ok((
-        access::authorize(db, ctx, row.patient_id, Scope::Appointments, what).await?,
+        access::authorize(ctx, row.patient_id, Scope::Appointments, what).await?,
         row,
     ))
 }
 
-pub async fn coverage<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    id: Uuid,
-) -> ServiceResult<coverage::Model> {
+pub async fn coverage(ctx: &RequestContext, id: Uuid) -> ServiceResult<coverage::Model> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     let row = find::<coverage::Entity, _>(
         db,
@@ -91,15 +87,12 @@ pub async fn coverage<C: ConnectionTrait>(
     )
     .await?;
     let what = Access::read("coverage.read", "Coverage").entity(id);
-    access::authorize(db, ctx, row.patient_id, Scope::Coverage, what).await?;
+    access::authorize(ctx, row.patient_id, Scope::Coverage, what).await?;
     Ok(row)
 }
 
-pub async fn claim<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    id: Uuid,
-) -> ServiceResult<claim::Model> {
+pub async fn claim(ctx: &RequestContext, id: Uuid) -> ServiceResult<claim::Model> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     let row = find::<claim::Entity, _>(
         db,
@@ -111,15 +104,12 @@ pub async fn claim<C: ConnectionTrait>(
     )
     .await?;
     let what = Access::read("claim.read", "Claim").entity(id);
-    access::authorize(db, ctx, row.patient_id, Scope::Coverage, what).await?;
+    access::authorize(ctx, row.patient_id, Scope::Coverage, what).await?;
     Ok(row)
 }
 
-pub async fn proxy_grant<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    id: Uuid,
-) -> ServiceResult<proxy_grant::Model> {
+pub async fn proxy_grant(ctx: &RequestContext, id: Uuid) -> ServiceResult<proxy_grant::Model> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     let row = find::<proxy_grant::Entity, _>(
         db,
@@ -131,17 +121,14 @@ pub async fn proxy_grant<C: ConnectionTrait>(
     )
     .await?;
     let what = Access::read("proxy_grant.read", "ProxyGrant").entity(id);
-    access::authorize(db, ctx, row.patient_id, Scope::Account, what).await?;
+    access::authorize(ctx, row.patient_id, Scope::Account, what).await?;
     access::note_grant_bounds(ctx, &row);
     Ok(row)
 }
 
 /// Master data: any authenticated user of the tenant may read it.
-pub async fn catalog_item<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    id: Uuid,
-) -> ServiceResult<test_catalog::Model> {
+pub async fn catalog_item(ctx: &RequestContext, id: Uuid) -> ServiceResult<test_catalog::Model> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     find::<test_catalog::Entity, _>(
         db,
@@ -154,11 +141,8 @@ pub async fn catalog_item<C: ConnectionTrait>(
     .await
 }
 
-pub async fn facility<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    id: Uuid,
-) -> ServiceResult<facility::Model> {
+pub async fn facility(ctx: &RequestContext, id: Uuid) -> ServiceResult<facility::Model> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     find::<facility::Entity, _>(
         db,
@@ -171,11 +155,8 @@ pub async fn facility<C: ConnectionTrait>(
     .await
 }
 
-pub async fn clinician<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    id: Uuid,
-) -> ServiceResult<clinician::Model> {
+pub async fn clinician(ctx: &RequestContext, id: Uuid) -> ServiceResult<clinician::Model> {
+    let db = ctx.db();
     let tenant = ctx.viewer()?.tenant_id;
     find::<clinician::Entity, _>(
         db,

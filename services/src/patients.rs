@@ -8,27 +8,27 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Relation, Scope};
-use crate::auth::Role;
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
-use crate::pagination::{Keyset, Page, PageRequest};
+use portal_core::access::{self, Access, PatientAccess, Relation, Scope};
+use portal_core::context::RequestContext;
+use portal_core::context::Work;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::identity::Role;
+use portal_core::pagination::{KeyKind, Keyset, Page, PageRequest};
 
 const READ: Access = Access::read("patient.read", "Patient");
 
 /// A patient of the viewer's tenant the viewer may see (FORBIDDEN otherwise, audited).
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn get<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn get(
     ctx: &RequestContext,
     patient_id: Uuid,
 ) -> ServiceResult<(PatientAccess, patient::Model)> {
     let viewer = ctx.viewer()?;
-    let patient = find_in_tenant(db, viewer.tenant_id, patient_id)
+    let patient = find_in_tenant(ctx.db(), viewer.tenant_id, patient_id)
         .await?
         .ok_or(ServiceError::NotFound("patient"))?;
     let access =
-        access::authorize(db, ctx, patient_id, Scope::Profile, READ.entity(patient_id)).await?;
+        access::authorize(ctx, patient_id, Scope::Profile, READ.entity(patient_id)).await?;
     Ok((access, patient))
 }
 
@@ -45,16 +45,15 @@ pub async fn in_tenant<C: ConnectionTrait>(
 
 /// For writes on a patient's record: the patient must be of the viewer's tenant (NOT_FOUND)
 /// and the viewer must hold `scope` (FORBIDDEN); the decision is audited under `what`.
-pub async fn authorize_write<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
+pub async fn authorize_write(
+    work: &impl Work,
     patient_id: Uuid,
     scope: Scope,
     what: Access,
 ) -> ServiceResult<(PatientAccess, patient::Model)> {
-    let tenant_id = ctx.viewer()?.tenant_id;
-    let patient = in_tenant(db, tenant_id, patient_id).await?;
-    let access = access::authorize(db, ctx, patient_id, scope, what).await?;
+    let tenant_id = work.ctx().viewer()?.tenant_id;
+    let patient = in_tenant(work.conn(), tenant_id, patient_id).await?;
+    let access = access::authorize(work, patient_id, scope, what).await?;
     Ok((access, patient))
 }
 
@@ -89,9 +88,8 @@ pub(crate) async fn find_in_tenant<C: ConnectionTrait>(
 
 /// The patients the viewer may see: themself and those who granted them proxy access (patients),
 /// those they ordered for or were referred (clinicians), everyone in the tenant (lab, staff).
-#[instrument(skip(db, ctx, page), fields(request_id = %ctx.request_id))]
-pub async fn visible_to_viewer<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, page), fields(request_id = %ctx.request_id))]
+pub async fn visible_to_viewer(
     ctx: &RequestContext,
     page: &PageRequest,
 ) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
@@ -103,7 +101,7 @@ pub async fn visible_to_viewer<C: ConnectionTrait>(
         if let (Some(own), true) = (viewer.patient_id, viewer.has_role(Role::Patient)) {
             visible = visible.add(patient::Column::Id.eq(own));
         }
-        let grantors: Vec<Uuid> = access::active_grants(db, ctx, viewer)
+        let grantors: Vec<Uuid> = access::active_grants(ctx)
             .await?
             .iter()
             .map(|g| g.patient_id)
@@ -112,36 +110,37 @@ pub async fn visible_to_viewer<C: ConnectionTrait>(
             visible = visible.add(patient::Column::Id.is_in(grantors));
         }
         if viewer.has_role(Role::Clinician)
-            && let Some(clinician_id) = access::clinician_id(db, viewer).await?
+            && let Some(clinician_id) = access::clinician_id(ctx).await?
         {
             visible = visible.add(patient::Column::Id.in_subquery(treated_by(clinician_id)));
         }
         if visible.is_empty() {
-            return Ok(Page {
-                items: Vec::new(),
-                has_next_page: false,
-                has_previous_page: false,
-            });
+            return Ok(Page::empty());
         }
         select = select.filter(visible);
     }
-    let after_key = page.after.as_ref().map(|c| c.id.into());
     let keyset = Keyset {
         key: patient::Column::Id,
         id: patient::Column::Id,
+        kind: KeyKind::Id,
         order: Order::Asc,
     };
-    let patients = keyset.fetch(select, page, after_key, db).await?;
-    let mut items = Vec::with_capacity(patients.items.len());
-    for patient in patients.items {
-        let access =
-            access::authorize(db, ctx, patient.id, Scope::Profile, READ.entity(patient.id)).await?;
-        items.push((access, patient));
+    let Page {
+        items,
+        cursors,
+        has_next_page,
+        has_previous_page,
+    } = keyset.fetch(select, page, ctx.db()).await?;
+    let mut visible = Vec::with_capacity(items.len());
+    for patient in items {
+        let access = access::authorize(ctx, patient.id, Scope::Profile, READ.entity(patient.id));
+        visible.push((access.await?, patient));
     }
     Ok(Page {
-        items,
-        has_next_page: patients.has_next_page,
-        has_previous_page: patients.has_previous_page,
+        items: visible,
+        cursors,
+        has_next_page,
+        has_previous_page,
     })
 }
 

@@ -6,12 +6,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryF
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Scope};
-use crate::account;
-use crate::audit;
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
 use crate::patients;
+use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
 
 const UPDATE: Access = Access::write("preferences.update", "NotificationPreferences");
 const REGISTER: Access = Access::write("push_token.register", "PushToken");
@@ -77,7 +75,7 @@ impl PreferencesUpdate {
         if let Some(hold) = self.hold_sensitive_results {
             prefs.hold_sensitive_results = hold;
         }
-        prefs.updated_at = crate::clock::now();
+        prefs.updated_at = portal_core::clock::now();
         prefs
     }
 }
@@ -96,25 +94,25 @@ pub fn is_language_tag(tag: &str) -> bool {
 }
 
 /// Changes a patient's notification preferences (the patient or staff; never a proxy).
-#[instrument(skip(db, ctx, update), fields(request_id = %ctx.request_id))]
-pub async fn update_preferences<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, update), fields(request_id = %ctx.request_id))]
+pub async fn update_preferences(
     ctx: &RequestContext,
     patient_id: Uuid,
     update: &PreferencesUpdate,
 ) -> ServiceResult<(PatientAccess, notification_preference::Model)> {
+    let db = ctx.db();
     let what = UPDATE.entity(patient_id);
-    let (access, _) = patients::authorize_write(db, ctx, patient_id, Scope::Account, what).await?;
+    let (access, _) = patients::authorize_write(ctx, patient_id, Scope::Account, what).await?;
     update
         .validate()
-        .map_err(|e| audit::failed(ctx, what, Some(patient_id), e))?;
+        .map_err(|e| ctx.failed(what, Some(patient_id), e))?;
     let stored = notification_preference::Entity::find()
         .filter(notification_preference::Column::TenantId.eq(access.tenant_id))
         .filter(notification_preference::Column::PatientId.eq(patient_id))
         .one(db)
         .await?;
-    let current =
-        stored.unwrap_or_else(|| account::default_preferences(access.tenant_id, patient_id));
+    let current = stored
+        .unwrap_or_else(|| portal_core::policy::default_preferences(access.tenant_id, patient_id));
     let next = update.apply(current);
     upsert_preferences(db, next.clone()).await?;
     Ok((access, next))
@@ -146,20 +144,19 @@ async fn upsert_preferences<C: ConnectionTrait>(
 /// Registers a device for push notifications; the same active token is returned, not duplicated.
 /// A device belongs to the patient who registered it last: another patient's active
 /// registration of the same token is revoked, so their pushes never reach this device.
-#[instrument(skip(db, ctx, token), fields(request_id = %ctx.request_id))]
-pub async fn register_push_token<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, token), fields(request_id = %ctx.request_id))]
+pub async fn register_push_token(
     ctx: &RequestContext,
     patient_id: Uuid,
     platform: PushPlatform,
     token: &str,
 ) -> ServiceResult<push_token::Model> {
+    let db = ctx.db();
     let what = REGISTER;
-    let (access, _) = patients::authorize_write(db, ctx, patient_id, Scope::Account, what).await?;
+    let (access, _) = patients::authorize_write(ctx, patient_id, Scope::Account, what).await?;
     let token = token.trim();
     if token.is_empty() || token.len() > MAX_PUSH_TOKEN_LEN || token.contains(char::is_whitespace) {
-        return Err(audit::failed(
-            ctx,
+        return Err(ctx.failed(
             what,
             Some(patient_id),
             ServiceError::bad_input("token", "not a valid push token"),
@@ -182,7 +179,7 @@ pub async fn register_push_token<C: ConnectionTrait>(
         patient_id,
         platform,
         token: token.to_owned(),
-        created_at: crate::clock::now(),
+        created_at: portal_core::clock::now(),
         revoked_at: None,
     };
     push_token::Entity::insert(row.clone().into_active_model())
@@ -200,7 +197,10 @@ async fn release_from_other_patients<C: ConnectionTrait>(
     token: &str,
 ) -> ServiceResult<()> {
     let moved = push_token::Entity::update_many()
-        .col_expr(push_token::Column::RevokedAt, crate::clock::now().into())
+        .col_expr(
+            push_token::Column::RevokedAt,
+            portal_core::clock::now().into(),
+        )
         .filter(push_token::Column::TenantId.eq(tenant_id))
         .filter(push_token::Column::Token.eq(token))
         .filter(push_token::Column::PatientId.ne(patient_id))
@@ -217,30 +217,23 @@ async fn release_from_other_patients<C: ConnectionTrait>(
 }
 
 /// Stops pushes to a device; unregistering an already revoked token changes nothing.
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn unregister_push_token<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn unregister_push_token(
     ctx: &RequestContext,
     id: Uuid,
 ) -> ServiceResult<push_token::Model> {
+    let db = ctx.db();
     let tenant_id = ctx.viewer()?.tenant_id;
     let mut row = push_token::Entity::find_by_id(id)
         .filter(push_token::Column::TenantId.eq(tenant_id))
         .one(db)
         .await?
         .ok_or(ServiceError::NotFound("push token"))?;
-    access::authorize(
-        db,
-        ctx,
-        row.patient_id,
-        Scope::Account,
-        UNREGISTER.entity(id),
-    )
-    .await?;
+    access::authorize(ctx, row.patient_id, Scope::Account, UNREGISTER.entity(id)).await?;
     if row.revoked_at.is_some() {
         return Ok(row);
     }
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     push_token::Entity::update_many()
         .col_expr(push_token::Column::RevokedAt, now.into())
         .filter(push_token::Column::Id.eq(id))

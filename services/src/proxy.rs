@@ -2,18 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use portal_entities::proxy_grant;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionSession, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access, Scope};
-use crate::audit;
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
 use crate::patients;
+use portal_core::access::{self, Access, Scope};
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
 
 const GRANT: Access = Access::write("proxy_grant.create", "ProxyGrant");
 const REVOKE: Access = Access::write("proxy_grant.revoke", "ProxyGrant");
@@ -87,21 +83,21 @@ fn text(field: &str, value: &str) -> ServiceResult<()> {
 
 /// Gives `grantee_subject` access to the patient's data in the given scopes. A second active
 /// grant to the same person is a CONFLICT (revoke the first to change scopes).
-#[instrument(skip(db, ctx, input), fields(request_id = %ctx.request_id))]
-pub async fn grant<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn grant(
     ctx: &RequestContext,
     patient_id: Uuid,
     input: &GrantInput,
 ) -> ServiceResult<proxy_grant::Model> {
+    let db = ctx.db();
     let what = GRANT;
     let (access, patient) =
-        patients::authorize_write(db, ctx, patient_id, Scope::Account, what).await?;
+        patients::authorize_write(ctx, patient_id, Scope::Account, what).await?;
     let viewer = ctx.viewer()?;
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     let mut own = vec![viewer.subject.as_str()];
     own.extend(patient.user_subject.as_deref());
-    let fail = |e| audit::failed(ctx, what, Some(patient_id), e);
+    let fail = |e| ctx.failed(what, Some(patient_id), e);
     input.validate(now, &own).map_err(fail)?;
     let row = proxy_grant::Model {
         id: Uuid::now_v7(),
@@ -117,7 +113,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
         created_at: now,
         expired_at: None,
     };
-    let txn = crate::db::begin_write(db).await?;
+    let txn = portal_core::db::begin_write(db).await?;
     patients::lock(&txn, access.tenant_id, patient_id).await?;
     if has_open_grant(&txn, &row, now).await? {
         return Err(fail(ServiceError::Conflict(
@@ -153,12 +149,9 @@ async fn has_open_grant<C: ConnectionTrait>(
 }
 
 /// Ends a grant at once: the grantee's next request is refused. Revoking twice is a CONFLICT.
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn revoke<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
-    grant_id: Uuid,
-) -> ServiceResult<proxy_grant::Model> {
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn revoke(ctx: &RequestContext, grant_id: Uuid) -> ServiceResult<proxy_grant::Model> {
+    let db = ctx.db();
     let tenant_id = ctx.viewer()?.tenant_id;
     let mut row = proxy_grant::Entity::find_by_id(grant_id)
         .filter(proxy_grant::Column::TenantId.eq(tenant_id))
@@ -166,10 +159,9 @@ pub async fn revoke<C: ConnectionTrait>(
         .await?
         .ok_or(ServiceError::NotFound("proxy grant"))?;
     let what = REVOKE.entity(grant_id);
-    access::authorize(db, ctx, row.patient_id, Scope::Account, what).await?;
+    access::authorize(ctx, row.patient_id, Scope::Account, what).await?;
     let already = || {
-        audit::failed(
-            ctx,
+        ctx.failed(
             what,
             Some(row.patient_id),
             ServiceError::Conflict("this proxy grant is already revoked".into()),
@@ -178,7 +170,7 @@ pub async fn revoke<C: ConnectionTrait>(
     if row.revoked_at.is_some() {
         return Err(already());
     }
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     let updated = proxy_grant::Entity::update_many()
         .col_expr(proxy_grant::Column::RevokedAt, now.into())
         .filter(proxy_grant::Column::Id.eq(grant_id))

@@ -21,15 +21,15 @@ use subtle::ConstantTimeEq;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access};
-use crate::audit::{AuditRecord, Outcome};
-use crate::auth::Role;
-use crate::context::RequestContext;
-use crate::db::TenantDb;
-use crate::error::{ServiceError, ServiceResult};
 use crate::rate_limit::AttemptLimiter;
-use crate::release::ReleaseRule;
 use crate::results::{self, Visibility};
+use portal_core::access::{self, Access};
+use portal_core::audit::{AuditRecord, Outcome};
+use portal_core::context::RequestContext;
+use portal_core::db::TenantDb;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::identity::Role;
+use portal_core::release::ReleaseRule;
 
 const SEND: Access = Access::write("result_link.send", "TestResult");
 const OPEN: Access = Access::read("result_link.open", "ResultLink");
@@ -79,14 +79,14 @@ pub struct SentLink {
 /// Sends (or re-sends, rotating the token) a link to a released result (lab, staff, admin only).
 /// When the patient has no address on `channel`, a SKIPPED notification is recorded and the
 /// link is left as it was, so a link the patient already holds keeps working.
-#[instrument(skip(db, ctx, public_url), fields(request_id = %ctx.request_id))]
-pub async fn send<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+#[instrument(skip(ctx, public_url), fields(request_id = %ctx.request_id))]
+pub async fn send(
     ctx: &RequestContext,
     result_id: Uuid,
     channel: LinkChannel,
     public_url: &str,
 ) -> ServiceResult<SentLink> {
+    let db = ctx.db();
     let what = SEND.entity(result_id);
     let viewer = ctx.viewer()?;
     if ![Role::Lab, Role::Staff, Role::Admin]
@@ -98,7 +98,7 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
             "only lab, staff and admin users may send result links".into(),
         ));
     }
-    let (vis, result) = results::get(db, ctx, result_id).await?;
+    let (vis, result) = results::get(ctx, result_id).await?;
     let patient = patient::Entity::find_by_id(result.patient_id)
         .filter(patient::Column::TenantId.eq(result.tenant_id))
         .one(db)
@@ -112,8 +112,8 @@ pub async fn send<C: ConnectionTrait + TransactionTrait>(
             "the result is not released to the patient yet".into(),
         ));
     }
-    let now = crate::clock::now();
-    let txn = crate::db::begin_write(db).await?;
+    let now = portal_core::clock::now();
+    let txn = portal_core::db::begin_write(db).await?;
     let (status, expires_at) = match channel.address(&patient) {
         None => {
             let why = match channel {
@@ -152,7 +152,8 @@ async fn released_to_patient<C: ConnectionTrait>(
 ) -> ServiceResult<bool> {
     let access = access::as_patient(result.tenant_id, result.patient_id);
     let rule = ReleaseRule::for_access(db, &access).await?;
-    let sensitive = results::is_sensitive(db, result.tenant_id, result.test_id).await?;
+    let sensitive =
+        portal_core::release::is_sensitive(db, result.tenant_id, result.test_id).await?;
     Ok(rule.allows(result, sensitive))
 }
 
@@ -258,12 +259,12 @@ pub struct OpenedResult {
 /// hash, the birth date compared in constant time; every attempt is audited (never the token).
 #[instrument(skip_all, fields(request_id = %ctx.request_id))]
 pub async fn open(
-    db: &TenantDb,
     ctx: &RequestContext,
     limiter: &AttemptLimiter,
     token: &str,
     birth_date: NaiveDate,
 ) -> ServiceResult<OpenedResult> {
+    let db = ctx.db();
     let client = ctx.client_addr.as_deref().unwrap_or("unknown");
     if !limiter.try_acquire(client, Instant::now()) {
         return Err(denied(
@@ -288,7 +289,7 @@ pub async fn open(
     let db = &db.for_tenant(link.tenant_id);
     let what = OPEN.entity(link.id);
     let patient_id = Some(link.patient_id);
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     if link.expires_at <= now {
         let err = ServiceError::Expired(
             "this result link has expired; ask the laboratory to send a new one".into(),
@@ -376,7 +377,7 @@ async fn count_failure<C: ConnectionTrait + TransactionTrait>(
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
     use result_link::Column as Col;
-    let txn = crate::db::begin_write(db).await?;
+    let txn = portal_core::db::begin_write(db).await?;
     result_link::Entity::update_many()
         .col_expr(Col::FailedAttempts, Expr::col(Col::FailedAttempts).add(1))
         .filter(Col::Id.eq(link_id))
@@ -416,8 +417,10 @@ async fn load_current<C: ConnectionTrait>(
         .cloned()
         .unwrap_or(linked);
     let access = access::as_patient(link.tenant_id, link.patient_id);
-    let vis = results::visibility(db, access).await?;
-    let sensitive = results::is_sensitive(db, current.tenant_id, current.test_id).await?;
+    let rule = portal_core::release::ReleaseRule::for_access(db, &access).await?;
+    let vis = Visibility { access, rule };
+    let sensitive =
+        portal_core::release::is_sensitive(db, current.tenant_id, current.test_id).await?;
     if !vis.rule.allows(&current, sensitive) {
         return Ok(None);
     }

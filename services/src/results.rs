@@ -1,20 +1,18 @@
 //! Reading test results: a patient's result list, one result, and its correction history.
 
 use chrono::{DateTime, Utc};
-use portal_entities::{ResultStatus, TestCategory, result_view, test_catalog, test_result};
+use portal_entities::{ResultStatus, TestCategory, result_view, test_result};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Order, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::access::{self, Access, PatientAccess, Scope};
-use crate::audit::{AuditRecord, Outcome};
-use crate::context::RequestContext;
-use crate::error::{ServiceError, ServiceResult};
-use crate::pagination::{Keyset, Page, PageRequest};
-use crate::release::{self, ReleaseRule};
+use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::audit::{AuditRecord, Outcome};
+use portal_core::context::RequestContext;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::pagination::{KeyKind, Keyset, Page, PageRequest, PatientList};
+use portal_core::release::{self, ReleaseRule};
 
 /// The filters of `Patient.results`.
 #[derive(Debug, Clone, Default)]
@@ -58,21 +56,18 @@ const LIST: Access = Access::read("results.list", "TestResult");
 const READ: Access = Access::read("result.read", "TestResult");
 
 /// The current version of each of a patient's results the viewer may see, newest first.
-#[instrument(skip(db, ctx, filter, page), fields(request_id = %ctx.request_id))]
-pub async fn list<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx, parent, filter, page), fields(request_id = %ctx.request_id))]
+pub async fn list(
     ctx: &RequestContext,
-    patient_id: Uuid,
+    parent: &PatientAccess,
     filter: &ResultFilter,
     page: &PageRequest,
 ) -> ServiceResult<(Visibility, Page<test_result::Model>)> {
     filter.validate()?;
-    let access = access::authorize(db, ctx, patient_id, Scope::Results, LIST).await?;
-    let rule = ReleaseRule::for_access(db, &access).await?;
+    let access = access::confirm(ctx, parent, Scope::Results, LIST)?;
+    let rule = ReleaseRule::for_access(ctx.db(), &access).await?;
     let mut select = test_result::Entity::find()
-        .filter(test_result::Column::TenantId.eq(access.tenant_id))
-        .filter(test_result::Column::PatientId.eq(patient_id))
-        .filter(release::current_versions(patient_id))
+        .filter(release::current_versions(access.patient_id))
         .filter(rule.condition(access.tenant_id));
     if let Some(category) = filter.category {
         select = select.filter(test_result::Column::Category.eq(category));
@@ -86,28 +81,27 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(until) = filter.until {
         select = select.filter(test_result::Column::IssuedAt.lte(until));
     }
-    let after_key = page
-        .after
-        .as_ref()
-        .map(|c| c.time())
-        .transpose()?
-        .map(Into::into);
-    let keyset = Keyset {
-        key: test_result::Column::IssuedAt,
-        id: test_result::Column::Id,
-        order: Order::Desc,
+    let list = PatientList {
+        tenant: test_result::Column::TenantId,
+        patient: test_result::Column::PatientId,
+        sort: Keyset {
+            key: test_result::Column::IssuedAt,
+            id: test_result::Column::Id,
+            kind: KeyKind::Time,
+            order: Order::Desc,
+        },
     };
-    let page = keyset.fetch(select, page, after_key, db).await?;
+    let page = list.fetch(ctx.db(), &access, select, page).await?;
     Ok((Visibility { access, rule }, page))
 }
 
 /// One result by id, if the viewer may see it (unreleased results are NOT_FOUND to patients).
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn get<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn get(
     ctx: &RequestContext,
     result_id: Uuid,
 ) -> ServiceResult<(Visibility, test_result::Model)> {
+    let db = ctx.db();
     let viewer = ctx.viewer()?;
     let result = test_result::Entity::find_by_id(result_id)
         .filter(test_result::Column::TenantId.eq(viewer.tenant_id))
@@ -115,7 +109,6 @@ pub async fn get<C: ConnectionTrait>(
         .await?
         .ok_or(ServiceError::NotFound("test result"))?;
     let access = access::authorize(
-        db,
         ctx,
         result.patient_id,
         Scope::Results,
@@ -123,7 +116,7 @@ pub async fn get<C: ConnectionTrait>(
     )
     .await?;
     let rule = ReleaseRule::for_access(db, &access).await?;
-    let sensitive = is_sensitive(db, access.tenant_id, result.test_id).await?;
+    let sensitive = release::is_sensitive(db, access.tenant_id, result.test_id).await?;
     if !rule.allows(&result, sensitive) {
         ctx.record(
             AuditRecord::new(
@@ -138,40 +131,22 @@ pub async fn get<C: ConnectionTrait>(
     Ok((Visibility { access, rule }, result))
 }
 
-pub(crate) async fn is_sensitive<C: ConnectionTrait>(
-    db: &C,
-    tenant_id: Uuid,
-    test_id: Uuid,
-) -> ServiceResult<bool> {
-    let sensitive = test_catalog::Entity::find_by_id(test_id)
-        .select_only()
-        .column(test_catalog::Column::Sensitive)
-        .filter(test_catalog::Column::TenantId.eq(tenant_id))
-        .into_tuple::<bool>()
-        .one(db)
-        .await?;
-    Ok(sensitive.unwrap_or(false))
-}
-
 /// The release rule for everything read under `access` (one query at most, for the
 /// patient's sensitive-results preference).
-pub async fn visibility<C: ConnectionTrait>(
-    db: &C,
-    access: PatientAccess,
-) -> ServiceResult<Visibility> {
-    let rule = ReleaseRule::for_access(db, &access).await?;
+pub async fn visibility(ctx: &RequestContext, access: PatientAccess) -> ServiceResult<Visibility> {
+    let rule = ReleaseRule::for_access(ctx.db(), &access).await?;
     Ok(Visibility { access, rule })
 }
 
 /// Records that the viewer opened a result (for "new" badges and the audit trail); the
 /// first view is kept. Returns when it was first viewed.
-#[instrument(skip(db, ctx), fields(request_id = %ctx.request_id))]
-pub async fn mark_viewed<C: ConnectionTrait>(
-    db: &C,
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn mark_viewed(
     ctx: &RequestContext,
     result_id: Uuid,
 ) -> ServiceResult<(Visibility, test_result::Model, DateTime<Utc>)> {
-    let (vis, result) = get(db, ctx, result_id).await?;
+    let db = ctx.db();
+    let (vis, result) = get(ctx, result_id).await?;
     let viewer = ctx.viewer()?;
     let existing = result_view::Entity::find()
         .filter(result_view::Column::TenantId.eq(vis.access.tenant_id))
@@ -182,7 +157,7 @@ pub async fn mark_viewed<C: ConnectionTrait>(
     let viewed_at = match existing {
         Some(view) => view.viewed_at,
         None => {
-            let now = crate::clock::now();
+            let now = portal_core::clock::now();
             let view = result_view::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 tenant_id: Set(vis.access.tenant_id),
@@ -221,13 +196,12 @@ pub async fn mark_viewed<C: ConnectionTrait>(
 
 /// How the author of a write sees the result it just stored (care-team rules); the write
 /// itself was audited, so this adds no audit record.
-pub async fn writer_visibility<C: ConnectionTrait>(
-    db: &C,
+pub async fn writer_visibility(
     ctx: &RequestContext,
     result: &test_result::Model,
 ) -> ServiceResult<Visibility> {
     let viewer = ctx.viewer()?;
-    let relation = access::relation(db, ctx, viewer, result.patient_id)
+    let relation = access::relation(ctx, result.patient_id)
         .await?
         .ok_or_else(|| ServiceError::Forbidden("you may not see this patient's data".into()))?;
     let access = PatientAccess {
@@ -235,5 +209,5 @@ pub async fn writer_visibility<C: ConnectionTrait>(
         tenant_id: viewer.tenant_id,
         relation,
     };
-    visibility(db, access).await
+    visibility(ctx, access).await
 }

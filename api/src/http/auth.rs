@@ -1,8 +1,8 @@
 //! Bearer-token authentication shared by `POST /graphql` (the `Authorization` header) and
 //! WebSocket connections (the `Authorization` field of the `connection_init` payload).
 
-use portal_services::auth::Viewer;
-use portal_services::{ServiceError, audit};
+use crate::auth::Viewer;
+use portal_core::{ServiceError, audit};
 
 use crate::state::AppState;
 
@@ -34,7 +34,7 @@ pub async fn audit_rejection(
     err: &ServiceError,
 ) {
     if let Err(audit_err) =
-        audit::record_login_failure(&state.db, request_id, client_addr, &err.to_string()).await
+        audit::record_login_failure(&state.app.db, request_id, client_addr, &err.to_string()).await
     {
         tracing::error!(error = %audit_err, "could not audit a rejected token");
     }

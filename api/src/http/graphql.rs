@@ -4,7 +4,8 @@ use async_graphql::{ErrorExtensions, Response};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, header};
-use portal_services::{RequestContext, ServiceError};
+use portal_core::ServiceError;
+use portal_core::context::Origin;
 
 use super::auth::{audit_rejection, authenticate};
 use crate::state::AppState;
@@ -27,8 +28,8 @@ pub async fn handle(
             return counted(&state, unauthenticated(&err));
         }
     };
-    let ctx = RequestContext::new(viewer, request_id, client);
-    let response = portal_schema::execute(&state.schema, request.into_inner(), ctx).await;
+    let origin = Origin::new(viewer, request_id, client);
+    let response = portal_schema::execute(&state.schema, request.into_inner(), origin).await;
     counted(&state, response)
 }
 

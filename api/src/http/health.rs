@@ -15,11 +15,11 @@ pub async fn health() -> Json<Value> {
 /// database is "not ready" at once, never a stuck probe.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let timeout = state.config.database_timeout;
-    let database = tokio::time::timeout(timeout, portal_services::db::ping(&state.db))
+    let database = tokio::time::timeout(timeout, portal_core::db::ping(&state.app.db))
         .await
         .is_ok_and(|ping| ping.is_ok());
     let pending = if database {
-        tokio::time::timeout(timeout, portal_services::db::pending_migrations(&state.db))
+        tokio::time::timeout(timeout, crate::migrate::pending(&state.app.db))
             .await
             .ok()
             .and_then(Result::ok)

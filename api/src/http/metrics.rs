@@ -30,7 +30,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     };
     metrics.record_cache(state.cache.stats());
     let body = metrics
-        .scrape(&state.db, state.config.database_timeout)
+        .scrape(&state.app.db, state.config.database_timeout)
         .await;
     (
         [(

@@ -1,9 +1,9 @@
 //! Serves GraphiQL (from the web-playground crate) with a dev token for a demo patient.
 
+use crate::auth::Role;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use portal_services::auth::Role;
 use portal_services::patients;
 use portal_web_playground::{PlaygroundPage, asset as find_asset, render};
 
@@ -30,7 +30,7 @@ pub async fn page(State(state): State<AppState>) -> Html<String> {
 async fn demo_patient_token(state: &AppState) -> Option<String> {
     let dev = state.dev.as_ref()?;
     let tenant = dev.demo_tenant?;
-    let db = portal_services::db::TenantDb::scoped(state.db.clone(), Some(tenant));
+    let db = portal_core::db::TenantDb::scoped(state.app.db.clone(), Some(tenant));
     let alice = patients::find_by_mrn(&db, tenant, "MRN1001").await.ok()??;
     dev.signer
         .mint(

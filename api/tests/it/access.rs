@@ -1,7 +1,7 @@
 //! Access rules (SPEC §6) on both backends: own data, proxies, clinicians, tenants, no token.
 
+use portal_api::auth::Role;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use serde_json::json;
 
 use crate::on_both_backends;

@@ -1,9 +1,9 @@
 //! Account mutations on both backends: notification preferences, push tokens, proxy grants.
 
 use chrono::{Duration, Utc};
+use portal_api::auth::Role;
 use portal_entities::{AuditOutcome, push_token};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 

@@ -1,9 +1,9 @@
 //! Booking and cancelling appointments on both backends.
 
 use chrono::{DateTime, Duration, Timelike, Utc};
+use portal_api::auth::Role;
 use portal_entities::AuditOutcome;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;

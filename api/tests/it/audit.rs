@@ -2,10 +2,10 @@
 //! recorded with who, what, which patient and the request id, in a verifiable hash chain.
 
 use chrono::Utc;
+use portal_api::auth::Role;
+use portal_core::audit::{ChainCheck, verify_chain};
 use portal_entities::{AuditOutcome, ResultStatus};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::audit::{ChainCheck, verify_chain};
-use portal_services::auth::Role;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
 use serde_json::json;
 

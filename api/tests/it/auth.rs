@@ -7,8 +7,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use portal_api::auth::{Claims, JwtSettings, KeySource, Role, TokenVerifier};
 use portal_services::ErrorCode;
-use portal_services::auth::{Claims, JwtSettings, KeySource, Role, TokenVerifier};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -29,7 +29,7 @@ fn claims(aud: &str, iss: &str, exp_offset: i64) -> Claims {
 }
 
 fn dev_secret(app: &TestApp) -> Vec<u8> {
-    portal_services::auth::load_or_create_dev_secret(app.data_dir()).expect("dev secret")
+    portal_api::auth::load_or_create_dev_secret(app.data_dir()).expect("dev secret")
 }
 
 async fn rejected(verifier: &TokenVerifier, token: &str) -> ErrorCode {

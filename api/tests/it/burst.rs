@@ -158,7 +158,7 @@ async fn a_replica_killed_mid_burst_loses_and_duplicates_nothing_for_subscribers
     burst.await.expect("burst task");
     let seen_before_kill = before_kill.await.expect("subscriber task");
 
-    let db = portal_services::db::connect(&database, 2, Duration::from_secs(5))
+    let db = portal_core::db::connect(&database, 2, Duration::from_secs(5))
         .await
         .expect("connect");
     let alice_row = patient::Entity::find()

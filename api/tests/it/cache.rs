@@ -7,11 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
+use portal_api::auth::{Role, Viewer};
+use portal_core::audit::{ChainCheck, verify_chain};
 use portal_entities::{audit_event, facility};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::audit::{ChainCheck, verify_chain};
-use portal_services::auth::{Role, Viewer};
-use portal_services::demo;
 use portal_testkit::redis::RedisServer;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
@@ -99,7 +98,7 @@ struct Demo {
 }
 
 async fn demo(app: &TestApp) -> Demo {
-    let (tenant, _) = demo::seed(&app.owner).await.expect("seed");
+    let (tenant, _) = portal_demo::seed(&app.owner).await.expect("seed");
     let find = |mrn: &'static str| async move {
         portal_services::patients::find_by_mrn(&app.owner, tenant, mrn)
             .await

@@ -4,12 +4,12 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
+use portal_api::auth::Role;
 use portal_api::notify;
 use portal_entities::notification;
 use portal_entities::{NotificationChannel, NotificationStatus};
+use portal_messaging::delivery::{self, Channels, DeliveryCounts, RetryPolicy};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
-use portal_services::delivery::{self, Channels, DeliveryCounts, RetryPolicy};
 use portal_testkit::smtp::SmtpServer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;

@@ -3,11 +3,11 @@
 //! send time, and a push token follows the patient who registered it last.
 
 use chrono::Utc;
+use portal_api::auth::Role;
 use portal_api::notify;
 use portal_entities::{NotificationChannel, NotificationStatus, ResultStatus};
+use portal_messaging::delivery::{self, DeliveryCounts};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
-use portal_services::delivery::{self, DeliveryCounts};
 use portal_testkit::smtp::SmtpServer;
 use serde_json::json;
 use uuid::Uuid;

@@ -1,10 +1,9 @@
 //! Adding and correcting results on both backends: one transaction for result, order,
 //! outbox and notifications; validation with field paths; idempotency; corrections.
 
+use portal_api::auth::{Role, Viewer};
 use portal_entities::{facility, notification, outbox_event, patient, test_order, test_result};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::{Role, Viewer};
-use portal_services::demo;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -22,7 +21,7 @@ struct Demo {
 
 async fn demo(backend: Backend) -> Demo {
     let app = TestApp::new(backend).await;
-    let (tenant, _) = demo::seed(&app.db).await.expect("seed");
+    let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
     let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
         .await
         .expect("q")

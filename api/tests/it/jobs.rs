@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
 use portal_entities::{audit_event, idempotency_key, proxy_grant, result_link};
-use portal_services::jobs::{self, Job, JobRun, Retention};
+use portal_messaging::jobs::{self, Job, JobRun, Retention};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, Statement, TransactionTrait,

@@ -26,5 +26,6 @@ mod replicas;
 mod resume;
 mod rls;
 mod sdl;
+mod unit_of_work;
 mod walk_in;
 mod workers;

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;

@@ -176,7 +176,7 @@ async fn sigterm_lets_a_blocked_in_flight_request_finish_with_its_answer_then_ex
     let lab = token_with(dir.path(), &env, &["--role", "lab"]);
     let (alice_id, facility) = crate::replicas::alice_and_facility(&server, &alice).await;
 
-    let db = portal_services::db::connect(&database, 2, Duration::from_secs(5))
+    let db = portal_core::db::connect(&database, 2, Duration::from_secs(5))
         .await
         .expect("connect");
     let holder = db.begin().await.expect("begin");

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use portal_api::auth::Role;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use portal_testkit::postgres::DedicatedCluster;
 use serde_json::{Value, json};
 

@@ -2,10 +2,9 @@
 //! data, and the number of SQL statements per query.
 
 use chrono::{Duration, Utc};
+use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
-use portal_services::demo;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
@@ -274,9 +273,9 @@ async fn node_resolves_global_ids_with_the_same_checks(backend: Backend) {
 
 async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
     let app = TestApp::new(backend).await;
-    let (tenant, created) = demo::seed(&app.db).await.expect("seed");
+    let (tenant, created) = portal_demo::seed(&app.db).await.expect("seed");
     assert!(created);
-    let (again, created_again) = demo::seed(&app.db).await.expect("seed again");
+    let (again, created_again) = portal_demo::seed(&app.db).await.expect("seed again");
     assert_eq!((again, created_again), (tenant, false));
     let staff = app.viewer("staff", tenant, &[Role::Staff], None).await;
     let response = app

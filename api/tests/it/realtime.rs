@@ -3,11 +3,11 @@
 
 use chrono::{Duration, Utc};
 use futures_util::StreamExt;
+use portal_api::auth::Role;
+use portal_core::db::TenantDb;
 use portal_entities::{ResultStatus, outbox_event};
+use portal_messaging::outbox::{self, Follow};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
-use portal_services::db::TenantDb;
-use portal_services::outbox::{self, Follow};
 use portal_subscriptions::{Delivery, EventBus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -49,10 +49,10 @@ async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backe
     let app = TestApp::new(backend).await;
     let w = app.world().await;
     let order = p1_order(&app, &w).await;
-    let mut live = app.state.bus.subscribe();
+    let mut live = app.state.app.bus.subscribe();
     let (_, first) = store(&app, &w, order, ResultStatus::Preliminary).await;
     let (_, second) = store(&app, &w, order, ResultStatus::Final).await;
-    let relayed = outbox::relay_once(&app.db, &app.state.bus, 10)
+    let relayed = outbox::relay_once(&app.db, &app.state.app.bus, 10)
         .await
         .expect("relay");
     assert_eq!(relayed, 2);
@@ -69,7 +69,9 @@ async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backe
         .expect("outbox");
     assert!(unpublished.is_empty(), "all marked published");
     assert_eq!(
-        outbox::relay_once(&app.db, &app.state.bus, 10).await.ok(),
+        outbox::relay_once(&app.db, &app.state.app.bus, 10)
+            .await
+            .ok(),
         Some(0),
         "nothing is published twice by the relay"
     );
@@ -185,7 +187,7 @@ async fn unauthorised_subscribers_get_an_error_and_nothing_else(backend: Backend
         client.close().await;
     }
     assert_eq!(
-        app.state.bus.subscriber_count(),
+        app.state.app.bus.subscriber_count(),
         0,
         "no subscription stays open"
     );

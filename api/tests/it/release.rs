@@ -1,9 +1,9 @@
 //! Release policy (SPEC §4) on both backends: what patients and proxies may see of results.
 
 use chrono::{Duration, Utc};
+use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use serde_json::json;
 
 use crate::on_both_backends;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use portal_entities::{ResultStatus, outbox_event};
-use portal_services::outbox;
+use portal_messaging::outbox;
 use portal_testkit::redis::RedisServer;
 use sea_orm::sea_query::LockType;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
@@ -134,7 +134,7 @@ async fn on_postgresql_a_relay_skips_outbox_rows_another_relay_has_claimed() {
     assert_eq!(claimed.len(), 2);
     let relayed = tokio::time::timeout(
         Duration::from_secs(10),
-        outbox::relay_once(&app.db, &app.state.bus, 10),
+        outbox::relay_once(&app.db, &app.state.app.bus, 10),
     )
     .await
     .expect("a claimed row must be skipped, not waited for");
@@ -145,7 +145,9 @@ async fn on_postgresql_a_relay_skips_outbox_rows_another_relay_has_claimed() {
     );
     other_relay.rollback().await.expect("rollback");
     assert_eq!(
-        outbox::relay_once(&app.db, &app.state.bus, 10).await.ok(),
+        outbox::relay_once(&app.db, &app.state.app.bus, 10)
+            .await
+            .ok(),
         Some(2),
         "released rows are published"
     );

@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use portal_api::auth::Role;
+use portal_core::db::TenantDb;
 use portal_entities::{ResultStatus, outbox_event};
+use portal_messaging::outbox::{self, Follow};
 use portal_resolvers::ids::{NodeType, encode};
 use portal_services::ServiceResult;
-use portal_services::auth::Role;
-use portal_services::db::TenantDb;
-use portal_services::outbox::{self, Follow};
 use portal_subscriptions::{Event, EventBus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -52,7 +52,7 @@ async fn a_resume_after_a_later_event_delivers_an_earlier_event_that_committed_a
     let server = app.serve().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
     let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
-    let earlier_taken = (Uuid::now_v7(), portal_services::clock::now());
+    let earlier_taken = (Uuid::now_v7(), portal_core::clock::now());
 
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, ready_vars(&w, None)).await;

@@ -2,12 +2,12 @@
 //! (`portal_app`, NOSUPERUSER NOBYPASSRLS) sees and writes only the rows of the tenant its
 //! transaction is bound to, even with a query that has no tenant filter at all.
 
+use portal_api::auth::Role;
 use portal_api::state::check_database_role;
+use portal_core::db::TenantDb;
 use portal_entities::{audit_event, facility, patient, test_result};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
-use portal_services::db::TenantDb;
-use portal_services::{demo, patients};
+use portal_services::patients;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
     Statement, TransactionTrait,
@@ -46,7 +46,7 @@ async fn tenant_tables(db: &DatabaseConnection) -> Vec<(String, bool, bool)> {
 
 async fn bound(db: &DatabaseConnection, tenant: Option<Uuid>) -> DatabaseTransaction {
     let txn = db.begin().await.expect("begin");
-    portal_services::db::bind(&txn, tenant)
+    portal_core::db::bind(&txn, tenant)
         .await
         .expect("set tenant");
     txn
@@ -70,7 +70,7 @@ async fn visible_tenants<C: ConnectionTrait>(db: &C, table: &str) -> Vec<Option<
 /// of the fixture world. Returns (A, the demo tenant).
 async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     let w = app.world().await;
-    let (demo, _) = demo::seed(&app.db).await.expect("seed");
+    let (demo, _) = portal_demo::seed(&app.db).await.expect("seed");
     let alice = patients::find_by_mrn(&app.owner, demo, "MRN1001")
         .await
         .expect("q")
@@ -145,13 +145,13 @@ async fn every_table_with_a_tenant_id_has_forced_row_level_security() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_role_cannot_bypass_row_level_security() {
     let app = TestApp::new(Backend::Postgres).await;
-    let role = portal_services::db::role_check(&app.db)
+    let role = portal_core::db::role_check(&app.db)
         .await
         .expect("role")
         .expect("PostgreSQL has roles");
     assert_eq!(role.role, portal_testkit::postgres::APP_ROLE);
     assert!(!role.bypasses_rls(), "{role:?}");
-    let owner = portal_services::db::role_check(&app.owner)
+    let owner = portal_core::db::role_check(&app.owner)
         .await
         .expect("role")
         .expect("PostgreSQL has roles");
@@ -176,7 +176,7 @@ async fn production_refuses_to_start_as_a_role_that_bypasses_row_level_security(
         portal_api::Config::from_vars(&vars).expect("production configuration")
     };
     let timeout = std::time::Duration::from_secs(5);
-    let superuser = portal_services::db::connect(&database.owner_url, 1, timeout)
+    let superuser = portal_core::db::connect(&database.owner_url, 1, timeout)
         .await
         .expect("connect");
     let refused = check_database_role(&config(&database.owner_url, "false"), &superuser).await;
@@ -188,7 +188,7 @@ async fn production_refuses_to_start_as_a_role_that_bypasses_row_level_security(
     check_database_role(&config(&database.owner_url, "true"), &superuser)
         .await
         .expect("explicitly allowed");
-    let app_role = portal_services::db::connect(&database.app_url, 1, timeout)
+    let app_role = portal_core::db::connect(&database.app_url, 1, timeout)
         .await
         .expect("connect");
     check_database_role(&config(&database.app_url, "false"), &app_role)
@@ -372,7 +372,7 @@ async fn a_code_path_that_forgets_the_tenant_filter_still_sees_only_the_viewers_
 async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
     let app = TestApp::new(Backend::Postgres).await;
     let w = app.world().await;
-    portal_services::audit::record_login_failure(&app.db, "r-1", None, "bad token")
+    portal_core::audit::record_login_failure(&app.db, "r-1", None, "bad token")
         .await
         .expect("a rejected token is audited by the application role");
     let patient = app
@@ -386,7 +386,7 @@ async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
         )
         .await;
     no_errors(&read);
-    portal_services::audit::record_login_failure(&app.db, "r-2", None, "bad token")
+    portal_core::audit::record_login_failure(&app.db, "r-2", None, "bad token")
         .await
         .expect("audited");
     let rows = audit_event::Entity::find()
@@ -396,10 +396,10 @@ async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
     assert!(rows.iter().any(|r| r.tenant_id.is_none()));
     assert!(rows.iter().any(|r| r.tenant_id == Some(w.tenant_a)));
     assert_eq!(
-        portal_services::audit::verify_chain(&app.owner)
+        portal_core::audit::verify_chain(&app.owner)
             .await
             .expect("verify as the owner"),
-        portal_services::audit::ChainCheck::Intact {
+        portal_core::audit::ChainCheck::Intact {
             rows: rows.len() as u64
         }
     );

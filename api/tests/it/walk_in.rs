@@ -2,9 +2,9 @@
 //! expiry, lock-out, rate limit and the audit trail.
 
 use chrono::{Duration, Utc};
+use portal_api::auth::Role;
 use portal_entities::{AuditOutcome, NotificationStatus, notification, patient, result_link};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use portal_services::result_links::token_hash;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,

@@ -242,7 +242,7 @@ async fn a_notification_worker_killed_mid_batch_is_taken_over_after_its_lease_an
     let mut api_env = env.to_vec();
     api_env.push(("PORTAL_BACKGROUND", "false"));
     let _api = start_with(dir.path(), &api_env).await;
-    let db = portal_services::db::connect(&database, 2, Duration::from_secs(5))
+    let db = portal_core::db::connect(&database, 2, Duration::from_secs(5))
         .await
         .expect("connect");
     let queued = queue_sms(&db, QUEUED).await;
@@ -309,7 +309,7 @@ async fn with_the_sms_provider_down_two_workers_retry_each_message_once_per_atte
     let mut api_env = env.to_vec();
     api_env.push(("PORTAL_BACKGROUND", "false"));
     let api = start_with(dir.path(), &api_env).await;
-    let db = portal_services::db::connect(&database, 2, Duration::from_secs(5))
+    let db = portal_core::db::connect(&database, 2, Duration::from_secs(5))
         .await
         .expect("connect");
     let _one = start_worker(dir.path(), &env).await;

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use portal_services::{preferences, proxy};
 
-use crate::context::{db, request};
+use crate::context::request;
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode};
 use crate::types::account::{NotificationPreferences, ProxyGrant, PushToken};
@@ -81,10 +81,9 @@ impl AccountMutation {
             language: input.language,
             hold_sensitive_results: input.hold_sensitive_results,
         };
-        let (_, model) =
-            preferences::update_preferences(db(ctx)?, request(ctx)?, patient_id, &update)
-                .await
-                .gql()?;
+        let (_, model) = preferences::update_preferences(request(ctx)?, patient_id, &update)
+            .await
+            .gql()?;
         Ok(UpdateNotificationPreferencesPayload {
             preferences: NotificationPreferences(model),
         })
@@ -99,15 +98,10 @@ impl AccountMutation {
         token: String,
     ) -> Result<RegisterPushTokenPayload> {
         let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
-        let model = preferences::register_push_token(
-            db(ctx)?,
-            request(ctx)?,
-            patient_id,
-            platform.into(),
-            &token,
-        )
-        .await
-        .gql()?;
+        let model =
+            preferences::register_push_token(request(ctx)?, patient_id, platform.into(), &token)
+                .await
+                .gql()?;
         Ok(RegisterPushTokenPayload {
             push_token: PushToken(model),
         })
@@ -120,7 +114,7 @@ impl AccountMutation {
         id: ID,
     ) -> Result<UnregisterPushTokenPayload> {
         let id = decode(&id, NodeType::PushToken, "id").gql()?;
-        let model = preferences::unregister_push_token(db(ctx)?, request(ctx)?, id)
+        let model = preferences::unregister_push_token(request(ctx)?, id)
             .await
             .gql()?;
         Ok(UnregisterPushTokenPayload {
@@ -144,7 +138,7 @@ impl AccountMutation {
             valid_from: input.valid_from,
             valid_to: input.valid_to,
         };
-        let model = proxy::grant(db(ctx)?, request(ctx)?, patient_id, &input)
+        let model = proxy::grant(request(ctx)?, patient_id, &input)
             .await
             .gql()?;
         Ok(GrantProxyAccessPayload {
@@ -159,7 +153,7 @@ impl AccountMutation {
         id: ID,
     ) -> Result<RevokeProxyAccessPayload> {
         let id = decode(&id, NodeType::ProxyGrant, "id").gql()?;
-        let model = proxy::revoke(db(ctx)?, request(ctx)?, id).await.gql()?;
+        let model = proxy::revoke(request(ctx)?, id).await.gql()?;
         Ok(RevokeProxyAccessPayload {
             grant: ProxyGrant(model),
         })

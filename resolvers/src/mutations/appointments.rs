@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use portal_services::booking;
 
-use crate::context::{db, request};
+use crate::context::request;
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode};
 use crate::types::enums::AppointmentKind;
@@ -63,7 +63,7 @@ impl AppointmentMutation {
             ends_at: input.ends_at,
             reason: input.reason,
         };
-        let (access, model) = booking::book(db(ctx)?, request(ctx)?, patient_id, &input)
+        let (access, model) = booking::book(request(ctx)?, patient_id, &input)
             .await
             .gql()?;
         Ok(BookAppointmentPayload {
@@ -79,7 +79,7 @@ impl AppointmentMutation {
         reason: Option<String>,
     ) -> Result<CancelAppointmentPayload> {
         let id = decode(&id, NodeType::Appointment, "id").gql()?;
-        let (access, model) = booking::cancel(db(ctx)?, request(ctx)?, id, reason.as_deref())
+        let (access, model) = booking::cancel(request(ctx)?, id, reason.as_deref())
             .await
             .gql()?;
         Ok(CancelAppointmentPayload {

@@ -7,7 +7,7 @@ use portal_services::ingest::{
 };
 use portal_services::{ServiceError, ServiceResult, results};
 
-use crate::context::{app, db, request};
+use crate::context::{app, request};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
 use crate::types::enums::{Interpretation, OrderSource, ResultStatus};
@@ -138,9 +138,7 @@ impl ResultMutation {
         id: ID,
     ) -> Result<MarkResultViewedPayload> {
         let id = decode(&id, NodeType::TestResult, "id").gql()?;
-        let (vis, model, viewed_at) = results::mark_viewed(db(ctx)?, request(ctx)?, id)
-            .await
-            .gql()?;
+        let (vis, model, viewed_at) = results::mark_viewed(request(ctx)?, id).await.gql()?;
         Ok(MarkResultViewedPayload {
             result: TestResult::new(model, vis),
             viewed_at,
@@ -155,9 +153,7 @@ impl ResultMutation {
         input: AddTestResultInput,
     ) -> Result<AddTestResultPayload> {
         let input = new_result(input, "input").gql()?;
-        let stored = ingest::add_result(db(ctx)?, request(ctx)?, input)
-            .await
-            .gql()?;
+        let stored = ingest::add_result(request(ctx)?, input).await.gql()?;
         payload(ctx, stored).await
     }
 
@@ -173,9 +169,7 @@ impl ResultMutation {
             .enumerate()
             .map(|(i, input)| new_result(input, &format!("inputs[{i}]")))
             .collect();
-        let outcomes = ingest::add_results(db(ctx)?, request(ctx)?, inputs)
-            .await
-            .gql()?;
+        let outcomes = ingest::add_results(request(ctx)?, inputs).await.gql()?;
         let mut items = Vec::with_capacity(outcomes.len());
         for (index, outcome) in outcomes.into_iter().enumerate() {
             items.push(item(ctx, index, outcome).await?);
@@ -204,7 +198,7 @@ impl ResultMutation {
             observations: input.observations.into_iter().map(observation).collect(),
             imaging_report: input.imaging_report.map(imaging),
         };
-        let stored = ingest::correct_result(db(ctx)?, request(ctx)?, id, correction, &reason)
+        let stored = ingest::correct_result(request(ctx)?, id, correction, &reason)
             .await
             .gql()?;
         payload(ctx, stored).await
@@ -218,7 +212,7 @@ impl ResultMutation {
         reason: String,
     ) -> Result<AddTestResultPayload> {
         let id = decode(&id, NodeType::TestResult, "id").gql()?;
-        let stored = ingest::mark_entered_in_error(db(ctx)?, request(ctx)?, id, &reason)
+        let stored = ingest::mark_entered_in_error(request(ctx)?, id, &reason)
             .await
             .gql()?;
         payload(ctx, stored).await
@@ -305,7 +299,7 @@ async fn payload(ctx: &Context<'_>, stored: Stored) -> Result<AddTestResultPaylo
     if !stored.replayed {
         app(ctx)?.outbox_wake.notify_one();
     }
-    let vis = results::writer_visibility(db(ctx)?, request(ctx)?, &stored.result)
+    let vis = results::writer_visibility(request(ctx)?, &stored.result)
         .await
         .gql()?;
     Ok(AddTestResultPayload {

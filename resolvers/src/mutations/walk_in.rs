@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use portal_services::result_links;
 
-use crate::context::{app, db, request};
+use crate::context::{app, request};
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode};
 use crate::types::enums::{NotificationStatus, ResultLinkChannel};
@@ -35,15 +35,9 @@ impl WalkInMutation {
     ) -> Result<SendResultLinkPayload> {
         let result_id = decode(&result_id, NodeType::TestResult, "resultId").gql()?;
         let app = app(ctx)?;
-        let sent = result_links::send(
-            db(ctx)?,
-            request(ctx)?,
-            result_id,
-            channel.into(),
-            &app.public_url,
-        )
-        .await
-        .gql()?;
+        let sent = result_links::send(request(ctx)?, result_id, channel.into(), &app.public_url)
+            .await
+            .gql()?;
         Ok(SendResultLinkPayload {
             result: TestResult::new(sent.result, sent.vis),
             channel,

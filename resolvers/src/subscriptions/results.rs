@@ -2,13 +2,13 @@
 
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use futures_util::stream::{BoxStream, StreamExt};
+use portal_core::db::TenantDb;
+use portal_messaging::outbox::{self, Follow};
 use portal_services::ServiceError;
-use portal_services::db::TenantDb;
 use portal_services::live::{self, Audience};
-use portal_services::outbox::{self, Follow};
 use uuid::Uuid;
 
-use crate::context::{AppData, Subscriber, app, db, subscriber};
+use crate::context::{AppData, Subscriber, app, connection_db, subscriber};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
 use crate::types::result::TestResult;
@@ -39,9 +39,9 @@ impl ResultSubscription {
         let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
         let after = event_id(after.as_ref()).gql()?;
         let app = app(ctx)?.clone();
-        let db = db(ctx)?.clone();
+        let db = connection_db(ctx)?.clone();
         let subscriber = subscriber(ctx);
-        let follow = live::subscribe_ready(&db, &subscriber.request_context(), patient_id, after)
+        let follow = live::subscribe_ready(&subscriber.request_context(&db), patient_id, after)
             .await
             .gql()?;
         Ok(deliver(app, db, subscriber, follow, Audience::Patient))
@@ -61,9 +61,9 @@ impl ResultSubscription {
             .gql()?;
         let after = event_id(after.as_ref()).gql()?;
         let app = app(ctx)?.clone();
-        let db = db(ctx)?.clone();
+        let db = connection_db(ctx)?.clone();
         let subscriber = subscriber(ctx);
-        let follow = live::subscribe_updated(&db, &subscriber.request_context(), patient_id, after)
+        let follow = live::subscribe_updated(&subscriber.request_context(&db), patient_id, after)
             .await
             .gql()?;
         Ok(deliver(app, db, subscriber, follow, Audience::CareTeam))
@@ -98,19 +98,9 @@ fn deliver(
                 Ok(event) => event,
                 Err(err) => return Some((Err(to_gql(&err)), None)),
             };
-            let Some(viewer) = subscriber.viewer.as_ref() else {
-                let err = ServiceError::Unauthenticated("a bearer token is required".into());
-                return Some((Err(to_gql(&err)), None));
-            };
-            let found = live::result_for_event(
-                &db,
-                viewer,
-                subscriber.connection_id.clone(),
-                subscriber.client_addr.clone(),
-                &event,
-                audience,
-            )
-            .await;
+            // A unit of work of its own per delivery: access is decided afresh.
+            let work = subscriber.request_context(&db);
+            let found = live::result_for_event(&work, &event, audience).await;
             match found {
                 Ok(Some((vis, model))) => {
                     let item = ResultEvent {

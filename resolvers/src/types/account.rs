@@ -2,8 +2,8 @@
 
 use async_graphql::{ID, Object};
 use chrono::{DateTime, Utc};
+use portal_core::access::Scope;
 use portal_entities::{notification_preference, proxy_grant, push_token};
-use portal_services::access::Scope;
 
 use super::enums::{AccessScope, NotificationChannel, PushPlatform};
 use crate::ids::{NodeType, encode};

@@ -160,9 +160,9 @@ pub enum AccessScope {
     Account,
 }
 
-impl From<portal_services::access::Scope> for AccessScope {
-    fn from(scope: portal_services::access::Scope) -> Self {
-        use portal_services::access::Scope;
+impl From<portal_core::access::Scope> for AccessScope {
+    fn from(scope: portal_core::access::Scope) -> Self {
+        use portal_core::access::Scope;
         match scope {
             Scope::Profile => Self::Profile,
             Scope::Results => Self::Results,
@@ -173,7 +173,7 @@ impl From<portal_services::access::Scope> for AccessScope {
     }
 }
 
-impl From<AccessScope> for portal_services::access::Scope {
+impl From<AccessScope> for portal_core::access::Scope {
     fn from(scope: AccessScope) -> Self {
         match scope {
             AccessScope::Profile => Self::Profile,
@@ -208,9 +208,9 @@ pub enum Role {
     Admin,
 }
 
-impl From<portal_services::auth::Role> for Role {
-    fn from(role: portal_services::auth::Role) -> Self {
-        use portal_services::auth::Role as R;
+impl From<portal_core::identity::Role> for Role {
+    fn from(role: portal_core::identity::Role) -> Self {
+        use portal_core::identity::Role as R;
         match role {
             R::Patient => Self::Patient,
             R::Clinician => Self::Clinician,

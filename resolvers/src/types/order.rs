@@ -2,16 +2,16 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
+use portal_core::access::{PatientAccess, Scope};
 use portal_entities::{appointment, test_order};
 use portal_services::ServiceError;
-use portal_services::access::{PatientAccess, Scope};
 use portal_services::results::Visibility;
 
 use super::catalog::TestCatalogItem;
 use super::common::{Clinician, Facility};
 use super::enums::{AppointmentKind, AppointmentStatus, OrderSource, OrderStatus};
 use super::result::TestResult;
-use crate::context::{db, loader};
+use crate::context::{loader, request};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, encode};
 use crate::loaders::{
@@ -152,7 +152,7 @@ impl Appointment {
                 "you may not see this patient's results data".into(),
             )));
         }
-        let vis = portal_services::results::visibility(db(ctx)?, self.access.clone())
+        let vis = portal_services::results::visibility(request(ctx)?, self.access.clone())
             .await
             .gql()?;
         let rows = loader(ctx)?

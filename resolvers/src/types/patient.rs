@@ -3,9 +3,8 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use portal_core::access::{PatientAccess, Relation};
 use portal_entities::patient;
-use portal_services::access::{PatientAccess, Relation};
-use portal_services::pagination::Cursor;
 use portal_services::{account, appointments, coverage, orders, patients, results};
 
 use super::account::{NotificationPreferences, ProxyGrant};
@@ -16,7 +15,7 @@ use super::enums::{
 };
 use super::order::{Appointment, TestOrder};
 use super::result::TestResult;
-use crate::context::{connection, db, page, request};
+use crate::context::{connection, page, request};
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode, encode};
 
@@ -130,14 +129,10 @@ impl Patient {
             since: filter.since,
             until: filter.until,
         };
-        let (vis, rows) = results::list(db(ctx)?, request(ctx)?, self.model.id, &filter, &page)
+        let (vis, rows) = results::list(request(ctx)?, &self.access, &filter, &page)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            |r| Cursor::at_time(r.issued_at, r.id),
-            |r| TestResult::new(r, vis.clone()),
-        ))
+        Ok(connection(rows, |r| TestResult::new(r, vis.clone())))
     }
 
     async fn orders(
@@ -148,22 +143,12 @@ impl Patient {
         status: Option<OrderStatus>,
     ) -> Result<Connection<String, TestOrder>> {
         let page = page(ctx, first, after)?;
-        let db = db(ctx)?;
-        let (access, rows) = orders::list(
-            db,
-            request(ctx)?,
-            self.model.id,
-            status.map(Into::into),
-            &page,
-        )
-        .await
-        .gql()?;
-        let vis = results::visibility(db, access).await.gql()?;
-        Ok(connection(
-            rows,
-            |o| Cursor::at_time(o.ordered_at, o.id),
-            |o| TestOrder::new(o, vis.clone()),
-        ))
+        let request = request(ctx)?;
+        let (access, rows) = orders::list(request, &self.access, status.map(Into::into), &page)
+            .await
+            .gql()?;
+        let vis = results::visibility(request, access).await.gql()?;
+        Ok(connection(rows, |o| TestOrder::new(o, vis.clone())))
     }
 
     /// Appointments in start order (earliest first).
@@ -184,15 +169,10 @@ impl Patient {
             from: filter.from,
             to: filter.to,
         };
-        let (access, rows) =
-            appointments::list(db(ctx)?, request(ctx)?, self.model.id, &filter, &page)
-                .await
-                .gql()?;
-        Ok(connection(
-            rows,
-            |a| Cursor::at_time(a.starts_at, a.id),
-            |a| Appointment::new(a, access.clone()),
-        ))
+        let (access, rows) = appointments::list(request(ctx)?, &self.access, &filter, &page)
+            .await
+            .gql()?;
+        Ok(connection(rows, |a| Appointment::new(a, access.clone())))
     }
 
     async fn coverages(
@@ -202,14 +182,10 @@ impl Patient {
         after: Option<String>,
     ) -> Result<Connection<String, Coverage>> {
         let page = page(ctx, first, after)?;
-        let (_, rows) = coverage::coverages(db(ctx)?, request(ctx)?, self.model.id, &page)
+        let (_, rows) = coverage::coverages(request(ctx)?, &self.access, &page)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            |c| Cursor::at_date(c.period_start, c.id),
-            Coverage,
-        ))
+        Ok(connection(rows, Coverage))
     }
 
     /// Claims and explanations of benefits, latest service date first.
@@ -232,18 +208,14 @@ impl Patient {
                 .status
                 .map(|s| s.into_iter().map(Into::into).collect()),
         };
-        let (_, rows) = coverage::claims(db(ctx)?, request(ctx)?, self.model.id, &filter, &page)
+        let (_, rows) = coverage::claims(request(ctx)?, &self.access, &filter, &page)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            |c| Cursor::at_date(c.service_date, c.id),
-            Claim,
-        ))
+        Ok(connection(rows, Claim))
     }
 
     async fn notification_preferences(&self, ctx: &Context<'_>) -> Result<NotificationPreferences> {
-        let (_, prefs) = account::preferences(db(ctx)?, request(ctx)?, self.model.id)
+        let (_, prefs) = account::preferences(request(ctx)?, &self.access)
             .await
             .gql()?;
         Ok(NotificationPreferences(prefs))
@@ -257,13 +229,9 @@ impl Patient {
         after: Option<String>,
     ) -> Result<Connection<String, ProxyGrant>> {
         let page = page(ctx, first, after)?;
-        let (_, rows) = account::proxy_grants(db(ctx)?, request(ctx)?, self.model.id, &page)
+        let (_, rows) = account::proxy_grants(request(ctx)?, &self.access, &page)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            |g| Cursor::at_time(g.created_at, g.id),
-            ProxyGrant,
-        ))
+        Ok(connection(rows, ProxyGrant))
     }
 }

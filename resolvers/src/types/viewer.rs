@@ -2,15 +2,14 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, Result};
+use portal_core::identity::Viewer as AuthViewer;
 use portal_entities::tenant;
-use portal_services::auth::Viewer as AuthViewer;
-use portal_services::pagination::Cursor;
 use portal_services::{ServiceError, patients};
 use sea_orm::EntityTrait;
 
 use super::enums::Role;
 use super::patient::Patient;
-use crate::context::{connection, db, page, request};
+use crate::context::{connection, page, request};
 use crate::error::{GqlResult, to_gql};
 
 pub struct Viewer(pub AuthViewer);
@@ -39,7 +38,7 @@ impl Viewer {
     }
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
         let found = tenant::Entity::find_by_id(self.0.tenant_id)
-            .one(db(ctx)?)
+            .one(request(ctx)?.db())
             .await
             .map_err(ServiceError::from)
             .gql()?;
@@ -52,7 +51,7 @@ impl Viewer {
         let Some(id) = self.0.patient_id else {
             return Ok(None);
         };
-        let (access, model) = patients::get(db(ctx)?, request(ctx)?, id).await.gql()?;
+        let (access, model) = patients::get(request(ctx)?, id).await.gql()?;
         Ok(Some(Patient::new(model, access)))
     }
     /// Every patient the viewer may see: themself and those who granted them proxy access;
@@ -64,13 +63,9 @@ impl Viewer {
         after: Option<String>,
     ) -> Result<Connection<String, Patient>> {
         let page = page(ctx, first, after)?;
-        let rows = patients::visible_to_viewer(db(ctx)?, request(ctx)?, &page)
+        let rows = patients::visible_to_viewer(request(ctx)?, &page)
             .await
             .gql()?;
-        Ok(connection(
-            rows,
-            |(_, p)| Cursor::new(p.id.to_string(), p.id),
-            |(access, p)| Patient::new(p, access),
-        ))
+        Ok(connection(rows, |(access, p)| Patient::new(p, access)))
     }
 }

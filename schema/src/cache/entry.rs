@@ -1,8 +1,8 @@
 //! One cached answer: the response data, the audit records to write again on every hit, and
 //! the generations of everything it depends on at the time it was stored.
 
+use portal_core::audit::AuditRecord;
 use portal_entities::AuditOutcome;
-use portal_services::audit::AuditRecord;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -74,7 +74,7 @@ impl StoredRecord {
             proxy_for: self.proxy_for,
             outcome: parse_outcome(&self.outcome)?,
             reason: self.reason.clone(),
-            occurred_at: portal_services::clock::now(),
+            occurred_at: portal_core::clock::now(),
         })
     }
 }
@@ -98,7 +98,7 @@ fn parse_outcome(label: &str) -> Option<AuditOutcome> {
 
 #[cfg(test)]
 mod tests {
-    use portal_services::access::Access;
+    use portal_core::access::Access;
 
     use super::*;
 

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_graphql::{Request, Response};
-use portal_services::RequestContext;
-use portal_services::read_deps::ReadDeps;
+use portal_core::RequestContext;
+use portal_core::read_deps::ReadDeps;
 use uuid::Uuid;
 
 use entry::{Entry, Hit, StoredRecord};
@@ -188,19 +188,16 @@ impl ReadCache {
     }
 }
 
-/// Answers from a hit: its audit records are written again now, under this request; when
-/// they cannot be, the client gets UNAVAILABLE instead of the data, as on a live read.
-pub async fn serve(db: &portal_services::db::TenantDb, hit: Hit, ctx: RequestContext) -> Response {
+/// Answers from a hit: its audit records are written again now, under this request's unit
+/// of work; when they cannot be, the client gets UNAVAILABLE instead of the data, as on a
+/// live read.
+pub async fn serve(hit: Hit, ctx: &RequestContext) -> Response {
     for record in hit.records {
         ctx.record(record);
     }
-    match portal_services::audit::flush(db, &ctx).await {
+    match ctx.finish().await {
         Ok(_) => Response::new(hit.data),
-        Err(err) => crate::finish::withheld(
-            &ctx.request_id,
-            "audit trail write failed",
-            &err.to_string(),
-        ),
+        Err(why) => crate::finish::withheld(&ctx.request_id, why.what, &why.cause),
     }
 }
 
@@ -315,7 +312,7 @@ impl Inner {
 
 fn patient_keys(
     tenant: Uuid,
-    records: &[portal_services::audit::AuditRecord],
+    records: &[portal_core::audit::AuditRecord],
 ) -> impl Iterator<Item = String> {
     let patients: BTreeSet<Uuid> = records.iter().filter_map(|r| r.patient_id).collect();
     patients

@@ -4,7 +4,7 @@ use async_graphql::Request;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use portal_services::auth::Viewer;
+use portal_core::identity::Viewer;
 use sha2::{Digest, Sha256};
 
 /// Root fields never served from the cache: introspection (cheap, and not patient data) and
@@ -97,7 +97,7 @@ fn key(request: &Request, viewer: &Viewer) -> String {
 
 #[cfg(test)]
 mod tests {
-    use portal_services::auth::Role;
+    use portal_core::identity::Role;
     use uuid::Uuid;
 
     use super::*;

@@ -12,9 +12,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::QueuedNotification;
-use crate::account::default_preferences;
-use crate::error::ServiceResult;
-use crate::release::is_released_status;
+use portal_core::error::ServiceResult;
+use portal_core::policy::default_preferences;
+use portal_core::release::is_released_status;
 
 pub const RESULT_RELEASED: &str = "result.released";
 pub const RESULT_PRELIMINARY: &str = "result.preliminary";
@@ -29,7 +29,7 @@ pub(super) async fn record<C: ConnectionTrait>(
 ) -> ServiceResult<(Uuid, Vec<QueuedNotification>)> {
     let released = is_released_status(result.status);
     let event_id = Uuid::now_v7();
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     outbox_event::Entity::insert(outbox_event::ActiveModel {
         id: Set(event_id),
         tenant_id: Set(result.tenant_id),
@@ -109,7 +109,7 @@ async fn notifications<C: ConnectionTrait>(
             "no active push token",
         ),
     ];
-    let now = crate::clock::now();
+    let now = portal_core::clock::now();
     let mut rows = Vec::new();
     let mut queued = Vec::new();
     for (enabled, channel, reachable, unreachable) in wanted {

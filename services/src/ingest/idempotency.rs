@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{ServiceError, ServiceResult};
+use portal_core::error::{ServiceError, ServiceResult};
 
 /// SHA-256 of the request's canonical JSON (without the key itself).
 pub(super) fn request_hash<T: Serialize>(request: &T) -> ServiceResult<String> {
@@ -61,7 +61,7 @@ pub(super) async fn remember<C: ConnectionTrait>(
         operation: Set(operation.to_owned()),
         request_hash: Set(hash.to_owned()),
         response: Set(serde_json::json!({ "resultId": result_id })),
-        created_at: Set(crate::clock::now()),
+        created_at: Set(portal_core::clock::now()),
     })
     .exec(db)
     .await?;

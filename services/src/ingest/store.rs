@@ -15,12 +15,12 @@ use super::{
     Correction, MAX_BATCH, NewImagingReport, NewResult, OrderRef, Stored, events, idempotency,
     validate,
 };
-use crate::access::{self, Access, Scope};
-use crate::audit::{AuditRecord, Outcome};
-use crate::auth::{Role, Viewer};
-use crate::context::RequestContext;
-use crate::db::TenantDb;
-use crate::error::{ServiceError, ServiceResult};
+use portal_core::access::{self, Access, Scope};
+use portal_core::audit::{AuditRecord, Outcome};
+use portal_core::context::{RequestContext, Work};
+use portal_core::db::TenantDb;
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::identity::{Role, Viewer};
 
 const ADD: &str = "addTestResult";
 const CREATE: Access = Access::read("result.create", "TestResult");
@@ -41,21 +41,16 @@ fn require_writer(ctx: &RequestContext, what: Access) -> ServiceResult<&Viewer> 
 
 /// Stores one result with its observations or imaging report, creating or completing its
 /// order, with its outbox event and notifications, in one transaction.
-#[instrument(skip(db, ctx, input), fields(request_id = %ctx.request_id))]
-pub async fn add_result(
-    db: &TenantDb,
-    ctx: &RequestContext,
-    input: NewResult,
-) -> ServiceResult<Stored> {
-    add_one(db, ctx, input, "input").await
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn add_result(ctx: &RequestContext, input: NewResult) -> ServiceResult<Stored> {
+    add_one(ctx, input, "input").await
 }
 
 /// Stores each result of a batch in its own transaction: one bad result does not hold back
 /// the others of an overnight run. Inputs that already failed to convert keep their error.
 /// Returns one outcome per input, in order.
-#[instrument(skip(db, ctx, inputs), fields(request_id = %ctx.request_id, count = inputs.len()))]
+#[instrument(skip(ctx, inputs), fields(request_id = %ctx.request_id, count = inputs.len()))]
 pub async fn add_results(
-    db: &TenantDb,
     ctx: &RequestContext,
     inputs: Vec<ServiceResult<NewResult>>,
 ) -> ServiceResult<Vec<ServiceResult<Stored>>> {
@@ -69,19 +64,15 @@ pub async fn add_results(
     let mut outcomes = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
         outcomes.push(match input {
-            Ok(input) => add_one(db, ctx, input, &format!("inputs[{i}]")).await,
+            Ok(input) => add_one(ctx, input, &format!("inputs[{i}]")).await,
             Err(err) => Err(err),
         });
     }
     Ok(outcomes)
 }
 
-async fn add_one(
-    db: &TenantDb,
-    ctx: &RequestContext,
-    input: NewResult,
-    at: &str,
-) -> ServiceResult<Stored> {
+async fn add_one(ctx: &RequestContext, input: NewResult, at: &str) -> ServiceResult<Stored> {
+    let db = ctx.db();
     let viewer = require_writer(ctx, CREATE)?;
     let tenant = viewer.tenant_id;
     validate::shape(&input, at)?;
@@ -91,7 +82,7 @@ async fn add_one(
     {
         return replay(db, tenant, id).await;
     }
-    match store_new(db, ctx, &input, &hash, at).await {
+    match store_new(ctx, &input, &hash, at).await {
         Err(ServiceError::Internal(source)) if is_unique_violation(&*source) => {
             // A concurrent call with the same key or replacing the same result won the race.
             match &input.idempotency_key {
@@ -107,7 +98,6 @@ async fn add_one(
 }
 
 async fn store_new(
-    db: &TenantDb,
     ctx: &RequestContext,
     input: &NewResult,
     hash: &str,
@@ -115,13 +105,14 @@ async fn store_new(
 ) -> ServiceResult<Stored> {
     let viewer = ctx.viewer()?;
     let tenant = viewer.tenant_id;
-    let txn = crate::db::begin_write(db).await?;
-    let patient = validate::patient(&txn, tenant, input.patient_id, at).await?;
-    let (order, test, replaces) = order_for(&txn, viewer, input, &patient, at).await?;
-    authorize_writer(&txn, ctx, &patient, &order, CREATE).await?;
+    let work = ctx.begin_write().await?;
+    let txn = work.txn();
+    let patient = validate::patient(txn, tenant, input.patient_id, at).await?;
+    let (order, test, replaces) = order_for(txn, viewer, input, &patient, at).await?;
+    authorize_writer(&work, &patient, &order, CREATE).await?;
     let result_id = Uuid::now_v7();
     let observations = validate::observations(
-        &txn,
+        txn,
         &test,
         result_id,
         &input.observations,
@@ -144,10 +135,10 @@ async fn store_new(
         replaces_result_id: replaces.as_ref().map(|r| r.id),
         correction_reason: None,
         idempotency_key: input.idempotency_key.clone(),
-        created_at: crate::clock::now(),
+        created_at: portal_core::clock::now(),
     };
     let stored = insert_result(
-        &txn,
+        txn,
         result,
         observations,
         input.imaging_report.as_ref(),
@@ -163,12 +154,12 @@ async fn store_new(
     if order.status != order_status {
         let mut active = order.into_active_model();
         active.status = Set(order_status);
-        active.update(&txn).await?;
+        active.update(txn).await?;
     }
     if let Some(key) = &input.idempotency_key {
-        idempotency::remember(&txn, tenant, ADD, key, hash, stored.result.id).await?;
+        idempotency::remember(txn, tenant, ADD, key, hash, stored.result.id).await?;
     }
-    txn.commit().await?;
+    work.commit().await?;
     ctx.record(AuditRecord::new(
         CREATE.entity(stored.result.id),
         Some(patient.id),
@@ -230,7 +221,7 @@ async fn order_for<C: ConnectionTrait>(
                 &new.accession_number,
                 &format!("{at}.order.accessionNumber"),
             )?;
-            let now = crate::clock::now();
+            let now = portal_core::clock::now();
             let order = test_order::Model {
                 id: Uuid::now_v7(),
                 tenant_id: tenant,
@@ -258,21 +249,20 @@ async fn order_for<C: ConnectionTrait>(
 
 /// Lab, staff and admin write for any patient of their tenant; a clinician for patients they
 /// treat, including through the order being written.
-async fn authorize_writer<C: ConnectionTrait>(
-    db: &C,
-    ctx: &RequestContext,
+async fn authorize_writer(
+    work: &impl Work,
     patient: &patient::Model,
     order: &test_order::Model,
     what: Access,
 ) -> ServiceResult<()> {
-    let viewer = ctx.viewer()?;
+    let viewer = work.ctx().viewer()?;
     if !viewer.is_tenant_wide()
-        && let Some(me) = access::clinician_id(db, viewer).await?
+        && let Some(me) = access::clinician_id(work).await?
         && [order.ordering_clinician_id, order.referring_clinician_id].contains(&Some(me))
     {
         return Ok(());
     }
-    access::authorize(db, ctx, patient.id, Scope::Results, what)
+    access::authorize(work, patient.id, Scope::Results, what)
         .await
         .map(|_| ())
 }
@@ -333,9 +323,8 @@ async fn replay(db: &TenantDb, tenant: Uuid, result_id: Uuid) -> ServiceResult<S
 
 /// Corrects a released result: a new CORRECTED result replaces it; the original stays in
 /// the history; the patient is notified again.
-#[instrument(skip(db, ctx, correction, reason), fields(request_id = %ctx.request_id))]
+#[instrument(skip(ctx, correction, reason), fields(request_id = %ctx.request_id))]
 pub async fn correct_result(
-    db: &TenantDb,
     ctx: &RequestContext,
     result_id: Uuid,
     correction: Correction,
@@ -346,7 +335,6 @@ pub async fn correct_result(
     }
     validate::text(&correction.conclusion, "input.conclusion")?;
     replace(
-        db,
         ctx,
         result_id,
         reason,
@@ -357,26 +345,16 @@ pub async fn correct_result(
 }
 
 /// Withdraws a released result: a new ENTERED_IN_ERROR result replaces it.
-#[instrument(skip(db, ctx, reason), fields(request_id = %ctx.request_id))]
+#[instrument(skip(ctx, reason), fields(request_id = %ctx.request_id))]
 pub async fn mark_entered_in_error(
-    db: &TenantDb,
     ctx: &RequestContext,
     result_id: Uuid,
     reason: &str,
 ) -> ServiceResult<Stored> {
-    replace(
-        db,
-        ctx,
-        result_id,
-        reason,
-        ResultStatus::EnteredInError,
-        None,
-    )
-    .await
+    replace(ctx, result_id, reason, ResultStatus::EnteredInError, None).await
 }
 
 async fn replace(
-    db: &TenantDb,
     ctx: &RequestContext,
     result_id: Uuid,
     reason: &str,
@@ -393,23 +371,24 @@ async fn replace(
         ));
     }
     let outcome = async {
-        let txn = crate::db::begin_write(db).await?;
+        let work = ctx.begin_write().await?;
+        let txn = work.txn();
         let original = test_result::Entity::find_by_id(result_id)
             .filter(test_result::Column::TenantId.eq(tenant))
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or(ServiceError::NotFound("test result"))?;
-        let patient = validate::patient(&txn, tenant, original.patient_id, "input").await?;
+        let patient = validate::patient(txn, tenant, original.patient_id, "input").await?;
         let order =
-            validate::existing_order(&txn, tenant, patient.id, original.order_id, "input").await?;
-        authorize_writer(&txn, ctx, &patient, &order, CORRECT.entity(result_id)).await?;
-        check_replaceable(&txn, &original).await?;
-        let test = validate::test_by_id(&txn, tenant, original.test_id).await?;
+            validate::existing_order(txn, tenant, patient.id, original.order_id, "input").await?;
+        authorize_writer(&work, &patient, &order, CORRECT.entity(result_id)).await?;
+        check_replaceable(txn, &original).await?;
+        let test = validate::test_by_id(txn, tenant, original.test_id).await?;
         let new_id = Uuid::now_v7();
         let (observations, imaging) = match &correction {
             Some(c) => (
                 validate::observations(
-                    &txn,
+                    txn,
                     &test,
                     new_id,
                     &c.observations,
@@ -421,7 +400,7 @@ async fn replace(
             ),
             None => (Vec::new(), None),
         };
-        let now = crate::clock::now();
+        let now = portal_core::clock::now();
         let result = test_result::Model {
             id: new_id,
             status,
@@ -433,16 +412,9 @@ async fn replace(
             created_at: now,
             ..original.clone()
         };
-        let stored = insert_result(
-            &txn,
-            result,
-            observations,
-            imaging.as_ref(),
-            &patient,
-            &test,
-        )
-        .await?;
-        txn.commit().await?;
+        let stored =
+            insert_result(txn, result, observations, imaging.as_ref(), &patient, &test).await?;
+        work.commit().await?;
         Ok::<_, ServiceError>((stored, patient.id))
     }
     .await;

@@ -10,8 +10,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{NewImagingReport, NewObservation, NewResult, OrderRef, is_reportable};
-use crate::error::{ServiceError, ServiceResult};
 use crate::interpretation::interpret;
+use portal_core::error::{ServiceError, ServiceResult};
 
 const MAX_TEXT: usize = 10_000;
 const MAX_OBSERVATIONS: usize = 200;

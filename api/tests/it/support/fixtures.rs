@@ -368,7 +368,7 @@ pub async fn result_with_event(
     test: Uuid,
     status: ResultStatus,
 ) -> StoredResult {
-    let taken = (Uuid::now_v7(), portal_services::clock::now());
+    let taken = (Uuid::now_v7(), portal_core::clock::now());
     result_with_event_taken(db, tenant, patient, order, test, status, taken).await
 }
 
@@ -384,7 +384,7 @@ pub async fn result_with_event_taken(
     (event_id, now): (Uuid, DateTime<Utc>),
 ) -> StoredResult {
     let result_id = Uuid::now_v7();
-    let released = portal_services::release::is_released_status(status);
+    let released = portal_core::release::is_released_status(status);
     let event_type = if released {
         portal_services::live::RESULT_RELEASED
     } else {
@@ -491,7 +491,7 @@ impl TestApp {
         status: ResultStatus,
     ) -> StoredResult {
         let stored = result_with_event(&self.owner, tenant, patient, order, test, status).await;
-        self.state.outbox_wake.notify_one();
+        self.state.app.outbox_wake.notify_one();
         stored
     }
 
@@ -507,7 +507,7 @@ impl TestApp {
     ) -> StoredResult {
         let stored =
             result_with_event_taken(&self.owner, tenant, patient, order, test, status, taken).await;
-        self.state.outbox_wake.notify_one();
+        self.state.app.outbox_wake.notify_one();
         stored
     }
 

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use portal_api::auth::{Role, Viewer};
 use portal_api::{AppState, Config};
+use portal_core::context::Origin;
 use portal_entities::audit_event;
-use portal_services::RequestContext;
-use portal_services::auth::{Role, Viewer};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -71,7 +71,7 @@ impl TestApp {
             }
         };
         let config = test_config(&url, owner_url.as_deref(), &dir, extra);
-        let db = portal_services::db::connect(&url, 5, std::time::Duration::from_secs(5))
+        let db = portal_core::db::connect(&url, 5, std::time::Duration::from_secs(5))
             .await
             .expect("connect");
         Self::assemble(config, db, owner_url.as_deref(), dir).await
@@ -85,7 +85,7 @@ impl TestApp {
         let app_url = portal_testkit::postgres::with_app_role(url)
             .unwrap_or_else(|e| panic!("application role: {e}"));
         let config = test_config(&app_url, Some(url), &dir, extra);
-        let db = portal_services::db::connect(
+        let db = portal_core::db::connect(
             &app_url,
             config.database_max_connections,
             config.database_timeout,
@@ -110,7 +110,7 @@ impl TestApp {
             .await
             .expect("app state");
         let owner = match owner_url {
-            Some(url) => portal_services::db::connect(url, 5, std::time::Duration::from_secs(5))
+            Some(url) => portal_core::db::connect(url, 5, std::time::Duration::from_secs(5))
                 .await
                 .expect("connect as owner"),
             None => db.clone(),
@@ -155,14 +155,14 @@ impl TestApp {
 
     /// Executes a GraphQL operation through the schema; returns `{data, errors}` as JSON.
     pub async fn query(&self, viewer: Option<&Viewer>, query: &str, variables: Value) -> Value {
-        let ctx = RequestContext::new(
+        let origin = Origin::new(
             viewer.cloned(),
             Uuid::now_v7().to_string(),
             Some("127.0.0.1".into()),
         );
         let request = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(variables));
-        let response = portal_schema::execute(&self.state.schema, request, ctx).await;
+        let response = portal_schema::execute(&self.state.schema, request, origin).await;
         serde_json::to_value(&response).expect("response serialises")
     }
 

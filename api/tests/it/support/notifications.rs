@@ -83,8 +83,8 @@ impl TestApp {
             .await
             .expect("read preferences");
         let exists = stored.is_some();
-        let mut prefs = stored
-            .unwrap_or_else(|| portal_services::account::default_preferences(tenant, patient));
+        let mut prefs =
+            stored.unwrap_or_else(|| portal_core::policy::default_preferences(tenant, patient));
         match channel {
             NotificationChannel::Email => prefs.email = on,
             NotificationChannel::Sms => prefs.sms = on,
@@ -100,8 +100,8 @@ impl TestApp {
             .await
             .expect("read preferences");
         let exists = stored.is_some();
-        let mut prefs = stored
-            .unwrap_or_else(|| portal_services::account::default_preferences(tenant, patient));
+        let mut prefs =
+            stored.unwrap_or_else(|| portal_core::policy::default_preferences(tenant, patient));
         prefs.hold_sensitive_results = true;
         self.store_preferences(prefs, exists).await;
     }
@@ -127,7 +127,7 @@ impl TestApp {
     ) -> Uuid {
         self.channel_wanted(tenant, patient, channel, true).await;
         let id = Uuid::now_v7();
-        let now = portal_services::clock::now();
+        let now = portal_core::clock::now();
         notification::Model {
             id,
             tenant_id: tenant,

@@ -1,0 +1,302 @@
+//! Original-mode acknowledgements: MSH (sender and receiver swapped) + MSA + ERR*.
+//!
+//! AA: accepted (may carry ERR with severity W). AE: the content is wrong, do not resend
+//! unchanged. AR: unparseable, unsupported or a failure here, the sender may resend.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::messages::{Hd, Header};
+use crate::parse::{Delimiters, Location, escape};
+
+/// MSA-1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckCode {
+    /// AA
+    Accept,
+    /// AE
+    Error,
+    /// AR
+    Reject,
+}
+
+impl AckCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "AA",
+            Self::Error => "AE",
+            Self::Reject => "AR",
+        }
+    }
+}
+
+impl fmt::Display for AckCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ERR-3, HL7 table 0357 (message error condition codes, v2.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    SegmentSequence,
+    RequiredFieldMissing,
+    DataType,
+    TableValueNotFound,
+    UnsupportedMessageType,
+    UnsupportedEventCode,
+    UnsupportedProcessingId,
+    UnsupportedVersionId,
+    UnknownKeyIdentifier,
+    DuplicateKeyIdentifier,
+    RecordLocked,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> u16 {
+        match self {
+            Self::SegmentSequence => 100,
+            Self::RequiredFieldMissing => 101,
+            Self::DataType => 102,
+            Self::TableValueNotFound => 103,
+            Self::UnsupportedMessageType => 200,
+            Self::UnsupportedEventCode => 201,
+            Self::UnsupportedProcessingId => 202,
+            Self::UnsupportedVersionId => 203,
+            Self::UnknownKeyIdentifier => 204,
+            Self::DuplicateKeyIdentifier => 205,
+            Self::RecordLocked => 206,
+            Self::InternalError => 207,
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::SegmentSequence => "Segment sequence error",
+            Self::RequiredFieldMissing => "Required field missing",
+            Self::DataType => "Data type error",
+            Self::TableValueNotFound => "Table value not found",
+            Self::UnsupportedMessageType => "Unsupported message type",
+            Self::UnsupportedEventCode => "Unsupported event code",
+            Self::UnsupportedProcessingId => "Unsupported processing id",
+            Self::UnsupportedVersionId => "Unsupported version id",
+            Self::UnknownKeyIdentifier => "Unknown key identifier",
+            Self::DuplicateKeyIdentifier => "Duplicate key identifier",
+            Self::RecordLocked => "Application record locked",
+            Self::InternalError => "Application internal error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code(), self.text())
+    }
+}
+
+/// ERR-4, HL7 table 0516.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+    Information,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "E",
+            Self::Warning => "W",
+            Self::Information => "I",
+        }
+    }
+}
+
+/// One ERR segment: where (ERR-2), what (ERR-3), how bad (ERR-4), and a message for the
+/// sender's staff (ERR-8). The message must not contain patient data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub location: Option<Location>,
+    pub code: ErrorCode,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            location: None,
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    pub fn at(self, location: Location) -> Self {
+        Self {
+            location: Some(location),
+            ..self
+        }
+    }
+
+    pub fn with_severity(self, severity: Severity) -> Self {
+        Self { severity, ..self }
+    }
+}
+
+/// A built ACK, ready to be framed and sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub code: AckCode,
+    /// MSH-10 of the ACK itself.
+    pub control_id: String,
+    /// The ACK in ER7, segments ended by `\r`.
+    pub text: String,
+}
+
+impl Ack {
+    /// AA for the message with this header.
+    pub fn accept(header: &Header) -> Self {
+        AckBuilder::new(header, AckCode::Accept).build()
+    }
+
+    /// AE or AR, with one ERR, for an error about the message with this header.
+    pub fn for_error(header: &Header, error: &crate::Hl7Error) -> Self {
+        AckBuilder::new(header, error.ack_code())
+            .issue(error.issue())
+            .build()
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
+
+/// Builds an ACK answering the message whose header is given.
+#[derive(Debug, Clone)]
+pub struct AckBuilder<'a> {
+    header: &'a Header,
+    code: AckCode,
+    text: Option<String>,
+    issues: Vec<Issue>,
+    control_id: Option<String>,
+    at: Option<DateTime<FixedOffset>>,
+}
+
+impl<'a> AckBuilder<'a> {
+    pub fn new(header: &'a Header, code: AckCode) -> Self {
+        Self {
+            header,
+            code,
+            text: None,
+            issues: Vec::new(),
+            control_id: None,
+            at: None,
+        }
+    }
+
+    /// MSA-3, a short text for the sender (no patient data).
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    pub fn issue(mut self, issue: Issue) -> Self {
+        self.issues.push(issue);
+        self
+    }
+
+    /// MSH-10 of the ACK; generated when not given.
+    pub fn control_id(mut self, id: impl Into<String>) -> Self {
+        self.control_id = Some(id.into());
+        self
+    }
+
+    /// MSH-7 of the ACK; now when not given.
+    pub fn at(mut self, at: DateTime<FixedOffset>) -> Self {
+        self.at = Some(at);
+        self
+    }
+
+    pub fn build(self) -> Ack {
+        let d = Delimiters::default();
+        let h = self.header;
+        let control_id = self.control_id.unwrap_or_else(new_control_id);
+        let at = self.at.unwrap_or_else(|| Utc::now().fixed_offset());
+        let hd = |v: &Option<Hd>| v.as_ref().map(|hd| hd.encode(&d)).unwrap_or_default();
+        let esc = |v: &Option<String>| v.as_deref().map(|s| escape(s, &d)).unwrap_or_default();
+        let message_type = match &h.trigger {
+            Some(trigger) => format!("ACK^{}^ACK", escape(trigger, &d)),
+            None => "ACK".to_owned(),
+        };
+        let mut out = format!(
+            "MSH|^~\\&|{}|{}|{}|{}|{}||{}|{}|{}|{}\r",
+            hd(&h.receiving_application),
+            hd(&h.receiving_facility),
+            hd(&h.sending_application),
+            hd(&h.sending_facility),
+            at.format("%Y%m%d%H%M%S%z"),
+            message_type,
+            escape(&control_id, &d),
+            h.processing_id
+                .as_deref()
+                .map(|p| escape(p, &d))
+                .unwrap_or_else(|| "P".to_owned()),
+            h.version
+                .as_deref()
+                .map(|v| escape(v, &d))
+                .unwrap_or_else(|| "2.5.1".to_owned()),
+        );
+        out.push_str(&format!(
+            "MSA|{}|{}|{}\r",
+            self.code,
+            esc(&h.control_id),
+            esc(&self.text)
+        ));
+        for issue in &self.issues {
+            out.push_str(&err_segment(issue, &d));
+        }
+        Ack {
+            code: self.code,
+            control_id,
+            text: out,
+        }
+    }
+}
+
+fn err_segment(issue: &Issue, d: &Delimiters) -> String {
+    let location = issue
+        .location
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    format!(
+        "ERR||{}|{}^{}^HL70357|{}||||{}\r",
+        location,
+        issue.code.code(),
+        issue.code.text(),
+        issue.severity.as_str(),
+        escape(&issue.message, d)
+    )
+}
+
+/// A control id unique within this process and, through the timestamp, across restarts;
+/// 20 characters, the v2.5 length of MSH-10.
+fn new_control_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+    format!("{}{n:06}", Utc::now().format("%Y%m%d%H%M%S"))
+}
+
+#[cfg(test)]
+mod tests;

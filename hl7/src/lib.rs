@@ -1,0 +1,18 @@
+//! HL7 v2 groundwork for the portal: a parser, MLLP framing, original-mode ACKs, a TCP
+//! listener and the typed mapping of ORU^R01, ADT and SIU messages. No database here: the
+//! integration with the domain services is built on top of this crate.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod ack;
+pub mod datetime;
+pub mod error;
+pub mod listener;
+pub mod messages;
+pub mod mllp;
+pub mod parse;
+
+pub use ack::{Ack, AckBuilder, AckCode, ErrorCode, Issue, Severity};
+pub use error::Hl7Error;
+pub use listener::{Handler, Inbound, Limits, serve};
+pub use parse::{Location, Message, parse};
