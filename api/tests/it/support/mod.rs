@@ -178,6 +178,12 @@ impl TestApp {
         (response, self.statements.load(Ordering::SeqCst) - before)
     }
 
+    /// How many SQL statements the application's connection has issued so far (for counts
+    /// of requests that do not go through `query`, e.g. FHIR over the router).
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
     }
