@@ -158,10 +158,13 @@ pub fn tokens(value: &str) -> FhirResult<Vec<Token<'_>>> {
         .collect()
 }
 
+/// Inclusive bounds of an interval of time; `None` is unbounded.
+pub type Bounds = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The interval the `date` values (each `[prefix]value`, ANDed) allow: inclusive bounds.
-pub fn date_range(values: &[&str]) -> FhirResult<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> {
+pub fn date_range(values: &[&str]) -> FhirResult<Bounds> {
     let tick = Duration::microseconds(1);
-    let (mut since, mut until): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    let (mut since, mut until): Bounds = (None, None);
     for value in values {
         let (prefix, rest) = match value.get(..2) {
             Some(p) if p.chars().all(|c| c.is_ascii_lowercase()) => (p, &value[2..]),

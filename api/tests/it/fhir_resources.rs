@@ -34,7 +34,7 @@ async fn every_served_resource_type_passes_the_r4_validator(backend: Backend) {
     let p = w.p1;
     let mut responses = vec![fhir.ok(&staff, "metadata").await];
     for search in [
-        format!("Patient?identifier=P1"),
+        "Patient?identifier=P1".to_owned(),
         format!("DiagnosticReport?patient={p}&_include=DiagnosticReport:result"),
         format!("Observation?patient={p}"),
         format!("Appointment?patient={p}"),
@@ -375,14 +375,15 @@ async fn metadata_lists_exactly_what_is_served(backend: Backend) {
             .cloned()
             .unwrap_or_default();
         let unknown = fhir
-            .get(
-                Some(&staff),
-                &format!("{kind}?no-such-param=1"),
-            )
+            .get(Some(&staff), &format!("{kind}?no-such-param=1"))
             .await;
         if interactions.contains(&"search-type") {
             assert_eq!(unknown.status, 400, "{kind}: {:#}", unknown.body);
-            assert!(unknown.issue().contains("no-such-param"), "{:#}", unknown.body);
+            assert!(
+                unknown.issue().contains("no-such-param"),
+                "{:#}",
+                unknown.body
+            );
             for param in params {
                 let name = param["name"].as_str().unwrap_or_default();
                 let value = sample(kind, name, param["type"].as_str().unwrap_or_default());
