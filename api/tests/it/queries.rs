@@ -4,7 +4,6 @@
 use chrono::{Duration, Utc};
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use portal_services::demo;
 use serde_json::{Value, json};
 
@@ -17,7 +16,7 @@ const PAGE: &str = r#"query($id: ID!, $first: Int, $after: String) {
     pageInfo { hasNextPage hasPreviousPage endCursor } } } }"#;
 
 async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p2, w.facility, w.cbc, None).await;
     for day in 1..=6 {
@@ -32,19 +31,13 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
         )
         .await;
     }
-    let me = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let me = app.as_patient("p2", w.tenant_a, w.p2);
     let id = encode(NodeType::Patient, w.p2).to_string();
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let response = app
-            .query(
-                Some(&me),
-                PAGE,
-                json!({ "id": id, "first": 3, "after": after }),
-            )
+        let response = me
+            .query(PAGE, json!({ "id": id, "first": 3, "after": after }))
             .await;
         no_errors(&response);
         let results = &response["data"]["patient"]["results"];
@@ -72,21 +65,15 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
         "newest first"
     );
 
-    let too_many = app
-        .query(Some(&me), PAGE, json!({ "id": id, "first": 51 }))
-        .await;
+    let too_many = me.query(PAGE, json!({ "id": id, "first": 51 })).await;
     assert_eq!(
         error_code(&too_many),
         Some("BAD_USER_INPUT"),
         "{too_many:#}"
     );
     assert_eq!(too_many["errors"][0]["extensions"]["field"], "first");
-    let bad_cursor = app
-        .query(
-            Some(&me),
-            PAGE,
-            json!({ "id": id, "after": "not-a-cursor" }),
-        )
+    let bad_cursor = me
+        .query(PAGE, json!({ "id": id, "after": "not-a-cursor" }))
         .await;
     assert_eq!(
         error_code(&bad_cursor),
@@ -96,7 +83,7 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
 }
 
 async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p2, w.facility, w.cbc, None).await;
     for n in 0..24 {
@@ -111,17 +98,15 @@ async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend)
         )
         .await;
     }
-    let me = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let me = app.as_patient("p2", w.tenant_a, w.p2);
     let query = r#"query($id: ID!, $first: Int) { patient(id: $id) { results(first: $first) { edges { node {
         id status test { code } order { id facility { name } } history { id } observations { code displayValue } } } } } }"#;
     let id = encode(NodeType::Patient, w.p2).to_string();
-    let (small, few) = app
-        .count_statements(Some(&me), query, json!({ "id": id, "first": 2 }))
+    let (small, few) = me
+        .count_statements(query, json!({ "id": id, "first": 2 }))
         .await;
-    let (large, many) = app
-        .count_statements(Some(&me), query, json!({ "id": id, "first": 20 }))
+    let (large, many) = me
+        .count_statements(query, json!({ "id": id, "first": 20 }))
         .await;
     no_errors(&small);
     no_errors(&large);
@@ -139,7 +124,7 @@ async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend)
 }
 
 async fn results_filter_by_category_status_and_time(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p2, w.facility, w.cbc, None).await;
     let old = app
@@ -153,9 +138,7 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
             None,
         )
         .await;
-    let me = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let me = app.as_patient("p2", w.tenant_a, w.p2);
     let query = r#"query($id: ID!, $filter: ResultFilter) { patient(id: $id) { results(filter: $filter) { edges { node { id } } } } }"#;
     let id = encode(NodeType::Patient, w.p2).to_string();
     let count = |response: &Value| {
@@ -164,12 +147,8 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
             .map(Vec::len)
     };
     let until = (Utc::now() - Duration::days(30)).to_rfc3339();
-    let response = app
-        .query(
-            Some(&me),
-            query,
-            json!({ "id": id, "filter": { "until": until } }),
-        )
+    let response = me
+        .query(query, json!({ "id": id, "filter": { "until": until } }))
         .await;
     no_errors(&response);
     assert_eq!(count(&response), Some(1));
@@ -180,19 +159,14 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
     let since = (Utc::now() - Duration::days(30)).to_rfc3339();
     assert_eq!(
         count(
-            &app.query(
-                Some(&me),
-                query,
-                json!({ "id": id, "filter": { "since": since } })
-            )
-            .await
+            &me.query(query, json!({ "id": id, "filter": { "since": since } }))
+                .await
         ),
         Some(1)
     );
     assert_eq!(
         count(
-            &app.query(
-                Some(&me),
+            &me.query(
                 query,
                 json!({ "id": id, "filter": { "category": "IMAGING" } })
             )
@@ -202,8 +176,7 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
     );
     assert_eq!(
         count(
-            &app.query(
-                Some(&me),
+            &me.query(
                 query,
                 json!({ "id": id, "filter": { "status": ["CORRECTED"] } })
             )
@@ -211,9 +184,8 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
         ),
         Some(0)
     );
-    let backwards = app
+    let backwards = me
         .query(
-            Some(&me),
             query,
             json!({ "id": id, "filter": { "since": since, "until": until } }),
         )
@@ -226,45 +198,37 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
 }
 
 async fn node_resolves_global_ids_with_the_same_checks(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { node(id: $id) { __typename id ... on TestResult { status } ... on Patient { mrn } } }"#;
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             query,
             json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
         )
         .await;
     no_errors(&response);
     assert_eq!(response["data"]["node"]["__typename"], "TestResult");
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             query,
             json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
         )
         .await;
     assert_eq!(response["data"]["node"]["mrn"], "P1");
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             query,
             json!({ "id": encode(NodeType::Patient, w.p2).to_string() }),
         )
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
-    let response = app
-        .query(Some(&me), query, json!({ "id": "garbage" }))
-        .await;
+    let response = me.query(query, json!({ "id": "garbage" })).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
     let wrong_type = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             wrong_type,
             json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
         )
@@ -273,15 +237,14 @@ async fn node_resolves_global_ids_with_the_same_checks(backend: Backend) {
 }
 
 async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let (tenant, created) = demo::seed(&app.db).await.expect("seed");
     assert!(created);
     let (again, created_again) = demo::seed(&app.db).await.expect("seed again");
     assert_eq!((again, created_again), (tenant, false));
-    let staff = app.viewer("staff", tenant, &[Role::Staff], None).await;
-    let response = app
+    let staff = app.as_staff(tenant);
+    let response = staff
         .query(
-            Some(&staff),
             "{ viewer { patients(first: 50) { edges { node { mrn } } } } }",
             json!({}),
         )
@@ -294,7 +257,7 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
         Some(4)
     );
     let catalog = r#"{ testCatalog(search: "lipid") { edges { node { code category analytes { code unit } } } } }"#;
-    let response = app.query(Some(&staff), catalog, json!({})).await;
+    let response = staff.query(catalog, json!({})).await;
     no_errors(&response);
     assert_eq!(
         response["data"]["testCatalog"]["edges"][0]["node"]["code"],
@@ -306,9 +269,8 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
             .map(Vec::len),
         Some(4)
     );
-    let by_code = app
+    let by_code = staff
         .query(
-            Some(&staff),
             r#"{ testCatalog(search: "4548") { edges { node { displayName } } } }"#,
             json!({}),
         )
@@ -324,16 +286,14 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
         .await
         .expect("q")
         .expect("alice");
-    let me = app
-        .viewer("alice", tenant, &[Role::Patient], Some(alice.id))
-        .await;
+    let me = app.as_patient("alice", tenant, alice.id);
     let query = r#"{ viewer { patient {
         results(first: 50) { edges { node { status category imagingReport { modality } } } }
         appointments { edges { node { kind status } } }
         coverages { edges { node { payer status } } }
         claims { edges { node { billed { amount currency } status } } }
         notificationPreferences { channels language holdSensitiveResults } } } }"#;
-    let response = app.query(Some(&me), query, json!({})).await;
+    let response = me.query(query, json!({})).await;
     no_errors(&response);
     let patient = &response["data"]["viewer"]["patient"];
     let text = patient["results"].to_string();
@@ -397,8 +357,8 @@ fragment TypeRef on __Type {
 
 #[tokio::test]
 async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() {
-    let app = TestApp::new(Backend::Sqlite).await;
-    let response = app.query(None, INTROSPECTION, json!({})).await;
+    let app = TestApp::init(Backend::Sqlite).await;
+    let response = app.anonymous().query(INTROSPECTION, json!({})).await;
     no_errors(&response);
     assert!(
         response["data"]["__schema"]["types"]
@@ -410,7 +370,7 @@ async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() 
         "{{ viewer {{ patient {{ results {{ edges {{ node {{ {nested} id {} }} }} }} }} }} }}",
         "} ".repeat(16)
     );
-    let response = app.query(None, &deep, json!({})).await;
+    let response = app.anonymous().query(&deep, json!({})).await;
     assert_eq!(
         error_code(&response),
         Some("BAD_USER_INPUT"),
@@ -422,6 +382,6 @@ async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() 
             .is_some_and(|m| m.contains("too deep")),
         "{response:#}"
     );
-    let syntax = app.query(None, "{ viewer {", json!({})).await;
+    let syntax = app.anonymous().query("{ viewer {", json!({})).await;
     assert_eq!(error_code(&syntax), Some("BAD_USER_INPUT"), "{syntax:#}");
 }

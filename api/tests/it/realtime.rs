@@ -5,7 +5,6 @@ use chrono::{Duration, Utc};
 use futures_util::StreamExt;
 use portal_entities::{ResultStatus, outbox_event};
 use portal_resolvers::ids::{NodeType, encode};
-use portal_services::auth::Role;
 use portal_services::db::TenantDb;
 use portal_services::outbox::{self, Follow};
 use portal_subscriptions::{Delivery, EventBus};
@@ -16,7 +15,7 @@ use uuid::Uuid;
 use crate::on_both_backends;
 use crate::support::fixtures::World;
 use crate::support::ws::{WAIT, WsClient};
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Role, TestApp};
 
 const READY: &str = r#"subscription($patientId: ID!, $after: ID) {
   resultReady(patientId: $patientId, after: $after) { eventId result { id status observations { code } } }
@@ -46,7 +45,7 @@ async fn store(app: &TestApp, w: &World, order: Uuid, status: ResultStatus) -> (
 }
 
 async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = p1_order(&app, &w).await;
     let mut live = app.state.bus.subscribe();
@@ -76,7 +75,7 @@ async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backe
 }
 
 async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = p1_order(&app, &w).await;
     // One slot per subscriber, no relay running: one relay pass of five events must lag it.
@@ -112,10 +111,10 @@ async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(back
 }
 
 async fn patient_receives_a_released_result_after_commit(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
@@ -139,11 +138,11 @@ async fn patient_receives_a_released_result_after_commit(backend: Backend) {
 }
 
 async fn patient_never_receives_preliminary_or_held_sensitive_results(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     app.hold_sensitive(w.tenant_a, w.p1).await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
@@ -162,18 +161,18 @@ async fn patient_never_receives_preliminary_or_held_sensitive_results(backend: B
 }
 
 async fn unauthorised_subscribers_get_an_error_and_nothing_else(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
     let cases = [
         (
             "another patient",
-            Some(app.token("p2", w.tenant_a, &[Role::Patient], Some(w.p2))),
+            Some(app.as_patient("p2", w.tenant_a, w.p2).token()),
             "FORBIDDEN",
         ),
         (
             "another tenant",
-            Some(app.token("q1", w.tenant_b, &[Role::Patient], Some(w.q1))),
+            Some(app.as_patient("q1", w.tenant_b, w.q1).token()),
             "NOT_FOUND",
         ),
         ("no token", None, "UNAUTHENTICATED"),
@@ -192,10 +191,10 @@ async fn unauthorised_subscribers_get_an_error_and_nothing_else(backend: Backend
 }
 
 async fn bad_token_closes_the_connection_and_is_audited(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let mut forged = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let mut forged = app.as_patient("p1", w.tenant_a, w.p1).token();
     forged.push('x');
     for payload in [
         json!({ "Authorization": format!("Bearer {forged}") }),
@@ -215,10 +214,10 @@ async fn bad_token_closes_the_connection_and_is_audited(backend: Backend) {
 }
 
 async fn reconnect_with_after_receives_exactly_the_missed_events(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let order = p1_order(&app, &w).await;
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
@@ -251,7 +250,7 @@ async fn reconnect_with_after_receives_exactly_the_missed_events(backend: Backen
 }
 
 async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let grant = app
         .grant(
@@ -264,7 +263,7 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
         )
         .await;
     let server = app.serve().await;
-    let token = app.token("proxy.parent", w.tenant_a, &[Role::Patient], Some(w.p2));
+    let token = app.as_proxy("proxy.parent", w.tenant_a, Some(w.p2)).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
@@ -280,7 +279,7 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_ends_when_its_token_expires() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
     let server = app.serve().await;
     let signer = &app.state.dev.as_ref().expect("dev signer").signer;
@@ -303,17 +302,17 @@ async fn a_subscription_ends_when_its_token_expires() {
 }
 
 async fn result_updated_delivers_preliminary_results_to_the_care_team_only(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let patient_token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let patient_token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut as_patient = WsClient::connect(server.addr, Some(&patient_token)).await;
     as_patient.subscribe("1", UPDATED, json!({})).await;
     assert_eq!(as_patient.expect_error("1").await, "FORBIDDEN");
     as_patient.subscribe("2", UPDATED, patient(w.p1)).await;
     assert_eq!(as_patient.expect_error("2").await, "FORBIDDEN");
 
-    let clinician_token = app.token("dr.a", w.tenant_a, &[Role::Clinician], None);
+    let clinician_token = app.as_clinician("dr.a", w.tenant_a).token();
     let mut clinician = WsClient::connect(server.addr, Some(&clinician_token)).await;
     clinician.subscribe("1", UPDATED, json!({})).await;
     app.wait_for_subscribers(1).await;
@@ -337,10 +336,10 @@ async fn result_updated_delivers_preliminary_results_to_the_care_team_only(backe
 }
 
 async fn server_shutdown_closes_open_subscriptions(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
