@@ -2,11 +2,11 @@
 
 use chrono::{Duration, Utc};
 use portal_entities::{AuditOutcome, push_token};
-use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::ids::{patient_gid, patient_vars};
 use crate::support::{Backend, Role, TestApp, error_code, no_errors};
 
 const UPDATE_PREFS: &str = r#"mutation($id: ID!, $input: NotificationPreferencesInput!) {
@@ -27,10 +27,6 @@ const REVOKE: &str =
 const RESULTS: &str =
     r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
 
-fn pid(id: uuid::Uuid) -> String {
-    encode(NodeType::Patient, id).to_string()
-}
-
 fn field(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["field"].as_str()
 }
@@ -41,7 +37,10 @@ async fn patient_updates_own_notification_preferences(backend: Backend) {
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let input = json!({ "channels": ["SMS", "PUSH"], "language": "de-CH" });
     let response = me
-        .query(UPDATE_PREFS, json!({ "id": pid(w.p1), "input": input }))
+        .query(
+            UPDATE_PREFS,
+            json!({ "id": patient_gid(w.p1), "input": input }),
+        )
         .await;
     no_errors(&response);
     let prefs = &response["data"]["updateNotificationPreferences"]["preferences"];
@@ -49,7 +48,10 @@ async fn patient_updates_own_notification_preferences(backend: Backend) {
     assert_eq!(prefs["language"], "de-CH");
     let partial = json!({ "holdSensitiveResults": true });
     let response = me
-        .query(UPDATE_PREFS, json!({ "id": pid(w.p1), "input": partial }))
+        .query(
+            UPDATE_PREFS,
+            json!({ "id": patient_gid(w.p1), "input": partial }),
+        )
         .await;
     no_errors(&response);
     let prefs = &response["data"]["updateNotificationPreferences"]["preferences"];
@@ -61,11 +63,14 @@ async fn patient_updates_own_notification_preferences(backend: Backend) {
     assert_eq!(prefs["holdSensitiveResults"], true);
     let none = json!({ "channels": ["NONE"] });
     let response = me
-        .query(UPDATE_PREFS, json!({ "id": pid(w.p1), "input": none }))
+        .query(
+            UPDATE_PREFS,
+            json!({ "id": patient_gid(w.p1), "input": none }),
+        )
         .await;
     no_errors(&response);
     let read = r#"query($id: ID!) { patient(id: $id) { notificationPreferences { channels language holdSensitiveResults } } }"#;
-    let response = me.query(read, json!({ "id": pid(w.p1) })).await;
+    let response = me.query(read, patient_vars(w.p1)).await;
     assert_eq!(
         response["data"]["patient"]["notificationPreferences"],
         json!({ "channels": ["NONE"], "language": "de-CH", "holdSensitiveResults": true })
@@ -90,7 +95,10 @@ async fn invalid_preferences_are_bad_user_input_with_the_field(backend: Backend)
         (json!({ "language": "a".repeat(36) }), "input.language"),
     ] {
         let response = me
-            .query(UPDATE_PREFS, json!({ "id": pid(w.p1), "input": input }))
+            .query(
+                UPDATE_PREFS,
+                json!({ "id": patient_gid(w.p1), "input": input }),
+            )
             .await;
         assert_eq!(
             error_code(&response),
@@ -105,15 +113,15 @@ async fn only_the_patient_and_staff_may_change_preferences(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
     let input = json!({ "language": "fr" });
-    let vars = json!({ "id": pid(w.p1), "input": input });
+    let vars = json!({ "id": patient_gid(w.p1), "input": input });
     for (subject, roles, patient) in [
         ("proxy.active", vec![Role::Patient], Some(w.p2)),
         ("p2", vec![Role::Patient], Some(w.p2)),
         ("lab.1", vec![Role::Lab], None),
         ("dr.a", vec![Role::Clinician], None),
     ] {
-        let viewer = app.as_user(subject, w.tenant_a, &roles, patient);
-        let response = viewer.query(UPDATE_PREFS, vars.clone()).await;
+        let caller = app.as_user(subject, w.tenant_a, &roles, patient);
+        let response = caller.query(UPDATE_PREFS, vars.clone()).await;
         assert_eq!(
             error_code(&response),
             Some("FORBIDDEN"),
@@ -122,7 +130,7 @@ async fn only_the_patient_and_staff_may_change_preferences(backend: Backend) {
     }
     let staff = app.as_staff(w.tenant_a);
     no_errors(&staff.query(UPDATE_PREFS, vars).await);
-    let other_tenant = json!({ "id": pid(w.q1), "input": { "language": "fr" } });
+    let other_tenant = json!({ "id": patient_gid(w.q1), "input": { "language": "fr" } });
     let response = staff.query(UPDATE_PREFS, other_tenant).await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
 }
@@ -131,7 +139,7 @@ async fn push_token_registration_is_idempotent_and_unregister_revokes(backend: B
     let app = TestApp::init(backend).await;
     let w = app.world().await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
-    let vars = json!({ "id": pid(w.p1), "token": "device-token-1" });
+    let vars = json!({ "id": patient_gid(w.p1), "token": "device-token-1" });
     let first = me.query(REGISTER, vars.clone()).await;
     no_errors(&first);
     let again = me.query(REGISTER, vars.clone()).await;
@@ -150,7 +158,7 @@ async fn push_token_registration_is_idempotent_and_unregister_revokes(backend: B
             .len()
     };
     assert_eq!(active().await, 1, "no duplicate active row");
-    let blank = json!({ "id": pid(w.p1), "token": "  " });
+    let blank = json!({ "id": patient_gid(w.p1), "token": "  " });
     let response = me.query(REGISTER, blank).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
 
@@ -188,7 +196,7 @@ async fn patient_grants_proxy_access_and_the_grantee_sees_those_scopes(backend: 
     let app = TestApp::init(backend).await;
     let w = app.world().await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
-    let vars = json!({ "id": pid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
+    let vars = json!({ "id": patient_gid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
     let response = me.query(GRANT, vars.clone()).await;
     no_errors(&response);
     let grant = &response["data"]["grantProxyAccess"]["grant"];
@@ -196,9 +204,9 @@ async fn patient_grants_proxy_access_and_the_grantee_sees_those_scopes(backend: 
     assert_eq!(grant["relationship"], "CARER");
     assert_eq!(grant["active"], true);
     let grandma = app.as_proxy("grandma", w.tenant_a, Some(w.p2));
-    no_errors(&grandma.query(RESULTS, json!({ "id": pid(w.p1) })).await);
+    no_errors(&grandma.query(RESULTS, patient_vars(w.p1)).await);
     let claims = r#"query($id: ID!) { patient(id: $id) { claims { edges { node { id } } } } }"#;
-    let response = grandma.query(claims, json!({ "id": pid(w.p1) })).await;
+    let response = grandma.query(claims, patient_vars(w.p1)).await;
     assert_eq!(
         error_code(&response),
         Some("FORBIDDEN"),
@@ -211,7 +219,7 @@ async fn patient_grants_proxy_access_and_the_grantee_sees_those_scopes(backend: 
         "a second active grant to the same person: {response:#}"
     );
     let proxy = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
-    let vars = json!({ "id": pid(w.p1), "input": grant_input("someone", &["RESULTS"]) });
+    let vars = json!({ "id": patient_gid(w.p1), "input": grant_input("someone", &["RESULTS"]) });
     let response = proxy.query(GRANT, vars).await;
     assert_eq!(
         error_code(&response),
@@ -239,7 +247,7 @@ async fn invalid_grants_are_bad_user_input(backend: Backend) {
         (expired, "input.validTo"),
     ] {
         let response = me
-            .query(GRANT, json!({ "id": pid(w.p1), "input": input }))
+            .query(GRANT, json!({ "id": patient_gid(w.p1), "input": input }))
             .await;
         assert_eq!(
             error_code(&response),
@@ -252,7 +260,7 @@ async fn invalid_grants_are_bad_user_input(backend: Backend) {
     let response = staff
         .query(
             GRANT,
-            json!({ "id": pid(w.p1), "input": grant_input("p1", &["RESULTS"]) }),
+            json!({ "id": patient_gid(w.p1), "input": grant_input("p1", &["RESULTS"]) }),
         )
         .await;
     assert_eq!(
@@ -266,11 +274,11 @@ async fn a_revoked_grant_refuses_the_grantees_next_request(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
-    let vars = json!({ "id": pid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
+    let vars = json!({ "id": patient_gid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
     let response = me.query(GRANT, vars).await;
     let grant_id = response["data"]["grantProxyAccess"]["grant"]["id"].clone();
     let grandma = app.as_proxy("grandma", w.tenant_a, Some(w.p2));
-    no_errors(&grandma.query(RESULTS, json!({ "id": pid(w.p1) })).await);
+    no_errors(&grandma.query(RESULTS, patient_vars(w.p1)).await);
 
     let response = grandma.query(REVOKE, json!({ "id": grant_id })).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
@@ -280,7 +288,7 @@ async fn a_revoked_grant_refuses_the_grantees_next_request(backend: Backend) {
         response["data"]["revokeProxyAccess"]["grant"]["active"],
         false
     );
-    let response = grandma.query(RESULTS, json!({ "id": pid(w.p1) })).await;
+    let response = grandma.query(RESULTS, patient_vars(w.p1)).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
     let response = me.query(REVOKE, json!({ "id": grant_id })).await;
     assert_eq!(

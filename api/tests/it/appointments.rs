@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use portal_entities::AuditOutcome;
-use portal_resolvers::ids::{NodeType, encode};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::ids::{clinician_gid, facility_gid, patient_gid};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 const BOOK: &str = r#"mutation($id: ID!, $input: BookAppointmentInput!) {
@@ -28,7 +28,7 @@ fn tomorrow_at(hour: u32) -> DateTime<Utc> {
 
 fn booking(facility: uuid::Uuid, starts: DateTime<Utc>, minutes: i64) -> Value {
     json!({
-        "facilityId": encode(NodeType::Facility, facility).to_string(),
+        "facilityId": facility_gid(facility),
         "kind": "LAB_DRAW",
         "startsAt": starts.to_rfc3339(),
         "endsAt": (starts + Duration::minutes(minutes)).to_rfc3339(),
@@ -37,7 +37,7 @@ fn booking(facility: uuid::Uuid, starts: DateTime<Utc>, minutes: i64) -> Value {
 }
 
 fn vars(patient: uuid::Uuid, input: Value) -> Value {
-    json!({ "id": encode(NodeType::Patient, patient).to_string(), "input": input })
+    json!({ "id": patient_gid(patient), "input": input })
 }
 
 async fn patient_books_and_cancels_an_appointment(backend: Backend) {
@@ -46,7 +46,7 @@ async fn patient_books_and_cancels_an_appointment(backend: Backend) {
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let clinician = app.clinician(w.tenant_a, "dr.booked").await;
     let mut input = booking(w.facility, tomorrow_at(9), 30);
-    input["clinicianId"] = json!(encode(NodeType::Clinician, clinician).to_string());
+    input["clinicianId"] = json!(clinician_gid(clinician));
     let response = me.query(BOOK, vars(w.p1, input)).await;
     no_errors(&response);
     let appointment = &response["data"]["bookAppointment"]["appointment"];
@@ -84,9 +84,9 @@ async fn invalid_bookings_are_bad_user_input_with_the_field(backend: Backend) {
     let mut backwards = booking(w.facility, tomorrow_at(9), 30);
     backwards["endsAt"] = json!(tomorrow_at(8).to_rfc3339());
     let mut foreign_clinician = booking(w.facility, tomorrow_at(9), 30);
-    foreign_clinician["clinicianId"] = json!(encode(NodeType::Clinician, clinician_b).to_string());
+    foreign_clinician["clinicianId"] = json!(clinician_gid(clinician_b));
     let mut not_a_facility = booking(w.facility, tomorrow_at(9), 30);
-    not_a_facility["facilityId"] = json!(encode(NodeType::Patient, w.p1).to_string());
+    not_a_facility["facilityId"] = json!(patient_gid(w.p1));
     for (input, path) in [
         (
             booking(w.facility, Utc::now() - Duration::hours(1), 30),

@@ -3,12 +3,11 @@
 
 use chrono::Utc;
 use portal_entities::{AuditOutcome, ResultStatus};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::audit::{ChainCheck, verify_chain};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
-use serde_json::json;
 
 use crate::on_both_backends;
+use crate::support::ids::{patient_vars, result_vars};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 async fn allowed_and_denied_reads_are_audited(backend: Backend) {
@@ -16,27 +15,10 @@ async fn allowed_and_denied_reads_are_audited(backend: Backend) {
     let w = app.world().await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
-    no_errors(
-        &me.query(
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await,
-    );
-    let denied = me
-        .query(
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p2).to_string() }),
-        )
-        .await;
+    no_errors(&me.query(query, patient_vars(w.p1)).await);
+    let denied = me.query(query, patient_vars(w.p2)).await;
     assert_eq!(error_code(&denied), Some("FORBIDDEN"));
-    let anonymous = app
-        .anonymous()
-        .query(
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await;
+    let anonymous = app.anonymous().query(query, patient_vars(w.p1)).await;
     assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
 
     let rows = app.audit_rows().await;
@@ -65,14 +47,7 @@ async fn proxy_reads_record_whom_they_were_for(backend: Backend) {
     let w = app.world().await;
     let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
     let query = r#"query($id: ID!) { testResult(id: $id) { id } }"#;
-    no_errors(
-        &parent
-            .query(
-                query,
-                json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
-            )
-            .await,
-    );
+    no_errors(&parent.query(query, result_vars(w.p1_final)).await);
     let rows = app.audit_rows().await;
     let row = rows
         .iter()
@@ -88,13 +63,7 @@ async fn tampering_with_an_audit_row_breaks_the_chain(backend: Backend) {
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
     for _ in 0..3 {
-        no_errors(
-            &me.query(
-                query,
-                json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-            )
-            .await,
-        );
+        no_errors(&me.query(query, patient_vars(w.p1)).await);
     }
     let rows = app.audit_rows().await;
     assert!(matches!(
@@ -120,8 +89,8 @@ async fn concurrent_requests_of_several_tenants_share_the_chain(backend: Backend
     let b = app.as_patient("q1", w.tenant_b, w.q1);
     let anonymous = app.anonymous();
     let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let id_a = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
-    let id_b = json!({ "id": encode(NodeType::Patient, w.q1).to_string() });
+    let id_a = patient_vars(w.p1);
+    let id_b = patient_vars(w.q1);
     let mut requests = Vec::new();
     for i in 0..60 {
         let (actor, vars) = match i % 3 {
@@ -167,7 +136,7 @@ async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Back
     let w = app.world().await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
-    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let vars = patient_vars(w.p1);
     app.break_audit_trail().await;
     let withheld = me.query(query, vars.clone()).await;
     assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
@@ -207,7 +176,7 @@ async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
     .await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id observations { code } } } } } }"#;
-    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let vars = patient_vars(w.p1);
     app.owner
         .execute_unprepared("REVOKE SELECT ON observations FROM portal_app")
         .await
@@ -250,7 +219,7 @@ async fn two_instances_appending_at_once_keep_one_chain() {
     // Each instance has its own dev signing key: the same patient signs in on both.
     let me = [&one, &two].map(|app| app.as_patient("p1", w.tenant_a, w.p1));
     let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let vars = patient_vars(w.p1);
     let mut requests = Vec::new();
     for i in 0..40 {
         requests.push(me[i % 2].query(query, vars.clone()));

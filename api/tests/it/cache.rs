@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use portal_entities::{audit_event, facility};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::audit::{ChainCheck, verify_chain};
 use portal_services::demo;
 use portal_testkit::redis::RedisServer;
@@ -18,6 +17,7 @@ use uuid::Uuid;
 
 use crate::metrics::sample;
 use crate::on_both_backends;
+use crate::support::ids::{clinician_gid, facility_gid, patient_gid, patient_vars};
 use crate::support::{Actor, Backend, TestApp, error_code, no_errors};
 
 const RESULTS: &str =
@@ -39,10 +39,6 @@ const GRANT: &str = "mutation($id: ID!) { grantProxyAccess(patientId: $id, input
 const REVOKE: &str = "mutation($id: ID!) { revokeProxyAccess(id: $id) { grant { id } } }";
 const BOOK: &str = "mutation($id: ID!, $input: BookAppointmentInput!) { bookAppointment(patientId: $id, input: $input) { appointment { id } } }";
 const CANCEL: &str = "mutation($id: ID!) { cancelAppointment(id: $id) { appointment { id } } }";
-
-fn pid(id: Uuid) -> Value {
-    json!(encode(NodeType::Patient, id).to_string())
-}
 
 async fn cached_app(backend: Backend) -> TestApp {
     TestApp::init(backend)
@@ -127,13 +123,13 @@ async fn demo(app: &TestApp) -> Demo {
         ben_id,
         lab: app.as_lab(tenant),
         staff: app.as_staff(tenant),
-        facility: encode(NodeType::Facility, facility.id).to_string(),
+        facility: facility_gid(facility.id),
     }
 }
 
 fn hba1c(d: &Demo, value: f64) -> Value {
     json!({ "input": {
-        "patientId": pid(d.alice_id),
+        "patientId": patient_gid(d.alice_id),
         "order": { "facilityId": d.facility, "testCode": "4548-4" },
         "status": "FINAL",
         "issuedAt": Utc::now().to_rfc3339(),
@@ -176,7 +172,7 @@ async fn a_hit_writes_the_same_audit_rows_under_its_own_request_id(backend: Back
     let app = cached_app(backend).await;
     let w = app.world().await;
     let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
-    read_twice(&app, &parent, RESULTS, json!({ "id": pid(w.p1) })).await;
+    read_twice(&app, &parent, RESULTS, patient_vars(w.p1)).await;
 
     let rows = app.audit_rows().await;
     let mut requests: BTreeMap<i64, String> = BTreeMap::new();
@@ -218,17 +214,17 @@ async fn two_viewers_never_share_an_entry(backend: Backend) {
         "{theirs:#}"
     );
 
-    let as_self = read_twice(&app, &p1, ACCESS, json!({ "id": pid(w.p1) })).await;
+    let as_self = read_twice(&app, &p1, ACCESS, patient_vars(w.p1)).await;
     assert_eq!(as_self["data"]["patient"]["access"]["relationship"], "SELF");
     let before = hits(&app);
-    let as_proxy = parent.query(ACCESS, json!({ "id": pid(w.p1) })).await;
+    let as_proxy = parent.query(ACCESS, patient_vars(w.p1)).await;
     assert_eq!(
         as_proxy["data"]["patient"]["access"]["relationship"], "PROXY",
         "{as_proxy:#}"
     );
-    let stranger = p2.query(ACCESS, json!({ "id": pid(w.p1) })).await;
+    let stranger = p2.query(ACCESS, patient_vars(w.p1)).await;
     assert_eq!(error_code(&stranger), Some("FORBIDDEN"), "{stranger:#}");
-    let again = p2.query(ACCESS, json!({ "id": pid(w.p1) })).await;
+    let again = p2.query(ACCESS, patient_vars(w.p1)).await;
     assert_eq!(
         error_code(&again),
         Some("FORBIDDEN"),
@@ -246,10 +242,10 @@ async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
     let w = app.world().await;
     let p1 = app.as_patient("p1", w.tenant_a, w.p1);
     let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
-    read_twice(&app, &parent, RESULTS, json!({ "id": pid(w.p1) })).await;
+    read_twice(&app, &parent, RESULTS, patient_vars(w.p1)).await;
     let listed = read_twice(&app, &parent, MY_PATIENTS, json!({})).await;
-    assert!(ids(&listed, "/data/viewer/patients/edges").contains(&pid(w.p1)));
-    let account = read_twice(&app, &p1, ACCOUNT, json!({ "id": pid(w.p1) })).await;
+    assert!(ids(&listed, "/data/viewer/patients/edges").contains(&json!(patient_gid(w.p1))));
+    let account = read_twice(&app, &p1, ACCOUNT, patient_vars(w.p1)).await;
     let grants = account["data"]["patient"]["proxyGrants"]["edges"]
         .as_array()
         .expect("grants")
@@ -268,14 +264,14 @@ async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
     )
     .await;
 
-    let refused = parent.query(RESULTS, json!({ "id": pid(w.p1) })).await;
+    let refused = parent.query(RESULTS, patient_vars(w.p1)).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused:#}");
     let listed = parent.query(MY_PATIENTS, json!({})).await;
     assert!(
-        !ids(&listed, "/data/viewer/patients/edges").contains(&pid(w.p1)),
+        !ids(&listed, "/data/viewer/patients/edges").contains(&json!(patient_gid(w.p1))),
         "{listed:#}"
     );
-    let account = p1.query(ACCOUNT, json!({ "id": pid(w.p1) })).await;
+    let account = p1.query(ACCOUNT, patient_vars(w.p1)).await;
     let grants = &account["data"]["patient"]["proxyGrants"]["edges"];
     assert!(
         grants
@@ -288,7 +284,7 @@ async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
 async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     let app = cached_app(backend).await;
     let d = demo(&app).await;
-    let alice = json!({ "id": pid(d.alice_id) });
+    let alice = patient_vars(d.alice_id);
     let results = "/data/patient/results/edges";
 
     // A new result.
@@ -329,7 +325,7 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     let herself = read_twice(&app, &maria, MY_PATIENTS, json!({})).await;
     assert_eq!(
         ids(&herself, "/data/viewer/patients/edges"),
-        vec![pid(maria_id)]
+        vec![json!(patient_gid(maria_id))]
     );
     let account = read_twice(&app, &d.alice, ACCOUNT, alice.clone()).await;
     assert_ne!(
@@ -360,10 +356,13 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     assert!(ids(&account, "/data/patient/proxyGrants/edges").contains(&grant));
     let listed = read_twice(&app, &maria, MY_PATIENTS, json!({})).await;
     let listed = ids(&listed, "/data/viewer/patients/edges");
-    assert!(listed.contains(&pid(d.alice_id)), "{listed:?}");
+    assert!(
+        listed.contains(&json!(patient_gid(d.alice_id))),
+        "{listed:?}"
+    );
 
     let starts = Utc::now() + chrono::Duration::days(3);
-    let booking = json!({ "id": pid(d.alice_id), "input": {
+    let booking = json!({ "id": patient_gid(d.alice_id), "input": {
         "facilityId": d.facility, "kind": "LAB_DRAW",
         "startsAt": starts.to_rfc3339(), "endsAt": (starts + chrono::Duration::minutes(15)).to_rfc3339() } });
     let booked = write(
@@ -399,13 +398,12 @@ async fn a_new_order_puts_the_patient_on_the_clinicians_list(backend: Backend) {
         Vec::<Value>::new()
     );
     let mut input = hba1c(&d, 6.0);
-    input["input"]["order"]["orderingClinicianId"] =
-        json!(encode(NodeType::Clinician, clinician).to_string());
+    input["input"]["order"]["orderingClinicianId"] = json!(clinician_gid(clinician));
     write(&d.lab, ADD, input, "/data/addTestResult/result/id").await;
     let listed = doctor.query(MY_PATIENTS, json!({})).await;
     assert_eq!(
         ids(&listed, "/data/viewer/patients/edges"),
-        vec![pid(d.alice_id)],
+        vec![json!(patient_gid(d.alice_id))],
         "{listed:#}"
     );
 }
@@ -414,7 +412,7 @@ async fn a_hit_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backe
     let app = cached_app(backend).await;
     let w = app.world().await;
     let p1 = app.as_patient("p1", w.tenant_a, w.p1);
-    let variables = json!({ "id": pid(w.p1) });
+    let variables = patient_vars(w.p1);
     no_errors(&p1.query(RESULTS, variables.clone()).await);
     app.break_audit_trail().await;
     let before = hits(&app);
@@ -435,7 +433,7 @@ async fn an_entry_does_not_outlive_the_grant_it_relied_on() {
     app.grant(w.tenant_a, w.p2, "proxy.brief", "RESULTS", Some(ends), None)
         .await;
     let parent = app.as_proxy("proxy.brief", w.tenant_a, Some(w.p1));
-    let variables = json!({ "id": pid(w.p2) });
+    let variables = patient_vars(w.p2);
     no_errors(&parent.query(RESULTS, variables.clone()).await);
     tokio::time::sleep(
         (ends - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(500),
@@ -465,7 +463,7 @@ async fn replicas_share_entries_and_a_write_on_one_is_seen_on_the_other() {
     // One demo tenant; each replica has its own dev signing key, so its own actors.
     let d = demo(&a).await;
     let on_b = demo(&b).await;
-    let alice = json!({ "id": pid(d.alice_id) });
+    let alice = patient_vars(d.alice_id);
     let results = "/data/patient/results/edges";
 
     let on_a = d.alice.query(RESULTS, alice.clone()).await;
@@ -485,7 +483,7 @@ async fn replicas_share_entries_and_a_write_on_one_is_seen_on_the_other() {
     assert_eq!(status_of(&fresh, results, &added), "FINAL");
 
     // Carol sees Ben's results as his proxy until staff revoke the grant on the other replica.
-    let ben = json!({ "id": pid(d.ben_id) });
+    let ben = patient_vars(d.ben_id);
     no_errors(&d.carol.query(RESULTS, ben.clone()).await);
     let account = on_b.staff.query(ACCOUNT, ben.clone()).await;
     let grant = ids(&account, "/data/patient/proxyGrants/edges")
@@ -516,7 +514,7 @@ async fn with_redis_down_reads_are_answered_live_and_caching_resumes_when_it_is_
         .await;
     let d = demo(&app).await;
     let server = app.serve().await;
-    let alice = json!({ "id": pid(d.alice_id) });
+    let alice = patient_vars(d.alice_id);
     let results = "/data/patient/results/edges";
     read_twice(&app, &d.alice, RESULTS, alice.clone()).await;
 

@@ -8,13 +8,13 @@ use chrono::Utc;
 use portal_api::notify;
 use portal_entities::notification;
 use portal_entities::{NotificationChannel, NotificationStatus};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::delivery::{self, Channels, DeliveryCounts, RetryPolicy};
 use portal_testkit::smtp::SmtpServer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::on_both_backends;
+use crate::support::ids::result_vars;
 use crate::support::notifications::FakeProvider;
 use crate::support::{Backend, TestApp};
 
@@ -490,7 +490,7 @@ async fn a_walk_in_link_is_delivered_then_forgotten_and_opens_the_result() {
     let lab = app.as_lab(w.tenant_a);
     let send =
         r#"mutation($id: ID!) { sendResultLink(resultId: $id, channel: SMS) { deliveryStatus } }"#;
-    let id = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
+    let id = result_vars(w.p1_final);
     let response = lab.query(send, id).await;
     assert!(response.get("errors").is_none(), "{response:#}");
 

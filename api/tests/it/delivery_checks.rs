@@ -5,13 +5,12 @@
 use chrono::Utc;
 use portal_api::notify;
 use portal_entities::{NotificationChannel, NotificationStatus, ResultStatus};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::delivery::{self, DeliveryCounts};
 use portal_testkit::smtp::SmtpServer;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::on_both_backends;
+use crate::support::ids::patient_gid;
 use crate::support::notifications::FakeProvider;
 use crate::support::{Backend, TestApp, no_errors};
 
@@ -285,7 +284,7 @@ async fn a_channel_turned_off_after_queueing_is_skipped(backend: Backend) {
     let response = me
         .query(
             update,
-            json!({ "id": patient_id(w.p1), "input": { "channels": ["NONE"] } }),
+            json!({ "id": patient_gid(w.p1), "input": { "channels": ["NONE"] } }),
         )
         .await;
     no_errors(&response);
@@ -317,9 +316,9 @@ async fn a_push_token_registered_by_another_patient_stops_reaching_the_first(bac
       registerPushToken(patientId: $id, platform: ANDROID, token: $token) { pushToken { id } }
     }"#;
     for (patient, subject) in [(w.p1, "p1"), (w.p2, "p2")] {
-        let viewer = app.as_patient(subject, w.tenant_a, patient);
-        let vars = json!({ "id": patient_id(patient), "token": "shared-device" });
-        no_errors(&viewer.query(register, vars).await);
+        let owner = app.as_patient(subject, w.tenant_a, patient);
+        let vars = json!({ "id": patient_gid(patient), "token": "shared-device" });
+        no_errors(&owner.query(register, vars).await);
     }
     let to_first = app
         .queued(
@@ -363,10 +362,6 @@ async fn a_push_token_registered_by_another_patient_stops_reaching_the_first(bac
         [json!("shared-device")],
         "one push, to the new owner"
     );
-}
-
-fn patient_id(id: Uuid) -> String {
-    encode(NodeType::Patient, id).to_string()
 }
 
 on_both_backends!(

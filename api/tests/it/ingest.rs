@@ -2,13 +2,13 @@
 //! outbox and notifications; validation with field paths; idempotency; corrections.
 
 use portal_entities::{facility, notification, outbox_event, patient, test_order, test_result};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::demo;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::on_both_backends;
+use crate::support::ids::{facility_gid, patient_gid};
 use crate::support::{Actor, Backend, TestApp, error_code, no_errors};
 
 struct Demo {
@@ -32,7 +32,7 @@ async fn demo(backend: Backend) -> Demo {
         .await
         .expect("q")
         .expect("facility");
-    let facility = encode(NodeType::Facility, facility.id).to_string();
+    let facility = facility_gid(facility.id);
     Demo {
         app,
         tenant,
@@ -48,7 +48,7 @@ const ADD: &str = r#"mutation($input: AddTestResultInput!) { addTestResult(input
 
 fn hba1c(d: &Demo, value: f64, status: &str) -> Value {
     json!({
-        "patientId": encode(NodeType::Patient, d.alice.id).to_string(),
+        "patientId": patient_gid(d.alice.id),
         "order": { "facilityId": d.facility, "testCode": "4548-4", "source": "WALK_IN" },
         "status": status,
         "issuedAt": chrono::Utc::now().to_rfc3339(),
@@ -187,7 +187,7 @@ async fn bad_input_is_rejected_with_its_field_and_leaves_nothing_behind(backend:
     let before = counts(&d.app).await;
     let mut cases: Vec<(Value, &str)> = Vec::new();
     let mut unknown_patient = hba1c(&d, 6.0, "FINAL");
-    unknown_patient["patientId"] = json!(encode(NodeType::Patient, Uuid::now_v7()).to_string());
+    unknown_patient["patientId"] = json!(patient_gid(Uuid::now_v7()));
     cases.push((unknown_patient, "input.patientId"));
     let mut unknown_test = hba1c(&d, 6.0, "FINAL");
     unknown_test["order"]["testCode"] = json!("0000-0");

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use portal_entities::ResultStatus;
-use portal_resolvers::ids::{NodeType, encode};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
 use crate::support::fixtures::result_with_event;
+use crate::support::ids::patient_gid;
 use crate::support::ws::WsClient;
 use crate::support::{Backend, TestApp, error_code};
 
@@ -70,8 +70,8 @@ async fn metrics_count_requests_by_route_and_graphql_errors_by_code_without_iden
     let w = app.world().await;
     let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let server = app.serve().await;
-    let own = encode(NodeType::Patient, w.p1).to_string();
-    let other = encode(NodeType::Patient, w.p2).to_string();
+    let own = patient_gid(w.p1);
+    let other = patient_gid(w.p2);
 
     let ok = post_graphql(server.addr, &token, PATIENT, json!({ "id": own })).await;
     assert!(ok.get("errors").is_none(), "own results: {ok:#}");

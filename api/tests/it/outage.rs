@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use portal_resolvers::ids::{NodeType, encode};
 use portal_testkit::postgres::DedicatedCluster;
 use serde_json::{Value, json};
 
 use crate::metrics::{post_graphql, sample, scrape};
+use crate::support::ids::patient_gid;
 use crate::support::{TestApp, error_code};
 
 /// Bound on every single HTTP exchange: several times DATABASE_TIMEOUT_MS below.
@@ -53,7 +53,7 @@ async fn a_stopped_database_is_unavailable_quickly_and_service_resumes_when_it_r
         .await;
     let w = app.world().await;
     let token = app.as_patient("p1", w.tenant_a, w.p1).token();
-    let id = encode(NodeType::Patient, w.p1).to_string();
+    let id = patient_gid(w.p1);
     let server = app.serve().await;
     assert_eq!(
         ready_status(server.addr).await,

@@ -3,11 +3,11 @@
 
 use chrono::{Duration, Utc};
 use portal_entities::ResultStatus;
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::demo;
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::ids::{patient_gid, patient_vars, result_gid, result_vars};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 const PAGE: &str = r#"query($id: ID!, $first: Int, $after: String) {
@@ -32,7 +32,7 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
         .await;
     }
     let me = app.as_patient("p2", w.tenant_a, w.p2);
-    let id = encode(NodeType::Patient, w.p2).to_string();
+    let id = patient_gid(w.p2);
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -101,7 +101,7 @@ async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend)
     let me = app.as_patient("p2", w.tenant_a, w.p2);
     let query = r#"query($id: ID!, $first: Int) { patient(id: $id) { results(first: $first) { edges { node {
         id status test { code } order { id facility { name } } history { id } observations { code displayValue } } } } } }"#;
-    let id = encode(NodeType::Patient, w.p2).to_string();
+    let id = patient_gid(w.p2);
     let (small, few) = me
         .count_statements(query, json!({ "id": id, "first": 2 }))
         .await;
@@ -140,7 +140,7 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
         .await;
     let me = app.as_patient("p2", w.tenant_a, w.p2);
     let query = r#"query($id: ID!, $filter: ResultFilter) { patient(id: $id) { results(filter: $filter) { edges { node { id } } } } }"#;
-    let id = encode(NodeType::Patient, w.p2).to_string();
+    let id = patient_gid(w.p2);
     let count = |response: &Value| {
         response["data"]["patient"]["results"]["edges"]
             .as_array()
@@ -154,7 +154,7 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
     assert_eq!(count(&response), Some(1));
     assert_eq!(
         response["data"]["patient"]["results"]["edges"][0]["node"]["id"],
-        encode(NodeType::TestResult, old).to_string()
+        result_gid(old)
     );
     let since = (Utc::now() - Duration::days(30)).to_rfc3339();
     assert_eq!(
@@ -202,37 +202,17 @@ async fn node_resolves_global_ids_with_the_same_checks(backend: Backend) {
     let w = app.world().await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { node(id: $id) { __typename id ... on TestResult { status } ... on Patient { mrn } } }"#;
-    let response = me
-        .query(
-            query,
-            json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
-        )
-        .await;
+    let response = me.query(query, result_vars(w.p1_final)).await;
     no_errors(&response);
     assert_eq!(response["data"]["node"]["__typename"], "TestResult");
-    let response = me
-        .query(
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await;
+    let response = me.query(query, patient_vars(w.p1)).await;
     assert_eq!(response["data"]["node"]["mrn"], "P1");
-    let response = me
-        .query(
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p2).to_string() }),
-        )
-        .await;
+    let response = me.query(query, patient_vars(w.p2)).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
     let response = me.query(query, json!({ "id": "garbage" })).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
     let wrong_type = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let response = me
-        .query(
-            wrong_type,
-            json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
-        )
-        .await;
+    let response = me.query(wrong_type, result_vars(w.p1_final)).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
 }
 

@@ -4,7 +4,6 @@
 use chrono::{Duration, Utc};
 use futures_util::StreamExt;
 use portal_entities::{ResultStatus, outbox_event};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::db::TenantDb;
 use portal_services::outbox::{self, Follow};
 use portal_subscriptions::{Delivery, EventBus};
@@ -14,6 +13,7 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::World;
+use crate::support::ids::{patient_gid, result_gid};
 use crate::support::ws::{WAIT, WsClient};
 use crate::support::{Backend, Role, TestApp};
 
@@ -25,11 +25,7 @@ const UPDATED: &str = r#"subscription($patientId: ID) {
 }"#;
 
 fn patient(id: Uuid) -> Value {
-    json!({ "patientId": encode(NodeType::Patient, id).to_string() })
-}
-
-fn result_id(id: Uuid) -> String {
-    encode(NodeType::TestResult, id).to_string()
+    json!({ "patientId": patient_gid(id) })
 }
 
 /// A fresh order of P1 to attach new results to.
@@ -121,7 +117,7 @@ async fn patient_receives_a_released_result_after_commit(backend: Backend) {
     let (result, event) = store(&app, &w, p1_order(&app, &w).await, ResultStatus::Final).await;
     let data = client.expect_next("1").await;
     assert_eq!(data["resultReady"]["eventId"], event.to_string());
-    assert_eq!(data["resultReady"]["result"]["id"], result_id(result));
+    assert_eq!(data["resultReady"]["result"]["id"], result_gid(result));
     assert_eq!(data["resultReady"]["result"]["status"], "FINAL");
     assert_eq!(
         data["resultReady"]["result"]["observations"],
@@ -155,7 +151,7 @@ async fn patient_never_receives_preliminary_or_held_sensitive_results(backend: B
     let data = client.expect_next("1").await;
     assert_eq!(
         data["resultReady"]["result"]["id"],
-        result_id(final_result),
+        result_gid(final_result),
         "the first delivery is the CBC result, committed after the PRELIMINARY and the held one"
     );
 }
@@ -237,14 +233,14 @@ async fn reconnect_with_after_receives_exactly_the_missed_events(backend: Backen
     client.subscribe("2", READY, vars).await;
     for expected in [missed_1, missed_2] {
         let data = client.expect_next("2").await;
-        assert_eq!(data["resultReady"]["result"]["id"], result_id(expected));
+        assert_eq!(data["resultReady"]["result"]["id"], result_gid(expected));
     }
     app.wait_for_subscribers(1).await;
     let (live, _) = store(&app, &w, order, ResultStatus::Final).await;
     let data = client.expect_next("2").await;
     assert_eq!(
         data["resultReady"]["result"]["id"],
-        result_id(live),
+        result_gid(live),
         "after the replay comes the next live result, no duplicate"
     );
 }
@@ -270,7 +266,7 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
     let order = p1_order(&app, &w).await;
     let (first, _) = store(&app, &w, order, ResultStatus::Final).await;
     let data = client.expect_next("1").await;
-    assert_eq!(data["resultReady"]["result"]["id"], result_id(first));
+    assert_eq!(data["resultReady"]["result"]["id"], result_gid(first));
     app.revoke_grant(grant).await;
     store(&app, &w, order, ResultStatus::Final).await;
     assert_eq!(client.expect_error("1").await, "FORBIDDEN");
@@ -330,7 +326,7 @@ async fn result_updated_delivers_preliminary_results_to_the_care_team_only(backe
     let data = clinician.expect_next("1").await;
     assert_eq!(
         data["resultUpdated"]["result"]["id"],
-        result_id(preliminary)
+        result_gid(preliminary)
     );
     assert_eq!(data["resultUpdated"]["result"]["status"], "PRELIMINARY");
 }

@@ -2,27 +2,22 @@
 
 use chrono::{Duration, Utc};
 use portal_entities::ResultStatus;
-use portal_resolvers::ids::{NodeType, encode};
 use serde_json::json;
 
 use crate::on_both_backends;
+use crate::support::ids::{patient_vars, result_gid, result_vars};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 async fn preliminary_results_never_reach_a_patient(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let prelim = encode(NodeType::TestResult, w.p1_preliminary).to_string();
+    let prelim = result_gid(w.p1_preliminary);
     for viewer in [
         app.as_patient("p1", w.tenant_a, w.p1),
         app.as_proxy("proxy.active", w.tenant_a, Some(w.p2)),
     ] {
         let list = r#"query($id: ID!) { patient(id: $id) { results(first: 50, filter: {status: [PRELIMINARY, FINAL]}) { edges { node { id status } } } } }"#;
-        let response = viewer
-            .query(
-                list,
-                json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-            )
-            .await;
+        let response = viewer.query(list, patient_vars(w.p1)).await;
         no_errors(&response);
         assert!(
             !response.to_string().contains("PRELIMINARY"),
@@ -40,12 +35,7 @@ async fn preliminary_results_never_reach_a_patient(backend: Backend) {
             );
         }
         let orders = r#"query($id: ID!) { patient(id: $id) { orders { edges { node { results { status } } } } } }"#;
-        let response = viewer
-            .query(
-                orders,
-                json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-            )
-            .await;
+        let response = viewer.query(orders, patient_vars(w.p1)).await;
         no_errors(&response);
         assert!(
             !response.to_string().contains("PRELIMINARY"),
@@ -84,19 +74,14 @@ async fn a_correction_shows_the_current_version_with_its_history(backend: Backen
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results(first: 50) { edges { node {
         id status isCorrected correctionReason replaces { id } supersededBy { id } history { id status } } } } } }"#;
-    let response = me
-        .query(
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await;
+    let response = me.query(query, patient_vars(w.p1)).await;
     no_errors(&response);
     let edges = response["data"]["patient"]["results"]["edges"]
         .as_array()
         .expect("edges");
     let ids: Vec<_> = edges.iter().map(|e| e["node"]["id"].clone()).collect();
-    let original_id = json!(encode(NodeType::TestResult, original).to_string());
-    let corrected_id = json!(encode(NodeType::TestResult, corrected).to_string());
+    let original_id = json!(result_gid(original));
+    let corrected_id = json!(result_gid(corrected));
     assert!(
         ids.contains(&corrected_id) && !ids.contains(&original_id),
         "only the current version is listed: {ids:?}"
@@ -139,18 +124,13 @@ async fn sensitive_results_are_held_when_the_patient_asks(backend: Backend) {
         .await;
     let me = app.as_patient("p1", w.tenant_a, w.p1);
     let one = r#"query($id: ID!) { testResult(id: $id) { status } }"#;
-    let hiv_id = json!({ "id": encode(NodeType::TestResult, hiv).to_string() });
+    let hiv_id = result_vars(hiv);
     no_errors(&me.query(one, hiv_id.clone()).await);
     app.hold_sensitive(w.tenant_a, w.p1).await;
     let response = me.query(one, hiv_id.clone()).await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
     let list = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
-    let response = me
-        .query(
-            list,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await;
+    let response = me.query(list, patient_vars(w.p1)).await;
     no_errors(&response);
     assert!(
         !response
@@ -177,7 +157,7 @@ mod viewed {
         let me = app.as_patient("p1", w.tenant_a, w.p1);
         let mutation =
             r#"mutation($id: ID!) { markResultViewed(id: $id) { viewedAt result { id status } } }"#;
-        let id = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
+        let id = result_vars(w.p1_final);
         let first = me.query(mutation, id.clone()).await;
         no_errors(&first);
         let again = me.query(mutation, id).await;
@@ -185,13 +165,13 @@ mod viewed {
             first["data"]["markResultViewed"]["viewedAt"],
             again["data"]["markResultViewed"]["viewedAt"]
         );
-        let prelim = json!({ "id": encode(NodeType::TestResult, w.p1_preliminary).to_string() });
+        let prelim = result_vars(w.p1_preliminary);
         assert_eq!(
             error_code(&me.query(mutation, prelim).await),
             Some("NOT_FOUND")
         );
         let other = app.as_patient("p2", w.tenant_a, w.p2);
-        let theirs = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
+        let theirs = result_vars(w.p1_final);
         assert_eq!(
             error_code(&other.query(mutation, theirs).await),
             Some("FORBIDDEN")

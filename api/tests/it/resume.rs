@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use portal_entities::{ResultStatus, outbox_event};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::ServiceResult;
 use portal_services::db::TenantDb;
 use portal_services::outbox::{self, Follow};
@@ -19,6 +18,7 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::{StoredResult, World, result_with_event};
+use crate::support::ids::patient_gid;
 use crate::support::ws::{WAIT, WsClient};
 use crate::support::{Backend, TestApp};
 
@@ -28,7 +28,7 @@ const READY: &str = r#"subscription($patientId: ID!, $after: ID) {
 
 fn ready_vars(w: &World, after: Option<&str>) -> Value {
     json!({
-        "patientId": encode(NodeType::Patient, w.p1).to_string(),
+        "patientId": patient_gid(w.p1),
         "after": after,
     })
 }

@@ -4,7 +4,6 @@
 
 use portal_api::state::check_database_role;
 use portal_entities::{audit_event, facility, patient, test_result};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::db::TenantDb;
 use portal_services::{demo, patients};
 use sea_orm::{
@@ -14,6 +13,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::support::ids::{facility_gid, patient_gid, patient_vars, result_gid};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 /// Every table of the public schema with a `tenant_id` column, from the catalog: a table
@@ -86,8 +86,8 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
         .query(
             r#"mutation($input: AddTestResultInput!) { addTestResult(input: $input) { result { id } } }"#,
             json!({ "input": {
-                "patientId": encode(NodeType::Patient, alice.id).to_string(),
-                "order": { "facilityId": encode(NodeType::Facility, facility.id).to_string(),
+                "patientId": patient_gid(alice.id),
+                "order": { "facilityId": facility_gid(facility.id),
                            "testCode": "4548-4", "source": "WALK_IN" },
                 "status": "FINAL",
                 "issuedAt": chrono::Utc::now().to_rfc3339(),
@@ -107,7 +107,7 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     no_errors(&sent);
     let subject = alice.user_subject.clone().expect("alice has an account");
     let patient = app.as_patient(&subject, demo, alice.id);
-    let patient_id = encode(NodeType::Patient, alice.id).to_string();
+    let patient_id = patient_gid(alice.id);
     for (query, variables) in [
         (
             r#"mutation($id: ID!) { markResultViewed(id: $id) { result { id } } }"#,
@@ -336,14 +336,11 @@ async fn a_code_path_that_forgets_the_tenant_filter_still_sees_only_the_viewers_
     let staff = app.as_staff(w.tenant_a);
     let patient = app.as_patient("p1", w.tenant_a, w.p1);
     for (who, actor) in [("lab", &lab), ("staff", &staff), ("patient", &patient)] {
-        for id in [
-            encode(NodeType::Patient, w.q1),
-            encode(NodeType::TestResult, w.q1_final),
-        ] {
+        for id in [patient_gid(w.q1), result_gid(w.q1_final)] {
             let response = actor
                 .query(
                     "query($id: ID!) { node(id: $id) { id } }",
-                    json!({ "id": id.to_string() }),
+                    json!({ "id": id }),
                 )
                 .await;
             assert!(
@@ -369,7 +366,7 @@ async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
     let read = patient
         .query(
             "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
+            patient_vars(w.p1),
         )
         .await;
     no_errors(&read);

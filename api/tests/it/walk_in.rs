@@ -3,7 +3,6 @@
 
 use chrono::{Duration, Utc};
 use portal_entities::{AuditOutcome, NotificationStatus, notification, patient, result_link};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::result_links::token_hash;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -14,6 +13,7 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::World;
+use crate::support::ids::result_gid;
 use crate::support::{Backend, Role, TestApp, error_code, no_errors};
 
 const PUBLIC_URL: &str = "http://127.0.0.1:9999";
@@ -43,8 +43,9 @@ async fn app_with_contact(backend: Backend) -> (TestApp, World) {
     (app, w)
 }
 
-fn rid(id: Uuid, channel: &str) -> Value {
-    json!({ "id": encode(NodeType::TestResult, id).to_string(), "channel": channel })
+/// The variables of `SEND`: result `id` over `channel`.
+fn send_vars(id: Uuid, channel: &str) -> Value {
+    json!({ "id": result_gid(id), "channel": channel })
 }
 
 fn open_vars(token: &str, birth_date: &str) -> Value {
@@ -54,7 +55,7 @@ fn open_vars(token: &str, birth_date: &str) -> Value {
 /// Sends a link as staff and returns the raw token, read from the queued notification.
 async fn send_link(app: &TestApp, w: &World) -> String {
     let staff = app.as_staff(w.tenant_a);
-    let response = staff.query(SEND, rid(w.p1_final, "SMS")).await;
+    let response = staff.query(SEND, send_vars(w.p1_final, "SMS")).await;
     no_errors(&response);
     let row = notifications(app, w.p1)
         .await
@@ -89,7 +90,7 @@ async fn link_row(app: &TestApp, result: Uuid) -> result_link::Model {
 async fn staff_sends_a_link_and_the_patient_opens_it_with_their_birth_date(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
     let lab = app.as_lab(w.tenant_a);
-    let response = lab.query(SEND, rid(w.p1_final, "SMS")).await;
+    let response = lab.query(SEND, send_vars(w.p1_final, "SMS")).await;
     no_errors(&response);
     let sent = &response["data"]["sendResultLink"];
     assert_eq!(sent["deliveryStatus"], "PENDING");
@@ -124,10 +125,7 @@ async fn staff_sends_a_link_and_the_patient_opens_it_with_their_birth_date(backe
         .await;
     no_errors(&response);
     let opened = &response["data"]["resultLink"];
-    assert_eq!(
-        opened["id"],
-        encode(NodeType::TestResult, w.p1_final).to_string()
-    );
+    assert_eq!(opened["id"], result_gid(w.p1_final));
     assert_eq!(opened["status"], "FINAL");
     assert_eq!(opened["test"]["code"], "58410-2");
     assert_eq!(opened["observations"].as_array().map(Vec::len), Some(2));
@@ -154,8 +152,8 @@ async fn only_lab_staff_and_admin_may_send_released_results(backend: Backend) {
         ("p1", Role::Patient, Some(w.p1)),
         ("dr.a", Role::Clinician, None),
     ] {
-        let viewer = app.as_user(subject, w.tenant_a, &[role], patient);
-        let response = viewer.query(SEND, rid(w.p1_final, "EMAIL")).await;
+        let caller = app.as_user(subject, w.tenant_a, &[role], patient);
+        let response = caller.query(SEND, send_vars(w.p1_final, "EMAIL")).await;
         assert_eq!(
             error_code(&response),
             Some("FORBIDDEN"),
@@ -163,15 +161,18 @@ async fn only_lab_staff_and_admin_may_send_released_results(backend: Backend) {
         );
     }
     let admin = app.as_user("admin.1", w.tenant_a, &[Role::Admin], None);
-    let response = admin.query(SEND, rid(w.p1_preliminary, "SMS")).await;
+    let response = admin.query(SEND, send_vars(w.p1_preliminary, "SMS")).await;
     assert_eq!(error_code(&response), Some("CONFLICT"), "{response:#}");
-    let response = admin.query(SEND, rid(w.q1_final, "SMS")).await;
+    let response = admin.query(SEND, send_vars(w.q1_final, "SMS")).await;
     assert_eq!(
         error_code(&response),
         Some("NOT_FOUND"),
         "other tenant: {response:#}"
     );
-    let response = app.anonymous().query(SEND, rid(w.p1_final, "SMS")).await;
+    let response = app
+        .anonymous()
+        .query(SEND, send_vars(w.p1_final, "SMS"))
+        .await;
     assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
     assert!(notifications(&app, w.p1).await.is_empty());
 }
@@ -179,7 +180,7 @@ async fn only_lab_staff_and_admin_may_send_released_results(backend: Backend) {
 async fn a_patient_without_an_address_gets_a_skipped_notification(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
     let staff = app.as_staff(w.tenant_a);
-    let response = staff.query(SEND, rid(w.p1_final, "EMAIL")).await;
+    let response = staff.query(SEND, send_vars(w.p1_final, "EMAIL")).await;
     no_errors(&response);
     assert_eq!(
         response["data"]["sendResultLink"]["deliveryStatus"],
@@ -333,10 +334,7 @@ async fn a_link_opens_the_current_version_after_a_correction(backend: Backend) {
         .query(OPEN, open_vars(&token, BIRTH_DATE))
         .await;
     no_errors(&response);
-    assert_eq!(
-        response["data"]["resultLink"]["id"],
-        encode(NodeType::TestResult, corrected).to_string()
-    );
+    assert_eq!(response["data"]["resultLink"]["id"], result_gid(corrected));
     assert_eq!(response["data"]["resultLink"]["status"], "CORRECTED");
 }
 
@@ -356,7 +354,7 @@ async fn held_sensitive_results_cannot_be_linked(backend: Backend) {
         .await;
     app.hold_sensitive(w.tenant_a, w.p1).await;
     let staff = app.as_staff(w.tenant_a);
-    let response = staff.query(SEND, rid(hiv, "SMS")).await;
+    let response = staff.query(SEND, send_vars(hiv, "SMS")).await;
     assert_eq!(error_code(&response), Some("CONFLICT"), "{response:#}");
 }
 
