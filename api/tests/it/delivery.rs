@@ -100,7 +100,7 @@ async fn sms_retries_with_backoff_goes_dead_and_replay_sends_it(backend: Backend
         .with_config(|c| {
             c.notify.public_url = PORTAL.to_owned();
             c.notify.max_attempts = 3;
-            c.notify.backoff = Duration::from_millis(60000);
+            c.notify.backoff = Duration::from_secs(60);
         })
         .await;
     let w = app.world().await;
