@@ -70,6 +70,16 @@ enum Database {
 
 type Configure = Box<dyn FnOnce(&mut Config) + Send>;
 
+/// The variables whose fields are `Secret`s (plus the database URLs, which the builder sets).
+const SECRET_VARIABLES: [&str; 6] = [
+    "REDIS_URL",
+    "SMTP_URL",
+    "SMS_PROVIDER_URL",
+    "SMS_PROVIDER_TOKEN",
+    "PUSH_PROVIDER_URL",
+    "PUSH_PROVIDER_TOKEN",
+];
+
 /// Builds a `TestApp`: `TestApp::init(backend).with_config(|c| c.cache_enabled = true).await`.
 ///
 /// The defaults: no demo data, page size 50, the read cache off (fixtures write to the
@@ -104,8 +114,9 @@ impl TestAppBuilder {
         }
     }
 
-    /// Changes the typed configuration (after the defaults, before the app starts). The
-    /// closure's values are not re-validated: `Config::from_vars` validates, and it is private.
+    /// Changes the typed configuration (after the defaults, before the app starts). What the
+    /// closure sets is not validated again: `Config::from_vars` validates the variables it
+    /// parses, and its `validate` is private.
     pub fn with_config(mut self, configure: impl FnOnce(&mut Config) + Send + 'static) -> Self {
         self.configure.push(Box::new(configure));
         self
@@ -115,6 +126,10 @@ impl TestAppBuilder {
     /// `SMTP_URL`, `SMS_PROVIDER_URL`, …): `Secret` has no public constructor, so these
     /// fields cannot be set through `with_config`.
     pub fn with_secret(mut self, variable: &'static str, value: impl Into<String>) -> Self {
+        assert!(
+            SECRET_VARIABLES.contains(&variable),
+            "{variable} is not a secret: set its field with `with_config`"
+        );
         self.secrets.push((variable, value.into()));
         self
     }
@@ -237,8 +252,10 @@ impl TestApp {
     }
 }
 
-/// The test configuration over `url` (migrations over `owner_url` when given), with the
-/// defaults `TestAppBuilder` documents and the `secrets` variables.
+/// The test configuration over `url` (migrations over `owner_url` when given), data in
+/// `dir`, the `secrets` variables, and the defaults `TestAppBuilder` documents. The URLs and
+/// the data directory go through the variables: the URLs are `Secret`s, and the mailbox
+/// folder is derived from the data directory while parsing.
 fn test_config(
     url: &str,
     owner_url: Option<&str>,
@@ -250,16 +267,17 @@ fn test_config(
         ("DATABASE_URL", url),
         ("DATABASE_MIGRATION_URL", owner_url.unwrap_or_default()),
         ("PORTAL_DATA_DIR", data_dir.as_str()),
-        ("PORTAL_SEED_DEMO", "false"),
-        ("PORTAL_MAX_PAGE_SIZE", "50"),
-        ("CACHE_ENABLED", "false"),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     vars.extend(secrets.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    Config::from_vars(&vars).expect("test configuration")
+    let mut config = Config::from_vars(&vars).expect("test configuration");
+    config.seed_demo = false;
+    config.max_page_size = 50;
+    config.cache_enabled = false;
+    config
 }
 
 /// The `extensions.code` of the first error, if any.
