@@ -3,17 +3,15 @@
 //! GraphQL says FORBIDDEN, 404 where it says NOT_FOUND).
 
 use chrono::Utc;
-use portal_api::auth::Role;
 use portal_entities::{AuditOutcome, ResultStatus};
-use portal_resolvers::ids::{NodeType, encode};
-use serde_json::json;
 
 use crate::fhir_kit::{self, Fhir, Tokens};
 use crate::on_both_backends;
+use crate::support::ids::{patient_vars, result_vars};
 use crate::support::{Backend, TestApp, error_code};
 
 async fn a_request_without_a_valid_token_is_401_and_a_bad_token_is_audited(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let path = format!("Patient/{}", w.p1);
@@ -49,15 +47,13 @@ async fn a_request_without_a_valid_token_is_401_and_a_bad_token_is_audited(backe
 /// Another patient of the tenant is FORBIDDEN through both doors; a patient of another
 /// tenant does not exist for the viewer (404 / NOT_FOUND).
 async fn a_patient_sees_themself_but_not_another_patient_or_tenant(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let t = Tokens::of(&app, &w);
     let own = fhir.ok(&t.p1, &format!("Patient/{}", w.p1)).await;
     assert_eq!(own["identifier"][0]["value"], "P1");
-    let viewer = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let viewer = app.as_patient("p1", w.tenant_a, w.p1);
     let gql = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
     for (patient, status, code) in [(w.p2, 403, "FORBIDDEN"), (w.q1, 404, "NOT_FOUND")] {
         for path in [
@@ -69,13 +65,7 @@ async fn a_patient_sees_themself_but_not_another_patient_or_tenant(backend: Back
             assert_eq!(reply.status, status, "{path}: {:#}", reply.body);
             assert_eq!(reply.body["resourceType"], "OperationOutcome");
         }
-        let response = app
-            .query(
-                Some(&viewer),
-                gql,
-                json!({ "id": encode(NodeType::Patient, patient).to_string() }),
-            )
-            .await;
+        let response = viewer.query(gql, patient_vars(patient)).await;
         assert_eq!(error_code(&response), Some(code), "{response:#}");
     }
     let other_result = fhir
@@ -111,7 +101,7 @@ fn fhir_kit_ids(bundle: &serde_json::Value) -> Vec<String> {
 /// PRELIMINARY results: never for the patient or their proxy (404 by id, absent from
 /// searches, as GraphQL's NOT_FOUND); the ordering clinician and the lab see them.
 async fn preliminary_results_are_for_clinicians_and_the_lab_only(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let t = Tokens::of(&app, &w);
@@ -139,17 +129,9 @@ async fn preliminary_results_are_for_clinicians_and_the_lab_only(backend: Backen
             .await;
         assert_eq!(statuses["total"], 0, "{statuses:#}");
     }
-    let viewer = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let viewer = app.as_patient("p1", w.tenant_a, w.p1);
     let gql = r#"query($id: ID!) { testResult(id: $id) { id } }"#;
-    let response = app
-        .query(
-            Some(&viewer),
-            gql,
-            json!({ "id": encode(NodeType::TestResult, w.p1_preliminary).to_string() }),
-        )
-        .await;
+    let response = viewer.query(gql, result_vars(w.p1_preliminary)).await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
     for token in [&t.clinician, &t.lab] {
         let bundle = fhir.ok(token, &search).await;
@@ -162,7 +144,7 @@ async fn preliminary_results_are_for_clinicians_and_the_lab_only(backend: Backen
 /// A patient who holds sensitive results does not see them through FHIR either, until
 /// released; their clinician does.
 async fn a_held_sensitive_result_is_hidden_from_the_patient(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.hiv, None).await;
     let hiv = app
@@ -201,7 +183,7 @@ async fn a_held_sensitive_result_is_hidden_from_the_patient(backend: Backend) {
 
 /// A proxy sees what the grant's scopes allow: results and appointments, no coverage.
 async fn a_proxy_without_the_coverage_scope_gets_no_coverage(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let (coverage, claim) = fhir_kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
     let fhir = Fhir::new(&app);
@@ -236,7 +218,7 @@ async fn a_proxy_without_the_coverage_scope_gets_no_coverage(backend: Backend) {
 /// Every FHIR read of patient data is in the audit trail, allowed and denied, with the
 /// request's id.
 async fn fhir_reads_are_audited_allowed_and_denied(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let t = Tokens::of(&app, &w);
@@ -281,7 +263,7 @@ async fn fhir_reads_are_audited_allowed_and_denied(backend: Backend) {
 
 /// Staff find patients by name and birth date, or by MRN; a patient finds only themself.
 async fn staff_search_patients_by_name_birthdate_and_mrn(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let t = Tokens::of(&app, &w);

@@ -3,12 +3,13 @@
 //! beyond the standard world (coverage and claims, appointments, imaging, varied values).
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::Request;
 use chrono::{Duration, Utc};
-use portal_api::auth::Role;
 use portal_entities::*;
 use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use serde_json::Value;
@@ -86,7 +87,8 @@ impl Fhir {
     ) -> Reply {
         let path = path.strip_prefix(&self.base).unwrap_or(path);
         let path = path.strip_prefix('/').unwrap_or(path);
-        let mut request = Request::get(format!("/fhir/R4/{path}"));
+        let client = SocketAddr::from(([127, 0, 0, 1], 50000));
+        let mut request = Request::get(format!("/fhir/R4/{path}")).extension(ConnectInfo(client));
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
@@ -188,12 +190,12 @@ pub struct Tokens {
 impl Tokens {
     pub fn of(app: &TestApp, w: &World) -> Self {
         Self {
-            p1: app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1)),
-            proxy: app.token("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2)),
-            clinician: app.token("dr.a", w.tenant_a, &[Role::Clinician], None),
-            staff: app.token("staff", w.tenant_a, &[Role::Staff], None),
-            lab: app.token("lab", w.tenant_a, &[Role::Lab], None),
-            other_tenant: app.token("q1", w.tenant_b, &[Role::Patient], Some(w.q1)),
+            p1: app.as_patient("p1", w.tenant_a, w.p1).token(),
+            proxy: app.as_proxy("proxy.active", w.tenant_a, Some(w.p2)).token(),
+            clinician: app.as_clinician("dr.a", w.tenant_a).token(),
+            staff: app.as_staff(w.tenant_a).token(),
+            lab: app.as_lab(w.tenant_a).token(),
+            other_tenant: app.as_patient("q1", w.tenant_b, w.q1).token(),
         }
     }
 }

@@ -36,7 +36,7 @@ async fn results(app: &TestApp, w: &World, count: i64) -> Vec<Uuid> {
 }
 
 async fn following_next_visits_every_match_exactly_once(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let mut expected: BTreeSet<String> = results(&app, &w, 6)
         .await
@@ -92,7 +92,7 @@ async fn following_next_visits_every_match_exactly_once(backend: Backend) {
 /// `_count` above the server's page size (50 in tests) is lowered to it, never refused or
 /// exceeded; below 1 it is a 400.
 async fn count_is_bounded_by_the_page_size(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     results(&app, &w, 52).await;
     let fhir = Fhir::new(&app);
@@ -116,7 +116,7 @@ async fn count_is_bounded_by_the_page_size(backend: Backend) {
 
 /// One analyte over time: one request, newest first, date-bounded.
 async fn a_trend_of_one_analyte_is_one_request_newest_first(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     results(&app, &w, 3).await;
     let fhir = Fhir::new(&app);
@@ -200,7 +200,7 @@ async fn statements_of_a_report_search(
 }
 
 async fn a_report_search_costs_the_same_statements_for_two_or_twenty_reports(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let staff = Tokens::of(&app, &w).staff;

@@ -14,7 +14,7 @@ use crate::support::{Backend, TestApp};
 
 /// Every search and read of a rich record, as staff (who may see all of it).
 async fn every_served_resource_type_passes_the_r4_validator(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let clinician = app.clinician(w.tenant_a, "dr.appt").await;
     fhir_kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
@@ -101,7 +101,7 @@ fn references(values: &[Value]) -> BTreeSet<String> {
 /// Every reference a patient receives resolves for that patient (their own organisation,
 /// facilities, clinicians, orders, the payer of their coverage).
 async fn references_a_patient_receives_resolve_for_them(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     fhir_kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
     fhir_kit::appointment(&app, w.tenant_a, w.p1, w.facility, None, Duration::days(1)).await;
@@ -140,7 +140,7 @@ async fn references_a_patient_receives_resolve_for_them(backend: Backend) {
 }
 
 async fn observations_carry_ucum_quantities_strings_codes_ranges_and_flags(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     fhir_kit::varied_result(&app, &w).await;
     let fhir = Fhir::new(&app);
@@ -198,7 +198,7 @@ async fn observations_carry_ucum_quantities_strings_codes_ranges_and_flags(backe
 }
 
 async fn imaging_reports_carry_conclusion_findings_and_the_study_uid(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let imaging = fhir_kit::imaging_result(&app, &w).await;
     let fhir = Fhir::new(&app);
@@ -242,7 +242,7 @@ async fn imaging_reports_carry_conclusion_findings_and_the_study_uid(backend: Ba
 /// A correction is a new result with a new id: the report keeps the chain's first id, the
 /// version is the correction's, and the first version stays readable under `_history`.
 async fn a_corrected_report_keeps_its_first_id_and_shows_its_history(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
     let issued = Utc::now() - Duration::days(5);
@@ -324,7 +324,7 @@ async fn a_corrected_report_keeps_its_first_id_and_shows_its_history(backend: Ba
 /// The CapabilityStatement needs no token, and lists exactly the served types and search
 /// parameters: each listed parameter is accepted, anything else is refused.
 async fn metadata_lists_exactly_what_is_served(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let fhir = Fhir::new(&app);
     let staff = Tokens::of(&app, &w).staff;
