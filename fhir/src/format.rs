@@ -19,7 +19,8 @@ const ANY: [&str; 2] = ["*/*", "application/*"];
 /// JSON).
 pub fn negotiate(format: Option<&str>, accept: Option<&str>) -> FhirResult<()> {
     if let Some(format) = format {
-        let wanted = media_type(format);
+        // `application/fhir+json` unencoded in a query string arrives with a space for `+`.
+        let wanted = media_type(&format.replace(' ', "+"));
         if JSON_TYPES.contains(&wanted.as_str()) {
             return Ok(());
         }
@@ -73,6 +74,7 @@ mod tests {
     fn json_is_accepted_in_every_spelling() {
         assert!(negotiate(None, None).is_ok());
         assert!(negotiate(Some("json"), Some("application/fhir+xml")).is_ok());
+        assert!(negotiate(Some("application/fhir json"), None).is_ok());
         assert!(negotiate(None, Some("application/fhir+json; fhirVersion=4.0")).is_ok());
         assert!(negotiate(None, Some("text/html, */*;q=0.8")).is_ok());
     }
