@@ -287,7 +287,46 @@ async fn staff_search_patients_by_name_birthdate_and_mrn(backend: Backend) {
     assert_eq!(wrong_system.status, 400);
 }
 
+/// A clinician sees the patients they ordered for, not the others of the tenant (403, as
+/// GraphQL's FORBIDDEN); they read the patient's orders and results.
+async fn a_clinician_sees_only_the_patients_they_ordered_for(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let w = app.world().await;
+    let fhir = Fhir::new(&app);
+    let t = Tokens::of(&app, &w);
+    fhir.ok(&t.clinician, &format!("Patient/{}", w.p1)).await;
+    let orders = fhir
+        .ok(&t.clinician, &format!("ServiceRequest?patient={}", w.p1))
+        .await;
+    assert_eq!(orders["total"], 1, "{orders:#}");
+    for path in [
+        format!("Patient/{}", w.p2),
+        format!("DiagnosticReport/{}", w.p2_final),
+        format!("ServiceRequest?patient={}", w.p2),
+    ] {
+        let reply = fhir.get(Some(&t.clinician), &path).await;
+        assert_eq!(reply.status, 403, "{path}: {:#}", reply.body);
+    }
+    let gql = app
+        .as_clinician("dr.a", w.tenant_a)
+        .query(
+            r#"query($id: ID!) { patient(id: $id) { mrn } }"#,
+            patient_vars(w.p2),
+        )
+        .await;
+    assert_eq!(error_code(&gql), Some("FORBIDDEN"), "{gql:#}");
+    let coverage = fhir
+        .get(Some(&t.clinician), &format!("Coverage?patient={}", w.p1))
+        .await;
+    assert_eq!(
+        coverage.status, 403,
+        "clinicians have no COVERAGE scope: {:#}",
+        coverage.body
+    );
+}
+
 on_both_backends!(
+    a_clinician_sees_only_the_patients_they_ordered_for,
     a_request_without_a_valid_token_is_401_and_a_bad_token_is_audited,
     a_patient_sees_themself_but_not_another_patient_or_tenant,
     preliminary_results_are_for_clinicians_and_the_lab_only,
