@@ -14,6 +14,7 @@ mod delivery;
 mod delivery_checks;
 mod e2e;
 mod fhir_access;
+mod fhir_e2e;
 mod fhir_errors;
 mod fhir_kit;
 mod fhir_paging;
