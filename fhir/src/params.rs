@@ -189,6 +189,11 @@ pub fn date_range(values: &[&str]) -> FhirResult<Bounds> {
             (a, b) => a.or(b),
         };
     }
+    if let (Some(since), Some(until)) = (since, until)
+        && since > until
+    {
+        return Err(FhirError::invalid("the date values exclude each other"));
+    }
     Ok((since, until))
 }
 
@@ -298,6 +303,7 @@ mod tests {
             Some("2024-03-06".into())
         );
         assert!(date_range(&["sa2024"]).is_err());
+        assert!(date_range(&["ge2025", "le2024"]).is_err());
         assert!(date_range(&["2024-13"]).is_err());
         assert!(date_range(&["2024-03-05T10:00:00"]).is_err());
         assert!(date_range(&["2024-03-05T10:00:00Z"]).is_ok());

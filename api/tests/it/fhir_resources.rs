@@ -285,6 +285,16 @@ async fn a_corrected_report_keeps_its_first_id_and_shows_its_history(backend: Ba
         "one chain, its current version: {search:#}"
     );
     assert_eq!(search["entry"][0]["resource"]["id"], original.to_string());
+    let never_stored = fhir
+        .ok(
+            &me,
+            &format!("DiagnosticReport?patient={}&status=amended", w.p1),
+        )
+        .await;
+    assert_eq!(
+        never_stored["total"], 0,
+        "a status the portal never stores: {never_stored:#}"
+    );
     let history = fhir
         .ok(&me, &format!("DiagnosticReport/{original}/_history"))
         .await;

@@ -221,14 +221,7 @@ fn filter(search: &Search) -> FhirResult<ResultFilter> {
         }
         filter.tests = Some(tests);
     }
-    let (since, until) = date_range(&search.all("date"))?;
-    if let (Some(since), Some(until)) = (since, until)
-        && since > until
-    {
-        filter.statuses = Some(Vec::new());
-    } else {
-        (filter.since, filter.until) = (since, until);
-    }
+    (filter.since, filter.until) = date_range(&search.all("date"))?;
     Ok(filter)
 }
 
