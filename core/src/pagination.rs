@@ -181,9 +181,10 @@ impl<C: ColumnTrait> Keyset<C> {
         E::Model: Sync,
         Db: ConnectionTrait,
     {
-        let total = match page.total {
-            true => Some(select.clone().count(db).await?),
-            false => None,
+        let total = if page.total {
+            Some(select.clone().count(db).await?)
+        } else {
+            None
         };
         let mut select = select
             .order_by(self.key, self.order.clone())

@@ -84,9 +84,10 @@ fn link(
         pairs.push(("_cursor", cursor));
     }
     let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    let url = match encoded.is_empty() {
-        true => format!("{base}/{kind}"),
-        false => format!("{base}/{kind}?{encoded}"),
+    let url = if encoded.is_empty() {
+        format!("{base}/{kind}")
+    } else {
+        format!("{base}/{kind}?{encoded}")
     };
     json!({ "relation": relation, "url": url })
 }

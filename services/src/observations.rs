@@ -75,9 +75,10 @@ pub async fn list(
     if let Some(until) = filter.until {
         select = select.filter(test_result::Column::IssuedAt.lte(until));
     }
-    let total = match page.total {
-        true => Some(select.clone().count(ctx.db()).await?),
-        false => None,
+    let total = if page.total {
+        Some(select.clone().count(ctx.db()).await?)
+    } else {
+        None
     };
     let order = Order::Desc;
     if let Some(cursor) = &page.after {
