@@ -13,12 +13,14 @@ pub mod ingest;
 pub mod interpretation;
 pub mod live;
 pub mod lookup;
+pub mod master;
 pub mod nodes;
 pub mod orders;
 pub mod patients;
 pub mod preferences;
 pub mod proxy;
 pub mod rate_limit;
+pub mod registration;
 pub mod result_links;
 pub mod results;
 
