@@ -53,7 +53,9 @@ pub struct CatalogTestPatch {
 }
 
 impl CatalogTestPatch {
-    fn validated(mut self) -> ServiceResult<Self> {
+    /// Checks every given field (an import checks a whole file before writing any of it);
+    /// field paths are those of the GraphQL input (`input.analytes[2].code`).
+    pub fn validated(mut self) -> ServiceResult<Self> {
         if let Some(name) = &self.display_name {
             self.display_name = Some(fields::required("input.displayName", name, MAX_TEXT)?);
         }
@@ -66,6 +68,12 @@ impl CatalogTestPatch {
             ("input.referenceText", &self.reference_text),
         ] {
             fields::optional(field, value.as_ref().and_then(|v| v.as_deref()), MAX_TEXT)?;
+        }
+        if let (Some(code), Some(CodeSystem::Loinc)) = (&self.code, self.code_system) {
+            fields::loinc("input.code", code)?;
+        }
+        if let (Some(Some(low)), Some(Some(high))) = (self.reference_low, self.reference_high) {
+            fields::range("input.referenceHigh", Some(low), Some(high))?;
         }
         if let Some(analytes) = &mut self.analytes {
             validate_analytes(analytes)?;

@@ -241,6 +241,12 @@ fn coded(value: &mut Patch<String>, field: &str, codes: &[&str]) -> ServiceResul
     Ok(())
 }
 
+/// The viewer's tenant when they may register patients (audited refusal otherwise): an
+/// import checks this once for its whole file.
+pub fn require_registrar(ctx: &RequestContext) -> ServiceResult<Uuid> {
+    master::require(ctx, REGISTRARS, REGISTER, None)
+}
+
 /// Creates the patient (matched by MRN within the viewer's tenant) or updates the fields
 /// given; staff/admin/lab roles; audited.
 #[instrument(skip(ctx, d), fields(request_id = %ctx.request_id))]
