@@ -16,6 +16,7 @@ mod e2e;
 mod identity;
 mod ingest;
 mod jobs;
+mod master_data;
 mod metrics;
 mod operations;
 mod outage;
