@@ -14,6 +14,7 @@ mod delivery;
 mod delivery_checks;
 mod e2e;
 mod identity;
+mod import;
 mod ingest;
 mod jobs;
 mod master_data;
