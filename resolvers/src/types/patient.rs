@@ -20,13 +20,17 @@ use crate::error::GqlResult;
 use crate::ids::{NodeType, decode, encode};
 
 pub struct Patient {
-    model: patient::Model,
+    /// Boxed: the demographics make the row large, and `Node` holds a `Patient` by value.
+    model: Box<patient::Model>,
     access: PatientAccess,
 }
 
 impl Patient {
     pub fn new(model: patient::Model, access: PatientAccess) -> Self {
-        Self { model, access }
+        Self {
+            model: Box::new(model),
+            access,
+        }
     }
 }
 
