@@ -141,10 +141,8 @@ impl ReadCache {
         let key = match plan::classify(request, viewer) {
             Kind::Read(key) => key,
             Kind::Write => {
-                return Lookup::Proceed(match viewer {
-                    Some(v) => Plan::Invalidate {
-                        tenant: v.tenant_id,
-                    },
+                return Lookup::Proceed(match ctx.tenant() {
+                    Some(tenant) => Plan::Invalidate { tenant },
                     None => Plan::Skip,
                 });
             }
@@ -153,7 +151,7 @@ impl ReadCache {
                 return Lookup::Proceed(Plan::Skip);
             }
         };
-        let tenant = viewer.map(|v| v.tenant_id).unwrap_or_default();
+        let tenant = ctx.tenant().unwrap_or_default();
         match inner.find(&key, tenant).await {
             Ok((Some(entry), _)) => {
                 count(&self.stats.hit);
