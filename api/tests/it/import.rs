@@ -77,7 +77,7 @@ fn at(line: u64, column: &str) -> (u64, String) {
 }
 
 async fn importing_the_same_patient_file_twice_is_the_same_as_once(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let before = patients_of(&app, w.tenant_a).await.len();
     assert_eq!(
@@ -136,7 +136,7 @@ async fn importing_the_same_patient_file_twice_is_the_same_as_once(backend: Back
 }
 
 async fn an_edited_patient_file_changes_exactly_the_edited_rows(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     run(&app, w.tenant_a, Kind::Patients, PATIENTS)
         .await
@@ -183,7 +183,7 @@ async fn an_edited_patient_file_changes_exactly_the_edited_rows(backend: Backend
 }
 
 async fn a_bad_patient_row_is_reported_by_line_and_nothing_is_written(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let before = patients_of(&app, w.tenant_a).await;
     let bad = "\
@@ -247,7 +247,7 @@ NEW-6,Bad,Mail,1980-01-01,,nope
 }
 
 async fn importing_the_same_catalog_twice_is_the_same_as_once(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     assert_eq!(
         run(&app, w.tenant_a, Kind::Catalog, CATALOG)
@@ -313,7 +313,7 @@ async fn importing_the_same_catalog_twice_is_the_same_as_once(backend: Backend) 
 }
 
 async fn a_bad_catalog_row_is_reported_by_line_and_nothing_is_written(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let before = catalog_of(&app, w.tenant_a).await;
     let bad = "\

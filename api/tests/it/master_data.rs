@@ -1,13 +1,14 @@
 //! Master-data mutations and the staff patient search on both backends: each kind created
 //! and updated, roles refused and audited, duplicate keys, field paths, search and tenants.
 
-use portal_api::auth::{Role, Viewer};
+use portal_api::auth::Role;
 use portal_entities::AuditOutcome;
 use portal_resolvers::ids::{NodeType, encode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::on_both_backends;
+use crate::support::actors::Actor;
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 const CREATE_FACILITY: &str = r#"mutation($input: CreateFacilityInput!) {
@@ -71,13 +72,13 @@ fn covid_test() -> Value {
     })
 }
 
-async fn staff(app: &TestApp, tenant: Uuid) -> Viewer {
-    app.viewer("staff.a", tenant, &[Role::Staff], None).await
+fn staff(app: &TestApp, tenant: Uuid) -> Actor {
+    app.as_user("staff.a", tenant, &[Role::Staff], None)
 }
 
 /// Runs a mutation that must succeed and returns its `data`.
-async fn ok(app: &TestApp, viewer: &Viewer, query: &str, variables: Value) -> Value {
-    let response = app.query(Some(viewer), query, variables).await;
+async fn ok(viewer: &Actor, query: &str, variables: Value) -> Value {
+    let response = viewer.query(query, variables).await;
     no_errors(&response);
     response["data"].clone()
 }
@@ -88,12 +89,11 @@ fn allowed(rows: &[portal_entities::audit_event::Model], action: &str) -> bool {
 }
 
 async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let staff = staff(&app, w.tenant_a).await;
+    let staff = staff(&app, w.tenant_a);
 
     let data = ok(
-        &app,
         &staff,
         CREATE_FACILITY,
         json!({ "input": {
@@ -106,7 +106,6 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
     assert_eq!(facility["cliaNumber"], "05D1234567");
     assert_eq!(facility["postalCode"], "62702");
     let data = ok(
-        &app,
         &staff,
         UPDATE_FACILITY,
         json!({ "id": facility["id"], "input": { "phone": null, "city": "Chatham" } }),
@@ -116,12 +115,11 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
     assert_eq!(data["updateFacility"]["facility"]["city"], "Chatham");
     assert_eq!(data["updateFacility"]["facility"]["name"], "North Clinic");
 
-    let data = ok(&app, &staff, CREATE_CLINICIAN, json!({ "input": {
+    let data = ok(&staff, CREATE_CLINICIAN, json!({ "input": {
         "displayName": "Dr. Maya Patel", "givenName": "Maya", "familyName": "Patel", "npi": "1234567893" } })).await;
     let clinician = &data["createClinician"]["clinician"];
     assert_eq!(clinician["npi"], "1234567893");
     let data = ok(
-        &app,
         &staff,
         UPDATE_CLINICIAN,
         json!({ "id": clinician["id"], "input": { "displayName": "Maya Patel, MD" } }),
@@ -133,11 +131,11 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
     );
     assert_eq!(data["updateClinician"]["clinician"]["npi"], "1234567893");
 
-    let data = ok(&app, &staff, CREATE_TEST, json!({ "input": covid_test() })).await;
+    let data = ok(&staff, CREATE_TEST, json!({ "input": covid_test() })).await;
     let test = &data["createCatalogTest"]["test"];
     assert_eq!(test["reportable"], true);
     assert_eq!(test["analytes"][0]["valueType"], "CODED");
-    let data = ok(&app, &staff, UPDATE_TEST, json!({ "id": test["id"], "input": {
+    let data = ok(&staff, UPDATE_TEST, json!({ "id": test["id"], "input": {
         "displayName": "SARS-CoV-2 RNA", "analytes": [
             { "code": "94500-6", "displayName": "SARS-CoV-2 RNA", "valueType": "CODED" },
             { "code": "94309-2", "displayName": "SARS-CoV-2 RNA NAA", "valueType": "TEXT", "unit": "" } ] } })).await;
@@ -147,12 +145,12 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
     assert_eq!(updated["analytes"].as_array().map(Vec::len), Some(2));
     assert_eq!(updated["analytes"][1]["unit"], Value::Null);
 
-    let data = ok(&app, &staff, REGISTER, json!({ "input": alice() })).await;
+    let data = ok(&staff, REGISTER, json!({ "input": alice() })).await;
     let patient = &data["registerPatient"]["patient"];
     assert_eq!(patient["sex"], "F");
     assert_eq!(patient["address"]["county"], "Sangamon");
     assert_eq!(patient["language"], "en");
-    let data = ok(&app, &staff, UPDATE_PATIENT, json!({ "id": patient["id"], "input": {
+    let data = ok(&staff, UPDATE_PATIENT, json!({ "id": patient["id"], "input": {
         "email": null, "familyName": "Zhou-Li", "address": { "city": "Chatham", "postalCode": "62629" } } })).await;
     let updated = &data["updatePatient"]["patient"];
     assert_eq!(updated["email"], Value::Null);
@@ -162,7 +160,6 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
     assert_eq!(updated["address"]["city"], "Chatham");
 
     let data = ok(
-        &app,
         &staff,
         ADD_COVERAGE,
         json!({ "patient": patient["id"], "input": {
@@ -174,7 +171,6 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
     assert_eq!(coverage["status"], "ACTIVE");
     assert_eq!(coverage["payerId"], "60054");
     let data = ok(
-        &app,
         &staff,
         UPDATE_COVERAGE,
         json!({ "id": coverage["id"], "input": {
@@ -187,14 +183,13 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
         "Choice POS II"
     );
 
-    let data = ok(&app, &staff, ADD_CLAIM, json!({ "coverage": coverage["id"], "input": {
+    let data = ok(&staff, ADD_CLAIM, json!({ "coverage": coverage["id"], "input": {
         "claimNumber": "CLM-1", "serviceDate": "2026-02-03", "description": "Lab panel", "billedCents": 12500 } })).await;
     let claim = &data["addClaim"]["claim"];
     assert_eq!(claim["status"], "SUBMITTED");
     assert_eq!(claim["billed"]["amount"], "125.00");
     assert_eq!(claim["coverage"]["memberId"], "W123456789");
     let data = ok(
-        &app,
         &staff,
         UPDATE_CLAIM,
         json!({ "id": claim["id"], "input": {
@@ -227,14 +222,10 @@ async fn staff_creates_and_updates_every_kind_of_master_data(backend: Backend) {
 }
 
 async fn patients_and_clinicians_may_not_change_master_data_and_are_audited(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let patient = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let clinician = app
-        .viewer("dr.a", w.tenant_a, &[Role::Clinician], None)
-        .await;
+    let patient = app.as_user("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let clinician = app.as_user("dr.a", w.tenant_a, &[Role::Clinician], None);
     let p1 = encode(NodeType::Patient, w.p1).to_string();
     let attempts = [
         (CREATE_FACILITY, json!({ "input": { "name": "X" } })),
@@ -252,7 +243,7 @@ async fn patients_and_clinicians_may_not_change_master_data_and_are_audited(back
     ];
     for viewer in [&patient, &clinician] {
         for (query, variables) in &attempts {
-            let response = app.query(Some(viewer), query, variables.clone()).await;
+            let response = viewer.query(query, variables.clone()).await;
             assert_eq!(
                 error_code(&response),
                 Some("FORBIDDEN"),
@@ -261,7 +252,8 @@ async fn patients_and_clinicians_may_not_change_master_data_and_are_audited(back
         }
     }
     let response = app
-        .query(None, CREATE_FACILITY, json!({ "input": { "name": "X" } }))
+        .anonymous()
+        .query(CREATE_FACILITY, json!({ "input": { "name": "X" } }))
         .await;
     assert_eq!(
         error_code(&response),
@@ -280,23 +272,18 @@ async fn patients_and_clinicians_may_not_change_master_data_and_are_audited(back
     assert!(rows.iter().any(|r| r.action == "patient.update"
         && r.outcome == AuditOutcome::Denied
         && r.patient_id == Some(w.p1)));
-    let unchanged = app
+    let unchanged = staff(&app, w.tenant_a)
         .query(
-            Some(&staff(&app, w.tenant_a).await),
             "query($id: ID!) { patient(id: $id) { familyName } }",
             json!({ "id": p1 }),
         )
         .await;
     assert_eq!(unchanged["data"]["patient"]["familyName"], "FamilyP1");
 
-    let lab = app.viewer("lis", w.tenant_a, &[Role::Lab], None).await;
-    ok(&app, &lab, REGISTER, json!({ "input": alice() })).await;
-    let response = app
-        .query(
-            Some(&lab),
-            CREATE_FACILITY,
-            json!({ "input": { "name": "X" } }),
-        )
+    let lab = app.as_user("lis", w.tenant_a, &[Role::Lab], None);
+    ok(&lab, REGISTER, json!({ "input": alice() })).await;
+    let response = lab
+        .query(CREATE_FACILITY, json!({ "input": { "name": "X" } }))
         .await;
     assert_eq!(
         error_code(&response),
@@ -306,32 +293,24 @@ async fn patients_and_clinicians_may_not_change_master_data_and_are_audited(back
 }
 
 async fn duplicate_keys_are_conflicts_within_a_tenant_only(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let staff_a = staff(&app, w.tenant_a).await;
-    let staff_b = app
-        .viewer("staff.b", w.tenant_b, &[Role::Staff], None)
-        .await;
-    ok(&app, &staff_a, REGISTER, json!({ "input": alice() })).await;
-    let again = app
-        .query(Some(&staff_a), REGISTER, json!({ "input": alice() }))
-        .await;
+    let staff_a = staff(&app, w.tenant_a);
+    let staff_b = app.as_user("staff.b", w.tenant_b, &[Role::Staff], None);
+    ok(&staff_a, REGISTER, json!({ "input": alice() })).await;
+    let again = staff_a.query(REGISTER, json!({ "input": alice() })).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again:#}");
-    ok(&app, &staff_b, REGISTER, json!({ "input": alice() })).await;
+    ok(&staff_b, REGISTER, json!({ "input": alice() })).await;
 
     let npi = json!({ "input": { "displayName": "Dr. One", "npi": "1245319599" } });
-    ok(&app, &staff_a, CREATE_CLINICIAN, npi.clone()).await;
-    let again = app
-        .query(Some(&staff_a), CREATE_CLINICIAN, npi.clone())
-        .await;
+    ok(&staff_a, CREATE_CLINICIAN, npi.clone()).await;
+    let again = staff_a.query(CREATE_CLINICIAN, npi.clone()).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again:#}");
-    ok(&app, &staff_b, CREATE_CLINICIAN, npi).await;
+    ok(&staff_b, CREATE_CLINICIAN, npi).await;
 
     let mut cbc = covid_test();
     cbc["code"] = json!("58410-2");
-    let again = app
-        .query(Some(&staff_a), CREATE_TEST, json!({ "input": cbc }))
-        .await;
+    let again = staff_a.query(CREATE_TEST, json!({ "input": cbc })).await;
     assert_eq!(
         error_code(&again),
         Some("CONFLICT"),
@@ -340,7 +319,6 @@ async fn duplicate_keys_are_conflicts_within_a_tenant_only(backend: Backend) {
 
     let p1 = encode(NodeType::Patient, w.p1).to_string();
     let data = ok(
-        &app,
         &staff_a,
         UPDATE_PATIENT,
         json!({ "id": p1, "input": { "mrn": "P1" } }),
@@ -350,9 +328,8 @@ async fn duplicate_keys_are_conflicts_within_a_tenant_only(backend: Backend) {
         data["updatePatient"]["patient"]["mrn"], "P1",
         "its own MRN is no conflict"
     );
-    let taken = app
+    let taken = staff_a
         .query(
-            Some(&staff_a),
             UPDATE_PATIENT,
             json!({ "id": p1, "input": { "mrn": "P2" } }),
         )
@@ -360,14 +337,14 @@ async fn duplicate_keys_are_conflicts_within_a_tenant_only(backend: Backend) {
     assert_eq!(error_code(&taken), Some("CONFLICT"), "{taken:#}");
 
     let cover = json!({ "patient": p1, "input": { "payerName": "Aetna", "memberId": "M1" } });
-    let data = ok(&app, &staff_a, ADD_COVERAGE, cover.clone()).await;
-    let again = app.query(Some(&staff_a), ADD_COVERAGE, cover).await;
+    let data = ok(&staff_a, ADD_COVERAGE, cover.clone()).await;
+    let again = staff_a.query(ADD_COVERAGE, cover).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again:#}");
     let coverage = data["addCoverage"]["coverage"]["id"].clone();
     let claim = json!({ "coverage": coverage, "input": {
         "claimNumber": "CLM-9", "serviceDate": "2026-02-03", "description": "Visit", "billedCents": 100 } });
-    ok(&app, &staff_a, ADD_CLAIM, claim.clone()).await;
-    let again = app.query(Some(&staff_a), ADD_CLAIM, claim).await;
+    ok(&staff_a, ADD_CLAIM, claim.clone()).await;
+    let again = staff_a.query(ADD_CLAIM, claim).await;
     assert_eq!(error_code(&again), Some("CONFLICT"), "{again:#}");
     let rows = app.audit_rows().await;
     assert!(rows.iter().any(|r| r.action == "patient.create"
@@ -376,9 +353,9 @@ async fn duplicate_keys_are_conflicts_within_a_tenant_only(backend: Backend) {
 }
 
 async fn invalid_fields_are_bad_user_input_with_their_path(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let staff = staff(&app, w.tenant_a).await;
+    let staff = staff(&app, w.tenant_a);
     let with = |key: &str, value: Value| {
         let mut input = alice();
         input[key] = value;
@@ -444,7 +421,7 @@ async fn invalid_fields_are_bad_user_input_with_their_path(backend: Backend) {
         ),
     ];
     for (query, variables, path) in cases {
-        let response = app.query(Some(&staff), query, variables).await;
+        let response = staff.query(query, variables).await;
         assert_eq!(
             error_code(&response),
             Some("BAD_USER_INPUT"),
@@ -458,14 +435,12 @@ async fn invalid_fields_are_bad_user_input_with_their_path(backend: Backend) {
     }
     let p1 = encode(NodeType::Patient, w.p1).to_string();
     let cover = ok(
-        &app,
         &staff,
         ADD_COVERAGE,
         json!({ "patient": p1, "input": { "payerName": "Aetna", "memberId": "M1" } }),
     )
     .await;
-    let response = app
-        .query(Some(&staff), ADD_CLAIM, json!({ "coverage": cover["addCoverage"]["coverage"]["id"], "input": {
+    let response = staff.query(ADD_CLAIM, json!({ "coverage": cover["addCoverage"]["coverage"]["id"], "input": {
             "claimNumber": "C1", "serviceDate": "2026-01-01", "description": "x", "billedCents": 100, "allowedCents": 200 } }))
         .await;
     assert_eq!(
@@ -479,9 +454,9 @@ async fn invalid_fields_are_bad_user_input_with_their_path(backend: Backend) {
 }
 
 async fn staff_search_patients_by_name_mrn_and_birth_date_in_their_tenant(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let staff_a = staff(&app, w.tenant_a).await;
+    let staff_a = staff(&app, w.tenant_a);
     for (mrn, given, family, born) in [
         ("S1", "David", "Kim", "1958-11-20"),
         ("S2", "Dana", "Kimball", "1990-01-01"),
@@ -489,7 +464,6 @@ async fn staff_search_patients_by_name_mrn_and_birth_date_in_their_tenant(backen
         ("S4", "Ann", "O_Neil", "1970-05-05"),
     ] {
         ok(
-            &app,
             &staff_a,
             REGISTER,
             json!({ "input": {
@@ -497,11 +471,8 @@ async fn staff_search_patients_by_name_mrn_and_birth_date_in_their_tenant(backen
         )
         .await;
     }
-    let staff_b = app
-        .viewer("staff.b", w.tenant_b, &[Role::Staff], None)
-        .await;
+    let staff_b = app.as_user("staff.b", w.tenant_b, &[Role::Staff], None);
     ok(
-        &app,
         &staff_b,
         REGISTER,
         json!({ "input": {
@@ -521,16 +492,15 @@ async fn staff_search_patients_by_name_mrn_and_birth_date_in_their_tenant(backen
             .unwrap_or_default()
     };
     let search = |s: Value| json!({ "search": s });
-    let by_name = ok(&app, &staff_a, SEARCH, search(json!({ "name": "kim" }))).await;
+    let by_name = ok(&staff_a, SEARCH, search(json!({ "name": "kim" }))).await;
     assert_eq!(
         mrns(&json!({ "data": by_name })),
         ["S1", "S2", "S3"],
         "family name order"
     );
-    let both = ok(&app, &staff_a, SEARCH, search(json!({ "name": "Kim, D" }))).await;
+    let both = ok(&staff_a, SEARCH, search(json!({ "name": "Kim, D" }))).await;
     assert_eq!(mrns(&json!({ "data": both })), ["S1", "S2"]);
     let born = ok(
-        &app,
         &staff_a,
         SEARCH,
         search(json!({ "birthDate": "1958-11-20" })),
@@ -542,54 +512,40 @@ async fn staff_search_patients_by_name_mrn_and_birth_date_in_their_tenant(backen
         "tenant B's patient is never found"
     );
     let mrn = ok(
-        &app,
         &staff_a,
         SEARCH,
         search(json!({ "mrn": "S3", "name": "lee" })),
     )
     .await;
     assert_eq!(mrns(&json!({ "data": mrn })), ["S3"]);
-    let literal = ok(&app, &staff_a, SEARCH, search(json!({ "name": "o_" }))).await;
+    let literal = ok(&staff_a, SEARCH, search(json!({ "name": "o_" }))).await;
     assert_eq!(
         mrns(&json!({ "data": literal })),
         ["S4"],
         "LIKE wildcards are literal"
     );
-    let other = ok(&app, &staff_a, SEARCH, search(json!({ "mrn": "S9" }))).await;
+    let other = ok(&staff_a, SEARCH, search(json!({ "mrn": "S9" }))).await;
     assert!(mrns(&json!({ "data": other })).is_empty());
 
-    let first = app
-        .query(
-            Some(&staff_a),
-            SEARCH,
-            json!({ "search": { "name": "kim" }, "first": 2 }),
-        )
+    let first = staff_a
+        .query(SEARCH, json!({ "search": { "name": "kim" }, "first": 2 }))
         .await;
     assert_eq!(mrns(&first), ["S1", "S2"]);
     let page = &first["data"]["viewer"]["patients"]["pageInfo"];
     assert_eq!(page["hasNextPage"], true);
-    let next = app
+    let next = staff_a
         .query(
-            Some(&staff_a),
             SEARCH,
             json!({ "search": { "name": "kim" }, "first": 2, "after": page["endCursor"] }),
         )
         .await;
     assert_eq!(mrns(&next), ["S3"]);
 
-    let empty = app
-        .query(Some(&staff_a), SEARCH, json!({ "search": {} }))
-        .await;
+    let empty = staff_a.query(SEARCH, json!({ "search": {} })).await;
     assert_eq!(error_code(&empty), Some("BAD_USER_INPUT"));
-    let patient = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let own = app
-        .query(
-            Some(&patient),
-            SEARCH,
-            json!({ "search": { "name": "kim" } }),
-        )
+    let patient = app.as_user("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let own = patient
+        .query(SEARCH, json!({ "search": { "name": "kim" } }))
         .await;
     assert!(
         mrns(&own).is_empty(),
@@ -624,9 +580,9 @@ async fn the_registration_service_upserts_by_mrn_and_coverage_by_payer_and_membe
 ) {
     use portal_core::context::{Origin, RequestContext, Shape};
     use portal_services::registration::{self, Address, Change, CoverageRecord, Demographics};
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let lab = app.viewer("lis", w.tenant_a, &[Role::Lab], None).await;
+    let lab = app.as_lab(w.tenant_a).viewer().await;
     let ctx = || {
         let origin = Origin::new(Some(lab.clone()), Uuid::now_v7().to_string(), None);
         RequestContext::new(&app.db, Shape::Statements, origin)
@@ -689,9 +645,7 @@ async fn the_registration_service_upserts_by_mrn_and_coverage_by_payer_and_membe
         [Change::Created, Change::Unchanged, Change::Updated]
     );
 
-    let patient_viewer = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let patient_viewer = app.as_patient("p1", w.tenant_a, w.p1).viewer().await;
     let origin = Origin::new(Some(patient_viewer), Uuid::now_v7().to_string(), None);
     let refused = registration::register(
         &RequestContext::new(&app.db, Shape::Statements, origin),
@@ -712,11 +666,10 @@ async fn the_registration_service_upserts_by_mrn_and_coverage_by_payer_and_membe
 }
 
 async fn the_demo_catalog_flags_hiv_and_sars_cov_2_as_reportable(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
-    let staff = staff(&app, tenant).await;
+    let staff = staff(&app, tenant);
     let data = ok(
-        &app,
         &staff,
         "{ testCatalog(first: 50) { edges { node { code reportable } } } }",
         json!({}),
@@ -734,7 +687,7 @@ async fn the_demo_catalog_flags_hiv_and_sars_cov_2_as_reportable(backend: Backen
         .unwrap_or_default();
     reportable.sort();
     assert_eq!(reportable, ["56888-1", "94500-6"]);
-    let data = ok(&app, &staff, r#"{ viewer { patients(search: { mrn: "MRN1004" }) { edges { node { sex race address { city county } } } } } }"#, json!({})).await;
+    let data = ok(&staff, r#"{ viewer { patients(search: { mrn: "MRN1004" }) { edges { node { sex race address { city county } } } } } }"#, json!({})).await;
     assert_eq!(
         data["viewer"]["patients"]["edges"][0]["node"]["address"]["county"],
         "Sangamon"
@@ -742,20 +695,22 @@ async fn the_demo_catalog_flags_hiv_and_sars_cov_2_as_reportable(backend: Backen
 }
 
 async fn master_data_changes_are_never_served_stale_from_the_read_cache(backend: Backend) {
-    let app = TestApp::with_vars(backend, &[("CACHE_ENABLED", "true")]).await;
+    let app = TestApp::init(backend)
+        .with_config(|c| c.cache_enabled = true)
+        .await;
     let w = app.world().await;
-    let staff = staff(&app, w.tenant_a).await;
+    let staff = staff(&app, w.tenant_a);
     let catalog = r#"{ testCatalog(search: "94500") { edges { node { displayName } } } }"#;
     let list = "{ viewer { patients(first: 50) { edges { node { mrn } } } } }";
     let names = |data: &Value| data["testCatalog"]["edges"].as_array().map(Vec::len);
-    let before = ok(&app, &staff, catalog, json!({})).await;
+    let before = ok(&staff, catalog, json!({})).await;
     assert_eq!(names(&before), Some(0));
-    let patients_before = ok(&app, &staff, list, json!({})).await;
-    ok(&app, &staff, CREATE_TEST, json!({ "input": covid_test() })).await;
-    ok(&app, &staff, REGISTER, json!({ "input": alice() })).await;
-    let after = ok(&app, &staff, catalog, json!({})).await;
+    let patients_before = ok(&staff, list, json!({})).await;
+    ok(&staff, CREATE_TEST, json!({ "input": covid_test() })).await;
+    ok(&staff, REGISTER, json!({ "input": alice() })).await;
+    let after = ok(&staff, catalog, json!({})).await;
     assert_eq!(names(&after), Some(1), "a new catalog test shows at once");
-    let patients_after = ok(&app, &staff, list, json!({})).await;
+    let patients_after = ok(&staff, list, json!({})).await;
     let count = |d: &Value| {
         d["viewer"]["patients"]["edges"]
             .as_array()
