@@ -724,7 +724,86 @@ async fn master_data_changes_are_never_served_stale_from_the_read_cache(backend:
     );
 }
 
+async fn the_directory_lists_only_the_organisations_facilities_and_clinicians(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let w = app.world().await;
+    let staff_a = staff(&app, w.tenant_a);
+    let staff_b = app.as_user("staff.b", w.tenant_b, &[Role::Staff], None);
+    ok(
+        &staff_a,
+        CREATE_FACILITY,
+        json!({ "input": { "name": "North 100% Clinic" } }),
+    )
+    .await;
+    ok(
+        &staff_b,
+        CREATE_FACILITY,
+        json!({ "input": { "name": "North Hospital B" } }),
+    )
+    .await;
+    ok(
+        &staff_a,
+        CREATE_CLINICIAN,
+        json!({ "input": { "displayName": "Dr. Maya Patel", "npi": "1234567893" } }),
+    )
+    .await;
+    let names = |data: &Value, field: &str, key: &str| -> Vec<String> {
+        data[field]["edges"]
+            .as_array()
+            .map(|edges| {
+                edges
+                    .iter()
+                    .filter_map(|e| e["node"][key].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let data = ok(
+        &staff_a,
+        r#"{ facilities(first: 10) { edges { node { name } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        names(&data, "facilities", "name"),
+        ["Main Lab", "North 100% Clinic"]
+    );
+    let data = ok(
+        &staff_a,
+        r#"{ facilities(search: "100%") { edges { node { name } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(names(&data, "facilities", "name"), ["North 100% Clinic"]);
+    let data = ok(
+        &staff_a,
+        r#"{ clinicians(search: "1234567893") { edges { node { displayName } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        names(&data, "clinicians", "displayName"),
+        ["Dr. Maya Patel"]
+    );
+    let data = ok(
+        &staff_b,
+        r#"{ clinicians(search: "patel") { edges { node { displayName } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert!(
+        names(&data, "clinicians", "displayName").is_empty(),
+        "tenant B sees none of A's"
+    );
+    let response = app
+        .anonymous()
+        .query("{ facilities { edges { node { name } } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
+}
+
 on_both_backends!(
+    the_directory_lists_only_the_organisations_facilities_and_clinicians,
     staff_creates_and_updates_every_kind_of_master_data,
     patients_and_clinicians_may_not_change_master_data_and_are_audited,
     duplicate_keys_are_conflicts_within_a_tenant_only,
