@@ -5,8 +5,10 @@
 //! Optional fields follow one rule everywhere: `None` leaves the stored value alone, a blank
 //! string clears it, anything else replaces it (HL7 `""` and an empty CSV cell are blank).
 
+mod batch;
 mod coverage;
 
+pub use batch::{BatchFailure, register_all_in};
 pub use coverage::{CoveragePatch, CoverageRecord, add_coverage, update_coverage, upsert_coverage};
 
 use chrono::NaiveDate;
