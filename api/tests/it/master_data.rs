@@ -722,6 +722,36 @@ async fn master_data_changes_are_never_served_stale_from_the_read_cache(backend:
         count(&patients_before) + 1,
         "a registered patient joins the list at once"
     );
+
+    // The HL7 path: the service called with a unit of work of its own, then the cache told.
+    use portal_core::context::{Origin, RequestContext, Shape};
+    let lab = app.as_lab(w.tenant_a).viewer().await;
+    let origin = Origin::new(Some(lab), Uuid::now_v7().to_string(), None);
+    let ctx = RequestContext::new(&app.db, Shape::Statements, origin);
+    let demographics = portal_services::registration::Demographics {
+        mrn: "ADT-9".into(),
+        given_name: "Hl7".into(),
+        family_name: "Patient".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1990, 1, 1).expect("date"),
+        sex: None,
+        race: None,
+        ethnicity: None,
+        address: None,
+        phone: None,
+        email: None,
+        language: None,
+    };
+    portal_services::registration::register(&ctx, demographics)
+        .await
+        .expect("register");
+    ctx.finish().await.expect("finish");
+    app.state
+        .cache
+        .invalidate_after(&ctx)
+        .await
+        .expect("invalidate");
+    let patients_last = ok(&staff, list, json!({})).await;
+    assert_eq!(count(&patients_last), count(&patients_after) + 1);
 }
 
 async fn the_directory_lists_only_the_organisations_facilities_and_clinicians(backend: Backend) {
