@@ -215,6 +215,8 @@ pub async fn coverage_with_claim(app: &TestApp, tenant: Uuid, patient: Uuid) -> 
         period_end: None,
         status: CoverageStatus::Active,
         created_at: Utc::now(),
+        payer_id: None,
+        updated_at: None,
     }
     .into_active_model()
     .insert(&app.owner)
@@ -235,6 +237,7 @@ pub async fn coverage_with_claim(app: &TestApp, tenant: Uuid, patient: Uuid) -> 
         currency: "USD".into(),
         status: ClaimStatus::Paid,
         created_at: Utc::now(),
+        updated_at: None,
     }
     .into_active_model()
     .insert(&app.owner)
@@ -291,6 +294,8 @@ pub async fn imaging_result(app: &TestApp, w: &World) -> Uuid {
         reference_text: None,
         sensitive: false,
         created_at: Utc::now(),
+        reportable: false,
+        updated_at: None,
     }
     .into_active_model()
     .insert(&app.owner)

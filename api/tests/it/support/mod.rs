@@ -206,8 +206,8 @@ impl TestApp {
         }
     }
 
-    /// How many SQL statements the application's connection has issued so far (for requests
-    /// that do not go through an actor's `count_statements`, e.g. FHIR).
+    /// How many SQL statements the application's pool has run so far (any path: services
+    /// called directly, imports, requests).
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::SeqCst)
     }
