@@ -18,6 +18,7 @@ pub mod orders;
 pub mod patients;
 pub mod preferences;
 pub mod proxy;
+pub mod public_health;
 pub mod rate_limit;
 pub mod result_links;
 pub mod results;
