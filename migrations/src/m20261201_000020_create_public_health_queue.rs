@@ -142,7 +142,9 @@ fn errors() -> TableCreateStatement {
         .col(text(PublicHealthErrors::Message))
         .col(text_null(PublicHealthErrors::Response))
         .col(timestamp_with_time_zone(PublicHealthErrors::CreatedAt))
-        .col(timestamp_with_time_zone_null(PublicHealthErrors::ReplayedAt))
+        .col(timestamp_with_time_zone_null(
+            PublicHealthErrors::ReplayedAt,
+        ))
         .foreign_key(
             ForeignKey::create()
                 .name("fk_public_health_errors_tenant_id")

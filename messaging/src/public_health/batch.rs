@@ -13,8 +13,8 @@ use portal_entities::{
 };
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    IntoActiveModel, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -215,12 +215,8 @@ pub async fn record(
 ) -> ServiceResult<Recorded> {
     match answer {
         Answer::Accepted(status) => accepted(db, claimed, *status).await,
-        Answer::Retry { status, reason } => {
-            retry(db, claimed, *status, reason, settings).await
-        }
-        Answer::Refused { status, rows, body } => {
-            refused(db, claimed, *status, rows, body).await
-        }
+        Answer::Retry { status, reason } => retry(db, claimed, *status, reason, settings).await,
+        Answer::Refused { status, rows, body } => refused(db, claimed, *status, rows, body).await,
     }
 }
 
@@ -231,7 +227,10 @@ async fn accepted(db: &TenantDb, claimed: &Claimed, status: u16) -> ServiceResul
     let done = public_health_batch::Entity::update_many()
         .col_expr(B::Status, Expr::value(BatchStatus::Sent))
         .col_expr(B::SentAt, Expr::value(Some(now)))
-        .col_expr(B::Attempts, Expr::value(claimed.batch.attempts.saturating_add(1)))
+        .col_expr(
+            B::Attempts,
+            Expr::value(claimed.batch.attempts.saturating_add(1)),
+        )
         .col_expr(B::LastStatus, Expr::value(Some(i32::from(status))))
         .col_expr(B::LastError, Expr::value(Option::<String>::None))
         .filter(B::Id.eq(claimed.batch.id))
@@ -295,7 +294,10 @@ async fn refused(
     let txn = portal_core::db::begin_write(db).await?;
     let closed = public_health_batch::Entity::update_many()
         .col_expr(B::Status, Expr::value(BatchStatus::Refused))
-        .col_expr(B::Attempts, Expr::value(claimed.batch.attempts.saturating_add(1)))
+        .col_expr(
+            B::Attempts,
+            Expr::value(claimed.batch.attempts.saturating_add(1)),
+        )
         .col_expr(B::LastStatus, Expr::value(Some(i32::from(status))))
         .col_expr(
             B::LastError,
@@ -330,8 +332,16 @@ async fn refused(
     if named_here.is_empty() {
         let message = format!("receiver refused the whole batch {batch_id}");
         for member in &members {
-            to_error_queue(&txn, tenant, member.id, Some(batch_id), status, &message, Some(body))
-                .await?;
+            to_error_queue(
+                &txn,
+                tenant,
+                member.id,
+                Some(batch_id),
+                status,
+                &message,
+                Some(body),
+            )
+            .await?;
         }
         txn.commit().await?;
         return Ok(Recorded::Refused {
@@ -340,8 +350,16 @@ async fn refused(
         });
     }
     for (member, message) in &named_here {
-        to_error_queue(&txn, tenant, member.id, Some(batch_id), status, message, Some(body))
-            .await?;
+        to_error_queue(
+            &txn,
+            tenant,
+            member.id,
+            Some(batch_id),
+            status,
+            message,
+            Some(body),
+        )
+        .await?;
     }
     let requeued = public_health_report::Entity::update_many()
         .col_expr(

@@ -113,8 +113,16 @@ pub async fn report_due(
             processing_mode: settings.processing_mode.clone(),
             sender_id: sender_id(destination, &tenant),
         };
-        report_tenant(&db, tenant.id, destination, settings, &row_settings, stop, &mut counts)
-            .await?;
+        report_tenant(
+            &db,
+            tenant.id,
+            destination,
+            settings,
+            &row_settings,
+            stop,
+            &mut counts,
+        )
+        .await?;
     }
     if counts != PassCounts::default() {
         tracing::info!(

@@ -120,7 +120,8 @@ async fn load<C: ConnectionTrait>(
     let clinicians = by_id(
         clinician::Entity::find()
             .filter(
-                clinician::Column::Id.is_in(orders.values().filter_map(|o| o.ordering_clinician_id)),
+                clinician::Column::Id
+                    .is_in(orders.values().filter_map(|o| o.ordering_clinician_id)),
             )
             .all(db)
             .await?,
@@ -236,10 +237,10 @@ fn result_columns(
     };
     row.set("test_result_status", status.to_owned());
     if let (Some(verb), Some(replaced)) = (comment, result.replaces_result_id) {
-        let earlier = loaded
-            .earlier_reports
-            .get(&replaced)
-            .map_or_else(|| format!("result {replaced}"), |id| format!("message_id {id}"));
+        let earlier = loaded.earlier_reports.get(&replaced).map_or_else(
+            || format!("result {replaced}"),
+            |id| format!("message_id {id}"),
+        );
         row.set("comment", format!("{verb} {earlier}"));
     }
     // A withdrawal carries the value it withdraws: that of the version it replaces.
@@ -288,12 +289,21 @@ fn order_columns(row: &mut Row, order: &test_order::Model) {
 fn patient_columns(row: &mut Row, patient: &patient::Model) {
     row.set("patient_first_name", patient.given_name.clone());
     row.set("patient_last_name", patient.family_name.clone());
-    row.set("patient_dob", patient.birth_date.format("%Y%m%d").to_string());
+    row.set(
+        "patient_dob",
+        patient.birth_date.format("%Y%m%d").to_string(),
+    );
     row.set("patient_id", patient.mrn.clone());
     row.set("patient_id_type", "MR".to_owned());
     // Unknown demographics are sent as the schema's "unknown" codes, as SimpleReport does.
-    row.set("patient_gender", patient.sex.clone().unwrap_or_else(|| "U".into()));
-    row.set("patient_race", patient.race.clone().unwrap_or_else(|| "UNK".into()));
+    row.set(
+        "patient_gender",
+        patient.sex.clone().unwrap_or_else(|| "U".into()),
+    );
+    row.set(
+        "patient_race",
+        patient.race.clone().unwrap_or_else(|| "UNK".into()),
+    );
     row.set(
         "patient_ethnicity",
         patient.ethnicity.clone().unwrap_or_else(|| "U".into()),
@@ -320,7 +330,11 @@ fn facility_columns(row: &mut Row, facility: &facility::Model) {
         row.set_opt(&format!("{prefix}_zip_code"), facility.postal_code.clone());
         row.set_opt(&format!("{prefix}_phone_number"), facility.phone.clone());
     }
-    for column in ["ordering_facility_name", "testing_lab_name", "reporting_facility_name"] {
+    for column in [
+        "ordering_facility_name",
+        "testing_lab_name",
+        "reporting_facility_name",
+    ] {
         row.set(column, facility.name.clone());
     }
     for column in ["testing_lab_clia", "reporting_facility_clia"] {

@@ -85,10 +85,7 @@ pub enum Answer {
     Accepted(u16),
     /// 5xx, 401/403 (credentials), 408/429, a timeout or no connection: the receiver may or
     /// may not have it. The same batch is sent again, under the same id, after a backoff.
-    Retry {
-        status: Option<u16>,
-        reason: String,
-    },
+    Retry { status: Option<u16>, reason: String },
     /// Any other 4xx: the receiver refused the batch. `rows` are the tracking ids
     /// (`message_id`) it named, with its message for each.
     Refused {
