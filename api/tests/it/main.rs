@@ -19,6 +19,7 @@ mod jobs;
 mod metrics;
 mod operations;
 mod outage;
+mod public_health;
 mod queries;
 mod realtime;
 mod release;
