@@ -34,7 +34,8 @@ pub struct Claimed {
 
 /// What forming found.
 pub enum Formed {
-    Batch(Claimed),
+    /// A batch to send, and how many reports taken with it went to the error queue instead.
+    Batch(Claimed, usize),
     /// Every report taken had a problem and went to the error queue; there may be more.
     OnlyProblems(usize),
     Empty,
@@ -141,7 +142,10 @@ pub async fn form(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok(Formed::Batch(Claimed { batch, lease_until }))
+    Ok(Formed::Batch(
+        Claimed { batch, lease_until },
+        rendered.problems.len(),
+    ))
 }
 
 async fn take_queued<C: ConnectionTrait>(

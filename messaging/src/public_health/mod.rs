@@ -159,7 +159,10 @@ async fn report_tenant(
         let claimed = match batch::claim_due(db, tenant, settings).await? {
             Some(claimed) => claimed,
             None => match batch::form(db, tenant, settings, row_settings).await? {
-                batch::Formed::Batch(claimed) => claimed,
+                batch::Formed::Batch(claimed, problems) => {
+                    counts.errors += problems;
+                    claimed
+                }
                 batch::Formed::OnlyProblems(n) => {
                     counts.errors += n;
                     continue;

@@ -41,14 +41,7 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
         .expect("hold sensitive results");
 
     let sars = h.add("MRN1001", SARS, "FINAL", coded(DETECTED)).await;
-    let hiv = h
-        .add(
-            "MRN1001",
-            HIV,
-            "FINAL",
-            json!({ "valueText": "Nonreactive" }),
-        )
-        .await;
+    let hiv = h.add("MRN1001", HIV, "FINAL", coded(NEGATIVE)).await;
     h.add("MRN1004", SARS, "PRELIMINARY", coded(DETECTED)).await;
     let david = h.add("MRN1004", SARS, "FINAL", coded(NOT_DETECTED)).await;
     h.add("MRN1002", HBA1C, "FINAL", json!({ "valueNumeric": 5.2 }))

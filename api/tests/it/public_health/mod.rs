@@ -341,6 +341,7 @@ pub const HIV: &str = "56888-1";
 pub const HBA1C: &str = "4548-4";
 pub const DETECTED: &str = "260373001";
 pub const NOT_DETECTED: &str = "260415000";
+pub const NEGATIVE: &str = "260385009";
 
 pub const ADD: &str = r#"mutation($input: AddTestResultInput!) { addTestResult(input: $input) { result { id status } } }"#;
 pub const CORRECT: &str = r#"mutation($id: ID!, $input: CorrectTestResultInput!, $reason: String!) {
