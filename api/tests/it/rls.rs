@@ -125,6 +125,7 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     ] {
         no_errors(&app.query(Some(&patient), query, variables).await);
     }
+    crate::public_health::rows_for_rls(app, demo).await;
     (w.tenant_a, demo)
 }
 

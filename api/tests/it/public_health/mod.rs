@@ -360,3 +360,60 @@ pub fn receiver_vars(url: &str) -> Vec<(&str, &str)> {
         ("PUBLIC_HEALTH_BACKOFF_MAX_MS", "10"),
     ]
 }
+
+/// Rows in all three reporting tables for `tenant` (the demo tenant), for the row-level
+/// security checks: two reportable results are queued, one patient lacks a street (its
+/// report goes to the error queue), and a pass writes the other's batch to a folder.
+pub async fn rows_for_rls(app: &TestApp, tenant: Uuid) {
+    use portal_messaging::public_health::{Destination, report_due};
+    use sea_orm::sea_query::Expr;
+    let lab = app
+        .viewer("lis.riverside", tenant, &[Role::Lab], None)
+        .await;
+    let facility = facility::Entity::find()
+        .filter(facility::Column::TenantId.eq(tenant))
+        .one(&app.owner)
+        .await
+        .expect("q")
+        .expect("facility");
+    let clinician = clinician::Entity::find()
+        .filter(clinician::Column::TenantId.eq(tenant))
+        .one(&app.owner)
+        .await
+        .expect("q")
+        .expect("clinician");
+    for mrn in ["MRN1001", "MRN1004"] {
+        let patient = portal_services::patients::find_by_mrn(&app.owner, tenant, mrn)
+            .await
+            .expect("q")
+            .expect("patient");
+        let input = json!({
+            "patientId": encode(NodeType::Patient, patient.id).to_string(),
+            "order": { "facilityId": encode(NodeType::Facility, facility.id).to_string(),
+                       "orderingClinicianId": encode(NodeType::Clinician, clinician.id).to_string(),
+                       "testCode": SARS, "source": "WALK_IN" },
+            "status": "FINAL",
+            "issuedAt": chrono::Utc::now().to_rfc3339(),
+            "observations": [{ "code": SARS, "valueCode": DETECTED }],
+        });
+        no_errors(&app.query(Some(&lab), ADD, json!({ "input": input })).await);
+    }
+    patient::Entity::update_many()
+        .col_expr(
+            patient::Column::AddressLine1,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(patient::Column::Mrn.eq("MRN1004"))
+        .exec(&app.owner)
+        .await
+        .expect("no street");
+    let destinations = Destinations {
+        default: Some(Destination::Directory(app.data_dir().join("rls-reports"))),
+        per_tenant: HashMap::new(),
+    };
+    let settings = portal_api::public_health::settings(&app.state.config.public_health);
+    let pass = report_due(&app.db, &destinations, &settings, &|| false)
+        .await
+        .expect("pass");
+    assert_eq!((pass.sent, pass.errors), (1, 1), "{pass:?}");
+}
