@@ -1,5 +1,5 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
-//! check, replay, report.
+//! check, replay, import, report.
 
 mod report;
 
@@ -38,6 +38,8 @@ pub enum Command {
     Schema,
     /// Put dead-letter notifications back in the delivery queue.
     Replay(ReplayArgs),
+    /// Import master data from CSV (see the README for the columns); all or nothing.
+    Import(ImportArgs),
     /// Public-health reporting: the error queue and its replay.
     Report {
         #[command(subcommand)]
@@ -65,6 +67,26 @@ pub struct TokenArgs {
     /// A staff-side role.
     #[arg(long, value_enum)]
     pub role: Option<StaffRole>,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// What the file holds.
+    #[arg(value_enum)]
+    pub kind: ImportKind,
+    /// The CSV file (UTF-8, a header row first).
+    pub file: std::path::PathBuf,
+    /// The organisation (tenant slug) the rows belong to, e.g. `demo`.
+    #[arg(long)]
+    pub tenant: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ImportKind {
+    /// Catalog tests, one row per analyte.
+    Catalog,
+    /// Patients, one row each.
+    Patients,
 }
 
 #[derive(clap::Args)]
@@ -119,6 +141,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Token(args) => token(config, args).await,
         Command::Replay(args) => replay(config, args).await,
+        Command::Import(args) => import(config, args).await,
         Command::Report { command } => report::run(config, command).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
@@ -153,6 +176,26 @@ async fn database_role(config: &Config) -> String {
     };
     let _ = db.close().await;
     line
+}
+
+async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let db = open_database(&config).await?;
+    if config.auto_migrate {
+        apply_migrations(&config, &db).await?;
+    }
+    let cache = crate::state::read_cache(&config)?;
+    let tenant = crate::import::tenant_by_slug(&db, &args.tenant).await?;
+    let kind = match args.kind {
+        ImportKind::Catalog => crate::import::Kind::Catalog,
+        ImportKind::Patients => crate::import::Kind::Patients,
+    };
+    let imported = crate::import::run(&db, &cache, tenant, kind, std::io::BufReader::new(file))
+        .await
+        .with_context(|| format!("{} not imported", args.file.display()))?;
+    println!("{}: {imported}", args.file.display());
+    Ok(())
 }
 
 async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {

@@ -52,6 +52,17 @@ struct FileEndpoint {
     auth_header: Option<String>,
 }
 
+impl PublicHealthConfig {
+    /// The settings from `vars` alone (tests replace `Config::public_health` with these).
+    pub fn from_vars(
+        vars: &impl Vars,
+        data_dir: &Path,
+        development: bool,
+    ) -> Result<Self, ConfigError> {
+        from_vars(vars, data_dir, development)
+    }
+}
+
 pub(super) fn from_vars(
     vars: &impl Vars,
     data_dir: &Path,

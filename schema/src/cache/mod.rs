@@ -29,9 +29,20 @@ const PREFIX: &str = "portal:cache:v1";
 /// Every entry depends on it; it moves on when a Redis bump could not be written.
 const EPOCH_KEY: &str = "portal:cache:v1:g:epoch";
 /// Audit actions after which the lists of whom a viewer may see can change (a new order
-/// makes a clinician's patient, a grant or revoke a proxy's).
-const LIST_CHANGING_ACTIONS: &[&str] =
-    &["result.create", "proxy_grant.create", "proxy_grant.revoke"];
+/// makes a clinician's patient, a grant or revoke a proxy's; a registered or renamed patient
+/// joins a staff list or search).
+const LIST_CHANGING_ACTIONS: &[&str] = &[
+    "result.create",
+    "proxy_grant.create",
+    "proxy_grant.revoke",
+    "patient.create",
+    "patient.register",
+    "patient.update",
+];
+/// Audit action prefixes of master data that answers show without naming a patient's
+/// generation (a facility's name on an order, the catalog): they move the tenant's master
+/// data generation, on which every entry of the tenant depends.
+const MASTER_DATA_ACTIONS: &[&str] = &["facility.", "clinician.", "catalog_test."];
 /// Entries that would live shorter than this are not stored.
 const MIN_TTL: Duration = Duration::from_secs(1);
 
@@ -130,10 +141,8 @@ impl ReadCache {
         let key = match plan::classify(request, viewer) {
             Kind::Read(key) => key,
             Kind::Write => {
-                return Lookup::Proceed(match viewer {
-                    Some(v) => Plan::Invalidate {
-                        tenant: v.tenant_id,
-                    },
+                return Lookup::Proceed(match ctx.tenant() {
+                    Some(tenant) => Plan::Invalidate { tenant },
                     None => Plan::Skip,
                 });
             }
@@ -142,7 +151,7 @@ impl ReadCache {
                 return Lookup::Proceed(Plan::Skip);
             }
         };
-        let tenant = viewer.map(|v| v.tenant_id).unwrap_or_default();
+        let tenant = ctx.tenant().unwrap_or_default();
         match inner.find(&key, tenant).await {
             Ok((Some(entry), _)) => {
                 count(&self.stats.hit);
@@ -162,6 +171,16 @@ impl ReadCache {
                 Lookup::Proceed(Plan::Skip)
             }
         }
+    }
+
+    /// After a change made outside a request (a CSV import): every entry of the tenant is
+    /// stale, its patient lists and master data included.
+    pub async fn invalidate_tenant(&self, tenant: Uuid) -> Result<(), CacheError> {
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        let keys = [master_key(tenant), list_key(tenant), write_key(tenant)];
+        inner.bump(&keys).await
     }
 
     /// After executing (and after the request's writes committed).
@@ -246,6 +265,7 @@ impl Inner {
         let records = deps.records();
         let mut keys: Vec<String> = vec![EPOCH_KEY.to_owned()];
         keys.extend(patient_keys(tenant, &records));
+        keys.push(master_key(tenant));
         if deps.lists_patients() {
             keys.push(list_key(tenant));
         }
@@ -280,13 +300,24 @@ impl Inner {
         {
             keys.push(list_key(tenant));
         }
+        if records.iter().any(|r| {
+            MASTER_DATA_ACTIONS
+                .iter()
+                .any(|prefix| r.action.starts_with(prefix))
+        }) {
+            keys.push(master_key(tenant));
+        }
         keys.push(write_key(tenant));
+        self.bump(&keys).await
+    }
+
+    async fn bump(&self, keys: &[String]) -> Result<(), CacheError> {
         match &self.store {
             Store::Memory(store) => {
-                store.bump(&keys);
+                store.bump(keys);
                 Ok(())
             }
-            Store::Redis(store) => store.bump(&keys).await,
+            Store::Redis(store) => store.bump(keys).await,
         }
     }
 
@@ -322,6 +353,10 @@ fn patient_keys(
 
 fn list_key(tenant: Uuid) -> String {
     format!("{PREFIX}:g:lists:{tenant}")
+}
+
+fn master_key(tenant: Uuid) -> String {
+    format!("{PREFIX}:g:master:{tenant}")
 }
 
 fn write_key(tenant: Uuid) -> String {

@@ -48,10 +48,7 @@ async fn a_result_whose_report_cannot_be_queued_is_not_stored(backend: Backend) 
     let before = counts(&h).await;
     fail_inserts(&h, "public_health_reports").await;
     let input = h.input("MRN1001", SARS, "FINAL", coded(DETECTED)).await;
-    let response = h
-        .app
-        .query(Some(&h.lab), ADD, json!({ "input": input }))
-        .await;
+    let response = h.lab.query(ADD, json!({ "input": input })).await;
     assert_eq!(error_code(&response), Some("INTERNAL"), "{response:#}");
     assert_eq!(
         counts(&h).await,
@@ -67,10 +64,7 @@ async fn a_report_rolls_back_with_a_result_transaction_that_fails_after_it(backe
     fail_inserts(&h, "idempotency_keys").await;
     let mut input = h.input("MRN1001", SARS, "FINAL", coded(DETECTED)).await;
     input["idempotencyKey"] = json!("lis-run-42");
-    let response = h
-        .app
-        .query(Some(&h.lab), ADD, json!({ "input": input }))
-        .await;
+    let response = h.lab.query(ADD, json!({ "input": input })).await;
     assert_eq!(error_code(&response), Some("INTERNAL"), "{response:#}");
     assert_eq!(counts(&h).await, before, "the report went with the result");
 }

@@ -47,22 +47,15 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
     h.add("MRN1002", HBA1C, "FINAL", json!({ "valueNumeric": 5.2 }))
         .await;
     let corrected = h
-        .app
-        .query(
-            Some(&h.lab),
-            CORRECT,
+        .lab.query(CORRECT,
             json!({ "id": sars, "input": { "observations": [{ "code": SARS, "valueCode": NOT_DETECTED }] },
                     "reason": "specimen mix-up" }),
         )
         .await;
     no_errors(&corrected);
     let withdrawn = h
-        .app
-        .query(
-            Some(&h.lab),
-            WITHDRAW,
-            json!({ "id": hiv, "reason": "wrong patient" }),
-        )
+        .lab
+        .query(WITHDRAW, json!({ "id": hiv, "reason": "wrong patient" }))
         .await;
     no_errors(&withdrawn);
     assert_eq!(
@@ -145,12 +138,8 @@ async fn withdrawals_carry_the_withdrawn_value_and_name_the_earlier_report(backe
     let sars = h.add("MRN1001", SARS, "FINAL", coded(DETECTED)).await;
     h.drain(3).await;
     let withdrawn = h
-        .app
-        .query(
-            Some(&h.lab),
-            WITHDRAW,
-            json!({ "id": sars, "reason": "wrong patient" }),
-        )
+        .lab
+        .query(WITHDRAW, json!({ "id": sars, "reason": "wrong patient" }))
         .await;
     no_errors(&withdrawn);
     h.drain(3).await;

@@ -16,7 +16,8 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use portal_api::auth::{Role, Viewer};
+use portal_api::auth::Role;
+use portal_api::config::PublicHealthConfig;
 use portal_entities::{ReportStatus, clinician, facility, patient, public_health_report};
 use portal_messaging::public_health::{Destinations, PassCounts, Settings, queue};
 use portal_resolvers::ids::{NodeType, encode};
@@ -24,7 +25,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Backend, TestApp, no_errors};
+use crate::support::{Actor, Backend, TestApp, no_errors};
 
 /// One answer of the stand-in receiver.
 #[derive(Debug, Clone, Copy)]
@@ -220,16 +221,25 @@ pub fn one_batch_each(by_batch: &HashMap<String, Vec<String>>) -> HashMap<String
 pub struct Hospital {
     pub app: TestApp,
     pub tenant: Uuid,
-    pub lab: Viewer,
+    pub lab: Actor,
     pub facility: String,
     pub clinician: String,
 }
 
 impl Hospital {
     pub async fn new(backend: Backend, vars: &[(&str, &str)]) -> Self {
-        let app = TestApp::with_vars(backend, vars).await;
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let app = TestApp::init(backend)
+            .with_config(move |c| {
+                c.public_health = PublicHealthConfig::from_vars(&vars, &c.data_dir, true)
+                    .expect("public-health settings");
+            })
+            .await;
         let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
-        let lab = app.viewer("lis", tenant, &[Role::Lab], None).await;
+        let lab = app.as_lab(tenant);
         let facility = facility::Entity::find()
             .filter(facility::Column::Name.eq("Riverside Main Laboratory"))
             .one(&app.owner)
@@ -261,9 +271,8 @@ impl Hospital {
     /// Adds a result of catalog test `code` through `addTestResult`; returns its global id.
     pub async fn add(&self, mrn: &str, code: &str, status: &str, value: Value) -> String {
         let response = self
-            .app
+            .lab
             .query(
-                Some(&self.lab),
                 ADD,
                 json!({ "input": self.input(mrn, code, status, value).await }),
             )
@@ -367,9 +376,7 @@ pub fn receiver_vars(url: &str) -> Vec<(&str, &str)> {
 pub async fn rows_for_rls(app: &TestApp, tenant: Uuid) {
     use portal_messaging::public_health::{Destination, report_due};
     use sea_orm::sea_query::Expr;
-    let lab = app
-        .viewer("lis.riverside", tenant, &[Role::Lab], None)
-        .await;
+    let lab = app.as_user("lis.riverside", tenant, &[Role::Lab], None);
     let facility = facility::Entity::find()
         .filter(facility::Column::TenantId.eq(tenant))
         .one(&app.owner)
@@ -396,7 +403,7 @@ pub async fn rows_for_rls(app: &TestApp, tenant: Uuid) {
             "issuedAt": chrono::Utc::now().to_rfc3339(),
             "observations": [{ "code": SARS, "valueCode": DETECTED }],
         });
-        no_errors(&app.query(Some(&lab), ADD, json!({ "input": input })).await);
+        no_errors(&lab.query(ADD, json!({ "input": input })).await);
     }
     patient::Entity::update_many()
         .col_expr(
