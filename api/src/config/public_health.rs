@@ -238,4 +238,41 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn tenants_bind_their_own_endpoints_in_a_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("endpoints.json");
+        let file = path.display().to_string();
+        let read = || {
+            from_vars(
+                &vars(&[("PUBLIC_HEALTH_ENDPOINTS_FILE", file.as_str())]),
+                Path::new("/tmp"),
+                false,
+            )
+        };
+        std::fs::write(
+            &path,
+            r#"{"riverside": {"url": "https://rs.example/api/reports", "client": "riverside.default",
+                              "auth_header": "x-functions-key: s3cret"},
+                "lakeside": {"url": "https://elr.example/upload"}}"#,
+        )
+        .expect("write");
+        let config = read().expect("valid file");
+        assert_eq!(config.per_tenant.len(), 2);
+        assert_eq!(
+            config.per_tenant["riverside"].client.as_deref(),
+            Some("riverside.default")
+        );
+        std::fs::write(
+            &path,
+            r#"{"riverside": {"url": "https://x", "auth_header": "s3cret"}}"#,
+        )
+        .expect("write");
+        let error = read().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains("riverside") && !error.contains("s3cret"),
+            "{error}"
+        );
+    }
 }

@@ -214,3 +214,63 @@ fn after(now: DateTime<Utc>, delay: Duration) -> ServiceResult<DateTime<Utc>> {
         .and_then(|delay| now.checked_add_signed(delay))
         .ok_or_else(|| ServiceError::internal("public-health delay out of range"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(slug: &str) -> tenant::Model {
+        tenant::Model {
+            id: Uuid::now_v7(),
+            slug: slug.into(),
+            name: slug.into(),
+            created_at: clock::now(),
+        }
+    }
+
+    #[test]
+    fn a_tenant_binding_wins_over_the_default_by_slug_or_id() {
+        let lakeside = tenant("lakeside");
+        let by_id = tenant("hilltop");
+        let destinations = Destinations {
+            default: Some(Destination::Directory("/default".into())),
+            per_tenant: HashMap::from([
+                (
+                    "lakeside".to_owned(),
+                    Destination::Directory("/lakeside".into()),
+                ),
+                (
+                    by_id.id.to_string(),
+                    Destination::Directory("/hilltop".into()),
+                ),
+            ]),
+        };
+        let dir = |t: &tenant::Model| match destinations.for_tenant(t) {
+            Some(Destination::Directory(dir)) => dir.display().to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(dir(&lakeside), "/lakeside");
+        assert_eq!(dir(&by_id), "/hilltop");
+        assert_eq!(dir(&tenant("riverside")), "/default");
+        let none = Destinations::default();
+        assert!(
+            none.for_tenant(&lakeside).is_none(),
+            "no endpoint: reports stay queued"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let settings = Settings {
+            dequeue_batch: 32,
+            max_batch: 500,
+            lease: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(300),
+            processing_mode: "P".into(),
+        };
+        let delays: Vec<u64> = (1..=5).map(|a| settings.backoff(a).as_secs()).collect();
+        assert_eq!(delays, [60, 120, 240, 300, 300]);
+    }
+}

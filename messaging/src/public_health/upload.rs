@@ -83,7 +83,7 @@ pub fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue), String> {
 pub enum Answer {
     /// 2xx: the batch is delivered.
     Accepted(u16),
-    /// 5xx, 401/403 (credentials), 408/429, a timeout or no connection: the receiver may or
+    /// 5xx, 401/403 (credentials), 408/409/429, a timeout or no connection: the receiver may or
     /// may not have it. The same batch is sent again, under the same id, after a backoff.
     Retry { status: Option<u16>, reason: String },
     /// Any other 4xx: the receiver refused the batch. `rows` are the tracking ids
@@ -158,9 +158,10 @@ fn unreachable(error: &reqwest::Error) -> Answer {
 }
 
 /// A 4xx that says "this batch, as sent, will never be accepted". 401/403 (our credentials),
-/// 408 (timeout) and 429 (rate limit) are not: the same batch may be accepted later.
+/// 408 (timeout), 409 (the receiver is still processing this idempotency key) and 429 (rate
+/// limit) are not: the same batch may be accepted later.
 pub fn is_refusal(status: u16) -> bool {
-    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 429)
+    (400..500).contains(&status) && !matches!(status, 401 | 403 | 408 | 409 | 429)
 }
 
 /// The rows a ReportStream-style answer names: `errors[].trackingIds` with the entry's
@@ -224,7 +225,7 @@ mod tests {
         for code in [400, 404, 413, 415, 422] {
             assert!(is_refusal(code), "{code}");
         }
-        for code in [401, 403, 408, 429, 500, 502, 504, 200] {
+        for code in [401, 403, 408, 409, 429, 500, 502, 504, 200] {
             assert!(!is_refusal(code), "{code}");
         }
     }
