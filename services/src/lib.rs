@@ -12,6 +12,7 @@ pub mod catalog_admin;
 pub mod claims;
 pub mod coverage;
 pub mod directory;
+pub mod directory_list;
 pub mod ingest;
 pub mod interpretation;
 pub mod live;

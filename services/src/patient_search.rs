@@ -33,7 +33,8 @@ pub struct PatientSearch {
 }
 
 impl PatientSearch {
-    fn words(&self) -> ServiceResult<Vec<String>> {
+    /// The name's words in lower case (at most four); BAD_USER_INPUT on a name too long.
+    pub fn words(&self) -> ServiceResult<Vec<String>> {
         let Some(name) = self
             .name
             .as_deref()
@@ -102,24 +103,7 @@ pub async fn search(
     let Some(mut select) = patients::visible(ctx).await? else {
         return Ok(Page::empty());
     };
-    for word in &words {
-        let prefix = format!("{}%", escape_like(word));
-        let starts = |column: patient::Column| {
-            Expr::expr(Func::lower(Expr::col(column)))
-                .like(LikeExpr::new(prefix.clone()).escape('\\'))
-        };
-        select = select.filter(
-            Condition::any()
-                .add(starts(patient::Column::FamilyName))
-                .add(starts(patient::Column::GivenName)),
-        );
-    }
-    if let Some(mrn) = search.mrn() {
-        select = select.filter(patient::Column::Mrn.eq(mrn));
-    }
-    if let Some(date) = search.birth_date {
-        select = select.filter(patient::Column::BirthDate.eq(date));
-    }
+    select = select.filter(matching(search, &words));
     let keyset = Keyset {
         key: patient::Column::FamilyName,
         id: patient::Column::Id,
@@ -128,6 +112,31 @@ pub async fn search(
     };
     let rows = keyset.fetch(select, page, ctx.db()).await?;
     patients::authorize_each(ctx, rows).await
+}
+
+/// The condition every returned patient meets (the indexes of the search serve it: see
+/// the migration `add_patient_demographics`).
+pub fn matching(search: &PatientSearch, words: &[String]) -> Condition {
+    let mut all = Condition::all();
+    for word in words {
+        let prefix = format!("{}%", escape_like(word));
+        let starts = |column: patient::Column| {
+            Expr::expr(Func::lower(Expr::col(column)))
+                .like(LikeExpr::new(prefix.clone()).escape('\\'))
+        };
+        all = all.add(
+            Condition::any()
+                .add(starts(patient::Column::FamilyName))
+                .add(starts(patient::Column::GivenName)),
+        );
+    }
+    if let Some(mrn) = search.mrn() {
+        all = all.add(patient::Column::Mrn.eq(mrn));
+    }
+    if let Some(date) = search.birth_date {
+        all = all.add(patient::Column::BirthDate.eq(date));
+    }
+    all
 }
 
 fn escape_like(word: &str) -> String {

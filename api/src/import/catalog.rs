@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use portal_core::context::RequestContext;
-use portal_entities::{CodeSystem, TestCategory, ValueType};
+use portal_entities::ValueType;
 use portal_services::ServiceError;
 use portal_services::catalog_admin::{self, AnalyteInput, CatalogTestPatch};
 use portal_services::master::blank_clears;
@@ -201,9 +201,9 @@ fn parse(table: &Table) -> Result<Vec<Test>, ImportError> {
 fn test_columns(row: &mut Row<'_>) -> CatalogTestPatch {
     CatalogTestPatch {
         code: Some(row.required("code")),
-        code_system: row.choice::<CodeSystem>("code_system", "LOINC, LOCAL"),
+        code_system: required_choice(row, "code_system", "LOINC, LOCAL"),
         display_name: Some(row.required("display_name")),
-        category: row.choice::<TestCategory>("category", "LAB, IMAGING"),
+        category: required_choice(row, "category", "LAB, IMAGING"),
         specimen: blank_clears(row.text("specimen")),
         unit: blank_clears(row.text("unit")),
         reference_low: row.number("reference_low"),
@@ -213,27 +213,19 @@ fn test_columns(row: &mut Row<'_>) -> CatalogTestPatch {
         reportable: row.flag("reportable"),
         analytes: None,
     }
-    .required_choices(row)
 }
 
-trait RequiredChoices {
-    fn required_choices(self, row: &mut Row<'_>) -> Self;
-}
-
-impl RequiredChoices for CatalogTestPatch {
-    /// Code system and category are required: a blank cell is reported.
-    fn required_choices(self, row: &mut Row<'_>) -> Self {
-        for (column, missing) in [
-            ("code_system", self.code_system.is_none()),
-            ("category", self.category.is_none()),
-        ] {
-            let blank = row.table.cell(row.record, column).is_none_or(str::is_empty);
-            if missing && blank {
-                row.error(column, "is required");
-            }
-        }
-        self
+/// An enumeration cell that must not be blank.
+fn required_choice<T: serde::de::DeserializeOwned>(
+    row: &mut Row<'_>,
+    column: &str,
+    names: &str,
+) -> Option<T> {
+    if row.text(column).is_none_or(|v| v.is_empty()) {
+        row.error(column, "is required");
+        return None;
     }
+    row.choice(column, names)
 }
 
 /// The analyte of the row, or `None` when its analyte code is empty (a test with none).
@@ -242,13 +234,8 @@ fn analyte_columns(row: &mut Row<'_>) -> Option<AnalyteInput> {
     Some(AnalyteInput {
         code,
         display_name: row.required("analyte_name"),
-        value_type: if row.text("analyte_value_type").is_none_or(|v| v.is_empty()) {
-            row.error("analyte_value_type", "is required");
-            ValueType::Text
-        } else {
-            row.choice::<ValueType>("analyte_value_type", "NUMERIC, TEXT, CODED")
-                .unwrap_or(ValueType::Text)
-        },
+        value_type: required_choice(row, "analyte_value_type", "NUMERIC, TEXT, CODED")
+            .unwrap_or(ValueType::Text),
         unit: row.text("analyte_unit"),
         reference_low: row.number("analyte_low").flatten(),
         reference_high: row.number("analyte_high").flatten(),

@@ -48,14 +48,18 @@ pub(super) async fn import(
     let table = Table::read(input, &known, REQUIRED)?;
     let rows = parse(&table)?;
     let work = ctx.begin_write().await.map_err(ServiceError::from)?;
-    let mut imported = Imported::default();
-    for (line, patch) in &rows {
-        match registration::register_in(&work, tenant_id, patch).await {
-            Ok((_, change)) => imported.count(change),
-            Err(err) => return Err(at_line(*line, err)),
-        }
-    }
+    let patches: Vec<PatientPatch> = rows.iter().map(|(_, p)| p.clone()).collect();
+    let changes = registration::register_all_in(&work, tenant_id, &patches)
+        .await
+        .map_err(|failure| match failure.index.and_then(|i| rows.get(i)) {
+            Some((line, _)) => at_line(*line, failure.error),
+            None => failure.error.into(),
+        })?;
     work.commit().await.map_err(ServiceError::from)?;
+    let mut imported = Imported::default();
+    for change in changes {
+        imported.count(change);
+    }
     Ok(imported)
 }
 

@@ -348,6 +348,33 @@ X-1,LOCAL,Local,LABORATORY,maybe,,,,,
     );
 }
 
+async fn a_large_patient_file_costs_a_few_statements_per_hundred_rows(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let w = app.world().await;
+    let mut file = String::from("mrn,given_name,family_name,birth_date\n");
+    for i in 0..600 {
+        file.push_str(&format!("BIG-{i},Given{i},Family{i},1980-01-01\n"));
+    }
+    let before = app.statement_count();
+    assert_eq!(
+        run(&app, w.tenant_a, Kind::Patients, &file)
+            .await
+            .expect("import"),
+        counts(600, 0, 0)
+    );
+    let first = app.statement_count() - before;
+    assert!(first < 40, "600 new patients in {first} statements");
+    let before = app.statement_count();
+    assert_eq!(
+        run(&app, w.tenant_a, Kind::Patients, &file)
+            .await
+            .expect("again"),
+        counts(0, 0, 600)
+    );
+    let again = app.statement_count() - before;
+    assert!(again < 30, "600 unchanged patients in {again} statements");
+}
+
 /// `portal seed`, then `portal import` on the real binary (the embedded default, SQLite):
 /// the summary on success, the line of a bad row and a failing exit status otherwise.
 #[tokio::test]
@@ -403,4 +430,5 @@ on_both_backends!(
     a_bad_patient_row_is_reported_by_line_and_nothing_is_written,
     importing_the_same_catalog_twice_is_the_same_as_once,
     a_bad_catalog_row_is_reported_by_line_and_nothing_is_written,
+    a_large_patient_file_costs_a_few_statements_per_hundred_rows,
 );

@@ -724,7 +724,165 @@ async fn master_data_changes_are_never_served_stale_from_the_read_cache(backend:
     );
 }
 
+async fn the_directory_lists_only_the_organisations_facilities_and_clinicians(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let w = app.world().await;
+    let staff_a = staff(&app, w.tenant_a);
+    let staff_b = app.as_user("staff.b", w.tenant_b, &[Role::Staff], None);
+    ok(
+        &staff_a,
+        CREATE_FACILITY,
+        json!({ "input": { "name": "North 100% Clinic" } }),
+    )
+    .await;
+    ok(
+        &staff_b,
+        CREATE_FACILITY,
+        json!({ "input": { "name": "North Hospital B" } }),
+    )
+    .await;
+    ok(
+        &staff_a,
+        CREATE_CLINICIAN,
+        json!({ "input": { "displayName": "Dr. Maya Patel", "npi": "1234567893" } }),
+    )
+    .await;
+    let names = |data: &Value, field: &str, key: &str| -> Vec<String> {
+        data[field]["edges"]
+            .as_array()
+            .map(|edges| {
+                edges
+                    .iter()
+                    .filter_map(|e| e["node"][key].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let data = ok(
+        &staff_a,
+        r#"{ facilities(first: 10) { edges { node { name } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        names(&data, "facilities", "name"),
+        ["Main Lab", "North 100% Clinic"]
+    );
+    let data = ok(
+        &staff_a,
+        r#"{ facilities(search: "100%") { edges { node { name } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(names(&data, "facilities", "name"), ["North 100% Clinic"]);
+    let data = ok(
+        &staff_a,
+        r#"{ clinicians(search: "1234567893") { edges { node { displayName } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        names(&data, "clinicians", "displayName"),
+        ["Dr. Maya Patel"]
+    );
+    let data = ok(
+        &staff_b,
+        r#"{ clinicians(search: "patel") { edges { node { displayName } } } }"#,
+        json!({}),
+    )
+    .await;
+    assert!(
+        names(&data, "clinicians", "displayName").is_empty(),
+        "tenant B sees none of A's"
+    );
+    let response = app
+        .anonymous()
+        .query("{ facilities { edges { node { name } } } }", json!({}))
+        .await;
+    assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
+}
+
+/// PostgreSQL plans each kind of search on an index of its own (sequential scans off, so the
+/// plan shows which index the query's shape can use at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_patient_search_can_use_an_index_on_postgres() {
+    use portal_services::patient_search::{PatientSearch, matching};
+    use sea_orm::{
+        ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+        QueryTrait, Statement, TransactionTrait,
+    };
+    let app = TestApp::init(Backend::Postgres).await;
+    let w = app.world().await;
+    // Enough patients that a plan which scans the whole tenant costs more than the index.
+    let bulk = format!(
+        "INSERT INTO patients (id, tenant_id, mrn, given_name, family_name, birth_date, created_at) \
+         SELECT gen_random_uuid(), '{}', 'BULK-' || i, 'Given' || i, 'Family' || i, \
+                date '1950-01-01' + i, now() FROM generate_series(1, 3000) AS i",
+        w.tenant_a
+    );
+    app.owner
+        .execute_unprepared(&bulk)
+        .await
+        .expect("bulk patients");
+    app.owner
+        .execute_unprepared("ANALYZE patients")
+        .await
+        .expect("analyze");
+    let cases = [
+        (
+            PatientSearch {
+                name: Some("kim".into()),
+                ..Default::default()
+            },
+            "idx_patients_family_name_lower",
+        ),
+        (
+            PatientSearch {
+                mrn: Some("P1".into()),
+                ..Default::default()
+            },
+            "uq_patients_tenant_id_mrn",
+        ),
+        (
+            PatientSearch {
+                birth_date: chrono::NaiveDate::from_ymd_opt(1980, 1, 2),
+                ..Default::default()
+            },
+            "idx_patients_tenant_id_birth_date",
+        ),
+    ];
+    for (search, index) in cases {
+        let words = search.words().expect("words");
+        let select = portal_entities::patient::Entity::find()
+            .filter(portal_entities::patient::Column::TenantId.eq(w.tenant_a))
+            .filter(matching(&search, &words))
+            .order_by_asc(portal_entities::patient::Column::FamilyName);
+        let statement = select.build(DatabaseBackend::Postgres);
+        let txn = app.owner.begin().await.expect("begin");
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .expect("set");
+        let explain = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!("EXPLAIN {}", statement.sql),
+            statement.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let plan: Vec<String> = txn
+            .query_all_raw(explain)
+            .await
+            .expect("explain")
+            .iter()
+            .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+            .collect();
+        assert!(
+            plan.iter().any(|line| line.contains(index)),
+            "{index} in {plan:#?}"
+        );
+    }
+}
+
 on_both_backends!(
+    the_directory_lists_only_the_organisations_facilities_and_clinicians,
     staff_creates_and_updates_every_kind_of_master_data,
     patients_and_clinicians_may_not_change_master_data_and_are_audited,
     duplicate_keys_are_conflicts_within_a_tenant_only,
