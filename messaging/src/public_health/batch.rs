@@ -91,6 +91,18 @@ pub async fn form(
     settings: &Settings,
     row_settings: &RowSettings,
 ) -> ServiceResult<Formed> {
+    // A read first: an idle pass takes no write lock.
+    let any_queued = public_health_report::Entity::find()
+        .select_only()
+        .column(public_health_report::Column::Id)
+        .filter(public_health_report::Column::TenantId.eq(tenant))
+        .filter(public_health_report::Column::Status.eq(ReportStatus::Queued))
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?;
+    if any_queued.is_none() {
+        return Ok(Formed::Empty);
+    }
     let now = clock::now();
     let lease_until = after(now, settings.lease)?;
     let batch_id = Uuid::now_v7();
