@@ -1,5 +1,7 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
-//! check, replay, import.
+//! check, replay, import, report.
+
+mod report;
 
 use crate::auth::Role;
 use anyhow::{Context as _, bail};
@@ -38,6 +40,11 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Import master data from CSV (see the README for the columns); all or nothing.
     Import(ImportArgs),
+    /// Public-health reporting: the error queue and its replay.
+    Report {
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -135,6 +142,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Token(args) => token(config, args).await,
         Command::Replay(args) => replay(config, args).await,
         Command::Import(args) => import(config, args).await,
+        Command::Report { command } => report::run(config, command).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
             Ok(())

@@ -4,6 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod public_health;
+
+pub use public_health::{Endpoint, PublicHealthConfig};
+
 /// Every environment variable the portal reads, with its default. The README's
 /// configuration table lists the same.
 #[derive(Clone)]
@@ -50,6 +54,7 @@ pub struct Config {
     /// Where `portal worker` serves `/health`, `/ready` and `/metrics` (`PORTAL_WORKER_BIND`).
     pub worker_bind: SocketAddr,
     pub jobs: JobsConfig,
+    pub public_health: PublicHealthConfig,
 }
 
 /// Scheduled housekeeping jobs (see `portal_messaging::jobs`).
@@ -195,6 +200,7 @@ impl Config {
             ));
         }
         let bind = parse(vars, "PORTAL_BIND", "127.0.0.1:8080")?;
+        let public_health = public_health::from_vars(vars, &data_dir, dev)?;
         let config = Self {
             env,
             bind,
@@ -221,6 +227,7 @@ impl Config {
             background: flag(vars, "PORTAL_BACKGROUND", true)?,
             worker_bind: parse(vars, "PORTAL_WORKER_BIND", "127.0.0.1:8081")?,
             jobs: jobs_config(vars)?,
+            public_health,
             cache_enabled: flag(vars, "CACHE_ENABLED", true)?,
             cache_ttl: Duration::from_secs(parse(vars, "CACHE_TTL_SECS", "60")?),
         };

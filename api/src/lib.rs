@@ -9,6 +9,7 @@ pub mod import;
 pub mod metrics;
 pub mod migrate;
 pub mod notify;
+pub mod public_health;
 pub mod state;
 pub mod worker;
 
@@ -182,5 +183,28 @@ pub fn describe(config: &Config) -> String {
         if notify.worker { "on" } else { "off" },
         config.jobs.interval,
         config.worker_bind,
+    ) + &describe_public_health(&config.public_health)
+}
+
+/// The public-health line of `portal config check`: where reports go, never the URL or key.
+fn describe_public_health(config: &config::PublicHealthConfig) -> String {
+    let default = match (&config.default, &config.dir) {
+        (Some(_), _) => "HTTP endpoint (PUBLIC_HEALTH_URL)".to_owned(),
+        (None, Some(dir)) => format!("folder {}", dir.display()),
+        (None, None) => "none (reports stay queued)".to_owned(),
+    };
+    format!(
+        "\n  public health: worker {}, every {:?}, {} per dequeue, up to {} per upload, default {default}, \
+         {} tenant binding(s), timeout {:?}, lease {:?}, backoff {:?} up to {:?}, mode {}",
+        if config.worker { "on" } else { "off" },
+        config.interval,
+        config.dequeue_batch,
+        config.max_batch,
+        config.per_tenant.len(),
+        config.timeout,
+        config.lease,
+        config.backoff,
+        config.backoff_max,
+        config.processing_mode,
     )
 }

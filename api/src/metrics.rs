@@ -7,7 +7,7 @@
 //! registry would let them see each other's counters and gauges (`portal_db_up` of a stopped
 //! test cluster next to a healthy one); one registry per app keeps every `/metrics` about
 //! its own app, and needs no install-once guard. Labels carry only route templates, status
-//! codes, error codes and notification statuses: never identifiers or values (no PHI).
+//! codes, error codes, notification, batch and upload statuses: never identifiers or values (no PHI).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,10 @@ use async_graphql::Response;
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+use portal_entities::BatchStatus;
 use portal_entities::enums::NotificationStatus;
 use portal_messaging::backlog;
+use portal_messaging::public_health::{PassCounts, queue};
 use sea_orm::{ActiveEnum, DatabaseConnection, Iterable};
 
 const HTTP_REQUESTS: &str = "portal_http_requests_total";
@@ -31,6 +33,11 @@ const DB_UP: &str = "portal_db_up";
 const JOB_RUNS: &str = "portal_job_runs_total";
 const JOB_ROWS: &str = "portal_job_rows_total";
 const CACHE_REQUESTS: &str = "portal_cache_requests_total";
+const PH_QUEUE_DEPTH: &str = "portal_public_health_queue_depth";
+const PH_QUEUE_OLDEST_AGE: &str = "portal_public_health_queue_oldest_age_seconds";
+const PH_ERRORS: &str = "portal_public_health_error_queue";
+const PH_BATCHES: &str = "portal_public_health_batches";
+const PH_UPLOADS: &str = "portal_public_health_uploads_total";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -109,6 +116,19 @@ impl Metrics {
         });
     }
 
+    /// The uploads of one public-health pass by outcome (`sent`, `retried`, `refused`).
+    pub fn public_health_pass(&self, counts: &PassCounts) {
+        self.record(|| {
+            for (outcome, n) in [
+                ("sent", counts.sent),
+                ("retried", counts.retried),
+                ("refused", counts.refused),
+            ] {
+                metrics::counter!(PH_UPLOADS, "outcome" => outcome).increment(n as u64);
+            }
+        });
+    }
+
     /// Counts one open subscription connection until the returned guard is dropped.
     pub fn subscription_opened(self: &Arc<Self>) -> OpenSubscription {
         self.record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).increment(1.0));
@@ -160,11 +180,7 @@ impl Metrics {
     }
 
     fn record_sample(&self, sample: &Sample) {
-        let age = sample
-            .outbox
-            .oldest_created_at
-            .map(|oldest| (portal_core::clock::now() - oldest).num_milliseconds())
-            .map_or(0.0, |ms| ms.max(0) as f64 / 1000.0);
+        let age = age_seconds(sample.outbox.oldest_created_at);
         self.record(|| {
             metrics::gauge!(DB_UP).set(1.0);
             metrics::gauge!(OUTBOX_UNPUBLISHED).set(sample.outbox.unpublished as f64);
@@ -177,6 +193,7 @@ impl Metrics {
                     .map_or(0, |(_, n)| *n);
                 metrics::gauge!(NOTIFICATIONS, "status" => status.to_value()).set(count as f64);
             }
+            record_public_health(&sample.public_health);
         });
     }
 }
@@ -200,13 +217,36 @@ impl Drop for OpenSubscription {
 struct Sample {
     outbox: backlog::OutboxBacklog,
     notifications: Vec<(NotificationStatus, i64)>,
+    public_health: queue::Backlog,
 }
 
 async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sample> {
     Ok(Sample {
         outbox: backlog::outbox(db).await?,
         notifications: backlog::notifications_by_status(db).await?,
+        public_health: queue::backlog(db).await?,
     })
+}
+
+/// Queue depth and age, the error queue, and batches per status (counts only).
+fn record_public_health(backlog: &queue::Backlog) {
+    metrics::gauge!(PH_QUEUE_DEPTH).set(backlog.depth as f64);
+    metrics::gauge!(PH_QUEUE_OLDEST_AGE).set(age_seconds(backlog.oldest_created_at));
+    metrics::gauge!(PH_ERRORS).set(backlog.errors as f64);
+    for status in BatchStatus::iter() {
+        let count = backlog
+            .batches
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!(PH_BATCHES, "status" => status.to_value()).set(count as f64);
+    }
+}
+
+fn age_seconds(oldest: Option<chrono::DateTime<chrono::Utc>>) -> f64 {
+    oldest
+        .map(|oldest| (portal_core::clock::now() - oldest).num_milliseconds())
+        .map_or(0.0, |ms| ms.max(0) as f64 / 1000.0)
 }
 
 fn known_code(code: Option<&str>) -> &'static str {

@@ -1,4 +1,5 @@
-//! The background work (outbox relay, notification worker, scheduled jobs), run inside
+//! The background work (outbox relay, notification worker, public-health reporting,
+//! scheduled jobs), run inside
 //! `portal serve` (unless `PORTAL_BACKGROUND=false`) or alone by `portal worker`, which serves
 //! only `/health`, `/ready` and `/metrics` on `PORTAL_WORKER_BIND`.
 
@@ -9,19 +10,20 @@ use portal_messaging::jobs::{self, JobRun};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::notify;
 use crate::state::AppState;
+use crate::{notify, public_health};
 
 /// The running background tasks; `stop` lets each finish what it holds and waits for them.
 pub struct Background {
     relay: JoinHandle<()>,
     worker: Option<notify::Worker>,
+    reporting: Option<public_health::Worker>,
     jobs: Option<JoinHandle<()>>,
 }
 
 impl Background {
-    /// Starts the relay, the notification worker (unless `NOTIFY_WORKER=false`) and the
-    /// scheduled jobs (unless `PORTAL_JOBS_INTERVAL_SECS=0`). They run until `state.shutdown()`.
+    /// Starts the relay, the notification worker (unless `NOTIFY_WORKER=false`), the
+    /// public-health worker (unless `PUBLIC_HEALTH_WORKER=false`) and the scheduled jobs (unless `PORTAL_JOBS_INTERVAL_SECS=0`). They run until `state.shutdown()`.
     pub fn spawn(state: &AppState) -> anyhow::Result<Self> {
         if state.config.redis_url.is_none() && !state.config.is_sqlite() {
             tracing::warn!(
@@ -29,11 +31,13 @@ impl Background {
             );
         }
         let worker = notify::Worker::spawn(state)?;
+        let reporting = public_health::Worker::spawn(state)?;
         let relay = state.spawn_relay();
         let jobs = spawn_jobs(state);
         Ok(Self {
             relay,
             worker,
+            reporting,
             jobs,
         })
     }
@@ -43,6 +47,9 @@ impl Background {
     pub async fn stop(self) {
         if let Some(worker) = self.worker {
             worker.stop().await;
+        }
+        if let Some(reporting) = self.reporting {
+            reporting.stop().await;
         }
         if let Err(e) = self.relay.await {
             tracing::error!(error = %e, "outbox relay task failed");

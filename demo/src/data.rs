@@ -92,6 +92,9 @@ pub(crate) struct CatalogTest {
     /// Results go to public health (HIV, SARS-CoV-2).
     #[serde(default)]
     pub reportable: bool,
+    /// The instrument or kit model a public-health report names (`equipment_model_name`).
+    #[serde(default)]
+    pub device_model: Option<String>,
     /// In order; a result's `values` pair with them one to one.
     pub analytes: Vec<Analyte>,
 }

@@ -142,6 +142,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             created_at: self.now,
             reportable: t.reportable,
             updated_at: None,
+            device_model: t.device_model.clone(),
         };
         let id = row.into_active_model().insert(self.db).await?.id;
         for (position, a) in (0..).zip(&t.analytes) {

@@ -19,6 +19,10 @@ pub mod observation;
 pub mod outbox_event;
 pub mod patient;
 pub mod proxy_grant;
+pub mod public_health_batch;
+pub mod public_health_error;
+pub mod public_health_report;
+pub mod public_health_status;
 pub mod push_token;
 pub mod result_link;
 pub mod result_view;
@@ -28,3 +32,4 @@ pub mod test_order;
 pub mod test_result;
 
 pub use enums::*;
+pub use public_health_status::*;

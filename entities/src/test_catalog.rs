@@ -30,6 +30,10 @@ pub struct Model {
     pub reportable: bool,
     /// Last change through master data; `None` when unchanged since created.
     pub updated_at: Option<DateTimeUtc>,
+    /// The instrument or test kit model a public-health report names
+    /// (`equipment_model_name`); required for reportable tests.
+    #[sea_orm(column_type = "Text")]
+    pub device_model: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m20261201_000001_add_patient_demographics;
 mod m20261201_000002_add_catalog_reportable;
 mod m20261201_000003_add_directory_contact;
 mod m20261201_000004_add_coverage_payer_id;
+mod m20261201_000020_create_public_health_queue;
 
 mod columns;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_add_catalog_reportable::Migration),
             Box::new(m20261201_000003_add_directory_contact::Migration),
             Box::new(m20261201_000004_add_coverage_payer_id::Migration),
+            Box::new(m20261201_000020_create_public_health_queue::Migration),
         ]
     }
 }

@@ -125,6 +125,7 @@ impl CatalogTestPatch {
             created_at: master::now(),
             reportable: false,
             updated_at: None,
+            device_model: None,
         };
         self.applied(&blank)
     }

@@ -25,6 +25,7 @@ pub mod patient_search;
 pub mod patients;
 pub mod preferences;
 pub mod proxy;
+pub mod public_health;
 pub mod rate_limit;
 pub mod registration;
 pub mod result_links;

@@ -27,6 +27,7 @@ mod master_data;
 mod metrics;
 mod operations;
 mod outage;
+mod public_health;
 mod queries;
 mod realtime;
 mod release;

@@ -120,6 +120,7 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     ] {
         no_errors(&patient.query(query, variables).await);
     }
+    crate::public_health::rows_for_rls(app, demo).await;
     (w.tenant_a, demo)
 }
 

@@ -190,6 +190,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         created_at: now,
         reportable: true,
         updated_at: Some(now),
+        device_model: None,
     };
     round_trip!(db, test_catalog, test_catalog, test_catalog.id);
 

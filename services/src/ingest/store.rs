@@ -299,6 +299,7 @@ async fn insert_result<C: ConnectionTrait>(
         .await?;
     }
     let (event_id, notifications) = events::record(db, &result, patient, test.sensitive).await?;
+    crate::public_health::queue(db, &result, test).await?;
     Ok(Stored {
         result,
         event_id,

@@ -210,6 +210,7 @@ impl TestApp {
             created_at: Utc::now(),
             reportable: false,
             updated_at: None,
+            device_model: None,
         }
         .into_active_model()
         .insert(&self.owner)

@@ -1,0 +1,276 @@
+//! Public-health reporting (like SimpleReport's uploader to ReportStream): reports queued with
+//! their results (`portal_services::public_health`) are batched, written as CSV and uploaded
+//! to the tenant's endpoint, and leave the queue only when the receiver accepted them.
+//!
+//! Guarantees: one report per result version (unique by result); a batch's membership and
+//! CSV never change, and every resend carries the same id, so a receiver that drops repeated
+//! ids records each report once, even after a timeout or a "504 that was really a success";
+//! a report enters a new batch only after its batch was refused (4xx). Rows a 4xx names go to
+//! the error queue (`queue::open_errors`, `queue::replay_errors`). A batch is held under a
+//! lease, so a worker killed mid-upload leaves it to the next worker once the lease ends.
+
+mod batch;
+mod columns;
+pub mod queue;
+mod rows;
+mod upload;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use portal_entities::tenant;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use tracing::instrument;
+use uuid::Uuid;
+
+pub use batch::Recorded;
+pub use columns::{COLUMNS, REQUIRED};
+pub use rows::RowSettings;
+pub use upload::{Answer, Destination, HttpEndpoint, is_refusal, parse_header};
+
+use portal_core::clock;
+use portal_core::db::TenantDb;
+use portal_core::error::{ServiceError, ServiceResult};
+
+/// Sizes, lease and backoff (`PUBLIC_HEALTH_*`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Reports taken from the queue at a time while forming a batch (`PUBLIC_HEALTH_DEQUEUE_BATCH`).
+    pub dequeue_batch: usize,
+    /// Most reports per upload (`PUBLIC_HEALTH_MAX_BATCH`).
+    pub max_batch: usize,
+    /// How long a worker holds a batch (`PUBLIC_HEALTH_LEASE_SECS`).
+    pub lease: Duration,
+    /// The upload request timeout (`PUBLIC_HEALTH_TIMEOUT_MS`); an upload starts only while
+    /// twice this much of the lease is left.
+    pub timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub processing_mode: String,
+}
+
+impl Settings {
+    /// `base · 2^(attempts − 1)`, capped.
+    pub fn backoff(&self, attempts: i32) -> Duration {
+        let exponent = u32::try_from(attempts.saturating_sub(1))
+            .unwrap_or(0)
+            .min(31);
+        self.backoff_base
+            .saturating_mul(1u32 << exponent)
+            .min(self.backoff_max)
+    }
+}
+
+/// Where each tenant reports: its own binding (by tenant id or slug), else the default.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    pub default: Option<Destination>,
+    /// Keyed by tenant id (as text) or slug.
+    pub per_tenant: HashMap<String, Destination>,
+}
+
+impl Destinations {
+    pub fn for_tenant(&self, tenant: &tenant::Model) -> Option<&Destination> {
+        self.per_tenant
+            .get(&tenant.id.to_string())
+            .or_else(|| self.per_tenant.get(&tenant.slug))
+            .or(self.default.as_ref())
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassCounts {
+    /// Uploads answered 2xx (or written to the folder).
+    pub sent: usize,
+    /// Uploads to retry later (5xx, timeout, no connection).
+    pub retried: usize,
+    /// Uploads refused (4xx).
+    pub refused: usize,
+    /// Reports moved to the error queue (refused, or missing required data).
+    pub errors: usize,
+    /// Reports delivered.
+    pub reports_sent: usize,
+}
+
+/// One pass over every tenant: retries due batches, forms and sends new ones until the queue
+/// is empty, an upload must wait (5xx, timeout), or `stop()` says so.
+#[instrument(skip_all)]
+pub async fn report_due(
+    pool: &DatabaseConnection,
+    destinations: &Destinations,
+    settings: &Settings,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> ServiceResult<PassCounts> {
+    let mut counts = PassCounts::default();
+    for tenant in tenant::Entity::find().all(pool).await? {
+        let db = TenantDb::scoped(pool.clone(), Some(tenant.id));
+        let Some(destination) = destinations.for_tenant(&tenant) else {
+            continue;
+        };
+        let row_settings = RowSettings {
+            processing_mode: settings.processing_mode.clone(),
+            sender_id: sender_id(destination, &tenant),
+        };
+        report_tenant(
+            &db,
+            tenant.id,
+            destination,
+            settings,
+            &row_settings,
+            stop,
+            &mut counts,
+        )
+        .await?;
+    }
+    if counts != PassCounts::default() {
+        tracing::info!(
+            sent = counts.sent,
+            retried = counts.retried,
+            refused = counts.refused,
+            errors = counts.errors,
+            reports_sent = counts.reports_sent,
+            "public-health reports uploaded"
+        );
+    }
+    Ok(counts)
+}
+
+fn sender_id(destination: &Destination, tenant: &tenant::Model) -> String {
+    match destination {
+        Destination::Http(endpoint) => endpoint
+            .client_name()
+            .map_or_else(|| tenant.slug.clone(), str::to_owned),
+        Destination::Directory(_) => tenant.slug.clone(),
+    }
+}
+
+async fn report_tenant(
+    db: &TenantDb,
+    tenant: Uuid,
+    destination: &Destination,
+    settings: &Settings,
+    row_settings: &RowSettings,
+    stop: &(dyn Fn() -> bool + Sync),
+    counts: &mut PassCounts,
+) -> ServiceResult<()> {
+    while !stop() {
+        let claimed = match batch::claim_due(db, tenant, settings).await? {
+            Some(claimed) => claimed,
+            None => match batch::form(db, tenant, settings, row_settings).await? {
+                batch::Formed::Batch(claimed, problems) => {
+                    counts.errors += problems;
+                    claimed
+                }
+                batch::Formed::OnlyProblems(n) => {
+                    counts.errors += n;
+                    continue;
+                }
+                batch::Formed::Empty => return Ok(()),
+            },
+        };
+        if !time_left(claimed.lease_until, settings.timeout) {
+            tracing::warn!(batch.id = %claimed.batch.id, "lease nearly over: batch left for the next claim");
+            return Ok(());
+        }
+        let answer = upload::send(destination, claimed.batch.id, &claimed.batch.payload).await;
+        let recorded = batch::record(db, &claimed, &answer, settings).await?;
+        tracing::info!(
+            batch.id = %claimed.batch.id,
+            rows = claimed.batch.row_count,
+            attempt = claimed.batch.attempts + 1,
+            outcome = ?recorded,
+            "public-health batch uploaded"
+        );
+        match recorded {
+            Recorded::Sent => {
+                counts.sent += 1;
+                counts.reports_sent += usize::try_from(claimed.batch.row_count).unwrap_or(0);
+            }
+            Recorded::Refused { errors, .. } => {
+                counts.refused += 1;
+                counts.errors += errors;
+            }
+            // The receiver is in trouble (or the lease ran out): wait for the next pass.
+            Recorded::Retried => {
+                counts.retried += 1;
+                return Ok(());
+            }
+            Recorded::LeaseLost => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether an upload started now ends well inside the lease.
+fn time_left(lease_until: DateTime<Utc>, timeout: Duration) -> bool {
+    after(clock::now(), timeout.saturating_mul(2)).is_ok_and(|end| end < lease_until)
+}
+
+fn after(now: DateTime<Utc>, delay: Duration) -> ServiceResult<DateTime<Utc>> {
+    chrono::Duration::from_std(delay)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .ok_or_else(|| ServiceError::internal("public-health delay out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant(slug: &str) -> tenant::Model {
+        tenant::Model {
+            id: Uuid::now_v7(),
+            slug: slug.into(),
+            name: slug.into(),
+            created_at: clock::now(),
+        }
+    }
+
+    #[test]
+    fn a_tenant_binding_wins_over_the_default_by_slug_or_id() {
+        let lakeside = tenant("lakeside");
+        let by_id = tenant("hilltop");
+        let destinations = Destinations {
+            default: Some(Destination::Directory("/default".into())),
+            per_tenant: HashMap::from([
+                (
+                    "lakeside".to_owned(),
+                    Destination::Directory("/lakeside".into()),
+                ),
+                (
+                    by_id.id.to_string(),
+                    Destination::Directory("/hilltop".into()),
+                ),
+            ]),
+        };
+        let dir = |t: &tenant::Model| match destinations.for_tenant(t) {
+            Some(Destination::Directory(dir)) => dir.display().to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(dir(&lakeside), "/lakeside");
+        assert_eq!(dir(&by_id), "/hilltop");
+        assert_eq!(dir(&tenant("riverside")), "/default");
+        let none = Destinations::default();
+        assert!(
+            none.for_tenant(&lakeside).is_none(),
+            "no endpoint: reports stay queued"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let settings = Settings {
+            dequeue_batch: 32,
+            max_batch: 500,
+            lease: Duration::from_secs(300),
+            timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(300),
+            processing_mode: "P".into(),
+        };
+        let delays: Vec<u64> = (1..=5).map(|a| settings.backoff(a).as_secs()).collect();
+        assert_eq!(delays, [60, 120, 240, 300, 300]);
+    }
+}
