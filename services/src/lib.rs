@@ -21,5 +21,6 @@ pub mod proxy;
 pub mod rate_limit;
 pub mod result_links;
 pub mod results;
+pub mod scheduling;
 
 pub use portal_core::{ErrorCode, RequestContext, ServiceError, ServiceResult};

@@ -198,6 +198,8 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         reason: Some(String::from("reason value")),
         created_at: now,
         cancelled_at: Some(now),
+        external_id: None,
+        order_number: None,
     };
     round_trip!(db, appointment, appointment, appointment.id);
 
@@ -213,6 +215,9 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         source: OrderSource::WalkIn,
         status: OrderStatus::Completed,
         accession_number: Some(String::from("accession_number value")),
+        placer_order_number: None,
+        filler_order_number: None,
+        ordering_provider_name: None,
         ordered_at: now,
         created_at: now,
     };

@@ -1,0 +1,126 @@
+//! What applying a message came to, and how service errors become ERR segments: a content
+//! error is AE (the sender must fix it), a failure here is AR (the sender may resend).
+
+use portal_core::{ErrorCode as ServiceCode, ServiceError};
+use portal_entities::Hl7MessageStatus;
+use portal_hl7::{AckCode, ErrorCode, Hl7Error, Issue, Location};
+
+/// A message applied: the warnings its ACK carries, and whether anything was written.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub warnings: Vec<Issue>,
+    pub changed: bool,
+}
+
+/// Why a message was not (fully) applied.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: Kind,
+    pub issue: Issue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// AE: the content was refused (unknown patient or test, a bad value).
+    Content,
+    /// AR: the message itself cannot be processed (unparseable, unsupported).
+    Message,
+    /// AR: a failure here (database, commit); the same message may succeed later.
+    System,
+}
+
+impl Kind {
+    pub fn ack_code(self) -> AckCode {
+        match self {
+            Self::Content => AckCode::Error,
+            Self::Message | Self::System => AckCode::Reject,
+        }
+    }
+
+    pub fn status(self) -> Hl7MessageStatus {
+        match self {
+            Self::Content => Hl7MessageStatus::Dead,
+            Self::Message => Hl7MessageStatus::Rejected,
+            Self::System => Hl7MessageStatus::Error,
+        }
+    }
+}
+
+impl Failure {
+    pub fn content(code: ErrorCode, location: Location, message: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::Content,
+            issue: Issue::error(code, message).at(location),
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            kind: Kind::System,
+            issue: Issue::error(
+                ErrorCode::InternalError,
+                "the receiver could not process the message; resend later",
+            ),
+        }
+    }
+
+    /// A parse or mapping error of `portal-hl7`: AE for content, AR for the rest.
+    pub fn from_hl7(error: &Hl7Error) -> Self {
+        let kind = match error {
+            Hl7Error::Content { .. } => Kind::Content,
+            Hl7Error::Processing(_) | Hl7Error::Io(_) => Kind::System,
+            _ => Kind::Message,
+        };
+        Self {
+            kind,
+            issue: error.issue(),
+        }
+    }
+
+    /// A service error, placed in the message by `locate` (the service names its input
+    /// field, the sender needs the HL7 field). Internal detail is logged, never sent.
+    pub fn from_service(error: ServiceError, locate: impl Fn(&str) -> Location) -> Self {
+        match error {
+            ServiceError::BadUserInput { field, message } => {
+                Self::content(input_code(&message), locate(&field), message)
+            }
+            ServiceError::NotFound(what) => Self::content(
+                ErrorCode::UnknownKeyIdentifier,
+                locate(""),
+                format!("{what} not found"),
+            ),
+            ServiceError::Expired(message) => {
+                Self::content(ErrorCode::UnknownKeyIdentifier, locate(""), message)
+            }
+            ServiceError::Conflict(message) => {
+                Self::content(ErrorCode::DuplicateKeyIdentifier, locate(""), message)
+            }
+            other => {
+                // ServiceError's Display carries no SQL or values: only the code and a phrase.
+                tracing::warn!(code = %other.code(), error = %other, "hl7.apply failed in a service");
+                if matches!(
+                    other.code(),
+                    ServiceCode::Forbidden | ServiceCode::Unauthenticated
+                ) {
+                    tracing::error!("hl7: the interface's viewer may not write: check its roles");
+                }
+                Self::system()
+            }
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        self.issue.message.clone()
+    }
+}
+
+/// ERR-3 for a refused input: unknown keys are 204, missing values 101, the rest 102.
+fn input_code(message: &str) -> ErrorCode {
+    if message.starts_with("unknown") || message.contains("is not an analyte") {
+        ErrorCode::UnknownKeyIdentifier
+    } else if message.contains("needs") || message.contains("required") {
+        ErrorCode::RequiredFieldMissing
+    } else {
+        ErrorCode::DataType
+    }
+}
