@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod migrate;
+pub mod mllp;
 pub mod notify;
 pub mod state;
 pub mod worker;
@@ -41,6 +42,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("background work off (PORTAL_BACKGROUND=false): run `portal worker`");
         None
     };
+    let mllp = match state.config.mllp.run_in {
+        config::MllpRunIn::Serve => Some(mllp::Listeners::start(&state).await?),
+        config::MllpRunIn::Worker => None,
+    };
     let upkeep = state.spawn_metrics_upkeep();
     let bus_subscriber = state.spawn_bus_subscriber();
     let stopping = state.clone();
@@ -55,6 +60,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await;
     state.shutdown();
+    if let Some(mllp) = mllp {
+        mllp.stop().await;
+    }
     if let Some(background) = background {
         background.stop().await;
     }

@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes, open
-//! subscriptions, read cache outcomes, and database gauges sampled at scrape time.
+//! subscriptions, read cache outcomes, HL7 messages by type and outcome, and database gauges
+//! (outbox, notifications, the HL7 dead letter) sampled at scrape time.
 //!
 //! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
 //! (never installed as the process-global recorder) and recorded into through
@@ -31,6 +32,8 @@ const DB_UP: &str = "portal_db_up";
 const JOB_RUNS: &str = "portal_job_runs_total";
 const JOB_ROWS: &str = "portal_job_rows_total";
 const CACHE_REQUESTS: &str = "portal_cache_requests_total";
+const HL7_MESSAGES: &str = "portal_hl7_messages_total";
+const HL7_DEAD_LETTER: &str = "portal_hl7_dead_letter";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -109,6 +112,16 @@ impl Metrics {
         });
     }
 
+    /// One answered HL7 message: `message_type` is an accepted type or `other`, `outcome`
+    /// one of accepted, duplicate, error (AE), rejected (AR, the message), failed (AR, here).
+    pub fn hl7_message(&self, message_type: &str, outcome: &'static str) {
+        let message_type = message_type.to_owned();
+        self.record(|| {
+            metrics::counter!(HL7_MESSAGES, "type" => message_type, "outcome" => outcome)
+                .increment(1);
+        });
+    }
+
     /// Counts one open subscription connection until the returned guard is dropped.
     pub fn subscription_opened(self: &Arc<Self>) -> OpenSubscription {
         self.record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).increment(1.0));
@@ -169,6 +182,7 @@ impl Metrics {
             metrics::gauge!(DB_UP).set(1.0);
             metrics::gauge!(OUTBOX_UNPUBLISHED).set(sample.outbox.unpublished as f64);
             metrics::gauge!(OUTBOX_OLDEST_AGE).set(age);
+            metrics::gauge!(HL7_DEAD_LETTER).set(sample.hl7_dead_letter as f64);
             for status in NotificationStatus::iter() {
                 let count = sample
                     .notifications
@@ -199,12 +213,14 @@ impl Drop for OpenSubscription {
 
 struct Sample {
     outbox: backlog::OutboxBacklog,
+    hl7_dead_letter: u64,
     notifications: Vec<(NotificationStatus, i64)>,
 }
 
 async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sample> {
     Ok(Sample {
         outbox: backlog::outbox(db).await?,
+        hl7_dead_letter: portal_hl7_inbound::store::dead_letter_count(db).await?,
         notifications: backlog::notifications_by_status(db).await?,
     })
 }

@@ -1,0 +1,113 @@
+//! The MLLP listeners of the HL7 v2 inbound interface (`PORTAL_MLLP_BIND`), run by
+//! `portal serve` or `portal worker` as `PORTAL_MLLP_IN` says; each listener serves one
+//! tenant, or routes by the sending facility's CLIA number (`PORTAL_MLLP_SENDERS`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use portal_entities::tenant;
+use portal_hl7::{Handler, Limits};
+use portal_hl7_inbound::{Interface, Observer, Outcome};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use portal_hl7_inbound::Routes;
+
+use crate::config::MllpListener;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// The running listeners; `stop` waits for them after `state.shutdown()` (each finishes the
+/// message it is handling and sends its ACK).
+pub struct Listeners {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Listeners {
+    /// Binds every configured address and serves it until `state.shutdown()`.
+    pub async fn start(state: &AppState) -> anyhow::Result<Self> {
+        let mut tasks = Vec::new();
+        for listener in &state.config.mllp.listeners {
+            let routes = routes(state, listener).await?;
+            let socket = TcpListener::bind(listener.addr)
+                .await
+                .with_context(|| format!("binding {} (PORTAL_MLLP_BIND)", listener.addr))?;
+            let addr: SocketAddr = socket.local_addr()?;
+            tracing::info!(%addr, "mllp listening (HL7 v2)");
+            let handler: Arc<dyn Handler> = Arc::new(interface(state, routes));
+            tasks.push(tokio::spawn(portal_hl7::serve(
+                socket,
+                handler,
+                Limits::default(),
+                state.shutting_down(),
+            )));
+        }
+        Ok(Self { tasks })
+    }
+
+    pub async fn stop(self) {
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "mllp listener task failed");
+            }
+        }
+    }
+}
+
+/// The handler of one listener over the application's pool, counted in its metrics.
+pub fn interface(state: &AppState, routes: Routes) -> Interface {
+    let observer = state
+        .metrics
+        .clone()
+        .map(|m| Arc::new(Counted(m)) as Arc<dyn Observer>);
+    Interface::new(
+        state.app.db.clone(),
+        routes,
+        state.app.outbox_wake.clone(),
+        observer,
+    )
+}
+
+/// The listener's tenant, else the senders' tenants by CLIA number, else (development) the
+/// demo tenant.
+async fn routes(state: &AppState, listener: &MllpListener) -> anyhow::Result<Routes> {
+    if let Some(slug) = &listener.tenant {
+        return Ok(Routes::Tenant(tenant_id(state, slug).await?));
+    }
+    let senders = &state.config.mllp.senders;
+    if !senders.is_empty() {
+        let mut map = HashMap::new();
+        for (clia, slug) in senders {
+            map.insert(clia.clone(), tenant_id(state, slug).await?);
+        }
+        return Ok(Routes::BySendingFacility(map));
+    }
+    match state.dev.as_ref().and_then(|d| d.demo_tenant) {
+        Some(demo) => Ok(Routes::Tenant(demo)),
+        None => bail!(
+            "PORTAL_MLLP_BIND {}: no tenant (bind it as addr=tenant, set PORTAL_MLLP_SENDERS, or PORTAL_MLLP_BIND=off)",
+            listener.addr
+        ),
+    }
+}
+
+async fn tenant_id(state: &AppState, slug: &str) -> anyhow::Result<Uuid> {
+    tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .one(&state.app.db)
+        .await?
+        .map(|t| t.id)
+        .with_context(|| format!("PORTAL_MLLP: no tenant with slug {slug:?}"))
+}
+
+struct Counted(Arc<Metrics>);
+
+impl Observer for Counted {
+    fn answered(&self, message_type: &str, outcome: Outcome) {
+        self.0.hl7_message(message_type, outcome.label());
+    }
+}
