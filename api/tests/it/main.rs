@@ -13,6 +13,8 @@ mod cache;
 mod delivery;
 mod delivery_checks;
 mod e2e;
+mod hl7_results;
+mod hl7_rig;
 mod identity;
 mod ingest;
 mod jobs;
