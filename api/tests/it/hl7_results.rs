@@ -3,7 +3,6 @@
 //! acknowledged after commit; duplicates, failed commits, corrections, withdrawals,
 //! cancellations, imaging reports and unknown providers.
 
-use portal_api::auth::Role;
 use portal_entities::{
     Hl7MessageStatus, OrderStatus, ResultStatus, imaging_report, notification, observation,
 };
@@ -206,15 +205,11 @@ async fn a_preliminary_result_is_hidden_from_the_patient_and_completed_by_the_fi
         .await
         .assert_code("AA");
     let david = rig.patient("MRN1004").await;
-    let viewer = rig
-        .app
-        .viewer(
-            david.user_subject.as_deref().expect("David has an account"),
-            rig.tenant,
-            &[Role::Patient],
-            Some(david.id),
-        )
-        .await;
+    let viewer = rig.app.as_patient(
+        david.user_subject.as_deref().expect("David has an account"),
+        rig.tenant,
+        david.id,
+    );
     let query = "{ viewer { patient { results(first: 50) { edges { node { status order { accessionNumber } } } } } } }";
     let seen = |response: &serde_json::Value| -> Vec<(String, String)> {
         response["data"]["viewer"]["patient"]["results"]["edges"]
@@ -232,7 +227,7 @@ async fn a_preliminary_result_is_hidden_from_the_patient_and_completed_by_the_fi
             })
             .collect()
     };
-    let response = rig.app.query(Some(&viewer), query, json!({})).await;
+    let response = viewer.query(query, json!({})).await;
     no_errors(&response);
     let visible = seen(&response);
     assert!(
@@ -260,7 +255,7 @@ async fn a_preliminary_result_is_hidden_from_the_patient_and_completed_by_the_fi
     assert_eq!(results[1].status, ResultStatus::Final);
     assert_eq!(results[1].replaces_result_id, Some(results[0].id));
     assert_eq!(rig.order("LAB-8102").await.status, OrderStatus::Completed);
-    let response = rig.app.query(Some(&viewer), query, json!({})).await;
+    let response = viewer.query(query, json!({})).await;
     assert!(
         seen(&response).contains(&("LAB-8102".into(), "FINAL".into())),
         "the final HbA1c is released: {response:#}"
