@@ -15,6 +15,7 @@ mod delivery_checks;
 mod e2e;
 mod hl7_results;
 mod hl7_rig;
+mod hl7_scheduling;
 mod identity;
 mod ingest;
 mod jobs;
