@@ -20,9 +20,9 @@ mod m20261123_000011_add_expiry_job_columns;
 mod m20261123_000020_create_audit_chain_head;
 mod m20261123_000021_enable_row_level_security;
 mod m20261123_000022_add_outbox_publish_seq;
-mod m20261201_000001_create_hl7_messages;
-mod m20261201_000002_add_order_numbers;
-mod m20261201_000003_add_appointment_external_ids;
+mod m20261201_000101_create_hl7_messages;
+mod m20261201_000102_add_order_numbers;
+mod m20261201_000103_add_appointment_external_ids;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -48,9 +48,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000020_create_audit_chain_head::Migration),
             Box::new(m20261123_000021_enable_row_level_security::Migration),
             Box::new(m20261123_000022_add_outbox_publish_seq::Migration),
-            Box::new(m20261201_000001_create_hl7_messages::Migration),
-            Box::new(m20261201_000002_add_order_numbers::Migration),
-            Box::new(m20261201_000003_add_appointment_external_ids::Migration),
+            Box::new(m20261201_000101_create_hl7_messages::Migration),
+            Box::new(m20261201_000102_add_order_numbers::Migration),
+            Box::new(m20261201_000103_add_appointment_external_ids::Migration),
         ]
     }
 }

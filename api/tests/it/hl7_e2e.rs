@@ -1,5 +1,5 @@
 //! End to end with the real `portal` binary: its MLLP listener registers a patient from
-//! ADT^A04 and takes an ORU^R01 for them; the proxy's `resultReady` subscription receives
+//! ADT^A04 and takes an ORU^R01 for them; the patient's `resultReady` subscription receives
 //! the result and the email is in the mailbox folder. Dead letter and replay by the CLI.
 
 use std::time::{Duration, Instant};
@@ -66,41 +66,31 @@ async fn adt_then_oru_over_mllp_reach_the_subscriber_and_the_mailbox_and_the_cli
     let bind = format!("127.0.0.1:{port}");
     let server = start_with(dir.path(), &[("PORTAL_MLLP_BIND", bind.as_str())]).await;
 
-    // Carol holds a proxy grant from her son Ben (MRN1003), whose registration comes by ADT.
-    let carol = token(dir.path(), &["--patient", "MRN1002"]);
-    let (_, body) = graphql(
-        &server,
-        Some(&carol),
-        "{ viewer { patients(first: 10) { edges { node { id mrn } } } } }",
-    )
-    .await;
-    let ben = body["data"]["viewer"]["patients"]["edges"]
-        .as_array()
-        .expect("patients")
-        .iter()
-        .find(|e| e["node"]["mrn"] == "MRN1003")
-        .map(|e| e["node"]["id"].clone())
-        .unwrap_or_else(|| panic!("Carol sees Ben: {body:#}"));
-    let (code, ack) = send(port, &fixture("adt_a04.hl7")).await;
+    // Alice's registration changes her email address by ADT^A04; her result follows.
+    let alice = token(dir.path(), &["--patient", "MRN1001"]);
+    let (_, body) = graphql(&server, Some(&alice), "{ viewer { patient { id } } }").await;
+    let alice_gid = body["data"]["viewer"]["patient"]["id"].clone();
+    assert!(alice_gid.is_string(), "{body:#}");
+    let register = edited(
+        "adt_a08.hl7",
+        &[
+            ("ADT^A08^ADT_A01", "ADT^A04^ADT_A01"),
+            ("EVN|A08", "EVN|A04"),
+        ],
+    );
+    let (code, ack) = send(port, &register).await;
     assert_eq!(code, "AA", "{ack}");
 
-    let mut client = WsClient::connect(server.addr(), Some(&carol)).await;
+    let mut client = WsClient::connect(server.addr(), Some(&alice)).await;
     let mark = uuid::Uuid::now_v7();
     client
         .subscribe(
             "1",
             "subscription($p: ID!, $a: ID) { resultReady(patientId: $p, after: $a) { result { status order { accessionNumber } } } }",
-            json!({ "p": ben, "a": mark.to_string() }),
+            json!({ "p": alice_gid, "a": mark.to_string() }),
         )
         .await;
-    let for_ben = edited(
-        "oru_r01_v251_cbc.hl7",
-        &[
-            ("MRN1001^^^", "MRN1003^^^"),
-            ("Nguyen^Alice^T", "Johnson^Ben"),
-        ],
-    );
-    let (code, ack) = send(port, &for_ben).await;
+    let (code, ack) = send(port, &fixture("oru_r01_v251_cbc.hl7")).await;
     assert_eq!(code, "AA", "{ack}");
     let data = client.expect_next("1").await;
     assert_eq!(data["resultReady"]["result"]["status"], "FINAL", "{data:#}");
@@ -116,7 +106,7 @@ async fn adt_then_oru_over_mllp_reach_the_subscriber_and_the_mailbox_and_the_cli
             entries
                 .filter_map(Result::ok)
                 .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-                .find(|text| text.contains("carol.johnson@example.org"))
+                .find(|text| text.contains("alice.nguyen@example.org"))
         });
         if let Some(email) = found {
             break email;
