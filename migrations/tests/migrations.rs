@@ -7,7 +7,7 @@ use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 /// Every table of `docs/data-model.md`.
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "tenants",
     "facilities",
     "clinicians",
@@ -30,12 +30,15 @@ const TABLES: [&str; 22] = [
     "outbox_events",
     "idempotency_keys",
     "audit_events",
+    "hl7_messages",
 ];
 
 /// Number of named indexes (`idx_*` / `uq_*`) the spec asks for, plus the three the
 /// scheduled jobs scan (`m20261123_000011_add_expiry_job_columns`) and the outbox's
-/// per-tenant publication sequence (`m20261123_000022_add_outbox_publish_seq`).
-const INDEXES: i64 = 37;
+/// per-tenant publication sequence (`m20261123_000022_add_outbox_publish_seq`), and the
+/// HL7 interface's seven (`m20261201_000101`-`000103`: the message store, order numbers,
+/// appointment ids).
+const INDEXES: i64 = 44;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");
