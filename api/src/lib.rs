@@ -164,7 +164,8 @@ pub fn describe(config: &Config) -> String {
          playground: {}, introspection: {}, metrics: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
          retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, lease {:?}, send timeout {:?}\n  \
-         background work in serve: {} (notification worker {}), jobs every {:?}, worker probes on {}",
+         background work in serve: {} (notification worker {}), jobs every {:?}, worker probes on {}\n  \
+         hl7 mllp: {} (in {}), senders by CLIA: {}, raw messages kept {} days",
         config.env,
         config.bind,
         config.jwt.issuer,
@@ -189,5 +190,28 @@ pub fn describe(config: &Config) -> String {
         if notify.worker { "on" } else { "off" },
         config.jobs.interval,
         config.worker_bind,
+        mllp_listeners(config),
+        match config.mllp.run_in {
+            config::MllpRunIn::Serve => "serve",
+            config::MllpRunIn::Worker => "worker",
+        },
+        config.mllp.senders.len(),
+        config.jobs.retention.hl7_messages.as_secs() / 86_400,
     )
+}
+
+fn mllp_listeners(config: &Config) -> String {
+    if config.mllp.listeners.is_empty() {
+        return "off".to_owned();
+    }
+    config
+        .mllp
+        .listeners
+        .iter()
+        .map(|l| match &l.tenant {
+            Some(tenant) => format!("{}={tenant}", l.addr),
+            None => l.addr.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
