@@ -124,3 +124,55 @@ fn input_code(message: &str) -> ErrorCode {
         ErrorCode::DataType
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn here(_: &str) -> Location {
+        Location::field("OBR", 1, 4)
+    }
+
+    #[test]
+    fn refused_input_is_ae_naming_the_field_and_failures_here_are_ar_without_detail() {
+        let unknown = Failure::from_service(
+            ServiceError::bad_input("input.order.testCode", "unknown test code \"9\""),
+            here,
+        );
+        assert_eq!(
+            (unknown.kind, unknown.issue.code),
+            (Kind::Content, ErrorCode::UnknownKeyIdentifier)
+        );
+        assert_eq!(unknown.kind.ack_code(), AckCode::Error);
+        assert_eq!(unknown.kind.status(), Hl7MessageStatus::Dead);
+        assert_eq!(
+            unknown.issue.location.map(|l| l.to_string()).as_deref(),
+            Some("OBR^1^4")
+        );
+        let missing = Failure::from_service(
+            ServiceError::bad_input(
+                "input.observations",
+                "a laboratory result needs at least one observation",
+            ),
+            here,
+        );
+        assert_eq!(missing.issue.code, ErrorCode::RequiredFieldMissing);
+        let conflict = Failure::from_service(ServiceError::Conflict("replaced".into()), here);
+        assert_eq!(conflict.issue.code, ErrorCode::DuplicateKeyIdentifier);
+        let internal = Failure::from_service(ServiceError::internal("SELECT secret"), here);
+        assert_eq!(
+            (internal.kind, internal.issue.code),
+            (Kind::System, ErrorCode::InternalError)
+        );
+        assert_eq!(internal.kind.ack_code(), AckCode::Reject);
+        assert_eq!(internal.kind.status(), Hl7MessageStatus::Error);
+        assert!(!internal.issue.message.contains("SELECT"));
+    }
+
+    #[test]
+    fn parse_errors_keep_the_parsers_answer() {
+        let unparseable = Failure::from_hl7(&Hl7Error::Unparseable("no MSH".into()));
+        assert_eq!(unparseable.kind, Kind::Message);
+        assert_eq!(unparseable.kind.status(), Hl7MessageStatus::Rejected);
+    }
+}

@@ -334,36 +334,7 @@ impl Group<'_> {
 
     /// Where in the message a service's input field came from.
     fn locate(&self, field: &str) -> Location {
-        let field = field.strip_prefix("input.").unwrap_or(field);
-        if let Some(rest) = field.strip_prefix("observations[") {
-            let (index, part) = rest.split_once(']').unwrap_or((rest, ""));
-            let obx = index
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| self.obx_sequence(i));
-            let Some(obx) = obx else {
-                return self.obr(4);
-            };
-            let n = match part.trim_start_matches('.') {
-                "code" => 3,
-                "unit" => 6,
-                "interpretation" => 8,
-                _ => 5,
-            };
-            return Location::field("OBX", obx, n);
-        }
-        match field {
-            "patientId" => Location::field("PID", 1, 3),
-            "order.testCode" => self.obr(4).with_component(1),
-            "order.facilityId" | "performingLab" => Location::field("MSH", 1, 4),
-            "order.orderingClinicianId" | "order.orderingProviderName" => self.obr(16),
-            "order.placerOrderNumber" => self.obr(2),
-            "order.fillerOrderNumber" | "orderId" | "order.accessionNumber" => self.obr(3),
-            "issuedAt" => self.obr(22),
-            "idempotencyKey" => Location::field("MSH", 1, 10),
-            "reason" | "status" => self.obr(25),
-            _ => self.obr(4),
-        }
+        field_location(self.group.obr_sequence, |i| self.obx_sequence(i), field)
     }
 
     /// The OBX sequence of the i-th observation handed to the service.
@@ -374,6 +345,38 @@ impl Group<'_> {
             .filter(|o| !is_study_uid(o))
             .nth(index)
             .map(|o| o.segment_sequence)
+    }
+}
+
+/// The HL7 location of a service input field (`input.observations[2].unit` → `OBX^<seq>^6`),
+/// for the group of OBR `obr` whose i-th observation came from OBX `obx(i)`.
+fn field_location(obr: usize, obx: impl Fn(usize) -> Option<usize>, field: &str) -> Location {
+    let at = |n: usize| Location::field("OBR", obr, n);
+    let field = field.strip_prefix("input.").unwrap_or(field);
+    if let Some(rest) = field.strip_prefix("observations[") {
+        let (index, part) = rest.split_once(']').unwrap_or((rest, ""));
+        let Some(seq) = index.parse::<usize>().ok().and_then(&obx) else {
+            return at(4);
+        };
+        let n = match part.trim_start_matches('.') {
+            "code" => 3,
+            "unit" => 6,
+            "interpretation" => 8,
+            _ => 5,
+        };
+        return Location::field("OBX", seq, n);
+    }
+    match field {
+        "patientId" => Location::field("PID", 1, 3),
+        "order.testCode" => at(4).with_component(1),
+        "order.facilityId" | "performingLab" => Location::field("MSH", 1, 4),
+        "order.orderingClinicianId" | "order.orderingProviderName" => at(16),
+        "order.placerOrderNumber" => at(2),
+        "order.fillerOrderNumber" | "orderId" | "order.accessionNumber" => at(3),
+        "issuedAt" => at(22),
+        "idempotencyKey" => Location::field("MSH", 1, 10),
+        "reason" | "status" => at(25),
+        _ => at(4),
     }
 }
 
@@ -443,4 +446,45 @@ fn joined(notes: &[String]) -> Option<String> {
         .filter(|n| !n.is_empty())
         .collect();
     (!notes.is_empty()).then(|| notes.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(field: &str) -> String {
+        // Observations 0, 1, 2 came from OBX 1, 2, 4 (OBX 3 was the study UID).
+        field_location(2, |i| [1, 2, 4].get(i).copied(), field).to_string()
+    }
+
+    #[test]
+    fn service_fields_map_back_to_the_hl7_fields_they_came_from() {
+        assert_eq!(at("input.observations[2].unit"), "OBX^4^6");
+        assert_eq!(at("input.observations[0].code"), "OBX^1^3");
+        assert_eq!(at("input.observations[1].valueNumeric"), "OBX^2^5");
+        assert_eq!(
+            at("input.observations[9].code"),
+            "OBR^2^4",
+            "no such OBX: the OBR"
+        );
+        assert_eq!(at("input.order.testCode"), "OBR^2^4^1^1");
+        assert_eq!(at("input.issuedAt"), "OBR^2^22");
+        assert_eq!(at("input.patientId"), "PID^1^3");
+        assert_eq!(at("input.order.facilityId"), "MSH^1^4");
+        assert_eq!(at("reason"), "OBR^2^25");
+        assert_eq!(at(""), "OBR^2^4");
+    }
+
+    #[test]
+    fn flags_become_interpretations_and_unknown_flags_are_left_to_the_range() {
+        assert_eq!(
+            interpretation(&AbnormalFlag::CriticalHigh),
+            Some(Interpretation::CriticalHigh)
+        );
+        assert_eq!(
+            interpretation(&AbnormalFlag::BelowLowScale),
+            Some(Interpretation::Low)
+        );
+        assert_eq!(interpretation(&AbnormalFlag::Other("W".into())), None);
+    }
 }

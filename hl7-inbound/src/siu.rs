@@ -209,3 +209,47 @@ fn failure(error: ServiceError) -> Failure {
         _ => Location::field("SCH", 1, 2),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use portal_hl7::messages::{Hl7Message, interpret};
+
+    use super::*;
+
+    fn appointment(name: &str, edit: (&str, &str)) -> Appointment {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../hl7/tests/fixtures")
+            .join(name);
+        let text = std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace(edit.0, edit.1);
+        let message = portal_hl7::parse(text.as_bytes()).expect("parses");
+        match interpret(&message).expect("maps") {
+            Hl7Message::Siu(siu) => *siu,
+            other => panic!("not SIU: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_kind_comes_from_the_service_or_reason_words() {
+        assert_eq!(
+            kind(&appointment("siu_s12.hl7", ("", ""))),
+            AppointmentKind::LabDraw
+        );
+        let xray = appointment(
+            "siu_s12.hl7",
+            ("BLOODDRAW^Blood draw^L", "XR-CHEST^Chest XR^L"),
+        );
+        let xray = Appointment {
+            reason: None,
+            ..xray
+        };
+        assert_eq!(kind(&xray), AppointmentKind::Imaging);
+        let visit = Appointment {
+            service: None,
+            reason: None,
+            ..xray
+        };
+        assert_eq!(kind(&visit), AppointmentKind::Consult);
+    }
+}
