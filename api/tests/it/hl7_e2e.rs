@@ -173,3 +173,29 @@ async fn adt_then_oru_over_mllp_reach_the_subscriber_and_the_mailbox_and_the_cli
         "{elena:#}"
     );
 }
+
+#[tokio::test]
+async fn with_mllp_in_worker_only_the_worker_holds_the_port_and_serve_starts_beside_it() {
+    use crate::support::binary::start_worker;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let env = [
+        ("PORTAL_MLLP_BIND", bind.as_str()),
+        ("PORTAL_MLLP_IN", "worker"),
+    ];
+    let _worker = start_worker(dir.path(), &env).await;
+    let (code, ack) = send(port, &fixture("siu_s12.hl7")).await;
+    assert_eq!(code, "AA", "the worker answers: {ack}");
+    // The same configuration for `portal serve` does not bind the port (it would fail if it did).
+    let server = start_with(dir.path(), &env).await;
+    let staff = token(dir.path(), &["--role", "staff"]);
+    let (_, body) = graphql(
+        &server,
+        Some(&staff),
+        "{ viewer { patients(first: 50) { edges { node { mrn appointments(first: 20) { edges { node { reason } } } } } } } }",
+    )
+    .await;
+    assert!(body.to_string().contains("Lab work"), "{body:#}");
+}
