@@ -14,6 +14,7 @@ pub mod interpretation;
 pub mod live;
 pub mod lookup;
 pub mod nodes;
+pub mod observations;
 pub mod orders;
 pub mod patients;
 pub mod preferences;

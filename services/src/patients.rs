@@ -1,7 +1,8 @@
 //! Reading patients: one patient by id, and the patients a viewer may see.
 
+use chrono::NaiveDate;
 use portal_entities::{patient, test_order};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect,
 };
@@ -88,14 +89,75 @@ pub(crate) async fn find_in_tenant<C: ConnectionTrait>(
 
 /// The patients the viewer may see: themself and those who granted them proxy access (patients),
 /// those they ordered for or were referred (clinicians), everyone in the tenant (lab, staff).
-#[instrument(skip(ctx, page), fields(request_id = %ctx.request_id))]
 pub async fn visible_to_viewer(
     ctx: &RequestContext,
     page: &PageRequest,
 ) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
+    search(ctx, &PatientSearch::default(), page).await
+}
+
+/// What a patient search matches (all given criteria must hold): the MRN exactly, a name
+/// part (given or family) starting with `name` in any case, the birth date exactly.
+#[derive(Debug, Clone, Default)]
+pub struct PatientSearch {
+    pub mrn: Option<String>,
+    pub name: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+impl PatientSearch {
+    fn condition(&self) -> ServiceResult<Condition> {
+        let mut cond = Condition::all();
+        if let Some(mrn) = &self.mrn {
+            cond = cond.add(patient::Column::Mrn.eq(mrn.as_str()));
+        }
+        if let Some(name) = self.name.as_deref().map(str::trim) {
+            if name.is_empty() || name.len() > 100 {
+                return Err(ServiceError::bad_input(
+                    "name",
+                    "name must be 1 to 100 characters",
+                ));
+            }
+            let prefix =
+                LikeExpr::new(format!("{}%", escape_like(&name.to_lowercase()))).escape('\\');
+            cond = cond.add(
+                Condition::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(patient::Column::GivenName)))
+                            .like(prefix.clone()),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(patient::Column::FamilyName)))
+                            .like(prefix),
+                    ),
+            );
+        }
+        if let Some(birth_date) = self.birth_date {
+            cond = cond.add(patient::Column::BirthDate.eq(birth_date));
+        }
+        Ok(cond)
+    }
+}
+
+fn escape_like(term: &str) -> String {
+    term.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The patients the viewer may see (as `visible_to_viewer`) that match `criteria`, by id;
+/// each one listed is an audited read.
+#[instrument(skip(ctx, criteria, page), fields(request_id = %ctx.request_id))]
+pub async fn search(
+    ctx: &RequestContext,
+    criteria: &PatientSearch,
+    page: &PageRequest,
+) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
     let viewer = ctx.viewer()?;
     ctx.note_patient_list();
-    let mut select = patient::Entity::find().filter(patient::Column::TenantId.eq(viewer.tenant_id));
+    let mut select = patient::Entity::find()
+        .filter(patient::Column::TenantId.eq(viewer.tenant_id))
+        .filter(criteria.condition()?);
     if !viewer.is_tenant_wide() {
         let mut visible = Condition::any();
         if let (Some(own), true) = (viewer.patient_id, viewer.has_role(Role::Patient)) {
@@ -130,6 +192,7 @@ pub async fn visible_to_viewer(
         cursors,
         has_next_page,
         has_previous_page,
+        total,
     } = keyset.fetch(select, page, ctx.db()).await?;
     let mut visible = Vec::with_capacity(items.len());
     for patient in items {
@@ -141,6 +204,7 @@ pub async fn visible_to_viewer(
         cursors,
         has_next_page,
         has_previous_page,
+        total,
     })
 }
 

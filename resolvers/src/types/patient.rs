@@ -128,6 +128,7 @@ impl Patient {
                 .map(|s| s.into_iter().map(Into::into).collect()),
             since: filter.since,
             until: filter.until,
+            tests: None,
         };
         let (vis, rows) = results::list(request(ctx)?, &self.access, &filter, &page)
             .await

@@ -206,6 +206,12 @@ impl TestApp {
         }
     }
 
+    /// How many SQL statements the application's connection has issued so far (for requests
+    /// that do not go through an actor's `count_statements`, e.g. FHIR).
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
     }
