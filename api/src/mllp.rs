@@ -7,9 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
+use portal_core::RequestContext;
 use portal_entities::tenant;
 use portal_hl7::{Handler, Limits};
 use portal_hl7_inbound::{Interface, Observer, Outcome};
+use portal_schema::ReadCache;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -60,15 +62,15 @@ impl Listeners {
 
 /// The handler of one listener over the application's pool, counted in its metrics.
 pub fn interface(state: &AppState, routes: Routes) -> Interface {
-    let observer = state
-        .metrics
-        .clone()
-        .map(|m| Arc::new(Counted(m)) as Arc<dyn Observer>);
+    let observer: Arc<dyn Observer> = Arc::new(Observed {
+        metrics: state.metrics.clone(),
+        cache: state.cache.clone(),
+    });
     Interface::new(
         state.app.db.clone(),
         routes,
         state.app.outbox_wake.clone(),
-        observer,
+        Some(observer),
     )
 }
 
@@ -104,10 +106,23 @@ async fn tenant_id(state: &AppState, slug: &str) -> anyhow::Result<Uuid> {
         .with_context(|| format!("PORTAL_MLLP: no tenant with slug {slug:?}"))
 }
 
-struct Counted(Arc<Metrics>);
+/// Counts answers in the metrics and moves the read cache on after a message's writes.
+struct Observed {
+    metrics: Option<Arc<Metrics>>,
+    cache: ReadCache,
+}
 
-impl Observer for Counted {
+#[async_trait::async_trait]
+impl Observer for Observed {
     fn answered(&self, message_type: &str, outcome: Outcome) {
-        self.0.hl7_message(message_type, outcome.label());
+        if let Some(metrics) = &self.metrics {
+            metrics.hl7_message(message_type, outcome.label());
+        }
+    }
+
+    async fn committed(&self, ctx: &RequestContext) {
+        if let Err(error) = self.cache.invalidate_after(ctx).await {
+            tracing::warn!(%error, "read cache not moved on after an HL7 message");
+        }
     }
 }

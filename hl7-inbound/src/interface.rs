@@ -76,9 +76,13 @@ impl Outcome {
     }
 }
 
-/// Told of every answered message (the server counts them in its metrics).
+/// Told of every answered message (the server counts them in its metrics), and of every
+/// message whose writes committed, before its ACK is sent (the server moves its read cache
+/// on, as after a mutation).
+#[async_trait::async_trait]
 pub trait Observer: Send + Sync {
     fn answered(&self, message_type: &str, outcome: Outcome);
+    async fn committed(&self, ctx: &RequestContext);
 }
 
 /// The handler of one listener.
@@ -164,11 +168,13 @@ impl Interface {
         };
         let result = dispatch::apply(&ctx, &row, inbound.message.as_ref()).await;
         let (ack, outcome, changed) = settle(&ctx, header, row.id, result).await;
-        let answer = finished(&ctx, header, ack, outcome).await;
         if changed {
+            if let Some(observer) = &self.observer {
+                observer.committed(&ctx).await;
+            }
             self.outbox_wake.notify_one();
         }
-        answer
+        finished(&ctx, header, ack, outcome).await
     }
 }
 

@@ -25,7 +25,37 @@ on_both_backends!(
     an_imaging_report_keeps_its_report_text_and_study_uid,
     a_content_error_is_answered_ae_naming_the_field_and_processed_afresh_when_resent,
     observations_marked_wrong_withdraw_the_result_and_x_cancels_an_order,
+    a_result_over_hl7_moves_the_read_cache_on_like_a_mutation,
 );
+
+async fn a_result_over_hl7_moves_the_read_cache_on_like_a_mutation(backend: Backend) {
+    let app = crate::support::TestApp::init(backend)
+        .with_config(|c| c.cache_enabled = true)
+        .await;
+    let rig = Rig::over(app).await;
+    let alice = rig.patient("MRN1001").await;
+    let viewer = rig.app.as_patient(
+        alice.user_subject.as_deref().expect("Alice has an account"),
+        rig.tenant,
+        alice.id,
+    );
+    let query = "{ viewer { patient { results(first: 50) { edges { node { order { accessionNumber } } } } } } }";
+    let before = viewer.query(query, json!({})).await;
+    no_errors(&before);
+    assert_eq!(
+        viewer.query(query, json!({})).await,
+        before,
+        "served again, from the cache"
+    );
+    assert!(!before.to_string().contains("LAB-77120"));
+    rig.send_fixture(CBC).await.assert_code("AA");
+    let after = viewer.query(query, json!({})).await;
+    assert!(
+        after.to_string().contains("LAB-77120"),
+        "not a stale answer: {after:#}"
+    );
+    rig.stop().await;
+}
 
 async fn an_oru_is_stored_raw_applied_and_acknowledged_after_commit(backend: Backend) {
     let rig = Rig::demo(backend).await;

@@ -75,7 +75,11 @@ impl AckView {
 impl Rig {
     /// A fresh database with the demo hospital, and its MLLP interface on a free port.
     pub async fn demo(backend: Backend) -> Self {
-        let app = TestApp::init(backend).await;
+        Self::over(TestApp::init(backend).await).await
+    }
+
+    /// The rig over an app the test configured (the read cache on, say).
+    pub async fn over(app: TestApp) -> Self {
         let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed demo");
         let socket = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = socket.local_addr().expect("addr");

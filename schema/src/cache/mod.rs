@@ -162,6 +162,16 @@ impl ReadCache {
         }
     }
 
+    /// After writes of a unit of work that did not come through GraphQL (an HL7 message, a
+    /// job), once they committed: the same generations a mutation with these audit records
+    /// moves on.
+    pub async fn invalidate_after(&self, ctx: &RequestContext) -> Result<(), CacheError> {
+        let (Some(inner), Some(tenant)) = (&self.inner, ctx.tenant()) else {
+            return Ok(());
+        };
+        inner.invalidate(tenant, &ctx.read_deps()).await
+    }
+
     /// After executing (and after the request's writes committed).
     pub async fn after(&self, plan: Plan, deps: &ReadDeps, response: &Response) {
         let Some(inner) = &self.inner else {
