@@ -12,7 +12,7 @@ one_start() {
     local label="$1" data="$2" port pid t0 t1 rss
     port="$(free_port)"
     t0="$(date +%s%N)"
-    PORTAL_BIND="127.0.0.1:$port" PORTAL_DATA_DIR="$data" RUST_LOG=warn "$PORTAL_BIN" serve \
+    PORTAL_BIND="127.0.0.1:$port" PORTAL_MLLP_BIND=off PORTAL_DATA_DIR="$data" RUST_LOG=warn "$PORTAL_BIN" serve \
         >>"$BENCH_WORK/footprint.log" 2>&1 &
     pid=$!
     BENCH_PIDS+=("$pid")

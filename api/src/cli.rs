@@ -1,5 +1,5 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
-//! check, replay, import, report.
+//! check, replay, import, report, hl7 (dead letter and replay of received HL7 messages).
 
 mod report;
 
@@ -45,6 +45,11 @@ pub enum Command {
         #[command(subcommand)]
         command: report::ReportCommand,
     },
+    /// The HL7 v2 inbound interface: its dead letter and replay.
+    Hl7 {
+        #[command(subcommand)]
+        command: Hl7Command,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -56,6 +61,30 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Validate the configuration from the environment and print a summary (no secrets).
     Check,
+}
+
+#[derive(Subcommand)]
+pub enum Hl7Command {
+    /// The messages answered AE (DEAD) or AR after a failure here (ERROR): no content is
+    /// printed, only id, tenant, received, type, control id, status, error code and field.
+    DeadLetter {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+    },
+    /// Apply dead-letter messages again from their stored bytes (once their cause is fixed).
+    Replay(ReplayArgs),
+}
+
+#[derive(Subcommand)]
+pub enum DeadLetterCommand {
+    List {
+        /// Only messages received at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_rfc3339)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// At most this many messages per tenant.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -143,6 +172,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Replay(args) => replay(config, args).await,
         Command::Import(args) => import(config, args).await,
         Command::Report { command } => report::run(config, command).await,
+        Command::Hl7 { command } => hl7(config, command).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
             Ok(())
@@ -210,6 +240,60 @@ async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
         println!("{count} dead-letter notification(s) would be replayed (dry run)");
     } else {
         println!("{count} dead-letter notification(s) moved back to PENDING");
+    }
+    Ok(())
+}
+
+async fn hl7(config: Config, command: Hl7Command) -> anyhow::Result<()> {
+    let db = open_database(&config).await?;
+    if config.auto_migrate {
+        apply_migrations(&config, &db).await?;
+    }
+    match command {
+        Hl7Command::DeadLetter {
+            command: DeadLetterCommand::List { since, limit },
+        } => {
+            println!(
+                "id\ttenant\treceived_at\ttype\tcontrol_id\tstatus\tack\terror\tfield\tattempts"
+            );
+            let mut count = 0;
+            for scope in db::tenant_scopes(&db).await? {
+                for row in portal_hl7_inbound::store::dead_letter(&scope, since, limit).await? {
+                    count += 1;
+                    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        row.id,
+                        row.tenant_id,
+                        row.received_at.to_rfc3339(),
+                        row.message_type,
+                        text(&row.control_id),
+                        sea_orm::ActiveEnum::to_value(&row.status),
+                        text(&row.ack_code),
+                        text(&row.error_code),
+                        text(&row.error_location),
+                        row.attempts,
+                    );
+                }
+            }
+            eprintln!("{count} dead-letter HL7 message(s)");
+        }
+        Hl7Command::Replay(args) => {
+            let report = portal_hl7_inbound::replay::dead_letter(&db, args.since, args.dry_run)
+                .await
+                .context("replaying dead-letter HL7 messages")?;
+            if args.dry_run {
+                println!(
+                    "{} dead-letter HL7 message(s) would be replayed (dry run)",
+                    report.selected
+                );
+            } else {
+                println!(
+                    "{} dead-letter HL7 message(s) replayed: {} accepted, {} still failing",
+                    report.selected, report.accepted, report.still_failing
+                );
+            }
+        }
     }
     Ok(())
 }

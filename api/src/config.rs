@@ -55,6 +55,34 @@ pub struct Config {
     pub worker_bind: SocketAddr,
     pub jobs: JobsConfig,
     pub public_health: PublicHealthConfig,
+    pub mllp: MllpConfig,
+}
+
+/// The HL7 v2 inbound interface over MLLP (docs/hl7.md, README "Connecting hospital systems").
+#[derive(Debug, Clone)]
+pub struct MllpConfig {
+    /// `PORTAL_MLLP_BIND`: where to listen, each address optionally bound to a tenant slug
+    /// (`0.0.0.0:2575=riverside`); `off` (or none given in production) listens nowhere.
+    pub listeners: Vec<MllpListener>,
+    /// `PORTAL_MLLP_SENDERS`: for listeners without a tenant, the tenant of each sending
+    /// facility by its CLIA number (MSH-4.2): `05D2101234=riverside,...`.
+    pub senders: Vec<(String, String)>,
+    /// `PORTAL_MLLP_IN`: which command runs the listeners, `serve` or `worker` (never both,
+    /// so a port is never bound twice).
+    pub run_in: MllpRunIn,
+}
+
+/// One MLLP listen address and the tenant slug it serves (none: by sending facility).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MllpListener {
+    pub addr: SocketAddr,
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MllpRunIn {
+    Serve,
+    Worker,
 }
 
 /// Scheduled housekeeping jobs (see `portal_messaging::jobs`).
@@ -228,6 +256,7 @@ impl Config {
             worker_bind: parse(vars, "PORTAL_WORKER_BIND", "127.0.0.1:8081")?,
             jobs: jobs_config(vars)?,
             public_health,
+            mllp: mllp_config(vars, dev)?,
             cache_enabled: flag(vars, "CACHE_ENABLED", true)?,
             cache_ttl: Duration::from_secs(parse(vars, "CACHE_TTL_SECS", "60")?),
         };
@@ -418,7 +447,79 @@ fn jobs_config(vars: &impl Vars) -> Result<JobsConfig, ConfigError> {
         retention: portal_messaging::jobs::Retention {
             result_links: hours("PORTAL_RESULT_LINK_RETENTION_HOURS", "720")?,
             idempotency_keys: hours("PORTAL_IDEMPOTENCY_RETENTION_HOURS", "168")?,
+            hl7_messages: hl7_retention(vars)?,
         },
+    })
+}
+
+fn hl7_retention(vars: &impl Vars) -> Result<Duration, ConfigError> {
+    let days: u64 = parse(vars, "PORTAL_HL7_RETENTION_DAYS", "30")?;
+    if !(1..=3650).contains(&days) {
+        return Err(err("PORTAL_HL7_RETENTION_DAYS must be between 1 and 3650"));
+    }
+    Ok(Duration::from_secs(days * 24 * 3600))
+}
+
+/// `PORTAL_MLLP_BIND` (default `127.0.0.1:2575` in development, off in production),
+/// `PORTAL_MLLP_SENDERS`, `PORTAL_MLLP_IN`.
+fn mllp_config(vars: &impl Vars, dev: bool) -> Result<MllpConfig, ConfigError> {
+    let bind = vars
+        .get("PORTAL_MLLP_BIND")
+        .or_else(|| dev.then(|| "127.0.0.1:2575".to_owned()))
+        .unwrap_or_else(|| "off".to_owned());
+    let mut listeners = Vec::new();
+    if bind.trim() != "off" {
+        for entry in bind.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (addr, tenant) = match entry.split_once('=') {
+                Some((addr, tenant)) => (addr.trim(), Some(tenant.trim().to_owned())),
+                None => (entry, None),
+            };
+            let addr: SocketAddr = addr.parse().map_err(|_| {
+                err(format!(
+                    "PORTAL_MLLP_BIND: {addr:?} is not an address (host:port[=tenant])"
+                ))
+            })?;
+            if listeners.iter().any(|l: &MllpListener| l.addr == addr) {
+                return Err(err(format!("PORTAL_MLLP_BIND lists {addr} twice")));
+            }
+            listeners.push(MllpListener { addr, tenant });
+        }
+    }
+    let mut senders = Vec::new();
+    for entry in vars
+        .get("PORTAL_MLLP_SENDERS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let (clia, tenant) = entry
+            .split_once('=')
+            .map(|(c, t)| (c.trim(), t.trim()))
+            .filter(|(c, t)| !c.is_empty() && !t.is_empty())
+            .ok_or_else(|| err("PORTAL_MLLP_SENDERS entries are CLIA=tenant"))?;
+        senders.push((clia.to_owned(), tenant.to_owned()));
+    }
+    if !dev && senders.is_empty() && listeners.iter().any(|l| l.tenant.is_none()) {
+        return Err(err(
+            "PORTAL_MLLP_BIND: in production bind each address to a tenant (addr=tenant) or set PORTAL_MLLP_SENDERS",
+        ));
+    }
+    let run_in = match vars.get("PORTAL_MLLP_IN").as_deref().map(str::trim) {
+        None | Some("serve") => MllpRunIn::Serve,
+        Some("worker") => MllpRunIn::Worker,
+        Some(other) => {
+            return Err(err(format!(
+                "PORTAL_MLLP_IN must be serve or worker, not {other:?}"
+            )));
+        }
+    };
+    Ok(MllpConfig {
+        listeners,
+        senders,
+        run_in,
     })
 }
 
@@ -655,6 +756,77 @@ mod tests {
         assert!(
             error.is_some_and(|e| e.to_string().contains("PORTAL_IDEMPOTENCY_RETENTION_HOURS"))
         );
+    }
+
+    #[test]
+    fn mllp_listens_on_2575_in_development_and_nowhere_unless_told_in_production() {
+        let dev = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert_eq!(
+            dev.mllp.listeners,
+            vec![MllpListener {
+                addr: "127.0.0.1:2575".parse().expect("addr"),
+                tenant: None
+            }]
+        );
+        assert_eq!(dev.mllp.run_in, MllpRunIn::Serve);
+        assert_eq!(
+            dev.jobs.retention.hl7_messages,
+            Duration::from_secs(30 * 86400)
+        );
+        let off = Config::from_vars(&vars(&[("PORTAL_MLLP_BIND", "off")])).expect("off");
+        assert!(off.mllp.listeners.is_empty());
+        let empty = Config::from_vars(&vars(&[("PORTAL_MLLP_BIND", "")])).expect("unset");
+        assert_eq!(
+            empty.mllp.listeners.len(),
+            1,
+            "an empty value counts as unset"
+        );
+        let prod = [
+            ("PORTAL_ENV", "production"),
+            ("DATABASE_URL", "postgres://portal:pw@127.0.0.1/portal"),
+            ("JWT_JWKS_URL", "http://127.0.0.1:9000/jwks"),
+            ("JWT_ISSUER", "https://idp.example/realms/portal"),
+            ("JWT_AUDIENCE", "portal"),
+        ];
+        let config = Config::from_vars(&vars(&prod)).expect("production");
+        assert!(config.mllp.listeners.is_empty());
+        let unbound = [&prod[..], &[("PORTAL_MLLP_BIND", "0.0.0.0:2575")]].concat();
+        assert!(
+            Config::from_vars(&vars(&unbound)).is_err(),
+            "a listener needs a tenant"
+        );
+        let bound = [
+            &prod[..],
+            &[
+                ("PORTAL_MLLP_BIND", "0.0.0.0:2575=riverside, 0.0.0.0:2576"),
+                (
+                    "PORTAL_MLLP_SENDERS",
+                    "05D2101234=riverside,05D9999999=northside",
+                ),
+                ("PORTAL_MLLP_IN", "worker"),
+            ],
+        ]
+        .concat();
+        let config = Config::from_vars(&vars(&bound)).expect("bound listeners");
+        assert_eq!(
+            config.mllp.listeners[0].tenant.as_deref(),
+            Some("riverside")
+        );
+        assert_eq!(config.mllp.senders.len(), 2);
+        assert_eq!(config.mllp.run_in, MllpRunIn::Worker);
+        for (name, value) in [
+            ("PORTAL_MLLP_BIND", "nowhere"),
+            ("PORTAL_MLLP_BIND", "127.0.0.1:2575,127.0.0.1:2575"),
+            ("PORTAL_MLLP_SENDERS", "05D2101234"),
+            ("PORTAL_MLLP_IN", "both"),
+            ("PORTAL_HL7_RETENTION_DAYS", "0"),
+        ] {
+            let error = Config::from_vars(&vars(&[(name, value)])).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains(name)),
+                "{name}={value} must be refused by name"
+            );
+        }
     }
 
     #[test]

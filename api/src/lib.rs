@@ -8,6 +8,7 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod migrate;
+pub mod mllp;
 pub mod notify;
 pub mod public_health;
 pub mod state;
@@ -43,6 +44,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("background work off (PORTAL_BACKGROUND=false): run `portal worker`");
         None
     };
+    let mllp = match state.config.mllp.run_in {
+        config::MllpRunIn::Serve => Some(mllp::Listeners::start(&state).await?),
+        config::MllpRunIn::Worker => None,
+    };
     let upkeep = state.spawn_metrics_upkeep();
     let bus_subscriber = state.spawn_bus_subscriber();
     let stopping = state.clone();
@@ -57,6 +62,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     })
     .await;
     state.shutdown();
+    if let Some(mllp) = mllp {
+        mllp.stop().await;
+    }
     if let Some(background) = background {
         background.stop().await;
     }
@@ -158,7 +166,8 @@ pub fn describe(config: &Config) -> String {
          playground: {}, introspection: {}, metrics: {}\n  demo data: {}, auto-migrate: {}\n  max page size: {}\n  \
          notifications: email via {email}, SMS via {}, push via {}, from {}, link {}\n  \
          retries: {} attempts, backoff {:?} doubling up to {:?}, poll {:?}, lease {:?}, send timeout {:?}\n  \
-         background work in serve: {} (notification worker {}), jobs every {:?}, worker probes on {}",
+         background work in serve: {} (notification worker {}), jobs every {:?}, worker probes on {}\n  \
+         hl7 mllp: {} (in {}), senders by CLIA: {}, raw messages kept {} days",
         config.env,
         config.bind,
         config.jwt.issuer,
@@ -183,6 +192,13 @@ pub fn describe(config: &Config) -> String {
         if notify.worker { "on" } else { "off" },
         config.jobs.interval,
         config.worker_bind,
+        mllp_listeners(config),
+        match config.mllp.run_in {
+            config::MllpRunIn::Serve => "serve",
+            config::MllpRunIn::Worker => "worker",
+        },
+        config.mllp.senders.len(),
+        config.jobs.retention.hl7_messages.as_secs() / 86_400,
     ) + &describe_public_health(&config.public_health)
 }
 
@@ -207,4 +223,20 @@ fn describe_public_health(config: &config::PublicHealthConfig) -> String {
         config.backoff_max,
         config.processing_mode,
     )
+}
+
+fn mllp_listeners(config: &Config) -> String {
+    if config.mllp.listeners.is_empty() {
+        return "off".to_owned();
+    }
+    config
+        .mllp
+        .listeners
+        .iter()
+        .map(|l| match &l.tenant {
+            Some(tenant) => format!("{}={tenant}", l.addr),
+            None => l.addr.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes, open
-//! subscriptions, read cache outcomes, and database gauges sampled at scrape time.
+//! subscriptions, read cache outcomes, HL7 messages by type and outcome, and database gauges
+//! (outbox, notifications, the HL7 dead letter) sampled at scrape time.
 //!
 //! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
 //! (never installed as the process-global recorder) and recorded into through
@@ -38,6 +39,8 @@ const PH_QUEUE_OLDEST_AGE: &str = "portal_public_health_queue_oldest_age_seconds
 const PH_ERRORS: &str = "portal_public_health_error_queue";
 const PH_BATCHES: &str = "portal_public_health_batches";
 const PH_UPLOADS: &str = "portal_public_health_uploads_total";
+const HL7_MESSAGES: &str = "portal_hl7_messages_total";
+const HL7_DEAD_LETTER: &str = "portal_hl7_dead_letter";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -129,6 +132,16 @@ impl Metrics {
         });
     }
 
+    /// One answered HL7 message: `message_type` is an accepted type or `other`, `outcome`
+    /// one of accepted, duplicate, error (AE), rejected (AR, the message), failed (AR, here).
+    pub fn hl7_message(&self, message_type: &str, outcome: &'static str) {
+        let message_type = message_type.to_owned();
+        self.record(|| {
+            metrics::counter!(HL7_MESSAGES, "type" => message_type, "outcome" => outcome)
+                .increment(1);
+        });
+    }
+
     /// Counts one open subscription connection until the returned guard is dropped.
     pub fn subscription_opened(self: &Arc<Self>) -> OpenSubscription {
         self.record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).increment(1.0));
@@ -185,6 +198,7 @@ impl Metrics {
             metrics::gauge!(DB_UP).set(1.0);
             metrics::gauge!(OUTBOX_UNPUBLISHED).set(sample.outbox.unpublished as f64);
             metrics::gauge!(OUTBOX_OLDEST_AGE).set(age);
+            metrics::gauge!(HL7_DEAD_LETTER).set(sample.hl7_dead_letter as f64);
             for status in NotificationStatus::iter() {
                 let count = sample
                     .notifications
@@ -216,6 +230,7 @@ impl Drop for OpenSubscription {
 
 struct Sample {
     outbox: backlog::OutboxBacklog,
+    hl7_dead_letter: u64,
     notifications: Vec<(NotificationStatus, i64)>,
     public_health: queue::Backlog,
 }
@@ -223,6 +238,7 @@ struct Sample {
 async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sample> {
     Ok(Sample {
         outbox: backlog::outbox(db).await?,
+        hl7_dead_letter: portal_hl7_inbound::store::dead_letter_count(db).await?,
         notifications: backlog::notifications_by_status(db).await?,
         public_health: queue::backlog(db).await?,
     })

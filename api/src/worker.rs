@@ -1,5 +1,5 @@
 //! The background work (outbox relay, notification worker, public-health reporting,
-//! scheduled jobs), run inside
+//! scheduled jobs, and the MLLP listeners with `PORTAL_MLLP_IN=worker`), run inside
 //! `portal serve` (unless `PORTAL_BACKGROUND=false`) or alone by `portal worker`, which serves
 //! only `/health`, `/ready` and `/metrics` on `PORTAL_WORKER_BIND`.
 
@@ -107,6 +107,10 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "worker listening (health, ready, metrics only)");
     let background = Background::spawn(&state)?;
+    let mllp = match state.config.mllp.run_in {
+        crate::config::MllpRunIn::Worker => Some(crate::mllp::Listeners::start(&state).await?),
+        crate::config::MllpRunIn::Serve => None,
+    };
     let upkeep = state.spawn_metrics_upkeep();
     let stopping = state.clone();
     let served = axum::serve(
@@ -119,6 +123,9 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     })
     .await;
     state.shutdown();
+    if let Some(mllp) = mllp {
+        mllp.stop().await;
+    }
     background.stop().await;
     if let Some(upkeep) = upkeep {
         upkeep.abort();

@@ -121,7 +121,7 @@ start_portal() {
     shift 2
     local data="$BENCH_WORK/$name-data"
     write_dev_secret "$data"
-    env PORTAL_BIND="127.0.0.1:$port" PORTAL_DATA_DIR="$data" RUST_LOG="${BENCH_RUST_LOG:-warn}" \
+    env PORTAL_BIND="127.0.0.1:$port" PORTAL_MLLP_BIND=off PORTAL_DATA_DIR="$data" RUST_LOG="${BENCH_RUST_LOG:-warn}" \
         "$@" "$PORTAL_BIN" serve >"$BENCH_WORK/$name.log" 2>&1 &
     PORTAL_PID=$!
     BENCH_PIDS+=("$PORTAL_PID")

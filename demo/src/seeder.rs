@@ -254,6 +254,8 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             reason: Some(a.reason.clone()),
             created_at: self.at(a.booked),
             cancelled_at: None,
+            external_id: None,
+            order_number: None,
         };
         Ok(row.into_active_model().insert(self.db).await?.id)
     }
@@ -290,6 +292,9 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             source: o.source,
             status: o.status,
             accession_number: Some(accession_number(id)),
+            placer_order_number: None,
+            filler_order_number: None,
+            ordering_provider_name: None,
             ordered_at: ordered,
             created_at: ordered,
         };

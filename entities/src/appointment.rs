@@ -21,6 +21,12 @@ pub struct Model {
     pub reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub cancelled_at: Option<DateTimeUtc>,
+    /// The scheduling system's appointment id (HL7 SCH-2), unique in the tenant.
+    #[sea_orm(column_type = "Text")]
+    pub external_id: Option<String>,
+    /// The placer order number the appointment is booked for (HL7 SCH-26).
+    #[sea_orm(column_type = "Text")]
+    pub order_number: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

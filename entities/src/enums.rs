@@ -376,3 +376,44 @@ pub enum AuditOutcome {
     #[sea_orm(string_value = "FAILED")]
     Failed,
 }
+
+/// Where a received HL7 message stands (see docs/hl7.md, "Message store").
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Hl7MessageStatus {
+    /// Stored, not processed yet (or its processing was cut short).
+    #[sea_orm(string_value = "RECEIVED")]
+    Received,
+    /// Applied and answered AA (warnings allowed).
+    #[sea_orm(string_value = "ACCEPTED")]
+    Accepted,
+    /// Answered AR because of the message itself: unparseable, unsupported type, trigger,
+    /// version or character set. Replaying it cannot help; the sender must fix it.
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+    /// Answered AR because processing failed here (a failed commit, the database): dead
+    /// letter, replayable.
+    #[sea_orm(string_value = "ERROR")]
+    Error,
+    /// Answered AE: the content was refused (unknown patient or test, a bad value): dead
+    /// letter, replayable once the cause is fixed.
+    #[sea_orm(string_value = "DEAD")]
+    Dead,
+}
+
+impl Hl7MessageStatus {
+    /// The statuses of the dead letter (`portal hl7 dead-letter list`, replay, the gauge).
+    pub const DEAD_LETTER: [Self; 2] = [Self::Error, Self::Dead];
+}

@@ -11,6 +11,7 @@ pub mod clinician;
 pub mod coverage;
 pub mod enums;
 pub mod facility;
+pub mod hl7_message;
 pub mod idempotency_key;
 pub mod imaging_report;
 pub mod notification;

@@ -20,6 +20,16 @@ pub struct Model {
     pub status: OrderStatus,
     #[sea_orm(column_type = "Text")]
     pub accession_number: Option<String>,
+    /// The placing system's order number (HL7 ORC-2 / OBR-2).
+    #[sea_orm(column_type = "Text")]
+    pub placer_order_number: Option<String>,
+    /// The filling system's order number (HL7 ORC-3 / OBR-3): later results of the same
+    /// order find it by this.
+    #[sea_orm(column_type = "Text")]
+    pub filler_order_number: Option<String>,
+    /// The ordering provider's name as the sender wrote it (kept when the NPI is unknown).
+    #[sea_orm(column_type = "Text")]
+    pub ordering_provider_name: Option<String>,
     pub ordered_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

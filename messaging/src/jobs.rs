@@ -1,5 +1,6 @@
-//! Scheduled housekeeping jobs: record expired proxy grants, purge expired result links and
-//! idempotency keys past their retention. Safe with several workers.
+//! Scheduled housekeeping jobs: record expired proxy grants, purge expired result links,
+//! idempotency keys and received HL7 messages (raw, they hold PHI) past their retention.
+//! Safe with several workers.
 //!
 //! Each run is one write transaction. On PostgreSQL it first takes
 //! `pg_try_advisory_xact_lock(<job key>)`: a worker that does not get it skips the run
@@ -12,7 +13,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use portal_entities::{AuditOutcome, audit_event, idempotency_key, proxy_grant, result_link};
+use portal_entities::{
+    AuditOutcome, audit_event, hl7_message, idempotency_key, proxy_grant, result_link,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
@@ -40,6 +43,10 @@ pub struct Retention {
     /// Idempotency keys are deleted this long after they were stored. A retry after that
     /// is answered CONFLICT by the unique key on `test_results`, never stored twice.
     pub idempotency_keys: Duration,
+    /// Received HL7 messages (accepted or not, dead letter included) are deleted this long
+    /// after they were received: the raw message holds PHI and is kept only for replay and
+    /// support. Results it stored are not affected.
+    pub hl7_messages: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +54,15 @@ pub enum Job {
     ExpireProxyGrants,
     PurgeResultLinks,
     PurgeIdempotencyKeys,
+    PurgeHl7Messages,
 }
 
 impl Job {
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::ExpireProxyGrants,
         Self::PurgeResultLinks,
         Self::PurgeIdempotencyKeys,
+        Self::PurgeHl7Messages,
     ];
 
     /// The job's name in logs, metrics labels and audit actions.
@@ -62,6 +71,7 @@ impl Job {
             Self::ExpireProxyGrants => "expire_proxy_grants",
             Self::PurgeResultLinks => "purge_result_links",
             Self::PurgeIdempotencyKeys => "purge_idempotency_keys",
+            Self::PurgeHl7Messages => "purge_hl7_messages",
         }
     }
 
@@ -72,6 +82,7 @@ impl Job {
             Self::ExpireProxyGrants => 1,
             Self::PurgeResultLinks => 2,
             Self::PurgeIdempotencyKeys => 3,
+            Self::PurgeHl7Messages => 4,
         }
     }
 }
@@ -141,6 +152,15 @@ async fn run_scope(
                 .await?
                 .rows_affected;
             (deleted, summary(job, "IdempotencyKey", deleted, now))
+        }
+        Job::PurgeHl7Messages => {
+            let cutoff = before(now, retention.hl7_messages)?;
+            let deleted = hl7_message::Entity::delete_many()
+                .filter(hl7_message::Column::ReceivedAt.lt(cutoff))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            (deleted, summary(job, "Hl7Message", deleted, now))
         }
     };
     txn.commit().await?;

@@ -27,6 +27,9 @@ mod m20261201_000004_add_coverage_payer_id;
 mod m20261201_000020_create_public_health_queue;
 
 mod columns;
+mod m20261201_000101_create_hl7_messages;
+mod m20261201_000102_add_order_numbers;
+mod m20261201_000103_add_appointment_external_ids;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -57,6 +60,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_add_directory_contact::Migration),
             Box::new(m20261201_000004_add_coverage_payer_id::Migration),
             Box::new(m20261201_000020_create_public_health_queue::Migration),
+            Box::new(m20261201_000101_create_hl7_messages::Migration),
+            Box::new(m20261201_000102_add_order_numbers::Migration),
+            Box::new(m20261201_000103_add_appointment_external_ids::Migration),
         ]
     }
 }

@@ -40,6 +40,12 @@ impl BookingInput {
                 "the appointment must start in the future",
             ));
         }
+        self.validate_times_and_reason()
+    }
+
+    /// The rules every appointment keeps, also one a scheduling system reports afterwards
+    /// (which may lie in the past): it ends after it starts, within 8 hours, with a short reason.
+    pub(crate) fn validate_times_and_reason(&self) -> ServiceResult<()> {
         if self.ends_at <= self.starts_at {
             return Err(ServiceError::bad_input(
                 "input.endsAt",
@@ -93,6 +99,8 @@ pub async fn book(
         reason: input.reason.as_deref().map(str::trim).map(str::to_owned),
         created_at: now,
         cancelled_at: None,
+        external_id: None,
+        order_number: None,
     };
     let txn = portal_core::db::begin_write(db).await?;
     patients::lock(&txn, tenant_id, patient_id).await?;
@@ -109,7 +117,7 @@ pub async fn book(
 }
 
 /// The facility and clinician must be of the viewer's organisation.
-async fn check_places<C: ConnectionTrait>(
+pub(crate) async fn check_places<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
     input: &BookingInput,

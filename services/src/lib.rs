@@ -30,5 +30,6 @@ pub mod rate_limit;
 pub mod registration;
 pub mod result_links;
 pub mod results;
+pub mod scheduling;
 
 pub use portal_core::{ErrorCode, RequestContext, ServiceError, ServiceResult};

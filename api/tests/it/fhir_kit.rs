@@ -269,6 +269,8 @@ pub async fn appointment(
         reason: Some("Fasting lipid panel".into()),
         created_at: Utc::now(),
         cancelled_at: None,
+        external_id: None,
+        order_number: None,
     }
     .into_active_model()
     .insert(&app.owner)
@@ -295,6 +297,7 @@ pub async fn imaging_result(app: &TestApp, w: &World) -> Uuid {
         sensitive: false,
         created_at: Utc::now(),
         reportable: false,
+        device_model: None,
         updated_at: None,
     }
     .into_active_model()

@@ -19,6 +19,7 @@ use crate::support::{Backend, TestApp};
 const RETENTION: Retention = Retention {
     result_links: StdDuration::from_secs(24 * 3600),
     idempotency_keys: StdDuration::from_secs(7 * 24 * 3600),
+    hl7_messages: StdDuration::from_secs(30 * 24 * 3600),
 };
 
 async fn run(app: &TestApp, job: Job) -> JobRun {

@@ -121,7 +121,30 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
         no_errors(&patient.query(query, variables).await);
     }
     crate::public_health::rows_for_rls(app, demo).await;
+    received_hl7_message(app, demo).await;
     (w.tenant_a, demo)
+}
+
+/// An HL7 message received by the demo tenant's interface (`hl7_messages`).
+async fn received_hl7_message(app: &TestApp, tenant: Uuid) {
+    use portal_api::mllp::{self, Routes};
+    let raw = b"MSH|^~\\&|LIS|LAB|PORTAL|RIV|20260301101500||ADT^A99|RLS-1|P|2.5.1\r".to_vec();
+    let message = portal_hl7::parse(&raw);
+    let header = portal_hl7::messages::Header::read(message.as_ref().expect("parses"));
+    let inbound = portal_hl7::Inbound {
+        raw: raw.into(),
+        message,
+        header,
+        peer: "127.0.0.1:2575".parse().expect("peer"),
+    };
+    let ack = mllp::interface(&app.state, Routes::Tenant(tenant))
+        .receive(&inbound)
+        .await;
+    assert_eq!(
+        ack.code,
+        portal_hl7::AckCode::Reject,
+        "an unsupported trigger, kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

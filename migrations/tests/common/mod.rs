@@ -3,11 +3,12 @@
 use chrono::{NaiveDate, SubsecRound, Utc};
 use portal_entities::{
     AppointmentKind, AppointmentStatus, AuditOutcome, ClaimStatus, CodeSystem, CoverageStatus,
-    Interpretation, NotificationChannel, NotificationStatus, OrderSource, OrderStatus,
-    PushPlatform, ResultStatus, TestCategory, ValueType, appointment, audit_event, catalog_analyte,
-    claim, clinician, coverage, facility, idempotency_key, imaging_report, notification,
-    notification_preference, observation, outbox_event, patient, proxy_grant, push_token,
-    result_link, result_view, tenant, test_catalog, test_order, test_result,
+    Hl7MessageStatus, Interpretation, NotificationChannel, NotificationStatus, OrderSource,
+    OrderStatus, PushPlatform, ResultStatus, TestCategory, ValueType, appointment, audit_event,
+    catalog_analyte, claim, clinician, coverage, facility, hl7_message, idempotency_key,
+    imaging_report, notification, notification_preference, observation, outbox_event, patient,
+    proxy_grant, push_token, result_link, result_view, tenant, test_catalog, test_order,
+    test_result,
 };
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel};
 use serde_json::json;
@@ -222,6 +223,8 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         reason: Some(String::from("reason value")),
         created_at: now,
         cancelled_at: Some(now),
+        external_id: Some(String::from("external_id value")),
+        order_number: Some(String::from("order_number value")),
     };
     round_trip!(db, appointment, appointment, appointment.id);
 
@@ -237,6 +240,9 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         source: OrderSource::WalkIn,
         status: OrderStatus::Completed,
         accession_number: Some(String::from("accession_number value")),
+        placer_order_number: Some(String::from("placer_order_number value")),
+        filler_order_number: Some(String::from("filler_order_number value")),
+        ordering_provider_name: Some(String::from("ordering_provider_name value")),
         ordered_at: now,
         created_at: now,
     };
@@ -401,6 +407,26 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         created_at: now,
     };
     round_trip!(db, idempotency_key, idempotency_key, idempotency_key.id);
+
+    let hl7_message = hl7_message::Model {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        sending_application: String::from("sending_application value"),
+        sending_facility: String::from("sending_facility value"),
+        control_id: Some(String::from("control_id value")),
+        message_type: String::from("ORU^R01"),
+        received_at: now,
+        raw: vec![b'M', b'S', b'H', 0xE9, 0x0D],
+        status: Hl7MessageStatus::Dead,
+        ack_code: Some(String::from("AE")),
+        error_code: Some(String::from("204")),
+        error_location: Some(String::from("PID^1^3")),
+        error_summary: Some(String::from("error_summary value")),
+        attempts: 2,
+        processed_at: Some(now),
+        peer: Some(String::from("127.0.0.1:40000")),
+    };
+    round_trip!(db, hl7_message, hl7_message, hl7_message.id);
 
     let audit_event = audit_event::Model {
         seq: 0,

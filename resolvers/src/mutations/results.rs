@@ -253,6 +253,7 @@ fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
                 .transpose()?,
             source: order.source.into(),
             accession_number: order.accession_number,
+            external: Default::default(),
         }),
         _ => OrderRef::Ambiguous,
     };

@@ -3,6 +3,7 @@
 
 mod events;
 mod idempotency;
+mod orders;
 mod store;
 mod validate;
 
@@ -13,6 +14,7 @@ use portal_entities::{
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use orders::{OrderNumbers, cancel_order, current_result, find_order};
 pub use store::{add_result, add_results, correct_result, mark_entered_in_error};
 
 /// Most results one `addTestResults` call takes.
@@ -49,6 +51,19 @@ pub struct NewOrder {
     pub referring_clinician_id: Option<Uuid>,
     pub source: OrderSource,
     pub accession_number: Option<String>,
+    /// What another system knows the order by (an HL7 interface); empty from GraphQL.
+    pub external: ExternalOrder,
+}
+
+/// An order as a hospital system identifies it: its order numbers, the ordering provider
+/// as written (when the NPI is not a clinician of the portal) and the appointment it was
+/// booked for.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExternalOrder {
+    pub placer_order_number: Option<String>,
+    pub filler_order_number: Option<String>,
+    pub ordering_provider_name: Option<String>,
+    pub appointment_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -27,7 +27,7 @@ const CREATE: Access = Access::read("result.create", "TestResult");
 const CORRECT: Access = Access::read("result.correct", "TestResult");
 
 /// Only laboratories, clinicians and staff add or correct results.
-fn require_writer(ctx: &RequestContext, what: Access) -> ServiceResult<&Viewer> {
+pub(super) fn require_writer(ctx: &RequestContext, what: Access) -> ServiceResult<&Viewer> {
     let viewer = ctx.viewer()?;
     let allowed = [Role::Lab, Role::Clinician, Role::Staff, Role::Admin];
     if viewer.roles.iter().any(|r| allowed.contains(r)) {
@@ -221,6 +221,14 @@ async fn order_for<C: ConnectionTrait>(
                 &new.accession_number,
                 &format!("{at}.order.accessionNumber"),
             )?;
+            validate::external(
+                db,
+                tenant,
+                patient.id,
+                &new.external,
+                &format!("{at}.order"),
+            )
+            .await?;
             let now = portal_core::clock::now();
             let order = test_order::Model {
                 id: Uuid::now_v7(),
@@ -230,10 +238,13 @@ async fn order_for<C: ConnectionTrait>(
                 test_id: test.id,
                 ordering_clinician_id: new.ordering_clinician_id,
                 referring_clinician_id: new.referring_clinician_id,
-                appointment_id: None,
+                appointment_id: new.external.appointment_id,
                 source: new.source,
                 status: OrderStatus::Pending,
                 accession_number: new.accession_number.clone(),
+                placer_order_number: new.external.placer_order_number.clone(),
+                filler_order_number: new.external.filler_order_number.clone(),
+                ordering_provider_name: new.external.ordering_provider_name.clone(),
                 ordered_at: input.issued_at.min(now),
                 created_at: now,
             };

@@ -3,13 +3,13 @@
 
 use chrono::{Duration, Utc};
 use portal_entities::{
-    OrderStatus, ResultStatus, TestCategory, ValueType, catalog_analyte, clinician, facility,
-    observation, patient, test_catalog, test_order, test_result,
+    OrderStatus, ResultStatus, TestCategory, ValueType, appointment, catalog_analyte, clinician,
+    facility, observation, patient, test_catalog, test_order, test_result,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{NewImagingReport, NewObservation, NewResult, OrderRef, is_reportable};
+use super::{ExternalOrder, NewImagingReport, NewObservation, NewResult, OrderRef, is_reportable};
 use crate::interpretation::interpret;
 use portal_core::error::{ServiceError, ServiceResult};
 
@@ -141,6 +141,43 @@ pub(super) async fn facility_exists<C: ConnectionTrait>(
     found
         .map(|_| ())
         .ok_or_else(|| bad(field, "unknown facility"))
+}
+
+/// The external order numbers and provider name are bounded text; the appointment must be
+/// the patient's.
+pub(super) async fn external<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    patient_id: Uuid,
+    external: &ExternalOrder,
+    at: &str,
+) -> ServiceResult<()> {
+    for (value, name) in [
+        (&external.placer_order_number, "placerOrderNumber"),
+        (&external.filler_order_number, "fillerOrderNumber"),
+        (&external.ordering_provider_name, "orderingProviderName"),
+    ] {
+        match value {
+            Some(v) if v.trim().is_empty() || v.len() > 200 => {
+                return Err(bad(format!("{at}.{name}"), "1 to 200 characters"));
+            }
+            _ => {}
+        }
+    }
+    let Some(id) = external.appointment_id else {
+        return Ok(());
+    };
+    let found = appointment::Entity::find_by_id(id)
+        .filter(appointment::Column::TenantId.eq(tenant))
+        .filter(appointment::Column::PatientId.eq(patient_id))
+        .one(db)
+        .await?;
+    found.map(|_| ()).ok_or_else(|| {
+        bad(
+            format!("{at}.appointmentId"),
+            "unknown appointment for this patient",
+        )
+    })
 }
 
 pub(super) async fn clinician_exists<C: ConnectionTrait>(

@@ -42,6 +42,7 @@ pub fn portal(dir: &Path) -> Command {
         .env_remove("PORTAL_ENV")
         .env_remove("REDIS_URL")
         .env("PORTAL_DATA_DIR", dir.join("data"))
+        .env("PORTAL_MLLP_BIND", "off")
         .env("RUST_LOG", "warn");
     command
 }

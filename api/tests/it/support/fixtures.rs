@@ -273,6 +273,9 @@ impl TestApp {
             source: OrderSource::Portal,
             status: OrderStatus::Completed,
             accession_number: None,
+            placer_order_number: None,
+            filler_order_number: None,
+            ordering_provider_name: None,
             ordered_at: Utc::now() - Duration::days(3),
             created_at: Utc::now(),
         }

@@ -1,0 +1,18 @@
+//! The HL7 v2 inbound interface of the portal: each message received over MLLP is stored
+//! raw in its tenant (`store`), applied through the same domain services as the GraphQL
+//! mutations (`oru`, `adt`, `siu`, chosen by `dispatch`), and answered AA / AE / AR only
+//! after its effects committed (`interface`). Failed messages stay in a dead letter and are
+//! replayed once their cause is fixed (`replay`). See docs/hl7.md.
+
+mod adt;
+mod dispatch;
+mod failure;
+mod interface;
+mod lookup;
+mod oru;
+pub mod replay;
+mod siu;
+pub mod store;
+
+pub use interface::{Interface, Observer, Outcome, Routes};
+pub use store::DeadLetter;
