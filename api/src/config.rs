@@ -28,6 +28,13 @@ pub struct Config {
     pub max_page_size: u64,
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// The largest POST body `/graphql` reads (`PORTAL_MAX_BODY_BYTES`); more is 413.
+    pub max_body_bytes: usize,
+    /// Limits checked before an operation runs (see `portal_schema::limits`).
+    pub request_limits: portal_schema::limits::RequestLimits,
+    /// `PORTAL_PERSISTED_QUERIES`: `automatic` (APQ, the default) or `registered` (only the
+    /// operations of `PORTAL_OPERATIONS_MANIFEST` run).
+    pub persisted_queries: PersistedQueries,
     pub log_json: bool,
     /// Events buffered per live subscriber before it must catch up from the outbox.
     pub event_bus_capacity: usize,
@@ -92,6 +99,15 @@ pub struct NotifyConfig {
 pub struct Provider {
     pub url: Secret,
     pub token: Option<Secret>,
+}
+
+/// How persisted queries work (see `portal_schema::persisted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistedQueries {
+    /// Automatic persisted queries; any operation runs.
+    Automatic,
+    /// Only the operations of this manifest run.
+    Registered(PathBuf),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +228,9 @@ impl Config {
             max_page_size: parse(vars, "PORTAL_MAX_PAGE_SIZE", "100")?,
             max_depth: parse(vars, "PORTAL_MAX_DEPTH", "16")?,
             max_complexity: parse(vars, "PORTAL_MAX_COMPLEXITY", "2000")?,
+            max_body_bytes: parse(vars, "PORTAL_MAX_BODY_BYTES", "1048576")?,
+            request_limits: request_limits(vars)?,
+            persisted_queries: persisted_queries(vars)?,
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
             event_bus_capacity: parse(vars, "PORTAL_EVENT_BUS_CAPACITY", "1024")?,
             relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
@@ -230,6 +249,20 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=500).contains(&self.max_page_size) {
             return Err(err("PORTAL_MAX_PAGE_SIZE must be between 1 and 500"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(err("PORTAL_MAX_BODY_BYTES must be at least 1024"));
+        }
+        let limits = &self.request_limits;
+        if limits.max_query_bytes == 0 || limits.max_query_bytes > self.max_body_bytes {
+            return Err(err(
+                "PORTAL_MAX_QUERY_BYTES must be at least 1 and at most PORTAL_MAX_BODY_BYTES",
+            ));
+        }
+        if limits.max_tokens == 0 || limits.max_selections == 0 {
+            return Err(err(
+                "PORTAL_MAX_TOKENS and PORTAL_MAX_SELECTIONS must be at least 1",
+            ));
         }
         if self.event_bus_capacity == 0 {
             return Err(err("PORTAL_EVENT_BUS_CAPACITY must be at least 1"));
@@ -271,6 +304,33 @@ impl Config {
             .unwrap_or(&self.database_url)
             .expose()
     }
+}
+
+fn persisted_queries(vars: &impl Vars) -> Result<PersistedQueries, ConfigError> {
+    let manifest = vars.get("PORTAL_OPERATIONS_MANIFEST");
+    match (vars.get("PORTAL_PERSISTED_QUERIES").as_deref(), manifest) {
+        (None | Some("automatic"), None) => Ok(PersistedQueries::Automatic),
+        (None | Some("automatic"), Some(_)) => Err(err(
+            "PORTAL_OPERATIONS_MANIFEST is set but PORTAL_PERSISTED_QUERIES is not registered",
+        )),
+        (Some("registered"), Some(path)) => Ok(PersistedQueries::Registered(path.into())),
+        (Some("registered"), None) => Err(err(
+            "PORTAL_PERSISTED_QUERIES=registered needs PORTAL_OPERATIONS_MANIFEST (see `portal operations manifest`)",
+        )),
+        (Some(other), _) => Err(err(format!(
+            "PORTAL_PERSISTED_QUERIES must be automatic or registered, not {other:?}"
+        ))),
+    }
+}
+
+fn request_limits(vars: &impl Vars) -> Result<portal_schema::limits::RequestLimits, ConfigError> {
+    Ok(portal_schema::limits::RequestLimits {
+        max_query_bytes: parse(vars, "PORTAL_MAX_QUERY_BYTES", "32768")?,
+        max_tokens: parse(vars, "PORTAL_MAX_TOKENS", "5000")?,
+        max_selections: parse(vars, "PORTAL_MAX_SELECTIONS", "2000")?,
+        max_aliases: parse(vars, "PORTAL_MAX_ALIASES", "50")?,
+        max_directives: parse(vars, "PORTAL_MAX_DIRECTIVES", "5")?,
+    })
 }
 
 fn jwt_config(vars: &impl Vars, dev: bool) -> Result<JwtConfig, ConfigError> {

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod read_deps;
 pub mod release;
 mod tenant_db;
+pub mod text;
 
 pub use context::RequestContext;
 pub use error::{ErrorCode, ServiceError, ServiceResult};

@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", post(graphql::handle).get(ws::upgrade))
+        .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready));
     if state.config.playground {
