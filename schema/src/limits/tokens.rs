@@ -106,7 +106,7 @@ mod tests {
             count("query Q($n: Int = -1.5e3) { a(x: $n, s: \"a \\\" b\") @skip(if: false) }"),
             29
         );
-        assert_eq!(count("{ ...F } fragment F on Query { a }"), 10);
+        assert_eq!(count("{ ...F } fragment F on Query { a }"), 11);
         assert_eq!(count("\"\"\" block \\\"\"\" \"\"\" { a }"), 4);
     }
 
