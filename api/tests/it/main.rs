@@ -13,6 +13,7 @@ mod cache;
 mod delivery;
 mod delivery_checks;
 mod e2e;
+mod http_audit;
 mod http_client;
 mod http_limits;
 mod http_order;
