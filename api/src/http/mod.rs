@@ -21,9 +21,13 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready));
     if state.config.playground {
-        router = router
+        let pages = Router::new()
             .route("/", get(playground::page))
-            .route("/playground/assets/{name}", get(playground::asset));
+            .route("/playground/assets/{name}", get(playground::asset))
+            .route("/playground/mailbox", get(playground::mailbox))
+            // 1.4 MB of scripts and styles: sent compressed (gzip or Brotli) when accepted.
+            .layer(tower_http::compression::CompressionLayer::new());
+        router = router.merge(pages);
     }
     finish(router, state)
 }

@@ -17,7 +17,10 @@ fn audit_dir() -> PathBuf {
 async fn the_graphql_over_http_audit_passes_with_no_failure() {
     let dir = audit_dir();
     assert!(
-        Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()),
+        Command::new("node")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
         "node is missing: install Node.js 18+ (Debian package nodejs) — .ci/run does"
     );
     assert!(
