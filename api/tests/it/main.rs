@@ -14,6 +14,7 @@ mod delivery;
 mod delivery_checks;
 mod e2e;
 mod http_audit;
+mod http_browser;
 mod http_client;
 mod http_limits;
 mod http_order;
