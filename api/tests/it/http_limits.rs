@@ -247,3 +247,23 @@ async fn nul_bytes_in_text_inputs_are_bad_user_input_on_every_backend(backend: B
 }
 
 on_both_backends!(nul_bytes_in_text_inputs_are_bad_user_input_on_every_backend);
+
+#[tokio::test]
+async fn websocket_operations_meet_the_same_limits() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let server = app.serve().await;
+    let mut client = crate::support::ws::WsClient::connect(server.addr, None).await;
+    let aliases: String = (0..51).map(|i| format!("a{i}: __typename ")).collect();
+    client
+        .subscribe("1", &format!("subscription {{ {aliases} }}"), json!({}))
+        .await;
+    assert_eq!(client.expect_error("1").await, "LIMIT_EXCEEDED");
+    client
+        .subscribe(
+            "2",
+            "subscription($t: String) { __typename }",
+            json!({ "t": "a\u{0}" }),
+        )
+        .await;
+    assert_eq!(client.expect_error("2").await, "BAD_USER_INPUT");
+}

@@ -18,6 +18,7 @@ mod http_browser;
 mod http_client;
 mod http_limits;
 mod http_order;
+mod http_persisted;
 mod http_spec;
 mod identity;
 mod ingest;
