@@ -710,6 +710,58 @@ mod tests {
     }
 
     #[test]
+    fn request_limits_and_persisted_queries_have_defaults_and_are_validated() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        let limits = &config.request_limits;
+        assert_eq!(
+            (
+                limits.max_query_bytes,
+                limits.max_tokens,
+                limits.max_selections
+            ),
+            (32 * 1024, 5_000, 2_000)
+        );
+        assert_eq!((limits.max_aliases, limits.max_directives), (50, 5));
+        assert_eq!(config.persisted_queries, PersistedQueries::Automatic);
+        let config = Config::from_vars(&vars(&[
+            ("PORTAL_MAX_ALIASES", "3"),
+            ("PORTAL_PERSISTED_QUERIES", "registered"),
+            ("PORTAL_OPERATIONS_MANIFEST", "/etc/portal/operations.json"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.request_limits.max_aliases, 3);
+        assert_eq!(
+            config.persisted_queries,
+            PersistedQueries::Registered("/etc/portal/operations.json".into())
+        );
+        for (bad, name) in [
+            (
+                vec![("PORTAL_PERSISTED_QUERIES", "registered")],
+                "PORTAL_OPERATIONS_MANIFEST",
+            ),
+            (
+                vec![("PORTAL_PERSISTED_QUERIES", "sometimes")],
+                "PORTAL_PERSISTED_QUERIES",
+            ),
+            (
+                vec![
+                    ("PORTAL_MAX_QUERY_BYTES", "4096"),
+                    ("PORTAL_MAX_BODY_BYTES", "2048"),
+                ],
+                "PORTAL_MAX_QUERY_BYTES",
+            ),
+            (vec![("PORTAL_MAX_TOKENS", "0")], "PORTAL_MAX_TOKENS"),
+        ] {
+            let error = Config::from_vars(&vars(&bad)).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains(name)),
+                "{bad:?} must be refused naming {name}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_values_are_reported_by_name() {
         let error = Config::from_vars(&vars(&[("PORTAL_MAX_PAGE_SIZE", "lots")])).err();
         assert!(error.is_some_and(|e| e.to_string().contains("PORTAL_MAX_PAGE_SIZE")));

@@ -14,6 +14,7 @@ use crate::error::{ServiceError, ServiceResult};
 use crate::identity::Viewer;
 use crate::policy::{Access, Relation};
 use crate::read_deps::ReadDeps;
+use crate::sync::lock;
 use crate::tenant_db::TenantDb;
 
 /// Where a request comes from, as the edge knows it before any work is done.
@@ -54,7 +55,8 @@ pub struct RequestContext {
     pub client_addr: Option<String>,
     tenant: Option<Uuid>,
     db: TenantDb,
-    audit: Mutex<Vec<AuditRecord>>,
+    /// How many of the request's audit records (kept in `deps`) are written already.
+    written: Mutex<usize>,
     relations: Mutex<HashMap<Uuid, Option<Relation>>>,
     relation_lookups: std::sync::atomic::AtomicUsize,
     deps: Arc<ReadDeps>,
@@ -81,7 +83,7 @@ impl RequestContext {
             request_id: origin.request_id,
             client_addr: origin.client_addr,
             db,
-            audit: Mutex::new(Vec::new()),
+            written: Mutex::new(0),
             relations: Mutex::new(HashMap::new()),
             relation_lookups: std::sync::atomic::AtomicUsize::new(0),
             deps: Arc::default(),
@@ -122,8 +124,7 @@ impl RequestContext {
     }
 
     pub fn record(&self, record: AuditRecord) {
-        self.deps.record(&record);
-        lock(&self.audit).push(record);
+        self.deps.record(record);
     }
 
     /// Records a change that access allowed but a business rule refused; hands the error back.
@@ -231,17 +232,17 @@ impl RequestContext {
         TenantDb::scoped(self.db.pool().clone(), self.tenant())
     }
 
-    /// The buffered records as audit rows (the buffer is emptied).
+    /// The records not yet written, as audit rows (they count as written from now on).
     pub fn take_rows(&self) -> Vec<audit_event::Model> {
         let who = audit::Who {
             viewer: self.viewer.as_ref(),
             request_id: &self.request_id,
             client_addr: self.client_addr.as_deref(),
         };
-        std::mem::take(&mut *lock(&self.audit))
-            .into_iter()
-            .map(|r| r.into_row(&who))
-            .collect()
+        let mut written = lock(&self.written);
+        let (records, end) = self.deps.records_from(*written);
+        *written = end;
+        records.into_iter().map(|r| r.into_row(&who)).collect()
     }
 
     pub(crate) fn cached_relation(&self, patient_id: Uuid) -> Option<Option<Relation>> {
@@ -319,11 +320,4 @@ impl Work for Writing<'_> {
     fn ctx(&self) -> &RequestContext {
         self.ctx
     }
-}
-
-/// A poisoned lock only means another task panicked mid-push; the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod policy;
 pub mod read_deps;
 pub mod release;
+mod sync;
 mod tenant_db;
 pub mod text;
 

@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditRecord;
+use crate::sync::lock;
 
-/// Filled while a request runs (see `RequestContext::read_deps`). Unlike the audit buffer,
-/// which `audit::flush` drains, it keeps every record, so the cache can store and later replay
-/// them and know which patients' data the answer holds.
+/// Filled while a request runs (see `RequestContext::read_deps`). It holds the request's one
+/// list of audit records: the request writes the ones not yet written when it finishes, and
+/// the cache keeps them all, to replay them on a hit and to know which patients' data the
+/// answer holds.
 #[derive(Debug, Default)]
 pub struct ReadDeps {
     records: Mutex<Vec<AuditRecord>>,
@@ -36,8 +38,15 @@ impl ReadDeps {
         *lock(&self.fresh_until)
     }
 
-    pub(crate) fn record(&self, record: &AuditRecord) {
-        lock(&self.records).push(record.clone());
+    pub(crate) fn record(&self, record: AuditRecord) {
+        lock(&self.records).push(record);
+    }
+
+    /// The records from index `from` on, and the index after the last of them.
+    pub(crate) fn records_from(&self, from: usize) -> (Vec<AuditRecord>, usize) {
+        let records = lock(&self.records);
+        let from = from.min(records.len());
+        (records[from..].to_vec(), records.len())
     }
 
     pub(crate) fn note_patient_list(&self) {
@@ -50,13 +59,6 @@ impl ReadDeps {
             *until = Some(at);
         }
     }
-}
-
-/// A poisoned lock only means another task panicked mid-push; the data is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

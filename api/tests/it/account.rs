@@ -1,14 +1,13 @@
 //! Account mutations on both backends: notification preferences, push tokens, proxy grants.
 
 use chrono::{Duration, Utc};
-use portal_api::auth::Role;
 use portal_entities::{AuditOutcome, push_token};
-use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, error_code, no_errors};
+use crate::support::ids::{patient_gid, patient_vars};
+use crate::support::{Backend, Role, TestApp, error_code, no_errors};
 
 const UPDATE_PREFS: &str = r#"mutation($id: ID!, $input: NotificationPreferencesInput!) {
   updateNotificationPreferences(patientId: $id, input: $input) {
@@ -28,26 +27,19 @@ const REVOKE: &str =
 const RESULTS: &str =
     r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
 
-fn pid(id: uuid::Uuid) -> String {
-    encode(NodeType::Patient, id).to_string()
-}
-
 fn field(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["field"].as_str()
 }
 
 async fn patient_updates_own_notification_preferences(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let input = json!({ "channels": ["SMS", "PUSH"], "language": "de-CH" });
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             UPDATE_PREFS,
-            json!({ "id": pid(w.p1), "input": input }),
+            json!({ "id": patient_gid(w.p1), "input": input }),
         )
         .await;
     no_errors(&response);
@@ -55,11 +47,10 @@ async fn patient_updates_own_notification_preferences(backend: Backend) {
     assert_eq!(prefs["channels"], json!(["SMS", "PUSH"]));
     assert_eq!(prefs["language"], "de-CH");
     let partial = json!({ "holdSensitiveResults": true });
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             UPDATE_PREFS,
-            json!({ "id": pid(w.p1), "input": partial }),
+            json!({ "id": patient_gid(w.p1), "input": partial }),
         )
         .await;
     no_errors(&response);
@@ -71,16 +62,15 @@ async fn patient_updates_own_notification_preferences(backend: Backend) {
     );
     assert_eq!(prefs["holdSensitiveResults"], true);
     let none = json!({ "channels": ["NONE"] });
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             UPDATE_PREFS,
-            json!({ "id": pid(w.p1), "input": none }),
+            json!({ "id": patient_gid(w.p1), "input": none }),
         )
         .await;
     no_errors(&response);
     let read = r#"query($id: ID!) { patient(id: $id) { notificationPreferences { channels language holdSensitiveResults } } }"#;
-    let response = app.query(Some(&me), read, json!({ "id": pid(w.p1) })).await;
+    let response = me.query(read, patient_vars(w.p1)).await;
     assert_eq!(
         response["data"]["patient"]["notificationPreferences"],
         json!({ "channels": ["NONE"], "language": "de-CH", "holdSensitiveResults": true })
@@ -95,22 +85,19 @@ async fn patient_updates_own_notification_preferences(backend: Backend) {
 }
 
 async fn invalid_preferences_are_bad_user_input_with_the_field(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     for (input, path) in [
         (json!({ "channels": ["NONE", "EMAIL"] }), "input.channels"),
         (json!({ "channels": [] }), "input.channels"),
         (json!({ "language": "en_US" }), "input.language"),
         (json!({ "language": "a".repeat(36) }), "input.language"),
     ] {
-        let response = app
+        let response = me
             .query(
-                Some(&me),
                 UPDATE_PREFS,
-                json!({ "id": pid(w.p1), "input": input }),
+                json!({ "id": patient_gid(w.p1), "input": input }),
             )
             .await;
         assert_eq!(
@@ -123,43 +110,39 @@ async fn invalid_preferences_are_bad_user_input_with_the_field(backend: Backend)
 }
 
 async fn only_the_patient_and_staff_may_change_preferences(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let input = json!({ "language": "fr" });
-    let vars = json!({ "id": pid(w.p1), "input": input });
+    let vars = json!({ "id": patient_gid(w.p1), "input": input });
     for (subject, roles, patient) in [
         ("proxy.active", vec![Role::Patient], Some(w.p2)),
         ("p2", vec![Role::Patient], Some(w.p2)),
         ("lab.1", vec![Role::Lab], None),
         ("dr.a", vec![Role::Clinician], None),
     ] {
-        let viewer = app.viewer(subject, w.tenant_a, &roles, patient).await;
-        let response = app.query(Some(&viewer), UPDATE_PREFS, vars.clone()).await;
+        let caller = app.as_user(subject, w.tenant_a, &roles, patient);
+        let response = caller.query(UPDATE_PREFS, vars.clone()).await;
         assert_eq!(
             error_code(&response),
             Some("FORBIDDEN"),
             "{subject}: {response:#}"
         );
     }
-    let staff = app
-        .viewer("staff.1", w.tenant_a, &[Role::Staff], None)
-        .await;
-    no_errors(&app.query(Some(&staff), UPDATE_PREFS, vars).await);
-    let other_tenant = json!({ "id": pid(w.q1), "input": { "language": "fr" } });
-    let response = app.query(Some(&staff), UPDATE_PREFS, other_tenant).await;
+    let staff = app.as_staff(w.tenant_a);
+    no_errors(&staff.query(UPDATE_PREFS, vars).await);
+    let other_tenant = json!({ "id": patient_gid(w.q1), "input": { "language": "fr" } });
+    let response = staff.query(UPDATE_PREFS, other_tenant).await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
 }
 
 async fn push_token_registration_is_idempotent_and_unregister_revokes(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let vars = json!({ "id": pid(w.p1), "token": "device-token-1" });
-    let first = app.query(Some(&me), REGISTER, vars.clone()).await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
+    let vars = json!({ "id": patient_gid(w.p1), "token": "device-token-1" });
+    let first = me.query(REGISTER, vars.clone()).await;
     no_errors(&first);
-    let again = app.query(Some(&me), REGISTER, vars.clone()).await;
+    let again = me.query(REGISTER, vars.clone()).await;
     let token_id = first["data"]["registerPushToken"]["pushToken"]["id"].clone();
     assert_eq!(
         again["data"]["registerPushToken"]["pushToken"]["id"],
@@ -175,32 +158,24 @@ async fn push_token_registration_is_idempotent_and_unregister_revokes(backend: B
             .len()
     };
     assert_eq!(active().await, 1, "no duplicate active row");
-    let blank = json!({ "id": pid(w.p1), "token": "  " });
-    let response = app.query(Some(&me), REGISTER, blank).await;
+    let blank = json!({ "id": patient_gid(w.p1), "token": "  " });
+    let response = me.query(REGISTER, blank).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
 
-    let other = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    let response = app
-        .query(Some(&other), UNREGISTER, json!({ "id": token_id }))
-        .await;
+    let other = app.as_patient("p2", w.tenant_a, w.p2);
+    let response = other.query(UNREGISTER, json!({ "id": token_id })).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
-    let response = app
-        .query(Some(&me), UNREGISTER, json!({ "id": token_id }))
-        .await;
+    let response = me.query(UNREGISTER, json!({ "id": token_id })).await;
     no_errors(&response);
     let revoked_at = response["data"]["unregisterPushToken"]["pushToken"]["revokedAt"].clone();
     assert!(revoked_at.is_string());
     assert_eq!(active().await, 0);
-    let response = app
-        .query(Some(&me), UNREGISTER, json!({ "id": token_id }))
-        .await;
+    let response = me.query(UNREGISTER, json!({ "id": token_id })).await;
     assert_eq!(
         response["data"]["unregisterPushToken"]["pushToken"]["revokedAt"], revoked_at,
         "unregistering twice keeps the first time"
     );
-    let fresh = app.query(Some(&me), REGISTER, vars).await;
+    let fresh = me.query(REGISTER, vars).await;
     assert_ne!(
         fresh["data"]["registerPushToken"]["pushToken"]["id"], token_id,
         "a revoked token registers anew"
@@ -218,45 +193,34 @@ fn grant_input(grantee: &str, scopes: &[&str]) -> Value {
 }
 
 async fn patient_grants_proxy_access_and_the_grantee_sees_those_scopes(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let vars = json!({ "id": pid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
-    let response = app.query(Some(&me), GRANT, vars.clone()).await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
+    let vars = json!({ "id": patient_gid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
+    let response = me.query(GRANT, vars.clone()).await;
     no_errors(&response);
     let grant = &response["data"]["grantProxyAccess"]["grant"];
     assert_eq!(grant["scopes"], json!(["RESULTS"]));
     assert_eq!(grant["relationship"], "CARER");
     assert_eq!(grant["active"], true);
-    let grandma = app
-        .viewer("grandma", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    no_errors(
-        &app.query(Some(&grandma), RESULTS, json!({ "id": pid(w.p1) }))
-            .await,
-    );
+    let grandma = app.as_proxy("grandma", w.tenant_a, Some(w.p2));
+    no_errors(&grandma.query(RESULTS, patient_vars(w.p1)).await);
     let claims = r#"query($id: ID!) { patient(id: $id) { claims { edges { node { id } } } } }"#;
-    let response = app
-        .query(Some(&grandma), claims, json!({ "id": pid(w.p1) }))
-        .await;
+    let response = grandma.query(claims, patient_vars(w.p1)).await;
     assert_eq!(
         error_code(&response),
         Some("FORBIDDEN"),
         "no COVERAGE scope"
     );
-    let response = app.query(Some(&me), GRANT, vars).await;
+    let response = me.query(GRANT, vars).await;
     assert_eq!(
         error_code(&response),
         Some("CONFLICT"),
         "a second active grant to the same person: {response:#}"
     );
-    let proxy = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    let vars = json!({ "id": pid(w.p1), "input": grant_input("someone", &["RESULTS"]) });
-    let response = app.query(Some(&proxy), GRANT, vars).await;
+    let proxy = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
+    let vars = json!({ "id": patient_gid(w.p1), "input": grant_input("someone", &["RESULTS"]) });
+    let response = proxy.query(GRANT, vars).await;
     assert_eq!(
         error_code(&response),
         Some("FORBIDDEN"),
@@ -265,11 +229,9 @@ async fn patient_grants_proxy_access_and_the_grantee_sees_those_scopes(backend: 
 }
 
 async fn invalid_grants_are_bad_user_input(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let past = (Utc::now() - Duration::days(1)).to_rfc3339();
     let mut before_from = grant_input("x", &["RESULTS"]);
     before_from["validFrom"] = json!((Utc::now() + Duration::days(40)).to_rfc3339());
@@ -284,8 +246,8 @@ async fn invalid_grants_are_bad_user_input(backend: Backend) {
         (before_from, "input.validTo"),
         (expired, "input.validTo"),
     ] {
-        let response = app
-            .query(Some(&me), GRANT, json!({ "id": pid(w.p1), "input": input }))
+        let response = me
+            .query(GRANT, json!({ "id": patient_gid(w.p1), "input": input }))
             .await;
         assert_eq!(
             error_code(&response),
@@ -294,14 +256,11 @@ async fn invalid_grants_are_bad_user_input(backend: Backend) {
         );
         assert_eq!(field(&response), Some(path), "{response:#}");
     }
-    let staff = app
-        .viewer("staff.1", w.tenant_a, &[Role::Staff], None)
-        .await;
-    let response = app
+    let staff = app.as_staff(w.tenant_a);
+    let response = staff
         .query(
-            Some(&staff),
             GRANT,
-            json!({ "id": pid(w.p1), "input": grant_input("p1", &["RESULTS"]) }),
+            json!({ "id": patient_gid(w.p1), "input": grant_input("p1", &["RESULTS"]) }),
         )
         .await;
     assert_eq!(
@@ -312,41 +271,26 @@ async fn invalid_grants_are_bad_user_input(backend: Backend) {
 }
 
 async fn a_revoked_grant_refuses_the_grantees_next_request(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let vars = json!({ "id": pid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
-    let response = app.query(Some(&me), GRANT, vars).await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
+    let vars = json!({ "id": patient_gid(w.p1), "input": grant_input("grandma", &["RESULTS"]) });
+    let response = me.query(GRANT, vars).await;
     let grant_id = response["data"]["grantProxyAccess"]["grant"]["id"].clone();
-    let grandma = app
-        .viewer("grandma", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    no_errors(
-        &app.query(Some(&grandma), RESULTS, json!({ "id": pid(w.p1) }))
-            .await,
-    );
+    let grandma = app.as_proxy("grandma", w.tenant_a, Some(w.p2));
+    no_errors(&grandma.query(RESULTS, patient_vars(w.p1)).await);
 
-    let response = app
-        .query(Some(&grandma), REVOKE, json!({ "id": grant_id }))
-        .await;
+    let response = grandma.query(REVOKE, json!({ "id": grant_id })).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
-    let response = app
-        .query(Some(&me), REVOKE, json!({ "id": grant_id }))
-        .await;
+    let response = me.query(REVOKE, json!({ "id": grant_id })).await;
     no_errors(&response);
     assert_eq!(
         response["data"]["revokeProxyAccess"]["grant"]["active"],
         false
     );
-    let response = app
-        .query(Some(&grandma), RESULTS, json!({ "id": pid(w.p1) }))
-        .await;
+    let response = grandma.query(RESULTS, patient_vars(w.p1)).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
-    let response = app
-        .query(Some(&me), REVOKE, json!({ "id": grant_id }))
-        .await;
+    let response = me.query(REVOKE, json!({ "id": grant_id })).await;
     assert_eq!(
         error_code(&response),
         Some("CONFLICT"),

@@ -2,46 +2,23 @@
 //! recorded with who, what, which patient and the request id, in a verifiable hash chain.
 
 use chrono::Utc;
-use portal_api::auth::Role;
 use portal_core::audit::{ChainCheck, verify_chain};
 use portal_entities::{AuditOutcome, ResultStatus};
-use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, IntoActiveModel};
-use serde_json::json;
 
 use crate::on_both_backends;
+use crate::support::ids::{patient_vars, result_vars};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 async fn allowed_and_denied_reads_are_audited(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
-    no_errors(
-        &app.query(
-            Some(&me),
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await,
-    );
-    let denied = app
-        .query(
-            Some(&me),
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p2).to_string() }),
-        )
-        .await;
+    no_errors(&me.query(query, patient_vars(w.p1)).await);
+    let denied = me.query(query, patient_vars(w.p2)).await;
     assert_eq!(error_code(&denied), Some("FORBIDDEN"));
-    let anonymous = app
-        .query(
-            None,
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await;
+    let anonymous = app.anonymous().query(query, patient_vars(w.p1)).await;
     assert_eq!(error_code(&anonymous), Some("UNAUTHENTICATED"));
 
     let rows = app.audit_rows().await;
@@ -66,20 +43,11 @@ async fn allowed_and_denied_reads_are_audited(backend: Backend) {
 }
 
 async fn proxy_reads_record_whom_they_were_for(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let parent = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
     let query = r#"query($id: ID!) { testResult(id: $id) { id } }"#;
-    no_errors(
-        &app.query(
-            Some(&parent),
-            query,
-            json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
-        )
-        .await,
-    );
+    no_errors(&parent.query(query, result_vars(w.p1_final)).await);
     let rows = app.audit_rows().await;
     let row = rows
         .iter()
@@ -90,21 +58,12 @@ async fn proxy_reads_record_whom_they_were_for(backend: Backend) {
 }
 
 async fn tampering_with_an_audit_row_breaks_the_chain(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
     for _ in 0..3 {
-        no_errors(
-            &app.query(
-                Some(&me),
-                query,
-                json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-            )
-            .await,
-        );
+        no_errors(&me.query(query, patient_vars(w.p1)).await);
     }
     let rows = app.audit_rows().await;
     assert!(matches!(
@@ -124,25 +83,22 @@ async fn tampering_with_an_audit_row_breaks_the_chain(backend: Backend) {
 /// request is answered, every request's rows are written, bound to its own tenant
 /// (row-level security on PostgreSQL), and the chain stays one intact line.
 async fn concurrent_requests_of_several_tenants_share_the_chain(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let a = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let b = app
-        .viewer("q1", w.tenant_b, &[Role::Patient], Some(w.q1))
-        .await;
+    let a = app.as_patient("p1", w.tenant_a, w.p1);
+    let b = app.as_patient("q1", w.tenant_b, w.q1);
+    let anonymous = app.anonymous();
     let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let id_a = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
-    let id_b = json!({ "id": encode(NodeType::Patient, w.q1).to_string() });
+    let id_a = patient_vars(w.p1);
+    let id_b = patient_vars(w.q1);
     let mut requests = Vec::new();
     for i in 0..60 {
-        let (viewer, vars) = match i % 3 {
-            0 => (Some(&a), id_a.clone()),
-            1 => (Some(&b), id_b.clone()),
-            _ => (None, id_a.clone()),
+        let (actor, vars) = match i % 3 {
+            0 => (&a, id_a.clone()),
+            1 => (&b, id_b.clone()),
+            _ => (&anonymous, id_a.clone()),
         };
-        requests.push(app.query(viewer, query, vars));
+        requests.push(actor.query(query, vars));
     }
     let answers = futures_util::future::join_all(requests).await;
     for (i, answer) in answers.iter().enumerate() {
@@ -176,15 +132,13 @@ async fn concurrent_requests_of_several_tenants_share_the_chain(backend: Backend
 /// A live read (no cache) whose audit rows cannot be written is answered UNAVAILABLE with no
 /// data; once the trail can be written again the same read is answered and recorded.
 async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id } } } } }"#;
-    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let vars = patient_vars(w.p1);
     app.break_audit_trail().await;
-    let withheld = app.query(Some(&me), query, vars.clone()).await;
+    let withheld = me.query(query, vars.clone()).await;
     assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
     assert!(
         withheld["data"].is_null(),
@@ -193,7 +147,7 @@ async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Back
     assert!(app.audit_rows().await.is_empty());
 
     app.restore_audit_trail().await;
-    no_errors(&app.query(Some(&me), query, vars).await);
+    no_errors(&me.query(query, vars).await);
     let rows = app.audit_rows().await;
     assert!(rows.iter().any(|r| r.action == "results.list"), "{rows:#?}");
     assert_chain_intact(&app, &rows).await;
@@ -206,7 +160,7 @@ async fn a_read_is_withheld_when_the_audit_trail_cannot_be_written(backend: Back
 /// that did not commit. With the grant back, the read is answered again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
     let issued = Utc::now() - chrono::Duration::days(1);
@@ -220,16 +174,14 @@ async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
         None,
     )
     .await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { patient(id: $id) { results { edges { node { id observations { code } } } } } }"#;
-    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let vars = patient_vars(w.p1);
     app.owner
         .execute_unprepared("REVOKE SELECT ON observations FROM portal_app")
         .await
         .expect("revoke");
-    let withheld = app.query(Some(&me), query, vars.clone()).await;
+    let withheld = me.query(query, vars.clone()).await;
     assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
     assert!(withheld["data"].is_null(), "{withheld:#}");
     let rows = app.audit_rows().await;
@@ -243,7 +195,7 @@ async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
         .execute_unprepared("GRANT SELECT ON observations TO portal_app")
         .await
         .expect("grant");
-    let answered = app.query(Some(&me), query, vars).await;
+    let answered = me.query(query, vars).await;
     no_errors(&answered);
     let rows = app.audit_rows().await;
     assert_eq!(
@@ -261,18 +213,16 @@ async fn a_query_whose_transaction_aborts_is_withheld_and_still_audited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_appending_at_once_keep_one_chain() {
     let url = portal_testkit::postgres::fresh_database();
-    let one = TestApp::with_database_url(&url, &[]).await;
-    let two = TestApp::with_database_url(&url, &[]).await;
+    let one = TestApp::init_with_database_url(&url).await;
+    let two = TestApp::init_with_database_url(&url).await;
     let w = one.world().await;
-    let me = one
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    // Each instance has its own dev signing key: the same patient signs in on both.
+    let me = [&one, &two].map(|app| app.as_patient("p1", w.tenant_a, w.p1));
     let query = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let vars = json!({ "id": encode(NodeType::Patient, w.p1).to_string() });
+    let vars = patient_vars(w.p1);
     let mut requests = Vec::new();
     for i in 0..40 {
-        let app = if i % 2 == 0 { &one } else { &two };
-        requests.push(app.query(Some(&me), query, vars.clone()));
+        requests.push(me[i % 2].query(query, vars.clone()));
     }
     for answer in futures_util::future::join_all(requests).await {
         no_errors(&answer);

@@ -43,7 +43,7 @@ async fn rejected(verifier: &TokenVerifier, token: &str) -> ErrorCode {
 
 #[tokio::test]
 async fn bad_tokens_are_rejected_as_unauthenticated() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let verifier = &app.state.verifier;
     let secret = dev_secret(&app);
     let sign = |c: &Claims, key: &[u8]| {

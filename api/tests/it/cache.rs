@@ -7,10 +7,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use portal_api::auth::{Role, Viewer};
 use portal_core::audit::{ChainCheck, verify_chain};
 use portal_entities::{audit_event, facility};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_testkit::redis::RedisServer;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
@@ -18,7 +16,8 @@ use uuid::Uuid;
 
 use crate::metrics::sample;
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, error_code, no_errors};
+use crate::support::ids::{clinician_gid, facility_gid, patient_gid, patient_vars};
+use crate::support::{Actor, Backend, TestApp, error_code, no_errors};
 
 const RESULTS: &str =
     "query($id: ID!) { patient(id: $id) { results(first: 50) { edges { node { id status } } } } }";
@@ -40,12 +39,10 @@ const REVOKE: &str = "mutation($id: ID!) { revokeProxyAccess(id: $id) { grant { 
 const BOOK: &str = "mutation($id: ID!, $input: BookAppointmentInput!) { bookAppointment(patientId: $id, input: $input) { appointment { id } } }";
 const CANCEL: &str = "mutation($id: ID!) { cancelAppointment(id: $id) { appointment { id } } }";
 
-fn pid(id: Uuid) -> Value {
-    json!(encode(NodeType::Patient, id).to_string())
-}
-
 async fn cached_app(backend: Backend) -> TestApp {
-    TestApp::with_vars(backend, &[("CACHE_ENABLED", "true")]).await
+    TestApp::init(backend)
+        .with_config(|c| c.cache_enabled = true)
+        .await
 }
 
 fn hits(app: &TestApp) -> u64 {
@@ -53,11 +50,11 @@ fn hits(app: &TestApp) -> u64 {
 }
 
 /// Runs `query` twice: the first answer is stored, the second must come from the cache.
-async fn read_twice(app: &TestApp, viewer: &Viewer, query: &str, variables: Value) -> Value {
-    let live = app.query(Some(viewer), query, variables.clone()).await;
+async fn read_twice(app: &TestApp, actor: &Actor, query: &str, variables: Value) -> Value {
+    let live = actor.query(query, variables.clone()).await;
     no_errors(&live);
     let before = hits(app);
-    let cached = app.query(Some(viewer), query, variables).await;
+    let cached = actor.query(query, variables).await;
     assert_eq!(
         hits(app),
         before + 1,
@@ -88,12 +85,13 @@ fn status_of(response: &Value, pointer: &str, id: &Value) -> Value {
 
 /// The demo tenant: Alice, Carol (proxy of Ben), the lab, staff and a facility.
 struct Demo {
-    alice: Viewer,
+    tenant: Uuid,
+    alice: Actor,
     alice_id: Uuid,
-    carol: Viewer,
+    carol: Actor,
     ben_id: Uuid,
-    lab: Viewer,
-    staff: Viewer,
+    lab: Actor,
+    staff: Actor,
     facility: String,
 }
 
@@ -117,25 +115,20 @@ async fn demo(app: &TestApp) -> Demo {
         .expect("query")
         .expect("facility");
     Demo {
-        alice: app
-            .viewer("alice", tenant, &[Role::Patient], Some(alice_id))
-            .await,
+        tenant,
+        alice: app.as_patient("alice", tenant, alice_id),
         alice_id,
-        carol: app
-            .viewer("carol", tenant, &[Role::Patient], Some(carol_id))
-            .await,
+        carol: app.as_patient("carol", tenant, carol_id),
         ben_id,
-        lab: app
-            .viewer("lis.riverside", tenant, &[Role::Lab], None)
-            .await,
-        staff: app.viewer("front.desk", tenant, &[Role::Staff], None).await,
-        facility: encode(NodeType::Facility, facility.id).to_string(),
+        lab: app.as_lab(tenant),
+        staff: app.as_staff(tenant),
+        facility: facility_gid(facility.id),
     }
 }
 
 fn hba1c(d: &Demo, value: f64) -> Value {
     json!({ "input": {
-        "patientId": pid(d.alice_id),
+        "patientId": patient_gid(d.alice_id),
         "order": { "facilityId": d.facility, "testCode": "4548-4" },
         "status": "FINAL",
         "issuedAt": Utc::now().to_rfc3339(),
@@ -143,14 +136,8 @@ fn hba1c(d: &Demo, value: f64) -> Value {
 }
 
 /// Runs a mutation and returns the id at `pointer` of its payload.
-async fn write(
-    app: &TestApp,
-    viewer: &Viewer,
-    mutation: &str,
-    variables: Value,
-    pointer: &str,
-) -> Value {
-    let response = app.query(Some(viewer), mutation, variables).await;
+async fn write(actor: &Actor, mutation: &str, variables: Value, pointer: &str) -> Value {
+    let response = actor.query(mutation, variables).await;
     no_errors(&response);
     let id = response.pointer(pointer).cloned().unwrap_or(Value::Null);
     assert!(id.is_string(), "no id at {pointer}: {response:#}");
@@ -183,10 +170,8 @@ fn content(rows: &[audit_event::Model], request_id: &str) -> Vec<String> {
 async fn a_hit_writes_the_same_audit_rows_under_its_own_request_id(backend: Backend) {
     let app = cached_app(backend).await;
     let w = app.world().await;
-    let parent = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    read_twice(&app, &parent, RESULTS, json!({ "id": pid(w.p1) })).await;
+    let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
+    read_twice(&app, &parent, RESULTS, patient_vars(w.p1)).await;
 
     let rows = app.audit_rows().await;
     let mut requests: BTreeMap<i64, String> = BTreeMap::new();
@@ -216,41 +201,29 @@ async fn a_hit_writes_the_same_audit_rows_under_its_own_request_id(backend: Back
 async fn two_viewers_never_share_an_entry(backend: Backend) {
     let app = cached_app(backend).await;
     let w = app.world().await;
-    let p1 = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let p2 = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    let parent = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let p1 = app.as_patient("p1", w.tenant_a, w.p1);
+    let p2 = app.as_patient("p2", w.tenant_a, w.p2);
+    let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
     let own = "{ viewer { patient { mrn } } }";
     let mine = read_twice(&app, &p1, own, json!({})).await;
     assert_eq!(mine["data"]["viewer"]["patient"]["mrn"], "P1");
-    let theirs = app.query(Some(&p2), own, json!({})).await;
+    let theirs = p2.query(own, json!({})).await;
     assert_eq!(
         theirs["data"]["viewer"]["patient"]["mrn"], "P2",
         "{theirs:#}"
     );
 
-    let as_self = read_twice(&app, &p1, ACCESS, json!({ "id": pid(w.p1) })).await;
+    let as_self = read_twice(&app, &p1, ACCESS, patient_vars(w.p1)).await;
     assert_eq!(as_self["data"]["patient"]["access"]["relationship"], "SELF");
     let before = hits(&app);
-    let as_proxy = app
-        .query(Some(&parent), ACCESS, json!({ "id": pid(w.p1) }))
-        .await;
+    let as_proxy = parent.query(ACCESS, patient_vars(w.p1)).await;
     assert_eq!(
         as_proxy["data"]["patient"]["access"]["relationship"], "PROXY",
         "{as_proxy:#}"
     );
-    let stranger = app
-        .query(Some(&p2), ACCESS, json!({ "id": pid(w.p1) }))
-        .await;
+    let stranger = p2.query(ACCESS, patient_vars(w.p1)).await;
     assert_eq!(error_code(&stranger), Some("FORBIDDEN"), "{stranger:#}");
-    let again = app
-        .query(Some(&p2), ACCESS, json!({ "id": pid(w.p1) }))
-        .await;
+    let again = p2.query(ACCESS, patient_vars(w.p1)).await;
     assert_eq!(
         error_code(&again),
         Some("FORBIDDEN"),
@@ -266,16 +239,12 @@ async fn two_viewers_never_share_an_entry(backend: Backend) {
 async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
     let app = cached_app(backend).await;
     let w = app.world().await;
-    let p1 = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let parent = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    read_twice(&app, &parent, RESULTS, json!({ "id": pid(w.p1) })).await;
+    let p1 = app.as_patient("p1", w.tenant_a, w.p1);
+    let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
+    read_twice(&app, &parent, RESULTS, patient_vars(w.p1)).await;
     let listed = read_twice(&app, &parent, MY_PATIENTS, json!({})).await;
-    assert!(ids(&listed, "/data/viewer/patients/edges").contains(&pid(w.p1)));
-    let account = read_twice(&app, &p1, ACCOUNT, json!({ "id": pid(w.p1) })).await;
+    assert!(ids(&listed, "/data/viewer/patients/edges").contains(&json!(patient_gid(w.p1))));
+    let account = read_twice(&app, &p1, ACCOUNT, patient_vars(w.p1)).await;
     let grants = account["data"]["patient"]["proxyGrants"]["edges"]
         .as_array()
         .expect("grants")
@@ -287,7 +256,6 @@ async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
         .clone();
 
     write(
-        &app,
         &p1,
         REVOKE,
         json!({ "id": active }),
@@ -295,18 +263,14 @@ async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
     )
     .await;
 
-    let refused = app
-        .query(Some(&parent), RESULTS, json!({ "id": pid(w.p1) }))
-        .await;
+    let refused = parent.query(RESULTS, patient_vars(w.p1)).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused:#}");
-    let listed = app.query(Some(&parent), MY_PATIENTS, json!({})).await;
+    let listed = parent.query(MY_PATIENTS, json!({})).await;
     assert!(
-        !ids(&listed, "/data/viewer/patients/edges").contains(&pid(w.p1)),
+        !ids(&listed, "/data/viewer/patients/edges").contains(&json!(patient_gid(w.p1))),
         "{listed:#}"
     );
-    let account = app
-        .query(Some(&p1), ACCOUNT, json!({ "id": pid(w.p1) }))
-        .await;
+    let account = p1.query(ACCOUNT, patient_vars(w.p1)).await;
     let grants = &account["data"]["patient"]["proxyGrants"]["edges"];
     assert!(
         grants
@@ -319,19 +283,12 @@ async fn a_revoked_proxy_is_refused_on_its_very_next_read(backend: Backend) {
 async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     let app = cached_app(backend).await;
     let d = demo(&app).await;
-    let alice = json!({ "id": pid(d.alice_id) });
+    let alice = patient_vars(d.alice_id);
     let results = "/data/patient/results/edges";
 
     // A new result.
     let before = read_twice(&app, &d.alice, RESULTS, alice.clone()).await;
-    let added = write(
-        &app,
-        &d.lab,
-        ADD,
-        hba1c(&d, 6.2),
-        "/data/addTestResult/result/id",
-    )
-    .await;
+    let added = write(&d.lab, ADD, hba1c(&d, 6.2), "/data/addTestResult/result/id").await;
     assert!(!ids(&before, results).contains(&added));
     let after = read_twice(&app, &d.alice, RESULTS, alice.clone()).await;
     assert_eq!(status_of(&after, results, &added), "FINAL");
@@ -339,7 +296,6 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     // A correction replaces it in the list.
     let correction = json!({ "id": added, "input": { "observations": [{ "code": "4548-4", "valueNumeric": 6.6 }] } });
     let corrected = write(
-        &app,
         &d.lab,
         CORRECT,
         correction,
@@ -352,7 +308,6 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
 
     // Entered in error.
     let withdrawn = write(
-        &app,
         &d.lab,
         WITHDRAW,
         json!({ "id": corrected }),
@@ -363,15 +318,13 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     assert_eq!(status_of(&after, results, &withdrawn), "ENTERED_IN_ERROR");
 
     // Preferences, a grant (also on the grantee's list of patients), a booking, a cancellation.
-    let tenant = d.alice.tenant_id;
+    let tenant = d.tenant;
     let maria_id = app.patient(tenant, "MARIA", Some("maria")).await;
-    let maria = app
-        .viewer("maria", tenant, &[Role::Patient], Some(maria_id))
-        .await;
+    let maria = app.as_patient("maria", tenant, maria_id);
     let herself = read_twice(&app, &maria, MY_PATIENTS, json!({})).await;
     assert_eq!(
         ids(&herself, "/data/viewer/patients/edges"),
-        vec![pid(maria_id)]
+        vec![json!(patient_gid(maria_id))]
     );
     let account = read_twice(&app, &d.alice, ACCOUNT, alice.clone()).await;
     assert_ne!(
@@ -379,7 +332,6 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
         "es"
     );
     write(
-        &app,
         &d.alice,
         PREFS,
         alice.clone(),
@@ -393,7 +345,6 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     );
 
     let grant = write(
-        &app,
         &d.alice,
         GRANT,
         alice.clone(),
@@ -404,14 +355,16 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     assert!(ids(&account, "/data/patient/proxyGrants/edges").contains(&grant));
     let listed = read_twice(&app, &maria, MY_PATIENTS, json!({})).await;
     let listed = ids(&listed, "/data/viewer/patients/edges");
-    assert!(listed.contains(&pid(d.alice_id)), "{listed:?}");
+    assert!(
+        listed.contains(&json!(patient_gid(d.alice_id))),
+        "{listed:?}"
+    );
 
     let starts = Utc::now() + chrono::Duration::days(3);
-    let booking = json!({ "id": pid(d.alice_id), "input": {
+    let booking = json!({ "id": patient_gid(d.alice_id), "input": {
         "facilityId": d.facility, "kind": "LAB_DRAW",
         "startsAt": starts.to_rfc3339(), "endsAt": (starts + chrono::Duration::minutes(15)).to_rfc3339() } });
     let booked = write(
-        &app,
         &d.alice,
         BOOK,
         booking,
@@ -422,36 +375,34 @@ async fn every_kind_of_write_is_seen_by_the_next_read(backend: Backend) {
     let account = read_twice(&app, &d.alice, ACCOUNT, alice.clone()).await;
     assert_eq!(status_of(&account, appointments, &booked), "BOOKED");
     write(
-        &app,
         &d.alice,
         CANCEL,
         json!({ "id": booked }),
         "/data/cancelAppointment/appointment/id",
     )
     .await;
-    let account = app.query(Some(&d.alice), ACCOUNT, alice).await;
+    let account = d.alice.query(ACCOUNT, alice).await;
     assert_eq!(status_of(&account, appointments, &booked), "CANCELLED");
 }
 
 async fn a_new_order_puts_the_patient_on_the_clinicians_list(backend: Backend) {
     let app = cached_app(backend).await;
     let d = demo(&app).await;
-    let tenant = d.alice.tenant_id;
+    let tenant = d.tenant;
     let clinician = app.clinician(tenant, "dr.new").await;
-    let doctor = app.viewer("dr.new", tenant, &[Role::Clinician], None).await;
+    let doctor = app.as_clinician("dr.new", tenant);
     let nobody = read_twice(&app, &doctor, MY_PATIENTS, json!({})).await;
     assert_eq!(
         ids(&nobody, "/data/viewer/patients/edges"),
         Vec::<Value>::new()
     );
     let mut input = hba1c(&d, 6.0);
-    input["input"]["order"]["orderingClinicianId"] =
-        json!(encode(NodeType::Clinician, clinician).to_string());
-    write(&app, &d.lab, ADD, input, "/data/addTestResult/result/id").await;
-    let listed = app.query(Some(&doctor), MY_PATIENTS, json!({})).await;
+    input["input"]["order"]["orderingClinicianId"] = json!(clinician_gid(clinician));
+    write(&d.lab, ADD, input, "/data/addTestResult/result/id").await;
+    let listed = doctor.query(MY_PATIENTS, json!({})).await;
     assert_eq!(
         ids(&listed, "/data/viewer/patients/edges"),
-        vec![pid(d.alice_id)],
+        vec![json!(patient_gid(d.alice_id))],
         "{listed:#}"
     );
 }
@@ -459,14 +410,12 @@ async fn a_new_order_puts_the_patient_on_the_clinicians_list(backend: Backend) {
 async fn a_hit_is_withheld_when_the_audit_trail_cannot_be_written(backend: Backend) {
     let app = cached_app(backend).await;
     let w = app.world().await;
-    let p1 = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let variables = json!({ "id": pid(w.p1) });
-    no_errors(&app.query(Some(&p1), RESULTS, variables.clone()).await);
+    let p1 = app.as_patient("p1", w.tenant_a, w.p1);
+    let variables = patient_vars(w.p1);
+    no_errors(&p1.query(RESULTS, variables.clone()).await);
     app.break_audit_trail().await;
     let before = hits(&app);
-    let withheld = app.query(Some(&p1), RESULTS, variables).await;
+    let withheld = p1.query(RESULTS, variables).await;
     assert_eq!(hits(&app), before + 1, "answered from the cache");
     assert_eq!(error_code(&withheld), Some("UNAVAILABLE"), "{withheld:#}");
     assert!(
@@ -482,26 +431,27 @@ async fn an_entry_does_not_outlive_the_grant_it_relied_on() {
     let ends = Utc::now() + chrono::Duration::seconds(3);
     app.grant(w.tenant_a, w.p2, "proxy.brief", "RESULTS", Some(ends), None)
         .await;
-    let parent = app
-        .viewer("proxy.brief", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let variables = json!({ "id": pid(w.p2) });
-    no_errors(&app.query(Some(&parent), RESULTS, variables.clone()).await);
+    let parent = app.as_proxy("proxy.brief", w.tenant_a, Some(w.p1));
+    let variables = patient_vars(w.p2);
+    no_errors(&parent.query(RESULTS, variables.clone()).await);
     tokio::time::sleep(
         (ends - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(500),
     )
     .await;
-    let expired = app.query(Some(&parent), RESULTS, variables).await;
+    let expired = parent.query(RESULTS, variables).await;
     assert_eq!(error_code(&expired), Some("FORBIDDEN"), "{expired:#}");
 }
 
 /// Two application instances on one PostgreSQL database and one Redis, like two replicas.
 async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
     let url = portal_testkit::postgres::fresh_database();
-    let vars = [("REDIS_URL", redis.url()), ("CACHE_ENABLED", "true".into())];
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let a = TestApp::with_database_url(&url, &vars).await;
-    let b = TestApp::with_database_url(&url, &vars).await;
+    let replica = || {
+        TestApp::init_with_database_url(&url)
+            .with_secret("REDIS_URL", redis.url())
+            .with_config(|c| c.cache_enabled = true)
+    };
+    let a = replica().await;
+    let b = replica().await;
     (a, b)
 }
 
@@ -509,47 +459,47 @@ async fn replicas(redis: &RedisServer) -> (TestApp, TestApp) {
 async fn replicas_share_entries_and_a_write_on_one_is_seen_on_the_other() {
     let redis = RedisServer::start();
     let (a, b) = replicas(&redis).await;
+    // One demo tenant; each replica has its own dev signing key, so its own actors.
     let d = demo(&a).await;
-    let alice = json!({ "id": pid(d.alice_id) });
+    let on_b = demo(&b).await;
+    let alice = patient_vars(d.alice_id);
     let results = "/data/patient/results/edges";
 
-    let on_a = a.query(Some(&d.alice), RESULTS, alice.clone()).await;
+    let on_a = d.alice.query(RESULTS, alice.clone()).await;
     no_errors(&on_a);
-    let on_b = b.query(Some(&d.alice), RESULTS, alice.clone()).await;
+    let answer_b = on_b.alice.query(RESULTS, alice.clone()).await;
     assert_eq!(hits(&b), 1, "B answers from the entry A stored");
-    assert_eq!(on_b, on_a);
+    assert_eq!(answer_b, on_a);
 
     let added = write(
-        &b,
-        &d.lab,
+        &on_b.lab,
         ADD,
         hba1c(&d, 5.9),
         "/data/addTestResult/result/id",
     )
     .await;
-    let fresh = a.query(Some(&d.alice), RESULTS, alice).await;
+    let fresh = d.alice.query(RESULTS, alice).await;
     assert_eq!(status_of(&fresh, results, &added), "FINAL");
 
     // Carol sees Ben's results as his proxy until staff revoke the grant on the other replica.
-    let ben = json!({ "id": pid(d.ben_id) });
-    no_errors(&a.query(Some(&d.carol), RESULTS, ben.clone()).await);
-    let account = b.query(Some(&d.staff), ACCOUNT, ben.clone()).await;
+    let ben = patient_vars(d.ben_id);
+    no_errors(&d.carol.query(RESULTS, ben.clone()).await);
+    let account = on_b.staff.query(ACCOUNT, ben.clone()).await;
     let grant = ids(&account, "/data/patient/proxyGrants/edges")
         .into_iter()
         .next()
         .unwrap_or_else(|| panic!("Ben's grant: {account:#}"));
     let hits_before = hits(&a);
-    no_errors(&a.query(Some(&d.carol), RESULTS, ben.clone()).await);
+    no_errors(&d.carol.query(RESULTS, ben.clone()).await);
     assert_eq!(hits(&a), hits_before + 1, "Carol's read is cached on A");
     write(
-        &b,
-        &d.staff,
+        &on_b.staff,
         REVOKE,
         json!({ "id": grant }),
         "/data/revokeProxyAccess/grant/id",
     )
     .await;
-    let refused = a.query(Some(&d.carol), RESULTS, ben).await;
+    let refused = d.carol.query(RESULTS, ben).await;
     assert_eq!(error_code(&refused), Some("FORBIDDEN"), "{refused:#}");
 }
 
@@ -557,31 +507,23 @@ async fn replicas_share_entries_and_a_write_on_one_is_seen_on_the_other() {
 async fn with_redis_down_reads_are_answered_live_and_caching_resumes_when_it_is_back() {
     let mut redis = RedisServer::start();
     let redis_url = redis.url();
-    let app = TestApp::with_vars(
-        Backend::Sqlite,
-        &[("REDIS_URL", &redis_url), ("CACHE_ENABLED", "true")],
-    )
-    .await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_secret("REDIS_URL", &redis_url)
+        .with_config(|c| c.cache_enabled = true)
+        .await;
     let d = demo(&app).await;
     let server = app.serve().await;
-    let alice = json!({ "id": pid(d.alice_id) });
+    let alice = patient_vars(d.alice_id);
     let results = "/data/patient/results/edges";
     read_twice(&app, &d.alice, RESULTS, alice.clone()).await;
 
     redis.stop();
     let stats = app.state.cache.stats();
     let errors_before = stats.error.load(Ordering::SeqCst);
-    let live = app.query(Some(&d.alice), RESULTS, alice.clone()).await;
+    let live = d.alice.query(RESULTS, alice.clone()).await;
     no_errors(&live);
-    let added = write(
-        &app,
-        &d.lab,
-        ADD,
-        hba1c(&d, 6.4),
-        "/data/addTestResult/result/id",
-    )
-    .await;
-    let fresh = app.query(Some(&d.alice), RESULTS, alice.clone()).await;
+    let added = write(&d.lab, ADD, hba1c(&d, 6.4), "/data/addTestResult/result/id").await;
+    let fresh = d.alice.query(RESULTS, alice.clone()).await;
     assert_eq!(
         status_of(&fresh, results, &added),
         "FINAL",
@@ -597,7 +539,7 @@ async fn with_redis_down_reads_are_answered_live_and_caching_resumes_when_it_is_
             tokio::time::Instant::now() < deadline,
             "caching did not resume within 30 s"
         );
-        let answer = app.query(Some(&d.alice), RESULTS, alice.clone()).await;
+        let answer = d.alice.query(RESULTS, alice.clone()).await;
         assert_eq!(status_of(&answer, results, &added), "FINAL");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -2,19 +2,19 @@
 //! provider for SMS and push, the mailbox folder, and both databases for claiming and retries.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use chrono::Utc;
-use portal_api::auth::Role;
 use portal_api::notify;
 use portal_entities::notification;
 use portal_entities::{NotificationChannel, NotificationStatus};
 use portal_messaging::delivery::{self, Channels, DeliveryCounts, RetryPolicy};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_testkit::smtp::SmtpServer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::on_both_backends;
+use crate::support::ids::result_vars;
 use crate::support::notifications::FakeProvider;
 use crate::support::{Backend, TestApp};
 
@@ -55,11 +55,10 @@ fn assert_no_phi(text: &str) {
 
 async fn email_reaches_a_real_smtp_server_without_phi(backend: Backend) {
     let smtp = SmtpServer::start();
-    let app = TestApp::with_vars(
-        backend,
-        &[("SMTP_URL", &smtp.url()), ("PORTAL_PUBLIC_URL", PORTAL)],
-    )
-    .await;
+    let app = TestApp::init(backend)
+        .with_secret("SMTP_URL", smtp.url())
+        .with_config(|c| c.notify.public_url = PORTAL.to_owned())
+        .await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), None).await;
     let id = app
@@ -95,17 +94,15 @@ async fn email_reaches_a_real_smtp_server_without_phi(backend: Backend) {
 
 async fn sms_retries_with_backoff_goes_dead_and_replay_sends_it(backend: Backend) {
     let provider = FakeProvider::start(3).await;
-    let app = TestApp::with_vars(
-        backend,
-        &[
-            ("SMS_PROVIDER_URL", &provider.url),
-            ("SMS_PROVIDER_TOKEN", "sms-test-token"),
-            ("PORTAL_PUBLIC_URL", PORTAL),
-            ("NOTIFY_MAX_ATTEMPTS", "3"),
-            ("NOTIFY_BACKOFF_MS", "60000"),
-        ],
-    )
-    .await;
+    let app = TestApp::init(backend)
+        .with_secret("SMS_PROVIDER_URL", &provider.url)
+        .with_secret("SMS_PROVIDER_TOKEN", "sms-test-token")
+        .with_config(|c| {
+            c.notify.public_url = PORTAL.to_owned();
+            c.notify.max_attempts = 3;
+            c.notify.backoff = Duration::from_secs(60);
+        })
+        .await;
     let w = app.world().await;
     app.contact(w.p1, None, Some("+15550001")).await;
     let id = app
@@ -198,7 +195,9 @@ async fn sms_retries_with_backoff_goes_dead_and_replay_sends_it(backend: Backend
 
 async fn two_workers_never_send_the_same_notification_twice(backend: Backend) {
     let provider = FakeProvider::start(0).await;
-    let app = TestApp::with_vars(backend, &[("SMS_PROVIDER_URL", &provider.url)]).await;
+    let app = TestApp::init(backend)
+        .with_secret("SMS_PROVIDER_URL", &provider.url)
+        .await;
     let tenant = app.tenant("t").await;
     let mut queued = Vec::new();
     for n in 0..24 {
@@ -260,7 +259,9 @@ async fn two_workers_never_send_the_same_notification_twice(backend: Backend) {
 
 async fn push_goes_to_each_active_device_and_missing_addresses_are_skipped(backend: Backend) {
     let provider = FakeProvider::start(0).await;
-    let app = TestApp::with_vars(backend, &[("PUSH_PROVIDER_URL", &provider.url)]).await;
+    let app = TestApp::init(backend)
+        .with_secret("PUSH_PROVIDER_URL", &provider.url)
+        .await;
     let w = app.world().await;
     app.push_token(w.tenant_a, w.p1, "device-1", false).await;
     app.push_token(w.tenant_a, w.p1, "device-2", false).await;
@@ -333,16 +334,14 @@ async fn with_smtp_down_two_workers_retry_and_each_email_arrives_once_when_it_is
 ) {
     let port = SmtpServer::free_port();
     let url = format!("smtp://127.0.0.1:{port}");
-    let app = TestApp::with_vars(
-        backend,
-        &[
-            ("SMTP_URL", &url),
-            ("NOTIFY_BACKOFF_MS", "50"),
-            ("NOTIFY_BACKOFF_MAX_MS", "200"),
-            ("NOTIFY_MAX_ATTEMPTS", "100"),
-        ],
-    )
-    .await;
+    let app = TestApp::init(backend)
+        .with_secret("SMTP_URL", &url)
+        .with_config(|c| {
+            c.notify.backoff = Duration::from_millis(50);
+            c.notify.backoff_max = Duration::from_millis(200);
+            c.notify.max_attempts = 100;
+        })
+        .await;
     let tenant = app.tenant("t").await;
     let mut queued = Vec::new();
     for n in 0..12 {
@@ -440,7 +439,9 @@ on_both_backends!(
 
 #[tokio::test]
 async fn without_smtp_or_providers_messages_are_files_in_the_mailbox_folder() {
-    let app = TestApp::with_vars(Backend::Sqlite, &[("PORTAL_PUBLIC_URL", PORTAL)]).await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_config(|c| c.notify.public_url = PORTAL.to_owned())
+        .await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), Some("+15550001"))
         .await;
@@ -483,14 +484,14 @@ async fn without_smtp_or_providers_messages_are_files_in_the_mailbox_folder() {
 
 #[tokio::test]
 async fn a_walk_in_link_is_delivered_then_forgotten_and_opens_the_result() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
     app.contact(w.p1, None, Some("+15555550123")).await;
-    let lab = app.viewer("lab.1", w.tenant_a, &[Role::Lab], None).await;
+    let lab = app.as_lab(w.tenant_a);
     let send =
         r#"mutation($id: ID!) { sendResultLink(resultId: $id, channel: SMS) { deliveryStatus } }"#;
-    let id = json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() });
-    let response = app.query(Some(&lab), send, id).await;
+    let id = result_vars(w.p1_final);
+    let response = lab.query(send, id).await;
     assert!(response.get("errors").is_none(), "{response:#}");
 
     assert_eq!(deliver(&app).await.sent, 1);
@@ -520,7 +521,7 @@ async fn a_walk_in_link_is_delivered_then_forgotten_and_opens_the_result() {
     );
 
     let open = r#"query($token: String!) { resultLink(token: $token, birthDate: "1980-01-02") { status } }"#;
-    let opened = app.query(None, open, json!({ "token": token })).await;
+    let opened = app.anonymous().query(open, json!({ "token": token })).await;
     assert_eq!(
         opened["data"]["resultLink"]["status"], "FINAL",
         "{opened:#}"
@@ -530,7 +531,7 @@ async fn a_walk_in_link_is_delivered_then_forgotten_and_opens_the_result() {
 #[tokio::test]
 async fn replay_command_requeues_dead_notifications_created_since() {
     use clap::Parser as _;
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
     let mut ids = Vec::new();
     for _ in 0..2 {
@@ -586,7 +587,9 @@ async fn replay_command_requeues_dead_notifications_created_since() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_serve_worker_delivers_queued_notifications_and_stops_on_shutdown() {
-    let app = TestApp::with_vars(Backend::Sqlite, &[("NOTIFY_POLL_MS", "20")]).await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_config(|c| c.notify.poll = Duration::from_millis(20))
+        .await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), None).await;
     let worker = notify::Worker::spawn(&app.state)
@@ -633,7 +636,9 @@ async fn an_unreachable_smtp_server_fails_the_attempt_without_details() {
         .expect("a free port")
         .port();
     let url = format!("smtp://127.0.0.1:{closed}");
-    let app = TestApp::with_vars(Backend::Sqlite, &[("SMTP_URL", &url)]).await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_secret("SMTP_URL", &url)
+        .await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), None).await;
     let id = app

@@ -3,16 +3,14 @@
 //! send time, and a push token follows the patient who registered it last.
 
 use chrono::Utc;
-use portal_api::auth::Role;
 use portal_api::notify;
 use portal_entities::{NotificationChannel, NotificationStatus, ResultStatus};
 use portal_messaging::delivery::{self, DeliveryCounts};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_testkit::smtp::SmtpServer;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::on_both_backends;
+use crate::support::ids::patient_gid;
 use crate::support::notifications::FakeProvider;
 use crate::support::{Backend, TestApp, no_errors};
 
@@ -26,11 +24,10 @@ async fn deliver(app: &TestApp) -> DeliveryCounts {
 
 async fn an_smtp_550_is_dead_at_once_and_replay_still_works(backend: Backend) {
     let smtp = SmtpServer::start_refusing("550 5.1.1 Mailbox unavailable");
-    let app = TestApp::with_vars(
-        backend,
-        &[("SMTP_URL", &smtp.url()), ("NOTIFY_MAX_ATTEMPTS", "5")],
-    )
-    .await;
+    let app = TestApp::init(backend)
+        .with_secret("SMTP_URL", smtp.url())
+        .with_config(|c| c.notify.max_attempts = 5)
+        .await;
     let w = app.world().await;
     app.contact(w.p1, Some("gone@patients.test"), None).await;
     let id = app
@@ -68,11 +65,10 @@ async fn an_smtp_550_is_dead_at_once_and_replay_still_works(backend: Backend) {
 
 async fn an_smtp_451_is_retried_with_backoff(backend: Backend) {
     let smtp = SmtpServer::start_refusing("451 4.3.0 Try again later");
-    let app = TestApp::with_vars(
-        backend,
-        &[("SMTP_URL", &smtp.url()), ("NOTIFY_MAX_ATTEMPTS", "5")],
-    )
-    .await;
+    let app = TestApp::init(backend)
+        .with_secret("SMTP_URL", smtp.url())
+        .with_config(|c| c.notify.max_attempts = 5)
+        .await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), None).await;
     let id = app
@@ -97,14 +93,10 @@ async fn an_smtp_451_is_retried_with_backoff(backend: Backend) {
 
 async fn a_provider_404_is_dead_at_once_and_a_429_is_retried(backend: Backend) {
     let provider = FakeProvider::start(0).await;
-    let app = TestApp::with_vars(
-        backend,
-        &[
-            ("SMS_PROVIDER_URL", &provider.url),
-            ("NOTIFY_MAX_ATTEMPTS", "5"),
-        ],
-    )
-    .await;
+    let app = TestApp::init(backend)
+        .with_secret("SMS_PROVIDER_URL", &provider.url)
+        .with_config(|c| c.notify.max_attempts = 5)
+        .await;
     let w = app.world().await;
     app.contact(w.p1, None, Some("+15550001")).await;
     let invalid = app
@@ -166,7 +158,7 @@ async fn a_provider_404_is_dead_at_once_and_a_429_is_retried(backend: Backend) {
 }
 
 async fn a_result_held_after_queueing_is_skipped_at_send_time(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), None).await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.hiv, None).await;
@@ -213,7 +205,7 @@ async fn a_result_held_after_queueing_is_skipped_at_send_time(backend: Backend) 
 }
 
 async fn a_superseded_result_is_not_announced_but_its_correction_is(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), None).await;
     let original = app
@@ -263,7 +255,7 @@ async fn a_superseded_result_is_not_announced_but_its_correction_is(backend: Bac
 }
 
 async fn a_channel_turned_off_after_queueing_is_skipped(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     app.contact(w.p1, Some("p1@patients.test"), Some("+15550001"))
         .await;
@@ -285,17 +277,14 @@ async fn a_channel_turned_off_after_queueing_is_skipped(backend: Backend) {
             "result_ready",
         )
         .await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let update = r#"mutation($id: ID!, $input: NotificationPreferencesInput!) {
       updateNotificationPreferences(patientId: $id, input: $input) { preferences { channels } }
     }"#;
-    let response = app
+    let response = me
         .query(
-            Some(&me),
             update,
-            json!({ "id": patient_id(w.p1), "input": { "channels": ["NONE"] } }),
+            json!({ "id": patient_gid(w.p1), "input": { "channels": ["NONE"] } }),
         )
         .await;
     no_errors(&response);
@@ -319,17 +308,17 @@ async fn a_channel_turned_off_after_queueing_is_skipped(backend: Backend) {
 
 async fn a_push_token_registered_by_another_patient_stops_reaching_the_first(backend: Backend) {
     let provider = FakeProvider::start(0).await;
-    let app = TestApp::with_vars(backend, &[("PUSH_PROVIDER_URL", &provider.url)]).await;
+    let app = TestApp::init(backend)
+        .with_secret("PUSH_PROVIDER_URL", &provider.url)
+        .await;
     let w = app.world().await;
     let register = r#"mutation($id: ID!, $token: String!) {
       registerPushToken(patientId: $id, platform: ANDROID, token: $token) { pushToken { id } }
     }"#;
     for (patient, subject) in [(w.p1, "p1"), (w.p2, "p2")] {
-        let viewer = app
-            .viewer(subject, w.tenant_a, &[Role::Patient], Some(patient))
-            .await;
-        let vars = json!({ "id": patient_id(patient), "token": "shared-device" });
-        no_errors(&app.query(Some(&viewer), register, vars).await);
+        let owner = app.as_patient(subject, w.tenant_a, patient);
+        let vars = json!({ "id": patient_gid(patient), "token": "shared-device" });
+        no_errors(&owner.query(register, vars).await);
     }
     let to_first = app
         .queued(
@@ -373,10 +362,6 @@ async fn a_push_token_registered_by_another_patient_stops_reaching_the_first(bac
         [json!("shared-device")],
         "one push, to the new owner"
     );
-}
-
-fn patient_id(id: Uuid) -> String {
-    encode(NodeType::Patient, id).to_string()
 }
 
 on_both_backends!(

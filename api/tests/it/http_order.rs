@@ -5,7 +5,6 @@
 //! The assertions read the raw bytes: a `serde_json::Value` sorts keys and would hide it.
 
 use futures_util::{SinkExt, StreamExt};
-use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
 use serde_json::json;
@@ -63,10 +62,12 @@ fn assert_selection_order(raw: &str, pid: &str) {
 }
 
 async fn fields_come_in_selection_order_live_and_from_the_cache(backend: Backend) {
-    let app = TestApp::with_vars(backend, &[("CACHE_ENABLED", "true")]).await;
+    let app = TestApp::init(backend)
+        .with_config(|c| c.cache_enabled = true)
+        .await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let pid = encode(NodeType::Patient, w.p1).to_string();
     for round in ["live", "cached"] {
         let reply = post_json(server.addr, None, Some(&token), &json!({ "query": QUERY })).await;
@@ -86,10 +87,10 @@ async fn fields_come_in_selection_order_live_and_from_the_cache(backend: Backend
 }
 
 async fn subscription_deliveries_come_in_selection_order(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut request = format!("ws://{}/graphql", server.addr)
         .into_client_request()
         .expect("request");

@@ -31,7 +31,7 @@ async fn by_hash(addr: std::net::SocketAddr, accept: Option<&str>, hash: &str) -
 
 #[tokio::test]
 async fn a_client_sends_the_hash_then_the_text_once_and_the_hash_alone_afterwards() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let hash = sha256(QUERY);
 
@@ -87,7 +87,7 @@ async fn a_client_sends_the_hash_then_the_text_once_and_the_hash_alone_afterward
 
 #[tokio::test]
 async fn a_mutation_persisted_by_post_is_still_refused_by_get() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let mutation = "mutation { __typename }";
     let hash = sha256(mutation);
@@ -116,9 +116,12 @@ async fn a_mutation_persisted_by_post_is_still_refused_by_get() {
 async fn with_redis_a_hash_registered_on_one_replica_is_known_to_the_others() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let vars = [("REDIS_URL", url.as_str())];
-    let first = TestApp::with_vars(Backend::Sqlite, &vars).await;
-    let second = TestApp::with_vars(Backend::Sqlite, &vars).await;
+    let first = TestApp::init(Backend::Sqlite)
+        .with_secret("REDIS_URL", url.clone())
+        .await;
+    let second = TestApp::init(Backend::Sqlite)
+        .with_secret("REDIS_URL", url)
+        .await;
     let (a, b) = (first.serve().await, second.serve().await);
     let hash = sha256(QUERY);
     assert_eq!(
@@ -160,15 +163,11 @@ async fn registered_only_runs_the_operations_of_the_manifest_and_nothing_else() 
     assert_eq!(listed["format"], "apollo-persisted-query-manifest");
     assert_eq!(listed["operations"][0]["name"], "Typename");
 
-    let path = manifest.display().to_string();
-    let app = TestApp::with_vars(
-        Backend::Sqlite,
-        &[
-            ("PORTAL_PERSISTED_QUERIES", "registered"),
-            ("PORTAL_OPERATIONS_MANIFEST", path.as_str()),
-        ],
-    )
-    .await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_config(move |c| {
+            c.persisted_queries = portal_api::config::PersistedQueries::Registered(manifest);
+        })
+        .await;
     let server = app.serve().await;
     let hash = sha256(QUERY);
     let ok = r#"{"data":{"__typename":"Query"}}"#;

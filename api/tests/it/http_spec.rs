@@ -11,7 +11,7 @@ const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
 #[tokio::test]
 async fn graphql_response_json_clients_get_4xx_without_data_for_request_errors() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let ok = post_json(
         server.addr,
@@ -48,7 +48,7 @@ async fn graphql_response_json_clients_get_4xx_without_data_for_request_errors()
 
 #[tokio::test]
 async fn application_json_clients_get_200_for_graphql_errors_and_json_by_default() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     for accept in [None, Some("application/json"), Some("*/*")] {
         let reply = post_json(
@@ -84,7 +84,7 @@ async fn application_json_clients_get_200_for_graphql_errors_and_json_by_default
 
 #[tokio::test]
 async fn get_runs_queries_and_refuses_mutations_with_405() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let reply = get(
         server.addr,
@@ -152,7 +152,7 @@ async fn get_runs_queries_and_refuses_mutations_with_405() {
 
 #[tokio::test]
 async fn a_body_that_is_not_application_json_is_415_and_never_runs() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let body = json!({ "query": "{ __typename }" }).to_string();
     for content_type in [
@@ -180,7 +180,7 @@ async fn a_body_that_is_not_application_json_is_415_and_never_runs() {
 
 #[tokio::test]
 async fn requests_that_are_not_graphql_requests_are_400() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     for body in [
         "",
@@ -204,7 +204,7 @@ async fn requests_that_are_not_graphql_requests_are_400() {
 
 #[tokio::test]
 async fn a_rejected_token_is_401_for_new_clients_and_carries_no_locations() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let body = json!({ "query": "{ viewer { subject } }" });
     let reply = post_json(
@@ -238,7 +238,9 @@ async fn a_rejected_token_is_401_for_new_clients_and_carries_no_locations() {
 #[tokio::test]
 async fn a_browser_opening_graphql_is_sent_to_the_playground() {
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-    let app = TestApp::with_vars(Backend::Sqlite, &[("PORTAL_PLAYGROUND", "true")]).await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_config(|c| c.playground = true)
+        .await;
     let server = app.serve().await;
     let reply = get(server.addr, Some(browser), None, &[]).await;
     assert_eq!(reply.status, 303, "{}", reply.body);
@@ -247,7 +249,9 @@ async fn a_browser_opening_graphql_is_sent_to_the_playground() {
         Some("/")
     );
 
-    let app = TestApp::with_vars(Backend::Sqlite, &[("PORTAL_PLAYGROUND", "false")]).await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_config(|c| c.playground = false)
+        .await;
     let server = app.serve().await;
     let reply = get(server.addr, Some(browser), None, &[]).await;
     assert_eq!(reply.status, 200);

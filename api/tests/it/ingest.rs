@@ -1,38 +1,37 @@
 //! Adding and correcting results on both backends: one transaction for result, order,
 //! outbox and notifications; validation with field paths; idempotency; corrections.
 
-use portal_api::auth::{Role, Viewer};
 use portal_entities::{facility, notification, outbox_event, patient, test_order, test_result};
-use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, error_code, no_errors};
+use crate::support::ids::{facility_gid, patient_gid};
+use crate::support::{Actor, Backend, TestApp, error_code, no_errors};
 
 struct Demo {
     app: TestApp,
     tenant: Uuid,
     alice: patient::Model,
-    lab: Viewer,
+    lab: Actor,
     facility: String,
 }
 
 async fn demo(backend: Backend) -> Demo {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
     let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
         .await
         .expect("q")
         .expect("alice");
-    let lab = app.viewer("lis", tenant, &[Role::Lab], None).await;
+    let lab = app.as_lab(tenant);
     let facility = facility::Entity::find()
         .one(&app.owner)
         .await
         .expect("q")
         .expect("facility");
-    let facility = encode(NodeType::Facility, facility.id).to_string();
+    let facility = facility_gid(facility.id);
     Demo {
         app,
         tenant,
@@ -48,7 +47,7 @@ const ADD: &str = r#"mutation($input: AddTestResultInput!) { addTestResult(input
 
 fn hba1c(d: &Demo, value: f64, status: &str) -> Value {
     json!({
-        "patientId": encode(NodeType::Patient, d.alice.id).to_string(),
+        "patientId": patient_gid(d.alice.id),
         "order": { "facilityId": d.facility, "testCode": "4548-4", "source": "WALK_IN" },
         "status": status,
         "issuedAt": chrono::Utc::now().to_rfc3339(),
@@ -80,12 +79,8 @@ async fn counts(app: &TestApp) -> (u64, u64, u64, u64) {
 async fn a_lab_result_is_stored_with_its_order_event_and_notifications(backend: Backend) {
     let d = demo(backend).await;
     let response = d
-        .app
-        .query(
-            Some(&d.lab),
-            ADD,
-            json!({ "input": hba1c(&d, 7.1, "FINAL") }),
-        )
+        .lab
+        .query(ADD, json!({ "input": hba1c(&d, 7.1, "FINAL") }))
         .await;
     no_errors(&response);
     let payload = &response["data"]["addTestResult"];
@@ -112,14 +107,9 @@ async fn a_lab_result_is_stored_with_its_order_event_and_notifications(backend: 
         "no result values in events"
     );
 
-    let me = d
-        .app
-        .viewer("alice", d.tenant, &[Role::Patient], Some(d.alice.id))
-        .await;
-    let mine = d
-        .app
+    let me = d.app.as_patient("alice", d.tenant, d.alice.id);
+    let mine = me
         .query(
-            Some(&me),
             r#"query($id: ID!) { testResult(id: $id) { status } }"#,
             json!({ "id": payload["result"]["id"] }),
         )
@@ -137,12 +127,8 @@ async fn a_lab_result_is_stored_with_its_order_event_and_notifications(backend: 
 async fn a_final_result_replaces_the_preliminary_one_of_its_order(backend: Backend) {
     let d = demo(backend).await;
     let first = d
-        .app
-        .query(
-            Some(&d.lab),
-            ADD,
-            json!({ "input": hba1c(&d, 6.0, "PRELIMINARY") }),
-        )
+        .lab
+        .query(ADD, json!({ "input": hba1c(&d, 6.0, "PRELIMINARY") }))
         .await;
     no_errors(&first);
     assert_eq!(
@@ -157,10 +143,7 @@ async fn a_final_result_replaces_the_preliminary_one_of_its_order(backend: Backe
     let mut input = hba1c(&d, 6.2, "FINAL");
     input.as_object_mut().expect("object").remove("order");
     input["orderId"] = first["data"]["addTestResult"]["result"]["order"]["id"].clone();
-    let second = d
-        .app
-        .query(Some(&d.lab), ADD, json!({ "input": input.clone() }))
-        .await;
+    let second = d.lab.query(ADD, json!({ "input": input.clone() })).await;
     no_errors(&second);
     assert_eq!(
         second["data"]["addTestResult"]["result"]["order"]["status"],
@@ -170,10 +153,7 @@ async fn a_final_result_replaces_the_preliminary_one_of_its_order(backend: Backe
         second["data"]["addTestResult"]["result"]["history"],
         json!([{ "status": "PRELIMINARY" }, { "status": "FINAL" }])
     );
-    let third = d
-        .app
-        .query(Some(&d.lab), ADD, json!({ "input": input }))
-        .await;
+    let third = d.lab.query(ADD, json!({ "input": input })).await;
     assert_eq!(
         error_code(&third),
         Some("CONFLICT"),
@@ -185,16 +165,10 @@ async fn an_idempotency_key_makes_a_retry_return_the_first_outcome(backend: Back
     let d = demo(backend).await;
     let mut input = hba1c(&d, 5.5, "FINAL");
     input["idempotencyKey"] = json!("lis-run-42/accession-7");
-    let first = d
-        .app
-        .query(Some(&d.lab), ADD, json!({ "input": input.clone() }))
-        .await;
+    let first = d.lab.query(ADD, json!({ "input": input.clone() })).await;
     no_errors(&first);
     let before = counts(&d.app).await;
-    let again = d
-        .app
-        .query(Some(&d.lab), ADD, json!({ "input": input.clone() }))
-        .await;
+    let again = d.lab.query(ADD, json!({ "input": input.clone() })).await;
     no_errors(&again);
     assert_eq!(again["data"]["addTestResult"]["replayed"], true);
     assert_eq!(
@@ -203,10 +177,7 @@ async fn an_idempotency_key_makes_a_retry_return_the_first_outcome(backend: Back
     );
     assert_eq!(counts(&d.app).await, before, "a retry stores nothing");
     input["observations"][0]["valueNumeric"] = json!(9.9);
-    let changed = d
-        .app
-        .query(Some(&d.lab), ADD, json!({ "input": input }))
-        .await;
+    let changed = d.lab.query(ADD, json!({ "input": input })).await;
     assert_eq!(error_code(&changed), Some("CONFLICT"), "{changed:#}");
 }
 
@@ -215,7 +186,7 @@ async fn bad_input_is_rejected_with_its_field_and_leaves_nothing_behind(backend:
     let before = counts(&d.app).await;
     let mut cases: Vec<(Value, &str)> = Vec::new();
     let mut unknown_patient = hba1c(&d, 6.0, "FINAL");
-    unknown_patient["patientId"] = json!(encode(NodeType::Patient, Uuid::now_v7()).to_string());
+    unknown_patient["patientId"] = json!(patient_gid(Uuid::now_v7()));
     cases.push((unknown_patient, "input.patientId"));
     let mut unknown_test = hba1c(&d, 6.0, "FINAL");
     unknown_test["order"]["testCode"] = json!("0000-0");
@@ -239,10 +210,7 @@ async fn bad_input_is_rejected_with_its_field_and_leaves_nothing_behind(backend:
     corrected["status"] = json!("CORRECTED");
     cases.push((corrected, "input.status"));
     for (input, field) in cases {
-        let response = d
-            .app
-            .query(Some(&d.lab), ADD, json!({ "input": input }))
-            .await;
+        let response = d.lab.query(ADD, json!({ "input": input })).await;
         assert_eq!(
             error_code(&response),
             Some("BAD_USER_INPUT"),
@@ -283,12 +251,8 @@ async fn a_failing_notification_insert_rolls_back_the_whole_result(backend: Back
     }
     let before = counts(&d.app).await;
     let response = d
-        .app
-        .query(
-            Some(&d.lab),
-            ADD,
-            json!({ "input": hba1c(&d, 6.0, "FINAL") }),
-        )
+        .lab
+        .query(ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
         .await;
     assert_eq!(error_code(&response), Some("INTERNAL"), "{response:#}");
     assert!(
@@ -314,12 +278,8 @@ async fn a_failing_notification_insert_rolls_back_the_whole_result(backend: Back
         .await
         .expect("drop");
     no_errors(
-        &d.app
-            .query(
-                Some(&d.lab),
-                ADD,
-                json!({ "input": hba1c(&d, 6.0, "FINAL") }),
-            )
+        &d.lab
+            .query(ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
             .await,
     );
 }
@@ -331,19 +291,14 @@ const WITHDRAW: &str = r#"mutation($id: ID!, $reason: String!) { markTestResultE
 async fn corrections_form_a_chain_and_notify_again(backend: Backend) {
     let d = demo(backend).await;
     let added = d
-        .app
-        .query(
-            Some(&d.lab),
-            ADD,
-            json!({ "input": hba1c(&d, 6.0, "FINAL") }),
-        )
+        .lab
+        .query(ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
         .await;
     let original = added["data"]["addTestResult"]["result"]["id"].clone();
     let correction = json!({ "observations": [{ "code": "4548-4", "valueNumeric": 6.6 }] });
     let corrected = d
-        .app
+        .lab
         .query(
-            Some(&d.lab),
             CORRECT,
             json!({ "id": original, "input": correction, "reason": "specimen mix-up" }),
         )
@@ -361,16 +316,15 @@ async fn corrections_form_a_chain_and_notify_again(backend: Backend) {
         Some(2),
         "the patient is told again"
     );
-    let stale = d.app.query(Some(&d.lab), CORRECT, json!({ "id": original, "input": { "observations": [{ "code": "4548-4", "valueNumeric": 1.0 }] }, "reason": "again" })).await;
+    let stale = d.lab.query(CORRECT, json!({ "id": original, "input": { "observations": [{ "code": "4548-4", "valueNumeric": 1.0 }] }, "reason": "again" })).await;
     assert_eq!(
         error_code(&stale),
         Some("CONFLICT"),
         "only the current version can be corrected: {stale:#}"
     );
     let withdrawn = d
-        .app
+        .lab
         .query(
-            Some(&d.lab),
             WITHDRAW,
             json!({ "id": c["result"]["id"], "reason": "wrong patient" }),
         )
@@ -380,16 +334,13 @@ async fn corrections_form_a_chain_and_notify_again(backend: Backend) {
         withdrawn["data"]["markTestResultEnteredInError"]["result"]["history"],
         json!([{ "status": "FINAL" }, { "status": "CORRECTED" }, { "status": "ENTERED_IN_ERROR" }])
     );
-    let me = d
-        .app
-        .viewer("alice", d.tenant, &[Role::Patient], Some(d.alice.id))
-        .await;
-    let seen = d.app.query(Some(&me), r#"query($id: ID!) { testResult(id: $id) { status isCorrected supersededBy { status } } }"#, json!({ "id": original })).await;
+    let me = d.app.as_patient("alice", d.tenant, d.alice.id);
+    let seen = me.query(r#"query($id: ID!) { testResult(id: $id) { status isCorrected supersededBy { status } } }"#, json!({ "id": original })).await;
     assert_eq!(
         seen["data"]["testResult"]["supersededBy"]["status"], "CORRECTED",
         "{seen:#}"
     );
-    let no_reason = d.app.query(Some(&d.lab), WITHDRAW, json!({ "id": withdrawn["data"]["markTestResultEnteredInError"]["result"]["id"], "reason": " " })).await;
+    let no_reason = d.lab.query(WITHDRAW, json!({ "id": withdrawn["data"]["markTestResultEnteredInError"]["result"]["id"], "reason": " " })).await;
     assert_eq!(error_code(&no_reason), Some("BAD_USER_INPUT"));
 }
 
@@ -400,10 +351,7 @@ async fn a_batch_reports_each_result_on_its_own(backend: Backend) {
     let inputs = json!([hba1c(&d, 5.0, "FINAL"), bad, hba1c(&d, 5.2, "FINAL")]);
     let query = r#"mutation($inputs: [AddTestResultInput!]!) { addTestResults(inputs: $inputs) {
       succeeded failed items { index payload { result { status } } error { code field } } } }"#;
-    let response = d
-        .app
-        .query(Some(&d.lab), query, json!({ "inputs": inputs }))
-        .await;
+    let response = d.lab.query(query, json!({ "inputs": inputs })).await;
     no_errors(&response);
     let p = &response["data"]["addTestResults"];
     assert_eq!(
@@ -416,10 +364,7 @@ async fn a_batch_reports_each_result_on_its_own(backend: Backend) {
     );
     assert_eq!(p["items"][2]["payload"]["result"]["status"], "FINAL");
     let too_many: Vec<Value> = (0..501).map(|_| hba1c(&d, 5.0, "FINAL")).collect();
-    let response = d
-        .app
-        .query(Some(&d.lab), query, json!({ "inputs": too_many }))
-        .await;
+    let response = d.lab.query(query, json!({ "inputs": too_many })).await;
     assert_eq!(
         error_code(&response),
         Some("BAD_USER_INPUT"),
@@ -429,42 +374,22 @@ async fn a_batch_reports_each_result_on_its_own(backend: Backend) {
 
 async fn only_the_care_team_writes_results(backend: Backend) {
     let d = demo(backend).await;
-    let me = d
-        .app
-        .viewer("alice", d.tenant, &[Role::Patient], Some(d.alice.id))
-        .await;
-    let response = d
-        .app
-        .query(Some(&me), ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
+    let me = d.app.as_patient("alice", d.tenant, d.alice.id);
+    let response = me
+        .query(ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
-    let other_tenant = d
-        .app
-        .viewer("lis", Uuid::now_v7(), &[Role::Lab], None)
-        .await;
-    let response = d
-        .app
-        .query(
-            Some(&other_tenant),
-            ADD,
-            json!({ "input": hba1c(&d, 6.0, "FINAL") }),
-        )
+    let other_tenant = d.app.as_lab(Uuid::now_v7());
+    let response = other_tenant
+        .query(ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
         .await;
     assert_eq!(
         response["errors"][0]["extensions"]["field"], "input.patientId",
         "another tenant's patient is unknown"
     );
-    let stranger = d
-        .app
-        .viewer("dr.nobody", d.tenant, &[Role::Clinician], None)
-        .await;
-    let response = d
-        .app
-        .query(
-            Some(&stranger),
-            ADD,
-            json!({ "input": hba1c(&d, 6.0, "FINAL") }),
-        )
+    let stranger = d.app.as_clinician("dr.nobody", d.tenant);
+    let response = stranger
+        .query(ADD, json!({ "input": hba1c(&d, 6.0, "FINAL") }))
         .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
     let count = notification::Entity::find()

@@ -77,7 +77,7 @@ async fn idempotency_key(app: &TestApp, tenant: Uuid, age: Duration) -> Uuid {
 async fn an_expired_grant_is_recorded_and_audited_once_and_revoked_or_active_ones_are_left(
     backend: Backend,
 ) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     assert_eq!(run(&app, Job::ExpireProxyGrants).await, JobRun::Done(1));
     assert_eq!(
@@ -111,7 +111,7 @@ async fn an_expired_grant_is_recorded_and_audited_once_and_revoked_or_active_one
 }
 
 async fn result_links_and_idempotency_keys_are_purged_after_their_retention(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let long_expired = link(&app, w.tenant_a, w.p1, w.p1_final, Duration::days(2)).await;
     let just_expired = link(&app, w.tenant_a, w.p1, w.p1_preliminary, Duration::hours(1)).await;
@@ -151,7 +151,7 @@ on_both_backends!(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgresql_a_job_run_is_skipped_while_another_worker_holds_its_lock() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     app.world().await;
     let other_worker = app.owner.begin().await.expect("begin");
     other_worker

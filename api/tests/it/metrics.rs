@@ -4,13 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use portal_api::auth::Role;
 use portal_entities::ResultStatus;
-use portal_resolvers::ids::{NodeType, encode};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
 use crate::support::fixtures::result_with_event;
+use crate::support::ids::patient_gid;
 use crate::support::ws::WsClient;
 use crate::support::{Backend, TestApp, error_code};
 
@@ -67,12 +66,12 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_route_and_graphql_errors_by_code_without_identifiers() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let server = app.serve().await;
-    let own = encode(NodeType::Patient, w.p1).to_string();
-    let other = encode(NodeType::Patient, w.p2).to_string();
+    let own = patient_gid(w.p1);
+    let other = patient_gid(w.p2);
 
     let ok = post_graphql(server.addr, &token, PATIENT, json!({ "id": own })).await;
     assert!(ok.get("errors").is_none(), "own results: {ok:#}");
@@ -130,7 +129,7 @@ async fn metrics_count_requests_by_route_and_graphql_errors_by_code_without_iden
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_label_routes_by_template_and_count_the_scrape_itself() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let server = app.serve().await;
     let health = client()
         .get(format!("http://{}/health", server.addr))
@@ -156,9 +155,9 @@ async fn metrics_label_routes_by_template_and_count_the_scrape_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_subscription_connections_are_a_gauge_that_falls_when_they_close() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let server = app.serve().await;
     let socket = WsClient::connect(server.addr, Some(&token)).await;
     let text = scrape(server.addr).await;
@@ -185,7 +184,9 @@ async fn open_subscription_connections_are_a_gauge_that_falls_when_they_close() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_be_turned_off() {
-    let app = TestApp::with_vars(Backend::Sqlite, &[("PORTAL_METRICS", "false")]).await;
+    let app = TestApp::init(Backend::Sqlite)
+        .with_config(|c| c.metrics = false)
+        .await;
     let server = app.serve().await;
     let response = client()
         .get(format!("http://{}/metrics", server.addr))
@@ -197,7 +198,7 @@ async fn metrics_can_be_turned_off() {
 
 /// No relay runs here, so the stored event stays unpublished while the gauges are sampled.
 async fn database_gauges_count_the_outbox_backlog_and_notifications(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
     result_with_event(

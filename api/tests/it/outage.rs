@@ -5,12 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use portal_api::auth::Role;
-use portal_resolvers::ids::{NodeType, encode};
 use portal_testkit::postgres::DedicatedCluster;
 use serde_json::{Value, json};
 
 use crate::metrics::{post_graphql, sample, scrape};
+use crate::support::ids::patient_gid;
 use crate::support::{TestApp, error_code};
 
 /// Bound on every single HTTP exchange: several times DATABASE_TIMEOUT_MS below.
@@ -46,17 +45,15 @@ async fn query_ok(addr: SocketAddr, token: &str, id: &str) -> Result<(), Value> 
 async fn a_stopped_database_is_unavailable_quickly_and_service_resumes_when_it_returns() {
     let cluster =
         DedicatedCluster::start_new().unwrap_or_else(|e| panic!("dedicated cluster: {e}"));
-    let app = TestApp::with_database_url(
-        cluster.url(),
-        &[
-            ("DATABASE_TIMEOUT_MS", "1000"),
-            ("DATABASE_MAX_CONNECTIONS", "4"),
-        ],
-    )
-    .await;
+    let app = TestApp::init_with_database_url(cluster.url())
+        .with_config(|c| {
+            c.database_timeout = Duration::from_millis(1000);
+            c.database_max_connections = 4;
+        })
+        .await;
     let w = app.world().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
-    let id = encode(NodeType::Patient, w.p1).to_string();
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
+    let id = patient_gid(w.p1);
     let server = app.serve().await;
     assert_eq!(
         ready_status(server.addr).await,

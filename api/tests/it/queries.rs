@@ -2,12 +2,11 @@
 //! data, and the number of SQL statements per query.
 
 use chrono::{Duration, Utc};
-use portal_api::auth::Role;
 use portal_entities::ResultStatus;
-use portal_resolvers::ids::{NodeType, encode};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
+use crate::support::ids::{patient_gid, patient_vars, result_gid, result_vars};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 const PAGE: &str = r#"query($id: ID!, $first: Int, $after: String) {
@@ -16,7 +15,7 @@ const PAGE: &str = r#"query($id: ID!, $first: Int, $after: String) {
     pageInfo { hasNextPage hasPreviousPage endCursor } } } }"#;
 
 async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p2, w.facility, w.cbc, None).await;
     for day in 1..=6 {
@@ -31,19 +30,13 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
         )
         .await;
     }
-    let me = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    let id = encode(NodeType::Patient, w.p2).to_string();
+    let me = app.as_patient("p2", w.tenant_a, w.p2);
+    let id = patient_gid(w.p2);
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let response = app
-            .query(
-                Some(&me),
-                PAGE,
-                json!({ "id": id, "first": 3, "after": after }),
-            )
+        let response = me
+            .query(PAGE, json!({ "id": id, "first": 3, "after": after }))
             .await;
         no_errors(&response);
         let results = &response["data"]["patient"]["results"];
@@ -71,21 +64,15 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
         "newest first"
     );
 
-    let too_many = app
-        .query(Some(&me), PAGE, json!({ "id": id, "first": 51 }))
-        .await;
+    let too_many = me.query(PAGE, json!({ "id": id, "first": 51 })).await;
     assert_eq!(
         error_code(&too_many),
         Some("BAD_USER_INPUT"),
         "{too_many:#}"
     );
     assert_eq!(too_many["errors"][0]["extensions"]["field"], "first");
-    let bad_cursor = app
-        .query(
-            Some(&me),
-            PAGE,
-            json!({ "id": id, "after": "not-a-cursor" }),
-        )
+    let bad_cursor = me
+        .query(PAGE, json!({ "id": id, "after": "not-a-cursor" }))
         .await;
     assert_eq!(
         error_code(&bad_cursor),
@@ -95,7 +82,7 @@ async fn results_page_through_cursors_and_the_page_size_is_bounded(backend: Back
 }
 
 async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p2, w.facility, w.cbc, None).await;
     for n in 0..24 {
@@ -110,17 +97,15 @@ async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend)
         )
         .await;
     }
-    let me = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let me = app.as_patient("p2", w.tenant_a, w.p2);
     let query = r#"query($id: ID!, $first: Int) { patient(id: $id) { results(first: $first) { edges { node {
         id status test { code } order { id facility { name } } history { id } observations { code displayValue } } } } } }"#;
-    let id = encode(NodeType::Patient, w.p2).to_string();
-    let (small, few) = app
-        .count_statements(Some(&me), query, json!({ "id": id, "first": 2 }))
+    let id = patient_gid(w.p2);
+    let (small, few) = me
+        .count_statements(query, json!({ "id": id, "first": 2 }))
         .await;
-    let (large, many) = app
-        .count_statements(Some(&me), query, json!({ "id": id, "first": 20 }))
+    let (large, many) = me
+        .count_statements(query, json!({ "id": id, "first": 20 }))
         .await;
     no_errors(&small);
     no_errors(&large);
@@ -138,7 +123,7 @@ async fn sql_statements_do_not_grow_with_the_number_of_results(backend: Backend)
 }
 
 async fn results_filter_by_category_status_and_time(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p2, w.facility, w.cbc, None).await;
     let old = app
@@ -152,46 +137,35 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
             None,
         )
         .await;
-    let me = app
-        .viewer("p2", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
+    let me = app.as_patient("p2", w.tenant_a, w.p2);
     let query = r#"query($id: ID!, $filter: ResultFilter) { patient(id: $id) { results(filter: $filter) { edges { node { id } } } } }"#;
-    let id = encode(NodeType::Patient, w.p2).to_string();
+    let id = patient_gid(w.p2);
     let count = |response: &Value| {
         response["data"]["patient"]["results"]["edges"]
             .as_array()
             .map(Vec::len)
     };
     let until = (Utc::now() - Duration::days(30)).to_rfc3339();
-    let response = app
-        .query(
-            Some(&me),
-            query,
-            json!({ "id": id, "filter": { "until": until } }),
-        )
+    let response = me
+        .query(query, json!({ "id": id, "filter": { "until": until } }))
         .await;
     no_errors(&response);
     assert_eq!(count(&response), Some(1));
     assert_eq!(
         response["data"]["patient"]["results"]["edges"][0]["node"]["id"],
-        encode(NodeType::TestResult, old).to_string()
+        result_gid(old)
     );
     let since = (Utc::now() - Duration::days(30)).to_rfc3339();
     assert_eq!(
         count(
-            &app.query(
-                Some(&me),
-                query,
-                json!({ "id": id, "filter": { "since": since } })
-            )
-            .await
+            &me.query(query, json!({ "id": id, "filter": { "since": since } }))
+                .await
         ),
         Some(1)
     );
     assert_eq!(
         count(
-            &app.query(
-                Some(&me),
+            &me.query(
                 query,
                 json!({ "id": id, "filter": { "category": "IMAGING" } })
             )
@@ -201,8 +175,7 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
     );
     assert_eq!(
         count(
-            &app.query(
-                Some(&me),
+            &me.query(
                 query,
                 json!({ "id": id, "filter": { "status": ["CORRECTED"] } })
             )
@@ -210,9 +183,8 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
         ),
         Some(0)
     );
-    let backwards = app
+    let backwards = me
         .query(
-            Some(&me),
             query,
             json!({ "id": id, "filter": { "since": since, "until": until } }),
         )
@@ -225,62 +197,33 @@ async fn results_filter_by_category_status_and_time(backend: Backend) {
 }
 
 async fn node_resolves_global_ids_with_the_same_checks(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let me = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
+    let me = app.as_patient("p1", w.tenant_a, w.p1);
     let query = r#"query($id: ID!) { node(id: $id) { __typename id ... on TestResult { status } ... on Patient { mrn } } }"#;
-    let response = app
-        .query(
-            Some(&me),
-            query,
-            json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
-        )
-        .await;
+    let response = me.query(query, result_vars(w.p1_final)).await;
     no_errors(&response);
     assert_eq!(response["data"]["node"]["__typename"], "TestResult");
-    let response = app
-        .query(
-            Some(&me),
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
-        )
-        .await;
+    let response = me.query(query, patient_vars(w.p1)).await;
     assert_eq!(response["data"]["node"]["mrn"], "P1");
-    let response = app
-        .query(
-            Some(&me),
-            query,
-            json!({ "id": encode(NodeType::Patient, w.p2).to_string() }),
-        )
-        .await;
+    let response = me.query(query, patient_vars(w.p2)).await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
-    let response = app
-        .query(Some(&me), query, json!({ "id": "garbage" }))
-        .await;
+    let response = me.query(query, json!({ "id": "garbage" })).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
     let wrong_type = r#"query($id: ID!) { patient(id: $id) { mrn } }"#;
-    let response = app
-        .query(
-            Some(&me),
-            wrong_type,
-            json!({ "id": encode(NodeType::TestResult, w.p1_final).to_string() }),
-        )
-        .await;
+    let response = me.query(wrong_type, result_vars(w.p1_final)).await;
     assert_eq!(error_code(&response), Some("BAD_USER_INPUT"));
 }
 
 async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let (tenant, created) = portal_demo::seed(&app.db).await.expect("seed");
     assert!(created);
     let (again, created_again) = portal_demo::seed(&app.db).await.expect("seed again");
     assert_eq!((again, created_again), (tenant, false));
-    let staff = app.viewer("staff", tenant, &[Role::Staff], None).await;
-    let response = app
+    let staff = app.as_staff(tenant);
+    let response = staff
         .query(
-            Some(&staff),
             "{ viewer { patients(first: 50) { edges { node { mrn } } } } }",
             json!({}),
         )
@@ -293,7 +236,7 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
         Some(4)
     );
     let catalog = r#"{ testCatalog(search: "lipid") { edges { node { code category analytes { code unit } } } } }"#;
-    let response = app.query(Some(&staff), catalog, json!({})).await;
+    let response = staff.query(catalog, json!({})).await;
     no_errors(&response);
     assert_eq!(
         response["data"]["testCatalog"]["edges"][0]["node"]["code"],
@@ -305,9 +248,8 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
             .map(Vec::len),
         Some(4)
     );
-    let by_code = app
+    let by_code = staff
         .query(
-            Some(&staff),
             r#"{ testCatalog(search: "4548") { edges { node { displayName } } } }"#,
             json!({}),
         )
@@ -323,16 +265,14 @@ async fn demo_data_is_seeded_once_and_reads_like_a_hospital(backend: Backend) {
         .await
         .expect("q")
         .expect("alice");
-    let me = app
-        .viewer("alice", tenant, &[Role::Patient], Some(alice.id))
-        .await;
+    let me = app.as_patient("alice", tenant, alice.id);
     let query = r#"{ viewer { patient {
         results(first: 50) { edges { node { status category imagingReport { modality } } } }
         appointments { edges { node { kind status } } }
         coverages { edges { node { payer status } } }
         claims { edges { node { billed { amount currency } status } } }
         notificationPreferences { channels language holdSensitiveResults } } } }"#;
-    let response = app.query(Some(&me), query, json!({})).await;
+    let response = me.query(query, json!({})).await;
     no_errors(&response);
     let patient = &response["data"]["viewer"]["patient"];
     let text = patient["results"].to_string();
@@ -396,8 +336,8 @@ fragment TypeRef on __Type {
 
 #[tokio::test]
 async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() {
-    let app = TestApp::new(Backend::Sqlite).await;
-    let response = app.query(None, INTROSPECTION, json!({})).await;
+    let app = TestApp::init(Backend::Sqlite).await;
+    let response = app.anonymous().query(INTROSPECTION, json!({})).await;
     no_errors(&response);
     assert!(
         response["data"]["__schema"]["types"]
@@ -409,7 +349,7 @@ async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() 
         "{{ viewer {{ patient {{ results {{ edges {{ node {{ {nested} id {} }} }} }} }} }} }}",
         "} ".repeat(16)
     );
-    let response = app.query(None, &deep, json!({})).await;
+    let response = app.anonymous().query(&deep, json!({})).await;
     assert_eq!(
         error_code(&response),
         Some("BAD_USER_INPUT"),
@@ -421,6 +361,6 @@ async fn graphiql_introspection_fits_the_limits_and_limit_errors_carry_a_code() 
             .is_some_and(|m| m.contains("too deep")),
         "{response:#}"
     );
-    let syntax = app.query(None, "{ viewer {", json!({})).await;
+    let syntax = app.anonymous().query("{ viewer {", json!({})).await;
     assert_eq!(error_code(&syntax), Some("BAD_USER_INPUT"), "{syntax:#}");
 }

@@ -3,11 +3,9 @@
 
 use chrono::{Duration, Utc};
 use futures_util::StreamExt;
-use portal_api::auth::Role;
 use portal_core::db::TenantDb;
 use portal_entities::{ResultStatus, outbox_event};
 use portal_messaging::outbox::{self, Follow};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_subscriptions::{Delivery, EventBus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -15,8 +13,9 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::World;
+use crate::support::ids::{patient_gid, result_gid};
 use crate::support::ws::{WAIT, WsClient};
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, Role, TestApp};
 
 const READY: &str = r#"subscription($patientId: ID!, $after: ID) {
   resultReady(patientId: $patientId, after: $after) { eventId result { id status observations { code } } }
@@ -26,11 +25,7 @@ const UPDATED: &str = r#"subscription($patientId: ID) {
 }"#;
 
 fn patient(id: Uuid) -> Value {
-    json!({ "patientId": encode(NodeType::Patient, id).to_string() })
-}
-
-fn result_id(id: Uuid) -> String {
-    encode(NodeType::TestResult, id).to_string()
+    json!({ "patientId": patient_gid(id) })
 }
 
 /// A fresh order of P1 to attach new results to.
@@ -46,7 +41,7 @@ async fn store(app: &TestApp, w: &World, order: Uuid, status: ResultStatus) -> (
 }
 
 async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = p1_order(&app, &w).await;
     let mut live = app.state.app.bus.subscribe();
@@ -78,7 +73,7 @@ async fn relay_publishes_committed_events_in_order_and_marks_them(backend: Backe
 }
 
 async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = p1_order(&app, &w).await;
     // One slot per subscriber, no relay running: one relay pass of five events must lag it.
@@ -114,17 +109,17 @@ async fn a_lagging_subscriber_catches_up_from_the_outbox_without_duplicates(back
 }
 
 async fn patient_receives_a_released_result_after_commit(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
     let (result, event) = store(&app, &w, p1_order(&app, &w).await, ResultStatus::Final).await;
     let data = client.expect_next("1").await;
     assert_eq!(data["resultReady"]["eventId"], event.to_string());
-    assert_eq!(data["resultReady"]["result"]["id"], result_id(result));
+    assert_eq!(data["resultReady"]["result"]["id"], result_gid(result));
     assert_eq!(data["resultReady"]["result"]["status"], "FINAL");
     assert_eq!(
         data["resultReady"]["result"]["observations"],
@@ -141,11 +136,11 @@ async fn patient_receives_a_released_result_after_commit(backend: Backend) {
 }
 
 async fn patient_never_receives_preliminary_or_held_sensitive_results(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     app.hold_sensitive(w.tenant_a, w.p1).await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
@@ -158,24 +153,24 @@ async fn patient_never_receives_preliminary_or_held_sensitive_results(backend: B
     let data = client.expect_next("1").await;
     assert_eq!(
         data["resultReady"]["result"]["id"],
-        result_id(final_result),
+        result_gid(final_result),
         "the first delivery is the CBC result, committed after the PRELIMINARY and the held one"
     );
 }
 
 async fn unauthorised_subscribers_get_an_error_and_nothing_else(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
     let cases = [
         (
             "another patient",
-            Some(app.token("p2", w.tenant_a, &[Role::Patient], Some(w.p2))),
+            Some(app.as_patient("p2", w.tenant_a, w.p2).token()),
             "FORBIDDEN",
         ),
         (
             "another tenant",
-            Some(app.token("q1", w.tenant_b, &[Role::Patient], Some(w.q1))),
+            Some(app.as_patient("q1", w.tenant_b, w.q1).token()),
             "NOT_FOUND",
         ),
         ("no token", None, "UNAUTHENTICATED"),
@@ -194,10 +189,10 @@ async fn unauthorised_subscribers_get_an_error_and_nothing_else(backend: Backend
 }
 
 async fn bad_token_closes_the_connection_and_is_audited(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let mut forged = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let mut forged = app.as_patient("p1", w.tenant_a, w.p1).token();
     forged.push('x');
     for payload in [
         json!({ "Authorization": format!("Bearer {forged}") }),
@@ -217,10 +212,10 @@ async fn bad_token_closes_the_connection_and_is_audited(backend: Backend) {
 }
 
 async fn reconnect_with_after_receives_exactly_the_missed_events(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let order = p1_order(&app, &w).await;
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
@@ -240,20 +235,20 @@ async fn reconnect_with_after_receives_exactly_the_missed_events(backend: Backen
     client.subscribe("2", READY, vars).await;
     for expected in [missed_1, missed_2] {
         let data = client.expect_next("2").await;
-        assert_eq!(data["resultReady"]["result"]["id"], result_id(expected));
+        assert_eq!(data["resultReady"]["result"]["id"], result_gid(expected));
     }
     app.wait_for_subscribers(1).await;
     let (live, _) = store(&app, &w, order, ResultStatus::Final).await;
     let data = client.expect_next("2").await;
     assert_eq!(
         data["resultReady"]["result"]["id"],
-        result_id(live),
+        result_gid(live),
         "after the replay comes the next live result, no duplicate"
     );
 }
 
 async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let grant = app
         .grant(
@@ -266,14 +261,14 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
         )
         .await;
     let server = app.serve().await;
-    let token = app.token("proxy.parent", w.tenant_a, &[Role::Patient], Some(w.p2));
+    let token = app.as_proxy("proxy.parent", w.tenant_a, Some(w.p2)).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;
     let order = p1_order(&app, &w).await;
     let (first, _) = store(&app, &w, order, ResultStatus::Final).await;
     let data = client.expect_next("1").await;
-    assert_eq!(data["resultReady"]["result"]["id"], result_id(first));
+    assert_eq!(data["resultReady"]["result"]["id"], result_gid(first));
     app.revoke_grant(grant).await;
     store(&app, &w, order, ResultStatus::Final).await;
     assert_eq!(client.expect_error("1").await, "FORBIDDEN");
@@ -282,7 +277,7 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscription_ends_when_its_token_expires() {
-    let app = TestApp::new(Backend::Sqlite).await;
+    let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
     let server = app.serve().await;
     let signer = &app.state.dev.as_ref().expect("dev signer").signer;
@@ -305,17 +300,17 @@ async fn a_subscription_ends_when_its_token_expires() {
 }
 
 async fn result_updated_delivers_preliminary_results_to_the_care_team_only(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let patient_token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let patient_token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut as_patient = WsClient::connect(server.addr, Some(&patient_token)).await;
     as_patient.subscribe("1", UPDATED, json!({})).await;
     assert_eq!(as_patient.expect_error("1").await, "FORBIDDEN");
     as_patient.subscribe("2", UPDATED, patient(w.p1)).await;
     assert_eq!(as_patient.expect_error("2").await, "FORBIDDEN");
 
-    let clinician_token = app.token("dr.a", w.tenant_a, &[Role::Clinician], None);
+    let clinician_token = app.as_clinician("dr.a", w.tenant_a).token();
     let mut clinician = WsClient::connect(server.addr, Some(&clinician_token)).await;
     clinician.subscribe("1", UPDATED, json!({})).await;
     app.wait_for_subscribers(1).await;
@@ -333,16 +328,16 @@ async fn result_updated_delivers_preliminary_results_to_the_care_team_only(backe
     let data = clinician.expect_next("1").await;
     assert_eq!(
         data["resultUpdated"]["result"]["id"],
-        result_id(preliminary)
+        result_gid(preliminary)
     );
     assert_eq!(data["resultUpdated"]["result"]["status"], "PRELIMINARY");
 }
 
 async fn server_shutdown_closes_open_subscriptions(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
     client.subscribe("1", READY, patient(w.p1)).await;
     app.wait_for_subscribers(1).await;

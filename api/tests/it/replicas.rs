@@ -116,7 +116,7 @@ async fn a_subscriber_on_one_replica_receives_results_committed_on_another_and_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgresql_a_relay_skips_outbox_rows_another_relay_has_claimed() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
     for _ in 0..2 {

@@ -7,11 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use portal_api::auth::Role;
 use portal_core::db::TenantDb;
 use portal_entities::{ResultStatus, outbox_event};
 use portal_messaging::outbox::{self, Follow};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::ServiceResult;
 use portal_subscriptions::{Event, EventBus};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -20,6 +18,7 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::{StoredResult, World, result_with_event};
+use crate::support::ids::patient_gid;
 use crate::support::ws::{WAIT, WsClient};
 use crate::support::{Backend, TestApp};
 
@@ -29,7 +28,7 @@ const READY: &str = r#"subscription($patientId: ID!, $after: ID) {
 
 fn ready_vars(w: &World, after: Option<&str>) -> Value {
     json!({
-        "patientId": encode(NodeType::Patient, w.p1).to_string(),
+        "patientId": patient_gid(w.p1),
         "after": after,
     })
 }
@@ -47,11 +46,11 @@ fn event_id(data: &Value) -> String {
 async fn a_resume_after_a_later_event_delivers_an_earlier_event_that_committed_after_it(
     backend: Backend,
 ) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let earlier_taken = (Uuid::now_v7(), portal_core::clock::now());
 
     let mut client = WsClient::connect(server.addr, Some(&token)).await;
@@ -148,7 +147,7 @@ async fn published_form(app: &TestApp, id: Uuid) -> Event {
 async fn a_subscriber_that_sees_a_later_number_first_gets_the_earlier_event_first(
     backend: Backend,
 ) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
     let bus = EventBus::in_process(16);
@@ -221,11 +220,11 @@ async fn wait_until_published(app: &TestApp, id: Uuid) {
 /// A resume `after` a UUID v7 that is no event (a time mark the client made before a write)
 /// still delivers every event with a greater id.
 async fn a_resume_after_a_time_mark_delivers_the_events_after_it(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let server = app.serve().await;
     let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
-    let token = app.token("p1", w.tenant_a, &[Role::Patient], Some(w.p1));
+    let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let before = app
         .result_with_event(w.tenant_a, w.p1, order, w.cbc, ResultStatus::Final)
         .await;
@@ -259,7 +258,7 @@ const WRITES_EACH: usize = 10;
 /// (the tenant, P1, P2) receives each of its events exactly once, in number order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_relays_deliver_every_event_once_in_number_order_to_every_subscriber() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     let orders = [
         app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await,

@@ -2,11 +2,9 @@
 //! (`portal_app`, NOSUPERUSER NOBYPASSRLS) sees and writes only the rows of the tenant its
 //! transaction is bound to, even with a query that has no tenant filter at all.
 
-use portal_api::auth::Role;
 use portal_api::state::check_database_role;
 use portal_core::db::TenantDb;
 use portal_entities::{audit_event, facility, patient, test_result};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::patients;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -15,6 +13,7 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::support::ids::{facility_gid, patient_gid, patient_vars, result_gid};
 use crate::support::{Backend, TestApp, error_code, no_errors};
 
 /// Every table of the public schema with a `tenant_id` column, from the catalog: a table
@@ -82,14 +81,13 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
         .into_iter()
         .find(|f| f.tenant_id == demo)
         .expect("demo facility");
-    let lab = app.viewer("lis.riverside", demo, &[Role::Lab], None).await;
-    let added = app
+    let lab = app.as_lab(demo);
+    let added = lab
         .query(
-            Some(&lab),
             r#"mutation($input: AddTestResultInput!) { addTestResult(input: $input) { result { id } } }"#,
             json!({ "input": {
-                "patientId": encode(NodeType::Patient, alice.id).to_string(),
-                "order": { "facilityId": encode(NodeType::Facility, facility.id).to_string(),
+                "patientId": patient_gid(alice.id),
+                "order": { "facilityId": facility_gid(facility.id),
                            "testCode": "4548-4", "source": "WALK_IN" },
                 "status": "FINAL",
                 "issuedAt": chrono::Utc::now().to_rfc3339(),
@@ -100,19 +98,16 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
         .await;
     no_errors(&added);
     let result_id = added["data"]["addTestResult"]["result"]["id"].clone();
-    let sent = app
+    let sent = lab
         .query(
-            Some(&lab),
             r#"mutation($id: ID!) { sendResultLink(resultId: $id, channel: SMS) { deliveryStatus } }"#,
             json!({ "id": result_id }),
         )
         .await;
     no_errors(&sent);
     let subject = alice.user_subject.clone().expect("alice has an account");
-    let patient = app
-        .viewer(&subject, demo, &[Role::Patient], Some(alice.id))
-        .await;
-    let patient_id = encode(NodeType::Patient, alice.id).to_string();
+    let patient = app.as_patient(&subject, demo, alice.id);
+    let patient_id = patient_gid(alice.id);
     for (query, variables) in [
         (
             r#"mutation($id: ID!) { markResultViewed(id: $id) { result { id } } }"#,
@@ -123,14 +118,14 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
             json!({ "id": patient_id }),
         ),
     ] {
-        no_errors(&app.query(Some(&patient), query, variables).await);
+        no_errors(&patient.query(query, variables).await);
     }
     (w.tenant_a, demo)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_table_with_a_tenant_id_has_forced_row_level_security() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let tables = tenant_tables(&app.owner).await;
     assert!(
         tables.len() >= 21,
@@ -144,7 +139,7 @@ async fn every_table_with_a_tenant_id_has_forced_row_level_security() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_application_role_cannot_bypass_row_level_security() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let role = portal_core::db::role_check(&app.db)
         .await
         .expect("role")
@@ -198,7 +193,7 @@ async fn production_refuses_to_start_as_a_role_that_bypasses_row_level_security(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unfiltered_select_on_every_tenant_table_returns_only_the_bound_tenants_rows() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let (a, b) = two_full_tenants(&app).await;
     let tables = tenant_tables(&app.owner).await;
     for (table, _, _) in &tables {
@@ -245,7 +240,7 @@ async fn an_unfiltered_select_on_every_tenant_table_returns_only_the_bound_tenan
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_into_another_tenant_are_refused() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     let (a, b) = (w.tenant_a, w.tenant_b);
 
@@ -309,14 +304,15 @@ async fn writes_into_another_tenant_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_path_that_forgets_the_tenant_filter_still_sees_only_the_viewers_tenant() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
-    let lab = app.viewer("lab-a", w.tenant_a, &[Role::Lab], None).await;
+    let lab = app.as_lab(w.tenant_a);
+    let lab_tenant = lab.viewer().await.tenant_id;
     // The handles the schema builds for a query (one request transaction) and for a
     // mutation (scoped transactions), bound to the lab's tenant.
     for db in [
-        TenantDb::request(app.db.clone(), Some(lab.tenant_id)),
-        TenantDb::scoped(app.db.clone(), Some(lab.tenant_id)),
+        TenantDb::request(app.db.clone(), Some(lab_tenant)),
+        TenantDb::scoped(app.db.clone(), Some(lab_tenant)),
     ] {
         let patients = patient::Entity::find().all(&db).await.expect("patients");
         assert!(!patients.is_empty());
@@ -337,28 +333,19 @@ async fn a_code_path_that_forgets_the_tenant_filter_still_sees_only_the_viewers_
     }
     // And through the API: tenant B's patient and result are not found for A's lab, staff
     // and patient alike.
-    let staff = app
-        .viewer("staff-a", w.tenant_a, &[Role::Staff], None)
-        .await;
-    let patient = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    for viewer in [&lab, &staff, &patient] {
-        for id in [
-            encode(NodeType::Patient, w.q1),
-            encode(NodeType::TestResult, w.q1_final),
-        ] {
-            let response = app
+    let staff = app.as_staff(w.tenant_a);
+    let patient = app.as_patient("p1", w.tenant_a, w.p1);
+    for (who, actor) in [("lab", &lab), ("staff", &staff), ("patient", &patient)] {
+        for id in [patient_gid(w.q1), result_gid(w.q1_final)] {
+            let response = actor
                 .query(
-                    Some(viewer),
                     "query($id: ID!) { node(id: $id) { id } }",
-                    json!({ "id": id.to_string() }),
+                    json!({ "id": id }),
                 )
                 .await;
             assert!(
                 response["data"]["node"].is_null(),
-                "{:?} reached {id:?}: {response:#}",
-                viewer.roles
+                "{who} reached {id:?}: {response:#}"
             );
             assert!(
                 matches!(error_code(&response), Some("NOT_FOUND" | "FORBIDDEN")),
@@ -370,19 +357,16 @@ async fn a_code_path_that_forgets_the_tenant_filter_still_sees_only_the_viewers_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     portal_core::audit::record_login_failure(&app.db, "r-1", None, "bad token")
         .await
         .expect("a rejected token is audited by the application role");
-    let patient = app
-        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
-        .await;
-    let read = app
+    let patient = app.as_patient("p1", w.tenant_a, w.p1);
+    let read = patient
         .query(
-            Some(&patient),
             "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": encode(NodeType::Patient, w.p1).to_string() }),
+            patient_vars(w.p1),
         )
         .await;
     no_errors(&read);
@@ -407,7 +391,7 @@ async fn audit_rows_without_a_tenant_are_appended_and_the_chain_stays_intact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_inside_a_query_request_is_a_savepoint_committed_with_the_request() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     let db = TenantDb::request(app.db.clone(), Some(w.tenant_a));
     let rename = |name: &str| {
@@ -448,7 +432,7 @@ async fn a_write_inside_a_query_request_is_a_savepoint_committed_with_the_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_whose_commit_fails_reports_the_failure() {
-    let app = TestApp::new(Backend::Postgres).await;
+    let app = TestApp::init(Backend::Postgres).await;
     let w = app.world().await;
     for sql in [
         "CREATE FUNCTION refuse_at_commit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$ LANGUAGE plpgsql",

@@ -1,16 +1,14 @@
 //! One unit of work per request: a nested read decides access once, at the parent, and hands
 //! the proof to its children; the audit trail still records each part that was read.
 
-use portal_api::auth::Role;
 use portal_core::context::{Origin, RequestContext, Shape};
 use portal_core::pagination::PageRequest;
 use portal_entities::AuditOutcome;
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::{appointments, patients, results};
-use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{Backend, TestApp, no_errors};
+use crate::support::ids::patient_vars;
+use crate::support::{Backend, TestApp, error_code, no_errors};
 
 const NESTED: &str = r#"query($id: ID!) { patient(id: $id) {
     results(first: 5) { edges { node { id } } }
@@ -20,10 +18,11 @@ const NESTED: &str = r#"query($id: ID!) { patient(id: $id) {
 /// A proxy's relation is the expensive one (its grants are read from the database): the
 /// parent looks it up once, and the three child lists reuse the proof.
 async fn children_reuse_the_parents_access_decision(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
     let parent = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
+        .as_proxy("proxy.active", w.tenant_a, Some(w.p2))
+        .viewer()
         .await;
     let origin = Origin::new(Some(parent), "r-nested".into(), None);
     let ctx = RequestContext::new(&app.db, Shape::Statements, origin);
@@ -54,14 +53,11 @@ async fn children_reuse_the_parents_access_decision(backend: Backend) {
 /// naming the proxy's patient; and a child the grant does not cover (coverage) is refused
 /// from the parent's proof.
 async fn a_nested_read_audits_each_part_once(backend: Backend) {
-    let app = TestApp::new(backend).await;
+    let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let parent = app
-        .viewer("proxy.active", w.tenant_a, &[Role::Patient], Some(w.p2))
-        .await;
-    let id = encode(NodeType::Patient, w.p1).to_string();
+    let parent = app.as_proxy("proxy.active", w.tenant_a, Some(w.p2));
     let before = app.audit_rows().await.len();
-    let response = app.query(Some(&parent), NESTED, json!({ "id": id })).await;
+    let response = parent.query(NESTED, patient_vars(w.p1)).await;
     no_errors(&response);
     let rows = app.audit_rows().await;
     let new: Vec<_> = rows[before..]
@@ -96,14 +92,8 @@ async fn a_nested_read_audits_each_part_once(backend: Backend) {
 
     let coverage =
         r#"query($id: ID!) { patient(id: $id) { mrn coverages { edges { node { id } } } } }"#;
-    let response = app
-        .query(Some(&parent), coverage, json!({ "id": id }))
-        .await;
-    assert_eq!(
-        crate::support::error_code(&response),
-        Some("FORBIDDEN"),
-        "{response:#}"
-    );
+    let response = parent.query(coverage, patient_vars(w.p1)).await;
+    assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
     let last = app.audit_rows().await.pop().expect("a row");
     assert_eq!(
         (last.action.as_str(), last.outcome, last.reason.as_deref()),

@@ -2,9 +2,7 @@
 //! expiry, lock-out, rate limit and the audit trail.
 
 use chrono::{Duration, Utc};
-use portal_api::auth::Role;
 use portal_entities::{AuditOutcome, NotificationStatus, notification, patient, result_link};
-use portal_resolvers::ids::{NodeType, encode};
 use portal_services::result_links::token_hash;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -15,7 +13,8 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::World;
-use crate::support::{Backend, TestApp, error_code, no_errors};
+use crate::support::ids::result_gid;
+use crate::support::{Backend, Role, TestApp, error_code, no_errors};
 
 const PUBLIC_URL: &str = "http://127.0.0.1:9999";
 const SEND: &str = r#"mutation($id: ID!, $channel: ResultLinkChannel!) {
@@ -29,7 +28,9 @@ const OPEN: &str = r#"query($token: String!, $birthDate: NaiveDate!) {
 const BIRTH_DATE: &str = "1980-01-02";
 
 async fn app_with_contact(backend: Backend) -> (TestApp, World) {
-    let app = TestApp::with_vars(backend, &[("PORTAL_PUBLIC_URL", PUBLIC_URL)]).await;
+    let app = TestApp::init(backend)
+        .with_config(|c| c.notify.public_url = PUBLIC_URL.to_owned())
+        .await;
     let w = app.world().await;
     let mut p1 = patient::Entity::find_by_id(w.p1)
         .one(&app.owner)
@@ -42,8 +43,9 @@ async fn app_with_contact(backend: Backend) -> (TestApp, World) {
     (app, w)
 }
 
-fn rid(id: Uuid, channel: &str) -> Value {
-    json!({ "id": encode(NodeType::TestResult, id).to_string(), "channel": channel })
+/// The variables of `SEND`: result `id` over `channel`.
+fn send_vars(id: Uuid, channel: &str) -> Value {
+    json!({ "id": result_gid(id), "channel": channel })
 }
 
 fn open_vars(token: &str, birth_date: &str) -> Value {
@@ -52,10 +54,8 @@ fn open_vars(token: &str, birth_date: &str) -> Value {
 
 /// Sends a link as staff and returns the raw token, read from the queued notification.
 async fn send_link(app: &TestApp, w: &World) -> String {
-    let staff = app
-        .viewer("staff.1", w.tenant_a, &[Role::Staff], None)
-        .await;
-    let response = app.query(Some(&staff), SEND, rid(w.p1_final, "SMS")).await;
+    let staff = app.as_staff(w.tenant_a);
+    let response = staff.query(SEND, send_vars(w.p1_final, "SMS")).await;
     no_errors(&response);
     let row = notifications(app, w.p1)
         .await
@@ -89,8 +89,8 @@ async fn link_row(app: &TestApp, result: Uuid) -> result_link::Model {
 
 async fn staff_sends_a_link_and_the_patient_opens_it_with_their_birth_date(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
-    let lab = app.viewer("lab.1", w.tenant_a, &[Role::Lab], None).await;
-    let response = app.query(Some(&lab), SEND, rid(w.p1_final, "SMS")).await;
+    let lab = app.as_lab(w.tenant_a);
+    let response = lab.query(SEND, send_vars(w.p1_final, "SMS")).await;
     no_errors(&response);
     let sent = &response["data"]["sendResultLink"];
     assert_eq!(sent["deliveryStatus"], "PENDING");
@@ -119,13 +119,13 @@ async fn staff_sends_a_link_and_the_patient_opens_it_with_their_birth_date(backe
     );
     assert!(stored.expires_at > Utc::now() + Duration::days(9));
 
-    let response = app.query(None, OPEN, open_vars(token, BIRTH_DATE)).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(token, BIRTH_DATE))
+        .await;
     no_errors(&response);
     let opened = &response["data"]["resultLink"];
-    assert_eq!(
-        opened["id"],
-        encode(NodeType::TestResult, w.p1_final).to_string()
-    );
+    assert_eq!(opened["id"], result_gid(w.p1_final));
     assert_eq!(opened["status"], "FINAL");
     assert_eq!(opened["test"]["code"], "58410-2");
     assert_eq!(opened["observations"].as_array().map(Vec::len), Some(2));
@@ -152,42 +152,35 @@ async fn only_lab_staff_and_admin_may_send_released_results(backend: Backend) {
         ("p1", Role::Patient, Some(w.p1)),
         ("dr.a", Role::Clinician, None),
     ] {
-        let viewer = app.viewer(subject, w.tenant_a, &[role], patient).await;
-        let response = app
-            .query(Some(&viewer), SEND, rid(w.p1_final, "EMAIL"))
-            .await;
+        let caller = app.as_user(subject, w.tenant_a, &[role], patient);
+        let response = caller.query(SEND, send_vars(w.p1_final, "EMAIL")).await;
         assert_eq!(
             error_code(&response),
             Some("FORBIDDEN"),
             "{subject}: {response:#}"
         );
     }
-    let admin = app
-        .viewer("admin.1", w.tenant_a, &[Role::Admin], None)
-        .await;
-    let response = app
-        .query(Some(&admin), SEND, rid(w.p1_preliminary, "SMS"))
-        .await;
+    let admin = app.as_user("admin.1", w.tenant_a, &[Role::Admin], None);
+    let response = admin.query(SEND, send_vars(w.p1_preliminary, "SMS")).await;
     assert_eq!(error_code(&response), Some("CONFLICT"), "{response:#}");
-    let response = app.query(Some(&admin), SEND, rid(w.q1_final, "SMS")).await;
+    let response = admin.query(SEND, send_vars(w.q1_final, "SMS")).await;
     assert_eq!(
         error_code(&response),
         Some("NOT_FOUND"),
         "other tenant: {response:#}"
     );
-    let response = app.query(None, SEND, rid(w.p1_final, "SMS")).await;
+    let response = app
+        .anonymous()
+        .query(SEND, send_vars(w.p1_final, "SMS"))
+        .await;
     assert_eq!(error_code(&response), Some("UNAUTHENTICATED"));
     assert!(notifications(&app, w.p1).await.is_empty());
 }
 
 async fn a_patient_without_an_address_gets_a_skipped_notification(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
-    let staff = app
-        .viewer("staff.1", w.tenant_a, &[Role::Staff], None)
-        .await;
-    let response = app
-        .query(Some(&staff), SEND, rid(w.p1_final, "EMAIL"))
-        .await;
+    let staff = app.as_staff(w.tenant_a);
+    let response = staff.query(SEND, send_vars(w.p1_final, "EMAIL")).await;
     no_errors(&response);
     assert_eq!(
         response["data"]["sendResultLink"]["deliveryStatus"],
@@ -209,18 +202,28 @@ async fn a_patient_without_an_address_gets_a_skipped_notification(backend: Backe
 async fn sending_again_rotates_the_token_and_resets_the_lock(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
     let first = send_link(&app, &w).await;
-    let response = app.query(None, OPEN, open_vars(&first, "1999-09-09")).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(&first, "1999-09-09"))
+        .await;
     assert_eq!(error_code(&response), Some("FORBIDDEN"));
     assert_eq!(link_row(&app, w.p1_final).await.failed_attempts, 1);
     let second = send_link(&app, &w).await;
     assert_ne!(first, second);
-    let response = app.query(None, OPEN, open_vars(&first, BIRTH_DATE)).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(&first, BIRTH_DATE))
+        .await;
     assert_eq!(
         error_code(&response),
         Some("NOT_FOUND"),
         "old token: {response:#}"
     );
-    no_errors(&app.query(None, OPEN, open_vars(&second, BIRTH_DATE)).await);
+    no_errors(
+        &app.anonymous()
+            .query(OPEN, open_vars(&second, BIRTH_DATE))
+            .await,
+    );
     let row = link_row(&app, w.p1_final).await;
     assert_eq!(row.failed_attempts, 0);
     let count = result_link::Entity::find()
@@ -235,13 +238,19 @@ async fn ten_wrong_birth_dates_lock_the_link(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
     let token = send_link(&app, &w).await;
     for _ in 0..10 {
-        let response = app.query(None, OPEN, open_vars(&token, "1980-01-03")).await;
+        let response = app
+            .anonymous()
+            .query(OPEN, open_vars(&token, "1980-01-03"))
+            .await;
         assert_eq!(error_code(&response), Some("FORBIDDEN"), "{response:#}");
     }
     let row = link_row(&app, w.p1_final).await;
     assert_eq!(row.failed_attempts, 10);
     assert!(row.locked_at.is_some());
-    let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(&token, BIRTH_DATE))
+        .await;
     assert_eq!(
         error_code(&response),
         Some("FORBIDDEN"),
@@ -259,14 +268,18 @@ async fn ten_wrong_birth_dates_lock_the_link(backend: Backend) {
 async fn unknown_and_expired_links_are_not_found(backend: Backend) {
     let (app, w) = app_with_contact(backend).await;
     let response = app
-        .query(None, OPEN, open_vars(&"A".repeat(43), BIRTH_DATE))
+        .anonymous()
+        .query(OPEN, open_vars(&"A".repeat(43), BIRTH_DATE))
         .await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
     let token = send_link(&app, &w).await;
     let mut row = link_row(&app, w.p1_final).await.into_active_model();
     row.expires_at = Set(Utc::now() - Duration::minutes(1));
     row.update(&app.owner).await.expect("expire");
-    let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(&token, BIRTH_DATE))
+        .await;
     assert_eq!(error_code(&response), Some("NOT_FOUND"), "{response:#}");
     let message = response["errors"][0]["message"]
         .as_str()
@@ -278,14 +291,20 @@ async fn link_attempts_are_rate_limited_per_client(backend: Backend) {
     let (app, _) = app_with_contact(backend).await;
     let token = "B".repeat(43);
     for attempt in 0..20 {
-        let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
+        let response = app
+            .anonymous()
+            .query(OPEN, open_vars(&token, BIRTH_DATE))
+            .await;
         assert_eq!(
             error_code(&response),
             Some("NOT_FOUND"),
             "attempt {attempt}"
         );
     }
-    let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(&token, BIRTH_DATE))
+        .await;
     assert_eq!(error_code(&response), Some("RATE_LIMITED"), "{response:#}");
     let audit = app.audit_rows().await;
     assert!(
@@ -310,12 +329,12 @@ async fn a_link_opens_the_current_version_after_a_correction(backend: Backend) {
             Some(w.p1_final),
         )
         .await;
-    let response = app.query(None, OPEN, open_vars(&token, BIRTH_DATE)).await;
+    let response = app
+        .anonymous()
+        .query(OPEN, open_vars(&token, BIRTH_DATE))
+        .await;
     no_errors(&response);
-    assert_eq!(
-        response["data"]["resultLink"]["id"],
-        encode(NodeType::TestResult, corrected).to_string()
-    );
+    assert_eq!(response["data"]["resultLink"]["id"], result_gid(corrected));
     assert_eq!(response["data"]["resultLink"]["status"], "CORRECTED");
 }
 
@@ -334,10 +353,8 @@ async fn held_sensitive_results_cannot_be_linked(backend: Backend) {
         )
         .await;
     app.hold_sensitive(w.tenant_a, w.p1).await;
-    let staff = app
-        .viewer("staff.1", w.tenant_a, &[Role::Staff], None)
-        .await;
-    let response = app.query(Some(&staff), SEND, rid(hiv, "SMS")).await;
+    let staff = app.as_staff(w.tenant_a);
+    let response = staff.query(SEND, send_vars(hiv, "SMS")).await;
     assert_eq!(error_code(&response), Some("CONFLICT"), "{response:#}");
 }
 

@@ -1,23 +1,29 @@
 //! The `TestApp`: a fresh database (SQLite file or a database on the throwaway PostgreSQL
-//! cluster), migrated, with the very state and schema the server runs, plus fixtures.
+//! cluster), migrated, with the very state and router the server runs; actors that call it
+//! (`actors.rs`), fixtures, and the shared id helpers (`ids.rs`).
 
+pub mod actors;
 pub mod binary;
 pub mod fixtures;
+pub mod ids;
 pub mod notifications;
 pub mod ws;
 
 use std::collections::HashMap;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use portal_api::auth::{Role, Viewer};
+use axum::Router;
 use portal_api::{AppState, Config};
-use portal_core::context::Origin;
 use portal_entities::audit_event;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::Value;
 use tempfile::TempDir;
-use uuid::Uuid;
+
+pub use actors::Actor;
+pub use portal_api::auth::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -48,53 +54,128 @@ pub struct TestApp {
     /// The owner's connection (on PostgreSQL the superuser, which bypasses row-level
     /// security; on SQLite the same pool as `db`): fixtures and inspections across tenants.
     pub owner: DatabaseConnection,
+    /// `portal_api::http::router` over `state`: what actors send their requests through.
+    router: Router,
     statements: Arc<AtomicUsize>,
     _dir: TempDir,
 }
 
+/// Where the application's data lives.
+enum Database {
+    /// A fresh SQLite file or a fresh database on the shared PostgreSQL cluster.
+    Fresh(Backend),
+    /// A database the test provides (a dedicated cluster): the superuser's URL.
+    Url(String),
+}
+
+type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
+/// The variables whose fields are `Secret`s (plus the database URLs, which the builder sets).
+const SECRET_VARIABLES: [&str; 6] = [
+    "REDIS_URL",
+    "SMTP_URL",
+    "SMS_PROVIDER_URL",
+    "SMS_PROVIDER_TOKEN",
+    "PUSH_PROVIDER_URL",
+    "PUSH_PROVIDER_TOKEN",
+];
+
+/// Builds a `TestApp`: `TestApp::init(backend).with_config(|c| c.cache_enabled = true).await`.
+///
+/// The defaults: no demo data, page size 50, the read cache off (fixtures write to the
+/// database directly, past the invalidation every API write does; the cache tests turn it
+/// on), data in a temporary directory.
+#[must_use = "a builder does nothing until built (`.await` or `.build().await`)"]
+pub struct TestAppBuilder {
+    database: Database,
+    secrets: Vec<(&'static str, String)>,
+    configure: Vec<Configure>,
+}
+
 impl TestApp {
-    pub async fn new(backend: Backend) -> Self {
-        Self::with_vars(backend, &[]).await
+    pub fn init(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder::new(Database::Fresh(backend))
     }
 
-    /// A fresh, migrated database with no data; `extra` overrides configuration variables.
-    pub async fn with_vars(backend: Backend, extra: &[(&str, &str)]) -> Self {
+    /// Over a database the test provides (a dedicated cluster; `url` is the superuser's,
+    /// the application connects as `portal_app`). The pool uses the configured
+    /// `database_max_connections` and `database_timeout`, as the server does.
+    pub fn init_with_database_url(url: &str) -> TestAppBuilder {
+        TestAppBuilder::new(Database::Url(url.to_owned()))
+    }
+}
+
+impl TestAppBuilder {
+    fn new(database: Database) -> Self {
+        Self {
+            database,
+            secrets: Vec::new(),
+            configure: Vec::new(),
+        }
+    }
+
+    /// Changes the typed configuration (after the defaults, before the app starts). What the
+    /// closure sets is not validated again: `Config::from_vars` validates the variables it
+    /// parses, and its `validate` is private.
+    pub fn with_config(mut self, configure: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.configure.push(Box::new(configure));
+        self
+    }
+
+    /// Sets a variable whose field is a `portal_api::config::Secret` (`REDIS_URL`,
+    /// `SMTP_URL`, `SMS_PROVIDER_URL`, …): `Secret` has no public constructor, so these
+    /// fields cannot be set through `with_config`.
+    pub fn with_secret(mut self, variable: &'static str, value: impl Into<String>) -> Self {
+        assert!(
+            SECRET_VARIABLES.contains(&variable),
+            "{variable} is not a secret: set its field with `with_config`"
+        );
+        self.secrets.push((variable, value.into()));
+        self
+    }
+
+    pub async fn build(self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (url, owner_url) = match backend {
-            Backend::Sqlite => (
+        let (url, owner_url) = match &self.database {
+            Database::Fresh(Backend::Sqlite) => (
                 format!("sqlite://{}/portal.db?mode=rwc", dir.path().display()),
                 None,
             ),
-            Backend::Postgres => {
+            Database::Fresh(Backend::Postgres) => {
                 let database = portal_testkit::postgres::fresh_app_database();
                 (database.app_url, Some(database.owner_url))
             }
+            Database::Url(url) => (
+                portal_testkit::postgres::with_app_role(url)
+                    .unwrap_or_else(|e| panic!("application role: {e}")),
+                Some(url.clone()),
+            ),
         };
-        let config = test_config(&url, owner_url.as_deref(), &dir, extra);
-        let db = portal_core::db::connect(&url, 5, std::time::Duration::from_secs(5))
+        let mut config = test_config(&url, owner_url.as_deref(), &dir, &self.secrets);
+        for configure in self.configure {
+            configure(&mut config);
+        }
+        let (max_connections, timeout) = match self.database {
+            Database::Fresh(_) => (5, std::time::Duration::from_secs(5)),
+            Database::Url(_) => (config.database_max_connections, config.database_timeout),
+        };
+        let db = portal_core::db::connect(&url, max_connections, timeout)
             .await
             .expect("connect");
-        Self::assemble(config, db, owner_url.as_deref(), dir).await
+        TestApp::assemble(config, db, owner_url.as_deref(), dir).await
     }
+}
 
-    /// Like `with_vars`, over a database the test provides (a dedicated cluster); the pool
-    /// uses the configured `DATABASE_MAX_CONNECTIONS` and `DATABASE_TIMEOUT_MS`, as the server does.
-    /// `url` is the superuser's; the application connects as `portal_app`.
-    pub async fn with_database_url(url: &str, extra: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let app_url = portal_testkit::postgres::with_app_role(url)
-            .unwrap_or_else(|e| panic!("application role: {e}"));
-        let config = test_config(&app_url, Some(url), &dir, extra);
-        let db = portal_core::db::connect(
-            &app_url,
-            config.database_max_connections,
-            config.database_timeout,
-        )
-        .await
-        .expect("connect");
-        Self::assemble(config, db, Some(url), dir).await
+impl IntoFuture for TestAppBuilder {
+    type Output = TestApp;
+    type IntoFuture = Pin<Box<dyn Future<Output = TestApp> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.build())
     }
+}
 
+impl TestApp {
     async fn assemble(
         config: Config,
         mut db: DatabaseConnection,
@@ -116,66 +197,13 @@ impl TestApp {
             None => db.clone(),
         };
         Self {
+            router: portal_api::http::router(state.clone()),
             state,
             db,
             owner,
             statements,
             _dir: dir,
         }
-    }
-
-    /// Mints a dev token and verifies it, exactly as the HTTP layer does.
-    pub async fn viewer(
-        &self,
-        subject: &str,
-        tenant: Uuid,
-        roles: &[Role],
-        patient: Option<Uuid>,
-    ) -> Viewer {
-        let token = self.token(subject, tenant, roles, patient);
-        self.state
-            .verifier
-            .verify(&token)
-            .await
-            .expect("dev token verifies")
-    }
-
-    pub fn token(
-        &self,
-        subject: &str,
-        tenant: Uuid,
-        roles: &[Role],
-        patient: Option<Uuid>,
-    ) -> String {
-        let dev = self.state.dev.as_ref().expect("dev signer in tests");
-        dev.signer
-            .mint(subject, tenant, roles, patient, chrono::Duration::hours(1))
-            .expect("mint")
-    }
-
-    /// Executes a GraphQL operation through the schema; returns `{data, errors}` as JSON.
-    pub async fn query(&self, viewer: Option<&Viewer>, query: &str, variables: Value) -> Value {
-        let origin = Origin::new(
-            viewer.cloned(),
-            Uuid::now_v7().to_string(),
-            Some("127.0.0.1".into()),
-        );
-        let request = async_graphql::Request::new(query)
-            .variables(async_graphql::Variables::from_json(variables));
-        let response = portal_schema::execute(&self.state.schema, request, origin).await;
-        serde_json::to_value(&response).expect("response serialises")
-    }
-
-    /// Runs `query` and returns how many SQL statements it issued.
-    pub async fn count_statements(
-        &self,
-        viewer: Option<&Viewer>,
-        query: &str,
-        variables: Value,
-    ) -> (Value, usize) {
-        let before = self.statements.load(Ordering::SeqCst);
-        let response = self.query(viewer, query, variables).await;
-        (response, self.statements.load(Ordering::SeqCst) - before)
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -224,31 +252,32 @@ impl TestApp {
     }
 }
 
-/// The test configuration over `url` (migrations over `owner_url` when given): no demo
-/// data, data in `dir`; `extra` overrides. The read cache is off unless a test turns it on:
-/// fixtures write to the database directly, past the invalidation every API write does (the
-/// cache tests are in `cache.rs`).
+/// The test configuration over `url` (migrations over `owner_url` when given), data in
+/// `dir`, the `secrets` variables, and the defaults `TestAppBuilder` documents. The URLs and
+/// the data directory go through the variables: the URLs are `Secret`s, and the mailbox
+/// folder is derived from the data directory while parsing.
 fn test_config(
     url: &str,
     owner_url: Option<&str>,
     dir: &TempDir,
-    extra: &[(&str, &str)],
+    secrets: &[(&'static str, String)],
 ) -> Config {
     let data_dir = dir.path().display().to_string();
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", url),
         ("DATABASE_MIGRATION_URL", owner_url.unwrap_or_default()),
         ("PORTAL_DATA_DIR", data_dir.as_str()),
-        ("PORTAL_SEED_DEMO", "false"),
-        ("PORTAL_MAX_PAGE_SIZE", "50"),
-        ("CACHE_ENABLED", "false"),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_vars(&vars).expect("test configuration")
+    vars.extend(secrets.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut config = Config::from_vars(&vars).expect("test configuration");
+    config.seed_demo = false;
+    config.max_page_size = 50;
+    config.cache_enabled = false;
+    config
 }
 
 /// The `extensions.code` of the first error, if any.

@@ -29,7 +29,7 @@ impl TestApp {
     pub async fn serve(&self) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
-        let router = portal_api::http::router(self.state.clone());
+        let router = self.router.clone();
         let relay = self.state.spawn_relay();
         let stopping = self.state.shutting_down();
         let server = tokio::spawn(async move {
