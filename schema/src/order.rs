@@ -12,7 +12,9 @@
 //! One corner is approximate: a key that occurs in a fragment whose type condition does not
 //! apply and again later in one that does is placed at the first occurrence.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
@@ -41,10 +43,7 @@ impl ResponseOrder {
     /// `response` with every object of its data in selection-set order.
     pub fn apply(&self, mut response: Response) -> Response {
         if let Some(operation) = self.operation() {
-            let walk = Walk {
-                document: &self.document,
-                variables: &self.variables,
-            };
+            let walk = Walk::new(&self.document, &self.variables);
             walk.value(&mut response.data, &[&operation.selection_set]);
         }
         response
@@ -65,12 +64,38 @@ impl ResponseOrder {
 struct Walk<'a> {
     document: &'a ExecutableDocument,
     variables: &'a Variables,
+    /// The keys of each combination of selection sets met so far: the items of a list (and
+    /// the same field in every item) share theirs, so they are collected once per answer.
+    known: RefCell<HashMap<Vec<usize>, Rc<Keys<'a>>>>,
+}
+
+/// Whether the keys of `map` already come in the order of `keys` (and nothing else is there).
+fn in_order(map: &IndexMap<Name, Value>, keys: &Keys<'_>) -> bool {
+    let mut present = map.keys();
+    let mut matched = 0;
+    for (key, _) in keys.iter() {
+        if map.contains_key(*key) {
+            if present.next() != Some(*key) {
+                return false;
+            }
+            matched += 1;
+        }
+    }
+    matched == map.len()
 }
 
 /// The response keys of merged selection sets in order, each with its fields' sub-selections.
 type Keys<'a> = Vec<(&'a Name, Vec<&'a Positioned<SelectionSet>>)>;
 
 impl<'a> Walk<'a> {
+    fn new(document: &'a ExecutableDocument, variables: &'a Variables) -> Self {
+        Self {
+            document,
+            variables,
+            known: RefCell::new(HashMap::new()),
+        }
+    }
+
     fn value(&self, value: &mut Value, sets: &[&'a Positioned<SelectionSet>]) {
         match value {
             Value::Object(map) => self.object(map, sets),
@@ -80,23 +105,46 @@ impl<'a> Walk<'a> {
     }
 
     fn object(&self, map: &mut IndexMap<Name, Value>, sets: &[&'a Positioned<SelectionSet>]) {
+        let keys = self.keys(sets);
+        if in_order(map, &keys) {
+            // The common case (fields that completed in order): recurse in place.
+            for (key, children) in keys.iter() {
+                if let (Some(value), false) = (map.get_mut(*key), children.is_empty()) {
+                    self.value(value, children);
+                }
+            }
+            return;
+        }
+        let mut ordered = IndexMap::with_capacity(map.len());
+        for (key, children) in keys.iter() {
+            if let Some(mut value) = map.swap_remove(*key) {
+                if !children.is_empty() {
+                    self.value(&mut value, children);
+                }
+                ordered.insert((*key).clone(), value);
+            }
+        }
+        // Nothing should be left; if something is, it comes after the rest.
+        ordered.extend(map.drain(..));
+        *map = ordered;
+    }
+
+    fn keys(&self, sets: &[&'a Positioned<SelectionSet>]) -> Rc<Keys<'a>> {
+        let id: Vec<usize> = sets
+            .iter()
+            .map(|set| std::ptr::from_ref(*set) as usize)
+            .collect();
+        if let Some(keys) = self.known.borrow().get(&id) {
+            return keys.clone();
+        }
         let mut keys: Keys<'a> = Vec::new();
         let mut visiting = HashSet::new();
         for set in sets {
             self.collect(set, &mut keys, &mut visiting);
         }
-        let mut ordered = IndexMap::with_capacity(map.len());
-        for (key, children) in keys {
-            if let Some(mut value) = map.shift_remove(key) {
-                if !children.is_empty() {
-                    self.value(&mut value, &children);
-                }
-                ordered.insert(key.clone(), value);
-            }
-        }
-        // Nothing should be left; if something is, it keeps its place after the rest.
-        ordered.extend(map.drain(..));
-        *map = ordered;
+        let keys = Rc::new(keys);
+        self.known.borrow_mut().insert(id, keys.clone());
+        keys
     }
 
     fn collect(
