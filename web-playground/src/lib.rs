@@ -79,7 +79,7 @@ const CONFIG_ID: &str = "playground-config";
 
 /// The full HTML document of the playground page.
 pub fn render(page: &PlaygroundPage<'_>) -> String {
-    let default_headers = page.default_token.map(|token| headers_json(token));
+    let default_headers = page.default_token.map(headers_json);
     let demo = page.demo.map(|demo| {
         json!({
             "patientName": demo.patient_name,

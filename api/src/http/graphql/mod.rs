@@ -124,7 +124,7 @@ async fn read_body(
         };
         EdgeError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
-            error: refusal.to_server_error(),
+            error: Box::new(refusal.to_server_error()),
         }
     };
     let declared = headers
@@ -192,7 +192,7 @@ async fn run(
 /// Why a request did not reach execution: an HTTP-level error, or a GraphQL request error.
 pub(crate) enum Rejected {
     Edge(EdgeError),
-    GraphQL(Response),
+    GraphQL(Box<Response>),
 }
 
 impl From<EdgeError> for Rejected {
@@ -227,7 +227,9 @@ async fn prepare(
             let mut error = error;
             let code = portal_schema::coded_error("", "BAD_USER_INPUT").extensions;
             error.extensions = code;
-            return Err(Rejected::GraphQL(Response::from_errors(vec![error])));
+            return Err(Rejected::GraphQL(Box::new(Response::from_errors(vec![
+                error,
+            ]))));
         }
     };
     if method == Method::GET && operation.is_some_and(|ty| ty != OperationType::Query) {
@@ -269,10 +271,12 @@ fn refused(refusal: Refusal) -> Rejected {
     match refusal {
         Refusal::Limit { .. } => Rejected::Edge(EdgeError {
             status: StatusCode::BAD_REQUEST,
-            error: refusal.to_server_error(),
+            error: Box::new(refusal.to_server_error()),
         }),
         Refusal::ControlCharacter { .. } => {
-            Rejected::GraphQL(Response::from_errors(vec![refusal.to_server_error()]))
+            Rejected::GraphQL(Box::new(Response::from_errors(vec![
+                refusal.to_server_error(),
+            ])))
         }
     }
 }
@@ -296,7 +300,7 @@ fn answer(state: &AppState, response: &Response, media: MediaType) -> axum::resp
 /// Counts an HTTP-level error like a GraphQL one, by its code, then answers.
 fn rejected(state: &AppState, err: EdgeError, media: MediaType) -> axum::response::Response {
     if let Some(metrics) = &state.metrics {
-        metrics.graphql_errors(&Response::from_errors(vec![err.error.clone()]));
+        metrics.graphql_errors(&Response::from_errors(vec![(*err.error).clone()]));
     }
     err.into_response(media)
 }

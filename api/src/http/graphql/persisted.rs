@@ -70,7 +70,7 @@ fn persisted_hash(params: &Params) -> Result<Option<String>, Rejected> {
 }
 
 fn graphql_error(code: &str, message: &str) -> Rejected {
-    Rejected::GraphQL(Response::from_errors(vec![portal_schema::coded_error(
-        message, code,
-    )]))
+    Rejected::GraphQL(Box::new(Response::from_errors(vec![
+        portal_schema::coded_error(message, code),
+    ])))
 }

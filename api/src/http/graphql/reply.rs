@@ -86,14 +86,15 @@ fn accepted(headers: &HeaderMap) -> impl Iterator<Item = (String, f32)> + '_ {
 #[derive(Debug)]
 pub struct EdgeError {
     pub status: StatusCode,
-    pub error: ServerError,
+    /// Boxed: a `ServerError` is large, and this travels in every `Result` of the edge.
+    pub error: Box<ServerError>,
 }
 
 impl EdgeError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            error: portal_schema::coded_error(message, code),
+            error: Box::new(portal_schema::coded_error(message, code)),
         }
     }
 
@@ -106,7 +107,7 @@ impl EdgeError {
             media,
             &Payload {
                 data: None,
-                errors: std::slice::from_ref(&self.error),
+                errors: std::slice::from_ref(&*self.error),
                 extensions: &BTreeMap::new(),
             },
         );
