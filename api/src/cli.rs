@@ -1,5 +1,5 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
-//! check, replay.
+//! check, replay, import.
 
 use crate::auth::Role;
 use anyhow::{Context as _, bail};
@@ -41,6 +41,8 @@ pub enum Command {
         #[command(subcommand)]
         command: OperationsCommand,
     },
+    /// Import master data from CSV (see the README for the columns); all or nothing.
+    Import(ImportArgs),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -74,6 +76,26 @@ pub struct TokenArgs {
     /// A staff-side role.
     #[arg(long, value_enum)]
     pub role: Option<StaffRole>,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// What the file holds.
+    #[arg(value_enum)]
+    pub kind: ImportKind,
+    /// The CSV file (UTF-8, a header row first).
+    pub file: std::path::PathBuf,
+    /// The organisation (tenant slug) the rows belong to, e.g. `demo`.
+    #[arg(long)]
+    pub tenant: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ImportKind {
+    /// Catalog tests, one row per analyte.
+    Catalog,
+    /// Patients, one row each.
+    Patients,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +153,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Operations {
             command: OperationsCommand::Manifest { files },
         } => operations_manifest(&files),
+        Command::Import(args) => import(config, args).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
             Ok(())
@@ -164,6 +187,26 @@ async fn database_role(config: &Config) -> String {
     };
     let _ = db.close().await;
     line
+}
+
+async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("cannot open {}", args.file.display()))?;
+    let db = open_database(&config).await?;
+    if config.auto_migrate {
+        apply_migrations(&config, &db).await?;
+    }
+    let cache = crate::state::read_cache(&config)?;
+    let tenant = crate::import::tenant_by_slug(&db, &args.tenant).await?;
+    let kind = match args.kind {
+        ImportKind::Catalog => crate::import::Kind::Catalog,
+        ImportKind::Patients => crate::import::Kind::Patients,
+    };
+    let imported = crate::import::run(&db, &cache, tenant, kind, std::io::BufReader::new(file))
+        .await
+        .with_context(|| format!("{} not imported", args.file.display()))?;
+    println!("{}: {imported}", args.file.display());
+    Ok(())
 }
 
 async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {

@@ -70,7 +70,8 @@ pub struct JobsConfig {
 /// Notification delivery: where messages go and how often failures are retried.
 #[derive(Clone)]
 pub struct NotifyConfig {
-    /// The portal's public address, the link every message carries (`PORTAL_PUBLIC_URL`).
+    /// The portal's public address, the link every message carries and the base of FHIR
+    /// links (`PORTAL_PUBLIC_URL`).
     pub public_url: String,
     /// Where messages are written when no SMTP server or provider is set.
     pub mailbox_dir: PathBuf,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod migrate;
 pub mod notify;

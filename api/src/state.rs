@@ -175,7 +175,7 @@ fn event_bus(config: &Config) -> anyhow::Result<EventBus> {
 
 /// Redis when `REDIS_URL` is set (shared by the replicas), else in process; off with
 /// `CACHE_ENABLED=false`.
-fn read_cache(config: &Config) -> anyhow::Result<ReadCache> {
+pub(crate) fn read_cache(config: &Config) -> anyhow::Result<ReadCache> {
     if !config.cache_enabled {
         return Ok(ReadCache::disabled());
     }

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::ValueType;
 use sea_orm::sea_query::{IntoCondition, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, Order, QueryFilter,
-    QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Value,
 };
 use uuid::Uuid;
 
@@ -21,6 +21,9 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub struct PageRequest {
     pub first: u64,
     pub after: Option<Cursor>,
+    /// Also count every row the list's filters match (one more statement): FHIR's
+    /// `Bundle.total`. GraphQL connections do not ask for it.
+    pub total: bool,
 }
 
 impl PageRequest {
@@ -37,7 +40,17 @@ impl PageRequest {
             }
         };
         let after = after.map(Cursor::decode).transpose()?;
-        Ok(Self { first, after })
+        Ok(Self {
+            first,
+            after,
+            total: false,
+        })
+    }
+
+    /// The same page, with the number of all matching rows (`Page::total`).
+    pub fn with_total(mut self) -> Self {
+        self.total = true;
+        self
     }
 }
 
@@ -106,6 +119,8 @@ pub struct Page<T> {
     pub cursors: Vec<Cursor>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
+    /// How many rows match the list's filters on all pages, when the request asked for it.
+    pub total: Option<u64>,
 }
 
 impl<T> Page<T> {
@@ -115,6 +130,7 @@ impl<T> Page<T> {
             cursors: Vec::new(),
             has_next_page: false,
             has_previous_page: false,
+            total: Some(0),
         }
     }
 
@@ -124,6 +140,7 @@ impl<T> Page<T> {
             cursors: self.cursors,
             has_next_page: self.has_next_page,
             has_previous_page: self.has_previous_page,
+            total: self.total,
         }
     }
 
@@ -161,8 +178,14 @@ impl<C: ColumnTrait> Keyset<C> {
     ) -> ServiceResult<Page<E::Model>>
     where
         E: EntityTrait<Column = C>,
+        E::Model: Sync,
         Db: ConnectionTrait,
     {
+        let total = if page.total {
+            Some(select.clone().count(db).await?)
+        } else {
+            None
+        };
         let mut select = select
             .order_by(self.key, self.order.clone())
             .order_by(self.id, self.order.clone());
@@ -181,6 +204,7 @@ impl<C: ColumnTrait> Keyset<C> {
             cursors,
             has_next_page,
             has_previous_page: page.after.is_some(),
+            total,
         })
     }
 
@@ -211,15 +235,27 @@ impl<C: ColumnTrait> Keyset<C> {
     }
 
     fn after(&self, key: Value, id: Uuid) -> Condition {
-        let (beyond_key, beyond_id): (SimpleExpr, SimpleExpr) = match self.order {
-            Order::Asc => (self.key.gt(key.clone()), self.id.gt(id)),
-            _ => (self.key.lt(key.clone()), self.id.lt(id)),
-        };
-        Condition::any()
-            .add(beyond_key)
-            .add(Condition::all().add(self.key.eq(key)).add(beyond_id))
-            .into_condition()
+        beyond(self.key, self.id, &self.order, key, id)
     }
+}
+
+/// The rows past `(key, id)` in a list sorted by `(key_column, id_column)` in `order`; the two
+/// columns may belong to different tables of a join (a child listed in its parent's order).
+pub fn beyond<K: ColumnTrait, I: ColumnTrait>(
+    key_column: K,
+    id_column: I,
+    order: &Order,
+    key: Value,
+    id: Uuid,
+) -> Condition {
+    let (beyond_key, beyond_id): (SimpleExpr, SimpleExpr) = match order {
+        Order::Asc => (key_column.gt(key.clone()), id_column.gt(id)),
+        _ => (key_column.lt(key.clone()), id_column.lt(id)),
+    };
+    Condition::any()
+        .add(beyond_key)
+        .add(Condition::all().add(key_column.eq(key)).add(beyond_id))
+        .into_condition()
 }
 
 /// A list of one patient's rows (results, orders, appointments, coverages, claims, grants):
@@ -242,6 +278,7 @@ impl<C: ColumnTrait> PatientList<C> {
     ) -> ServiceResult<Page<E::Model>>
     where
         E: EntityTrait<Column = C>,
+        E::Model: Sync,
         Db: ConnectionTrait,
     {
         let select = select

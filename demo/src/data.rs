@@ -60,7 +60,13 @@ pub(crate) struct Facility {
     pub key: String,
     pub name: String,
     pub clia_number: String,
+    /// The street line.
     pub address: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+    pub phone: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +74,8 @@ pub(crate) struct Facility {
 pub(crate) struct Clinician {
     pub subject: String,
     pub name: String,
+    pub given_name: String,
+    pub family_name: String,
     pub npi: String,
 }
 
@@ -81,6 +89,9 @@ pub(crate) struct CatalogTest {
     pub category: TestCategory,
     pub specimen: Option<String>,
     pub sensitive: bool,
+    /// Results go to public health (HIV, SARS-CoV-2).
+    #[serde(default)]
+    pub reportable: bool,
     /// In order; a result's `values` pair with them one to one.
     pub analytes: Vec<Analyte>,
 }
@@ -104,6 +115,14 @@ pub(crate) struct Patient {
     pub given_name: String,
     pub family_name: String,
     pub birth_date: NaiveDate,
+    /// HL7 table 0001.
+    pub sex: String,
+    /// CDC race code.
+    pub race: String,
+    /// CDC ethnicity code.
+    pub ethnicity: String,
+    pub language: String,
+    pub address: Address,
     /// The portal login; a patient without one is reached through a proxy.
     pub account: Option<String>,
     pub email: Option<String>,
@@ -112,6 +131,18 @@ pub(crate) struct Patient {
     pub appointments: Vec<Appointment>,
     pub orders: Vec<Order>,
     pub coverages: Vec<Coverage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Address {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub county: Option<String>,
+    pub country: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,6 +263,11 @@ mod tests {
     fn the_embedded_hospital_parses() {
         let demo = riverside().expect("riverside.json");
         assert_eq!(demo.patients.len(), 4);
-        assert_eq!(demo.catalog.len(), 5);
+        assert_eq!(demo.catalog.len(), 6);
+        assert_eq!(
+            demo.catalog.iter().filter(|t| t.reportable).count(),
+            2,
+            "HIV and SARS-CoV-2"
+        );
     }
 }

@@ -95,6 +95,12 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             clia_number: Some(f.clia_number.clone()),
             address: Some(f.address.clone()),
             created_at: self.now,
+            city: Some(f.city.clone()),
+            state: Some(f.state.clone()),
+            postal_code: Some(f.postal_code.clone()),
+            country: Some(f.country.clone()),
+            phone: Some(f.phone.clone()),
+            updated_at: None,
         };
         Ok(row.into_active_model().insert(self.db).await?.id)
     }
@@ -107,6 +113,9 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             display_name: c.name.clone(),
             npi: Some(c.npi.clone()),
             created_at: self.now,
+            given_name: Some(c.given_name.clone()),
+            family_name: Some(c.family_name.clone()),
+            updated_at: None,
         };
         Ok(row.into_active_model().insert(self.db).await?.id)
     }
@@ -131,6 +140,8 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             reference_text: None,
             sensitive: t.sensitive,
             created_at: self.now,
+            reportable: t.reportable,
+            updated_at: None,
         };
         let id = row.into_active_model().insert(self.db).await?.id;
         for (position, a) in (0..).zip(&t.analytes) {
@@ -177,6 +188,18 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             phone: p.phone.clone(),
             user_subject: p.account.clone(),
             created_at: self.now,
+            sex: Some(p.sex.clone()),
+            race: Some(p.race.clone()),
+            ethnicity: Some(p.ethnicity.clone()),
+            address_line1: Some(p.address.line1.clone()),
+            address_line2: p.address.line2.clone(),
+            city: Some(p.address.city.clone()),
+            state: Some(p.address.state.clone()),
+            postal_code: Some(p.address.postal_code.clone()),
+            county: p.address.county.clone(),
+            country: Some(p.address.country.clone()),
+            language: Some(p.language.clone()),
+            updated_at: None,
         };
         let id = row.into_active_model().insert(self.db).await?.id;
         self.preferences(id, &p.preferences).await?;
@@ -426,6 +449,8 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             period_end: c.end.map(|end| self.at(end).date_naive()),
             status: c.status,
             created_at: start,
+            payer_id: None,
+            updated_at: None,
         };
         let coverage_id = row.into_active_model().insert(self.db).await?.id;
         for claim in &c.claims {
@@ -455,6 +480,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             currency: c.currency.clone(),
             status: c.status,
             created_at: service,
+            updated_at: None,
         }
         .into_active_model()
         .insert(self.db)

@@ -24,6 +24,8 @@ pub struct Model {
     pub currency: String,
     pub status: ClaimStatus,
     pub created_at: DateTimeUtc,
+    /// Last change through master data; `None` when unchanged since created.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

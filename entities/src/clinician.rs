@@ -15,6 +15,12 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub npi: Option<String>,
     pub created_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub given_name: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub family_name: Option<String>,
+    /// Last change through master data; `None` when unchanged since created.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

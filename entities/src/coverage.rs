@@ -23,6 +23,11 @@ pub struct Model {
     pub period_end: Option<Date>,
     pub status: CoverageStatus,
     pub created_at: DateTimeUtc,
+    /// The payer's identifier (IN1-3), when the sender gives one.
+    #[sea_orm(column_type = "Text")]
+    pub payer_id: Option<String>,
+    /// Last change through master data; `None` when unchanged since created.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,9 +12,22 @@ pub struct Model {
     pub name: String,
     #[sea_orm(column_type = "Text")]
     pub clia_number: Option<String>,
+    /// The street line(s).
     #[sea_orm(column_type = "Text")]
     pub address: Option<String>,
     pub created_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub city: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub state: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub postal_code: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub country: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub phone: Option<String>,
+    /// Last change through master data; `None` when unchanged since created.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,34 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub user_subject: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Administrative sex, HL7 table 0001 (F, M, O, U, A, N).
+    #[sea_orm(column_type = "Text")]
+    pub sex: Option<String>,
+    /// CDC race code (HL7 table 0005), e.g. `2106-3`.
+    #[sea_orm(column_type = "Text")]
+    pub race: Option<String>,
+    /// Ethnic group, HL7 table 0189 (H, N, U) or its CDC code (`2135-2`, `2186-5`).
+    #[sea_orm(column_type = "Text")]
+    pub ethnicity: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub address_line1: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub address_line2: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub city: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub state: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub postal_code: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub county: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub country: Option<String>,
+    /// Preferred language (BCP 47 or ISO 639, e.g. `en`, `spa`).
+    #[sea_orm(column_type = "Text")]
+    pub language: Option<String>,
+    /// Last change through master data; `None` when unchanged since created.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

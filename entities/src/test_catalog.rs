@@ -26,6 +26,10 @@ pub struct Model {
     pub reference_text: Option<String>,
     pub sensitive: bool,
     pub created_at: DateTimeUtc,
+    /// Results of this test are reported to public health.
+    pub reportable: bool,
+    /// Last change through master data; `None` when unchanged since created.
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,12 @@ mod m20261123_000011_add_expiry_job_columns;
 mod m20261123_000020_create_audit_chain_head;
 mod m20261123_000021_enable_row_level_security;
 mod m20261123_000022_add_outbox_publish_seq;
+mod m20261201_000001_add_patient_demographics;
+mod m20261201_000002_add_catalog_reportable;
+mod m20261201_000003_add_directory_contact;
+mod m20261201_000004_add_coverage_payer_id;
+
+mod columns;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -45,6 +51,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000020_create_audit_chain_head::Migration),
             Box::new(m20261123_000021_enable_row_level_security::Migration),
             Box::new(m20261123_000022_add_outbox_publish_seq::Migration),
+            Box::new(m20261201_000001_add_patient_demographics::Migration),
+            Box::new(m20261201_000002_add_catalog_reportable::Migration),
+            Box::new(m20261201_000003_add_directory_contact::Migration),
+            Box::new(m20261201_000004_add_coverage_payer_id::Migration),
         ]
     }
 }

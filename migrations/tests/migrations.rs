@@ -35,7 +35,7 @@ const TABLES: [&str; 22] = [
 /// Number of named indexes (`idx_*` / `uq_*`) the spec asks for, plus the three the
 /// scheduled jobs scan (`m20261123_000011_add_expiry_job_columns`) and the outbox's
 /// per-tenant publication sequence (`m20261123_000022_add_outbox_publish_seq`).
-const INDEXES: i64 = 37;
+const INDEXES: i64 = 42;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");

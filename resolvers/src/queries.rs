@@ -3,7 +3,9 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 use chrono::NaiveDate;
-use portal_services::{ServiceError, catalog, nodes, patients, result_links, results};
+use portal_services::{
+    ServiceError, catalog, directory_list, nodes, patients, result_links, results,
+};
 
 use crate::context::{app, connection, page, request};
 use crate::error::{GqlResult, to_gql};
@@ -75,6 +77,43 @@ impl CatalogQuery {
             .await
             .gql()?;
         Ok(connection(rows, TestCatalogItem))
+    }
+}
+
+#[derive(Default)]
+pub struct DirectoryQuery;
+
+#[Object]
+impl DirectoryQuery {
+    /// The organisation's facilities, by name; `search` matches part of the name.
+    async fn facilities(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Facility>> {
+        let page = page(ctx, first, after)?;
+        let rows = directory_list::facilities(request(ctx)?, search.as_deref(), &page)
+            .await
+            .gql()?;
+        Ok(connection(rows, Facility))
+    }
+
+    /// The organisation's clinicians, by display name; `search` matches part of the name or
+    /// the whole NPI.
+    async fn clinicians(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Clinician>> {
+        let page = page(ctx, first, after)?;
+        let rows = directory_list::clinicians(request(ctx)?, search.as_deref(), &page)
+            .await
+            .gql()?;
+        Ok(connection(rows, Clinician))
     }
 }
 
@@ -162,6 +201,7 @@ pub struct Query(
     PatientQuery,
     ResultQuery,
     CatalogQuery,
+    DirectoryQuery,
     NodeQuery,
     WalkInQuery,
 );

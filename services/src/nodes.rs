@@ -1,7 +1,8 @@
 //! Looking up any one record by id for `node(id)`, with the access check of its kind.
 
 use portal_entities::{
-    appointment, claim, clinician, coverage, facility, proxy_grant, test_catalog, test_order,
+    appointment, claim, clinician, coverage, facility, proxy_grant, tenant, test_catalog,
+    test_order,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -167,4 +168,15 @@ pub async fn clinician(ctx: &RequestContext, id: Uuid) -> ServiceResult<clinicia
         "clinician",
     )
     .await
+}
+
+/// The viewer's own organisation (tenant); any other id is NOT_FOUND.
+pub async fn own_tenant(ctx: &RequestContext, id: Uuid) -> ServiceResult<tenant::Model> {
+    if ctx.viewer()?.tenant_id != id {
+        return Err(ServiceError::NotFound("organization"));
+    }
+    tenant::Entity::find_by_id(id)
+        .one(ctx.db())
+        .await?
+        .ok_or(ServiceError::NotFound("organization"))
 }

@@ -3,7 +3,7 @@
 use portal_entities::{patient, test_order};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -93,6 +93,24 @@ pub async fn visible_to_viewer(
     ctx: &RequestContext,
     page: &PageRequest,
 ) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
+    let Some(select) = visible(ctx).await? else {
+        return Ok(Page::empty());
+    };
+    let keyset = Keyset {
+        key: patient::Column::Id,
+        id: patient::Column::Id,
+        kind: KeyKind::Id,
+        order: Order::Asc,
+    };
+    let rows = keyset.fetch(select, page, ctx.db()).await?;
+    authorize_each(ctx, rows).await
+}
+
+/// The patients of the viewer's tenant the viewer may see, as a query to filter further;
+/// `None` when they may see nobody. The answer is noted as a patient list (read cache).
+pub(crate) async fn visible(
+    ctx: &RequestContext,
+) -> ServiceResult<Option<Select<patient::Entity>>> {
     let viewer = ctx.viewer()?;
     ctx.note_patient_list();
     let mut select = patient::Entity::find().filter(patient::Column::TenantId.eq(viewer.tenant_id));
@@ -115,22 +133,25 @@ pub async fn visible_to_viewer(
             visible = visible.add(patient::Column::Id.in_subquery(treated_by(clinician_id)));
         }
         if visible.is_empty() {
-            return Ok(Page::empty());
+            return Ok(None);
         }
         select = select.filter(visible);
     }
-    let keyset = Keyset {
-        key: patient::Column::Id,
-        id: patient::Column::Id,
-        kind: KeyKind::Id,
-        order: Order::Asc,
-    };
+    Ok(Some(select))
+}
+
+/// Each patient of the page with the viewer's proof of access (every one audited).
+pub(crate) async fn authorize_each(
+    ctx: &RequestContext,
+    rows: Page<patient::Model>,
+) -> ServiceResult<Page<(PatientAccess, patient::Model)>> {
     let Page {
         items,
         cursors,
         has_next_page,
         has_previous_page,
-    } = keyset.fetch(select, page, ctx.db()).await?;
+        total,
+    } = rows;
     let mut visible = Vec::with_capacity(items.len());
     for patient in items {
         let access = access::authorize(ctx, patient.id, Scope::Profile, READ.entity(patient.id));
@@ -141,6 +162,7 @@ pub async fn visible_to_viewer(
         cursors,
         has_next_page,
         has_previous_page,
+        total,
     })
 }
 

@@ -1,9 +1,13 @@
 //! Reading test results: a patient's result list, one result, and its correction history.
 
 use chrono::{DateTime, Utc};
-use portal_entities::{ResultStatus, TestCategory, result_view, test_result};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, Order, QueryFilter};
+use portal_entities::{
+    CodeSystem, ResultStatus, TestCategory, result_view, test_catalog, test_result,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -21,6 +25,15 @@ pub struct ResultFilter {
     pub statuses: Option<Vec<ResultStatus>>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Only results of these catalog tests (by code, in `code_system` when given).
+    pub tests: Option<Vec<TestCode>>,
+}
+
+/// A catalog test code, optionally with its code system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCode {
+    pub system: Option<CodeSystem>,
+    pub code: String,
 }
 
 impl ResultFilter {
@@ -81,6 +94,9 @@ pub async fn list(
     if let Some(until) = filter.until {
         select = select.filter(test_result::Column::IssuedAt.lte(until));
     }
+    if let Some(tests) = &filter.tests {
+        select = select.filter(of_tests(access.tenant_id, tests));
+    }
     let list = PatientList {
         tenant: test_result::Column::TenantId,
         patient: test_result::Column::PatientId,
@@ -93,6 +109,77 @@ pub async fn list(
     };
     let page = list.fetch(ctx.db(), &access, select, page).await?;
     Ok((Visibility { access, rule }, page))
+}
+
+/// Results of the catalog tests with one of `codes` (an empty list matches nothing).
+fn of_tests(tenant_id: Uuid, codes: &[TestCode]) -> Condition {
+    let mut any = Condition::any();
+    for code in codes {
+        let mut one = Condition::all().add(test_catalog::Column::Code.eq(code.code.as_str()));
+        if let Some(system) = code.system {
+            one = one.add(test_catalog::Column::CodeSystem.eq(system));
+        }
+        any = any.add(one);
+    }
+    if codes.is_empty() {
+        any = any.add(Expr::val(1).eq(2));
+    }
+    Condition::all().add(
+        Expr::col((test_result::Entity, test_result::Column::TestId)).in_subquery(
+            Query::select()
+                .column(test_catalog::Column::Id)
+                .from(test_catalog::Entity)
+                .and_where(test_catalog::Column::TenantId.eq(tenant_id))
+                .cond_where(any)
+                .to_owned(),
+        ),
+    )
+}
+
+/// Every version of a correction chain the viewer may see, oldest first, by the chain's id
+/// (the id of its first version). NOT_FOUND when the chain's current version is not
+/// released to the viewer: a patient never learns of a result through its history.
+#[instrument(skip(ctx), fields(request_id = %ctx.request_id))]
+pub async fn chain(
+    ctx: &RequestContext,
+    chain_id: Uuid,
+) -> ServiceResult<(Visibility, Vec<test_result::Model>)> {
+    let db = ctx.db();
+    let viewer = ctx.viewer()?;
+    let versions = test_result::Entity::find()
+        .filter(test_result::Column::TenantId.eq(viewer.tenant_id))
+        .filter(test_result::Column::ChainId.eq(chain_id))
+        .order_by_asc(test_result::Column::IssuedAt)
+        .order_by_asc(test_result::Column::Id)
+        .all(db)
+        .await?;
+    let Some(first) = versions.first() else {
+        return Err(ServiceError::NotFound("test result"));
+    };
+    let (patient_id, test_id) = (first.patient_id, first.test_id);
+    let what = READ.entity(chain_id);
+    let access = access::authorize(ctx, patient_id, Scope::Results, what).await?;
+    let rule = ReleaseRule::for_access(db, &access).await?;
+    let sensitive = release::is_sensitive(db, access.tenant_id, test_id).await?;
+    let replaced: Vec<Uuid> = versions
+        .iter()
+        .filter_map(|v| v.replaces_result_id)
+        .collect();
+    let current_shown = versions
+        .iter()
+        .find(|v| !replaced.contains(&v.id))
+        .is_some_and(|current| rule.allows(current, sensitive));
+    if !current_shown {
+        ctx.record(
+            AuditRecord::new(what, Some(patient_id), Outcome::Denied).reason("not released"),
+        );
+        return Err(ServiceError::NotFound("test result"));
+    }
+    let shown = versions
+        .into_iter()
+        .filter(|v| rule.allows(v, sensitive))
+        .collect();
+    Ok((Visibility { access, rule }, shown))
 }
 
 /// One result by id, if the viewer may see it (unreleased results are NOT_FOUND to patients).

@@ -1,6 +1,8 @@
-//! The HTTP surface: GraphQL (HTTP and WebSocket), the playground, health, readiness and metrics.
+//! The HTTP surface: GraphQL (HTTP and WebSocket), the FHIR R4 read API, the playground,
+//! health, readiness and metrics.
 
 mod auth;
+mod fhir;
 mod graphql;
 mod health;
 mod metrics;
@@ -19,7 +21,8 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/health", get(health::health))
-        .route("/ready", get(health::ready));
+        .route("/ready", get(health::ready))
+        .nest(fhir::BASE_PATH, fhir::routes(&state));
     if state.config.playground {
         let pages = Router::new()
             .route("/", get(playground::page))

@@ -82,6 +82,12 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         clia_number: Some(String::from("clia_number value")),
         address: Some(String::from("address value")),
         created_at: now,
+        city: Some(String::from("city value")),
+        state: Some(String::from("state value")),
+        postal_code: Some(String::from("postal_code value")),
+        country: Some(String::from("country value")),
+        phone: Some(String::from("phone value")),
+        updated_at: Some(now),
     };
     round_trip!(db, facility, facility, facility.id);
 
@@ -92,6 +98,9 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         display_name: String::from("display_name value"),
         npi: Some(String::from("npi value")),
         created_at: now,
+        given_name: Some(String::from("given_name value")),
+        family_name: Some(String::from("family_name value")),
+        updated_at: Some(now),
     };
     round_trip!(db, clinician, clinician, clinician.id);
 
@@ -106,6 +115,18 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         phone: Some(String::from("phone value")),
         user_subject: Some(String::from("user_subject value")),
         created_at: now,
+        sex: Some(String::from("sex value")),
+        race: Some(String::from("race value")),
+        ethnicity: Some(String::from("ethnicity value")),
+        address_line1: Some(String::from("address_line1 value")),
+        address_line2: Some(String::from("address_line2 value")),
+        city: Some(String::from("city value")),
+        state: Some(String::from("state value")),
+        postal_code: Some(String::from("postal_code value")),
+        county: Some(String::from("county value")),
+        country: Some(String::from("country value")),
+        language: Some(String::from("language value")),
+        updated_at: Some(now),
     };
     round_trip!(db, patient, patient, patient.id);
 
@@ -167,6 +188,8 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         reference_text: Some(String::from("reference_text value")),
         sensitive: true,
         created_at: now,
+        reportable: true,
+        updated_at: Some(now),
     };
     round_trip!(db, test_catalog, test_catalog, test_catalog.id);
 
@@ -298,6 +321,8 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         period_end: Some(date),
         status: CoverageStatus::Active,
         created_at: now,
+        payer_id: Some(String::from("payer_id value")),
+        updated_at: Some(now),
     };
     round_trip!(db, coverage, coverage, coverage.id);
 
@@ -315,6 +340,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         currency: String::from("currency value"),
         status: ClaimStatus::Adjusted,
         created_at: now,
+        updated_at: Some(now),
     };
     round_trip!(db, claim, claim, claim.id);
 

@@ -2,6 +2,7 @@
 
 mod account;
 mod appointments;
+mod master_data;
 mod results;
 mod walk_in;
 
@@ -9,6 +10,7 @@ use async_graphql::MergedObject;
 
 pub use account::AccountMutation;
 pub use appointments::AppointmentMutation;
+pub use master_data::MasterDataMutation;
 pub use results::ResultMutation;
 pub use walk_in::WalkInMutation;
 
@@ -19,4 +21,5 @@ pub struct Mutation(
     AccountMutation,
     AppointmentMutation,
     WalkInMutation,
+    MasterDataMutation,
 );

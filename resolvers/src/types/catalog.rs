@@ -45,6 +45,10 @@ impl TestCatalogItem {
     async fn sensitive(&self) -> bool {
         self.0.sensitive
     }
+    /// Results of this test are reported to public health.
+    async fn reportable(&self) -> bool {
+        self.0.reportable
+    }
     /// The analytes a result of this test reports.
     async fn analytes(&self, ctx: &Context<'_>) -> Result<Vec<CatalogAnalyte>> {
         let rows = loader(ctx)?.load_one(AnalytesOf(self.0.id)).await.gql()?;

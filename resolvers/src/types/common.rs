@@ -55,8 +55,24 @@ impl Facility {
     async fn clia_number(&self) -> Option<&str> {
         self.0.clia_number.as_deref()
     }
+    /// The street line(s).
     async fn address(&self) -> Option<&str> {
         self.0.address.as_deref()
+    }
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    async fn state(&self) -> Option<&str> {
+        self.0.state.as_deref()
+    }
+    async fn postal_code(&self) -> Option<&str> {
+        self.0.postal_code.as_deref()
+    }
+    async fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
     }
 }
 
@@ -70,6 +86,12 @@ impl Clinician {
     }
     async fn display_name(&self) -> &str {
         &self.0.display_name
+    }
+    async fn given_name(&self) -> Option<&str> {
+        self.0.given_name.as_deref()
+    }
+    async fn family_name(&self) -> Option<&str> {
+        self.0.family_name.as_deref()
     }
     async fn npi(&self) -> Option<&str> {
         self.0.npi.as_deref()

@@ -19,8 +19,13 @@ impl Coverage {
     pub async fn id(&self) -> ID {
         encode(NodeType::Coverage, self.0.id)
     }
+    /// The payer's name.
     async fn payer(&self) -> &str {
         &self.0.payer
+    }
+    /// The payer's identifier, when the registration system sent one.
+    async fn payer_id(&self) -> Option<&str> {
+        self.0.payer_id.as_deref()
     }
     async fn plan_name(&self) -> &str {
         &self.0.plan_name

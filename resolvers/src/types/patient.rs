@@ -20,13 +20,17 @@ use crate::error::GqlResult;
 use crate::ids::{NodeType, decode, encode};
 
 pub struct Patient {
-    model: patient::Model,
+    /// Boxed: the demographics make the row large, and `Node` holds a `Patient` by value.
+    model: Box<patient::Model>,
     access: PatientAccess,
 }
 
 impl Patient {
     pub fn new(model: patient::Model, access: PatientAccess) -> Self {
-        Self { model, access }
+        Self {
+            model: Box::new(model),
+            access,
+        }
     }
 }
 
@@ -54,6 +58,42 @@ pub struct AppointmentFilter {
 pub struct ClaimFilter {
     pub coverage_id: Option<ID>,
     pub status: Option<Vec<ClaimStatus>>,
+}
+
+/// A patient's postal address.
+#[derive(SimpleObject)]
+pub struct PostalAddress {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    /// County or parish.
+    pub county: Option<String>,
+    pub country: Option<String>,
+}
+
+impl PostalAddress {
+    fn of(p: &patient::Model) -> Option<Self> {
+        let parts = [
+            &p.address_line1,
+            &p.address_line2,
+            &p.city,
+            &p.state,
+            &p.postal_code,
+            &p.county,
+            &p.country,
+        ];
+        parts.iter().any(|v| v.is_some()).then(|| Self {
+            line1: p.address_line1.clone(),
+            line2: p.address_line2.clone(),
+            city: p.city.clone(),
+            state: p.state.clone(),
+            postal_code: p.postal_code.clone(),
+            county: p.county.clone(),
+            country: p.country.clone(),
+        })
+    }
 }
 
 /// How the viewer may see this patient.
@@ -88,6 +128,25 @@ impl Patient {
     }
     async fn phone(&self) -> Option<&str> {
         self.model.phone.as_deref()
+    }
+    /// Administrative sex, HL7 table 0001 (F, M, O, U, A, N).
+    async fn sex(&self) -> Option<&str> {
+        self.model.sex.as_deref()
+    }
+    /// CDC race code (HL7 table 0005), e.g. 2106-3.
+    async fn race(&self) -> Option<&str> {
+        self.model.race.as_deref()
+    }
+    /// Ethnic group: HL7 table 0189 (H, N, U) or CDC 2135-2 / 2186-5.
+    async fn ethnicity(&self) -> Option<&str> {
+        self.model.ethnicity.as_deref()
+    }
+    async fn address(&self) -> Option<PostalAddress> {
+        PostalAddress::of(&self.model)
+    }
+    /// Preferred language (BCP 47 or ISO 639).
+    async fn language(&self) -> Option<&str> {
+        self.model.language.as_deref()
     }
     /// How the viewer is related to this patient and what they may see.
     async fn access(&self) -> PatientAccessInfo {
@@ -128,6 +187,7 @@ impl Patient {
                 .map(|s| s.into_iter().map(Into::into).collect()),
             since: filter.since,
             until: filter.until,
+            tests: None,
         };
         let (vis, rows) = results::list(request(ctx)?, &self.access, &filter, &page)
             .await

@@ -4,10 +4,11 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, Result};
 use portal_core::identity::Viewer as AuthViewer;
 use portal_entities::tenant;
-use portal_services::{ServiceError, patients};
+use portal_services::{ServiceError, patient_search, patients};
 use sea_orm::EntityTrait;
 
 use super::enums::Role;
+use super::master_data::PatientSearchInput;
 use super::patient::Patient;
 use crate::context::{connection, page, request};
 use crate::error::{GqlResult, to_gql};
@@ -55,17 +56,28 @@ impl Viewer {
         Ok(Some(Patient::new(model, access)))
     }
     /// Every patient the viewer may see: themself and those who granted them proxy access;
-    /// a clinician's patients; the whole organisation for lab and staff.
+    /// a clinician's patients; the whole organisation for lab and staff. With `search`, those
+    /// of them that match, in family-name order (audited as a search).
     async fn patients(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        search: Option<PatientSearchInput>,
     ) -> Result<Connection<String, Patient>> {
         let page = page(ctx, first, after)?;
-        let rows = patients::visible_to_viewer(request(ctx)?, &page)
-            .await
-            .gql()?;
+        let rows = match search {
+            Some(s) => {
+                let search = patient_search::PatientSearch {
+                    name: s.name,
+                    mrn: s.mrn,
+                    birth_date: s.birth_date,
+                };
+                patient_search::search(request(ctx)?, &search, &page).await
+            }
+            None => patients::visible_to_viewer(request(ctx)?, &page).await,
+        }
+        .gql()?;
         Ok(connection(rows, |(access, p)| Patient::new(p, access)))
     }
 }

@@ -29,9 +29,20 @@ const PREFIX: &str = "portal:cache:v1";
 /// Every entry depends on it; it moves on when a Redis bump could not be written.
 const EPOCH_KEY: &str = "portal:cache:v1:g:epoch";
 /// Audit actions after which the lists of whom a viewer may see can change (a new order
-/// makes a clinician's patient, a grant or revoke a proxy's).
-const LIST_CHANGING_ACTIONS: &[&str] =
-    &["result.create", "proxy_grant.create", "proxy_grant.revoke"];
+/// makes a clinician's patient, a grant or revoke a proxy's; a registered or renamed patient
+/// joins a staff list or search).
+const LIST_CHANGING_ACTIONS: &[&str] = &[
+    "result.create",
+    "proxy_grant.create",
+    "proxy_grant.revoke",
+    "patient.create",
+    "patient.register",
+    "patient.update",
+];
+/// Audit action prefixes of master data that answers show without naming a patient's
+/// generation (a facility's name on an order, the catalog): they move the tenant's master
+/// data generation, on which every entry of the tenant depends.
+const MASTER_DATA_ACTIONS: &[&str] = &["facility.", "clinician.", "catalog_test."];
 /// Entries that would live shorter than this are not stored.
 const MIN_TTL: Duration = Duration::from_secs(1);
 
@@ -162,6 +173,26 @@ impl ReadCache {
         }
     }
 
+    /// After a change made outside a request (a CSV import): every entry of the tenant is
+    /// stale, its patient lists and master data included.
+    pub async fn invalidate_tenant(&self, tenant: Uuid) -> Result<(), CacheError> {
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        let keys = [master_key(tenant), list_key(tenant), write_key(tenant)];
+        inner.bump(&keys).await
+    }
+
+    /// After writes of a unit of work that did not come through GraphQL (an HL7 message, a
+    /// job), once they committed: the same generations a mutation with these audit records
+    /// moves on.
+    pub async fn invalidate_after(&self, ctx: &RequestContext) -> Result<(), CacheError> {
+        let (Some(inner), Some(tenant)) = (&self.inner, ctx.tenant()) else {
+            return Ok(());
+        };
+        inner.invalidate(tenant, &ctx.read_deps()).await
+    }
+
     /// After executing (and after the request's writes committed).
     pub async fn after(&self, plan: Plan, deps: &ReadDeps, response: &Response) {
         let Some(inner) = &self.inner else {
@@ -244,6 +275,7 @@ impl Inner {
         let records = deps.records();
         let mut keys: Vec<String> = vec![EPOCH_KEY.to_owned()];
         keys.extend(patient_keys(tenant, &records));
+        keys.push(master_key(tenant));
         if deps.lists_patients() {
             keys.push(list_key(tenant));
         }
@@ -278,13 +310,24 @@ impl Inner {
         {
             keys.push(list_key(tenant));
         }
+        if records.iter().any(|r| {
+            MASTER_DATA_ACTIONS
+                .iter()
+                .any(|prefix| r.action.starts_with(prefix))
+        }) {
+            keys.push(master_key(tenant));
+        }
         keys.push(write_key(tenant));
+        self.bump(&keys).await
+    }
+
+    async fn bump(&self, keys: &[String]) -> Result<(), CacheError> {
         match &self.store {
             Store::Memory(store) => {
-                store.bump(&keys);
+                store.bump(keys);
                 Ok(())
             }
-            Store::Redis(store) => store.bump(&keys).await,
+            Store::Redis(store) => store.bump(keys).await,
         }
     }
 
@@ -320,6 +363,10 @@ fn patient_keys(
 
 fn list_key(tenant: Uuid) -> String {
     format!("{PREFIX}:g:lists:{tenant}")
+}
+
+fn master_key(tenant: Uuid) -> String {
+    format!("{PREFIX}:g:master:{tenant}")
 }
 
 fn write_key(tenant: Uuid) -> String {

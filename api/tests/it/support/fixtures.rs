@@ -158,6 +158,12 @@ impl TestApp {
             clia_number: Some("05D0000001".into()),
             address: None,
             created_at: Utc::now(),
+            city: None,
+            state: None,
+            postal_code: None,
+            country: None,
+            phone: None,
+            updated_at: None,
         }
         .into_active_model()
         .insert(&self.owner)
@@ -175,6 +181,9 @@ impl TestApp {
             display_name: format!("Dr {subject}"),
             npi: None,
             created_at: Utc::now(),
+            given_name: None,
+            family_name: None,
+            updated_at: None,
         }
         .into_active_model()
         .insert(&self.owner)
@@ -199,6 +208,8 @@ impl TestApp {
             reference_text: None,
             sensitive,
             created_at: Utc::now(),
+            reportable: false,
+            updated_at: None,
         }
         .into_active_model()
         .insert(&self.owner)
@@ -220,6 +231,18 @@ impl TestApp {
             phone: None,
             user_subject: subject.map(Into::into),
             created_at: Utc::now(),
+            sex: None,
+            race: None,
+            ethnicity: None,
+            address_line1: None,
+            address_line2: None,
+            city: None,
+            state: None,
+            postal_code: None,
+            county: None,
+            country: None,
+            language: None,
+            updated_at: None,
         }
         .into_active_model()
         .insert(&self.owner)

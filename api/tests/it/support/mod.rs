@@ -206,6 +206,12 @@ impl TestApp {
         }
     }
 
+    /// How many SQL statements the application's pool has run so far (any path: services
+    /// called directly, imports, requests).
+    pub fn statement_count(&self) -> usize {
+        self.statements.load(Ordering::SeqCst)
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
     }

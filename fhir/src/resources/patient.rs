@@ -1,0 +1,84 @@
+//! Patient: the record's demographics, with the MRN as identifier.
+
+use portal_entities::patient;
+use portal_services::patient_search::{self, PatientSearch};
+use portal_services::patients;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{date, prune, reference};
+use crate::bundle::{self, Entry};
+use crate::codes::{MRN, V2_0203};
+use crate::edge::Call;
+use crate::outcome::{FhirError, FhirResult};
+use crate::params::{Search, birth_date, tokens};
+
+pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
+    let (_, row) = patients::get(&call.ctx, id).await?;
+    Ok(resource(&row))
+}
+
+/// `identifier`, `name`, `birthdate`: among the patients the viewer may see.
+pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
+    let mut criteria = PatientSearch::default();
+    if let Some(value) = search.one("identifier") {
+        let token = match tokens(value)?.as_slice() {
+            [one] => one.clone(),
+            _ => return Err(FhirError::invalid("identifier takes one MRN")),
+        };
+        if token.system.is_some_and(|s| s != MRN) {
+            return Err(FhirError::invalid(format!(
+                "identifier system must be {MRN} (or left out)"
+            )));
+        }
+        criteria.mrn = Some(token.code.to_owned());
+    }
+    criteria.name = search.one("name").map(str::to_owned);
+    criteria.birth_date = search.one("birthdate").map(birth_date).transpose()?;
+    let page = call.page(search)?;
+    let none = criteria.name.is_none() && criteria.mrn.is_none() && criteria.birth_date.is_none();
+    let page = if none {
+        patients::visible_to_viewer(&call.ctx, &page).await?
+    } else {
+        patient_search::search(&call.ctx, &criteria, &page).await?
+    };
+    let entries = page
+        .items
+        .iter()
+        .map(|(_, row)| Entry::matched(resource(row)))
+        .collect();
+    Ok(bundle::searchset(
+        &call.base, "Patient", search, &page, entries,
+    ))
+}
+
+pub fn resource(row: &patient::Model) -> Value {
+    let mut telecom = Vec::new();
+    if let Some(phone) = &row.phone {
+        telecom.push(json!({ "system": "phone", "value": phone }));
+    }
+    if let Some(email) = &row.email {
+        telecom.push(json!({ "system": "email", "value": email }));
+    }
+    prune(json!({
+        "resourceType": "Patient",
+        "id": row.id.to_string(),
+        "identifier": [{
+            "use": "usual",
+            "type": {
+                "coding": [{ "system": V2_0203, "code": "MR", "display": "Medical record number" }],
+            },
+            "system": MRN,
+            "value": row.mrn,
+        }],
+        "active": true,
+        "name": [{
+            "use": "official",
+            "family": row.family_name,
+            "given": [row.given_name],
+        }],
+        "telecom": if telecom.is_empty() { Value::Null } else { json!(telecom) },
+        "birthDate": date(row.birth_date),
+        "managingOrganization": reference("Organization", row.tenant_id),
+    }))
+}

@@ -1,0 +1,279 @@
+//! The organisation's directory (master data): facilities with their CLIA number, address
+//! and phone, and clinicians with their NPI — what orders, appointments and public-health
+//! reports name. Staff and admins keep it.
+
+use portal_core::access::Access;
+use portal_core::context::{RequestContext, Writing};
+use portal_core::error::{ServiceError, ServiceResult};
+use portal_entities::{clinician, facility};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use tracing::instrument;
+use uuid::Uuid;
+
+use crate::master::fields::{self, MAX_TEXT};
+use crate::master::{self, Change, MAINTAINERS, Patch, patch, set};
+
+const CREATE_FACILITY: Access = Access::write("facility.create", "Facility");
+const UPDATE_FACILITY: Access = Access::write("facility.update", "Facility");
+const CREATE_CLINICIAN: Access = Access::write("clinician.create", "Clinician");
+const UPDATE_CLINICIAN: Access = Access::write("clinician.update", "Clinician");
+
+const DUPLICATE_CLINICIAN: &str =
+    "another clinician of the organisation has this NPI or user subject";
+
+/// A facility's fields (`createFacility` needs a name; `updateFacility` changes what is given).
+#[derive(Debug, Clone, Default)]
+pub struct FacilityPatch {
+    pub name: Option<String>,
+    pub clia_number: Patch<String>,
+    /// The street line(s).
+    pub address: Patch<String>,
+    pub city: Patch<String>,
+    pub state: Patch<String>,
+    pub postal_code: Patch<String>,
+    pub country: Patch<String>,
+    pub phone: Patch<String>,
+}
+
+impl FacilityPatch {
+    fn validated(mut self) -> ServiceResult<Self> {
+        if let Some(name) = &self.name {
+            self.name = Some(fields::required("input.name", name, MAX_TEXT)?);
+        }
+        if let Some(Some(clia)) = &mut self.clia_number {
+            *clia = clia.to_uppercase();
+            fields::clia("input.cliaNumber", clia)?;
+        }
+        for (field, value, max) in [
+            ("input.address", &self.address, MAX_TEXT),
+            ("input.city", &self.city, 100),
+            ("input.state", &self.state, 50),
+            ("input.postalCode", &self.postal_code, 20),
+            ("input.country", &self.country, 60),
+        ] {
+            fields::optional(field, value.as_ref().and_then(|v| v.as_deref()), max)?;
+        }
+        if let Some(Some(phone)) = &self.phone {
+            fields::phone("input.phone", phone)?;
+        }
+        Ok(self)
+    }
+
+    fn applied(&self, current: &facility::Model) -> facility::Model {
+        let mut f = current.clone();
+        set(&mut f.name, self.name.clone());
+        patch(&mut f.clia_number, self.clia_number.clone());
+        patch(&mut f.address, self.address.clone());
+        patch(&mut f.city, self.city.clone());
+        patch(&mut f.state, self.state.clone());
+        patch(&mut f.postal_code, self.postal_code.clone());
+        patch(&mut f.country, self.country.clone());
+        patch(&mut f.phone, self.phone.clone());
+        f
+    }
+}
+
+/// Adds a facility to the organisation.
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn create_facility(
+    ctx: &RequestContext,
+    input: FacilityPatch,
+) -> ServiceResult<facility::Model> {
+    let tenant_id = master::require(ctx, MAINTAINERS, CREATE_FACILITY, None)?;
+    let fail = |e| ctx.failed(CREATE_FACILITY, None, e);
+    let input = input.validated().map_err(fail)?;
+    let name = input
+        .name
+        .clone()
+        .ok_or_else(|| fail(ServiceError::bad_input("input.name", "is required")))?;
+    let row = input.applied(&facility::Model {
+        id: Uuid::now_v7(),
+        tenant_id,
+        name,
+        clia_number: None,
+        address: None,
+        created_at: master::now(),
+        city: None,
+        state: None,
+        postal_code: None,
+        country: None,
+        phone: None,
+        updated_at: None,
+    });
+    let work = ctx.begin_write().await?;
+    facility::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(work.txn())
+        .await?;
+    work.commit().await?;
+    master::done(ctx, CREATE_FACILITY.entity(row.id), None, Change::Created);
+    Ok(row)
+}
+
+/// Changes the fields given of one of the organisation's facilities.
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn update_facility(
+    ctx: &RequestContext,
+    facility_id: Uuid,
+    input: FacilityPatch,
+) -> ServiceResult<facility::Model> {
+    let what = UPDATE_FACILITY.entity(facility_id);
+    let tenant_id = master::require(ctx, MAINTAINERS, what, None)?;
+    let input = input.validated().map_err(|e| ctx.failed(what, None, e))?;
+    let work = ctx.begin_write().await?;
+    let current = facility::Entity::find_by_id(facility_id)
+        .filter(facility::Column::TenantId.eq(tenant_id))
+        .one(work.txn())
+        .await?
+        .ok_or(ServiceError::NotFound("facility"))?;
+    let mut next = input.applied(&current);
+    let change = if next == current {
+        Change::Unchanged
+    } else {
+        next.updated_at = Some(master::now());
+        next.clone()
+            .into_active_model()
+            .reset_all()
+            .update(work.txn())
+            .await?;
+        Change::Updated
+    };
+    work.commit().await?;
+    master::done(ctx, what, None, change);
+    Ok(next)
+}
+
+/// A clinician's fields (`createClinician` needs a display name).
+#[derive(Debug, Clone, Default)]
+pub struct ClinicianPatch {
+    pub display_name: Option<String>,
+    pub given_name: Patch<String>,
+    pub family_name: Patch<String>,
+    pub npi: Patch<String>,
+    /// The identity-provider subject of the clinician's login, if they sign in.
+    pub user_subject: Patch<String>,
+}
+
+impl ClinicianPatch {
+    fn validated(mut self) -> ServiceResult<Self> {
+        if let Some(name) = &self.display_name {
+            self.display_name = Some(fields::required("input.displayName", name, MAX_TEXT)?);
+        }
+        for (field, value) in [
+            ("input.givenName", &self.given_name),
+            ("input.familyName", &self.family_name),
+            ("input.userSubject", &self.user_subject),
+        ] {
+            fields::optional(field, value.as_ref().and_then(|v| v.as_deref()), MAX_TEXT)?;
+        }
+        if let Some(Some(npi)) = &self.npi {
+            fields::npi("input.npi", npi)?;
+        }
+        Ok(self)
+    }
+
+    fn applied(&self, current: &clinician::Model) -> clinician::Model {
+        let mut c = current.clone();
+        set(&mut c.display_name, self.display_name.clone());
+        patch(&mut c.given_name, self.given_name.clone());
+        patch(&mut c.family_name, self.family_name.clone());
+        patch(&mut c.npi, self.npi.clone());
+        patch(&mut c.user_subject, self.user_subject.clone());
+        c
+    }
+}
+
+/// Adds a clinician; an NPI (or login) another clinician of the organisation has is a CONFLICT.
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn create_clinician(
+    ctx: &RequestContext,
+    input: ClinicianPatch,
+) -> ServiceResult<clinician::Model> {
+    let tenant_id = master::require(ctx, MAINTAINERS, CREATE_CLINICIAN, None)?;
+    let fail = |e| ctx.failed(CREATE_CLINICIAN, None, e);
+    let input = input.validated().map_err(fail)?;
+    let display_name = input
+        .display_name
+        .clone()
+        .ok_or_else(|| fail(ServiceError::bad_input("input.displayName", "is required")))?;
+    let row = input.applied(&clinician::Model {
+        id: Uuid::now_v7(),
+        tenant_id,
+        user_subject: None,
+        display_name,
+        npi: None,
+        created_at: master::now(),
+        given_name: None,
+        family_name: None,
+        updated_at: None,
+    });
+    let work = ctx.begin_write().await?;
+    if taken(&work, &row).await? {
+        return Err(fail(ServiceError::Conflict(DUPLICATE_CLINICIAN.into())));
+    }
+    clinician::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(work.txn())
+        .await
+        .map_err(|e| fail(master::conflict_on_duplicate(e, DUPLICATE_CLINICIAN)))?;
+    work.commit().await?;
+    master::done(ctx, CREATE_CLINICIAN.entity(row.id), None, Change::Created);
+    Ok(row)
+}
+
+/// Changes the fields given of one of the organisation's clinicians.
+#[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
+pub async fn update_clinician(
+    ctx: &RequestContext,
+    clinician_id: Uuid,
+    input: ClinicianPatch,
+) -> ServiceResult<clinician::Model> {
+    let what = UPDATE_CLINICIAN.entity(clinician_id);
+    let tenant_id = master::require(ctx, MAINTAINERS, what, None)?;
+    let fail = |e| ctx.failed(what, None, e);
+    let input = input.validated().map_err(fail)?;
+    let work = ctx.begin_write().await?;
+    let current = clinician::Entity::find_by_id(clinician_id)
+        .filter(clinician::Column::TenantId.eq(tenant_id))
+        .one(work.txn())
+        .await?
+        .ok_or(ServiceError::NotFound("clinician"))?;
+    let mut next = input.applied(&current);
+    if next == current {
+        work.commit().await?;
+        master::done(ctx, what, None, Change::Unchanged);
+        return Ok(next);
+    }
+    if taken(&work, &next).await? {
+        return Err(fail(ServiceError::Conflict(DUPLICATE_CLINICIAN.into())));
+    }
+    next.updated_at = Some(master::now());
+    next.clone()
+        .into_active_model()
+        .reset_all()
+        .update(work.txn())
+        .await
+        .map_err(|e| fail(master::conflict_on_duplicate(e, DUPLICATE_CLINICIAN)))?;
+    work.commit().await?;
+    master::done(ctx, what, None, Change::Updated);
+    Ok(next)
+}
+
+/// Whether another clinician of the tenant has the row's NPI or user subject.
+async fn taken(work: &Writing<'_>, row: &clinician::Model) -> ServiceResult<bool> {
+    let mut keys = sea_orm::Condition::any();
+    if let Some(npi) = &row.npi {
+        keys = keys.add(clinician::Column::Npi.eq(npi.as_str()));
+    }
+    if let Some(subject) = &row.user_subject {
+        keys = keys.add(clinician::Column::UserSubject.eq(subject.as_str()));
+    }
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let other = clinician::Entity::find()
+        .filter(clinician::Column::TenantId.eq(row.tenant_id))
+        .filter(clinician::Column::Id.ne(row.id))
+        .filter(keys)
+        .one(work.txn())
+        .await?;
+    Ok(other.is_some())
+}
