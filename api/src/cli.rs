@@ -38,6 +38,11 @@ pub enum Command {
     Schema,
     /// Put dead-letter notifications back in the delivery queue.
     Replay(ReplayArgs),
+    /// Registered operations (persisted queries) for `PORTAL_PERSISTED_QUERIES=registered`.
+    Operations {
+        #[command(subcommand)]
+        command: OperationsCommand,
+    },
     /// Import master data from CSV (see the README for the columns); all or nothing.
     Import(ImportArgs),
     /// Public-health reporting: the error queue and its replay.
@@ -84,6 +89,17 @@ pub enum DeadLetterCommand {
         /// At most this many messages per tenant.
         #[arg(long, default_value_t = 100)]
         limit: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OperationsCommand {
+    /// Print a persisted-query manifest (Apollo's format) with one operation per file, to
+    /// use as `PORTAL_OPERATIONS_MANIFEST`.
+    Manifest {
+        /// `.graphql` files, each one document (its operations and fragments).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
     },
 }
 
@@ -170,6 +186,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Token(args) => token(config, args).await,
         Command::Replay(args) => replay(config, args).await,
+        Command::Operations {
+            command: OperationsCommand::Manifest { files },
+        } => operations_manifest(&files),
         Command::Import(args) => import(config, args).await,
         Command::Report { command } => report::run(config, command).await,
         Command::Hl7 { command } => hl7(config, command).await,
@@ -354,4 +373,29 @@ async fn portal_entities_patient(
         .filter(portal_entities::patient::Column::TenantId.eq(tenant))
         .one(&db)
         .await?)
+}
+
+/// Reads each file as one document (it must parse) and prints the manifest.
+fn operations_manifest(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    let mut documents = Vec::with_capacity(files.len());
+    for path in files {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let document = async_graphql::parser::parse_query(&text)
+            .with_context(|| format!("{} is not a GraphQL document", path.display()))?;
+        let name = document
+            .operations
+            .iter()
+            .find_map(|(name, _)| name.map(|n| n.to_string()))
+            .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_default();
+        documents.push((name, text));
+    }
+    let manifest = portal_schema::persisted::Manifest::from_documents(
+        documents
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    );
+    println!("{}", serde_json::to_string_pretty(&manifest)?);
+    Ok(())
 }

@@ -32,6 +32,13 @@ pub struct Config {
     pub max_page_size: u64,
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// The largest POST body `/graphql` reads (`PORTAL_MAX_BODY_BYTES`); more is 413.
+    pub max_body_bytes: usize,
+    /// Limits checked before an operation runs (see `portal_schema::limits`).
+    pub request_limits: portal_schema::limits::RequestLimits,
+    /// `PORTAL_PERSISTED_QUERIES`: `automatic` (APQ, the default) or `registered` (only the
+    /// operations of `PORTAL_OPERATIONS_MANIFEST` run).
+    pub persisted_queries: PersistedQueries,
     pub log_json: bool,
     /// Events buffered per live subscriber before it must catch up from the outbox.
     pub event_bus_capacity: usize,
@@ -126,6 +133,15 @@ pub struct NotifyConfig {
 pub struct Provider {
     pub url: Secret,
     pub token: Option<Secret>,
+}
+
+/// How persisted queries work (see `portal_schema::persisted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PersistedQueries {
+    /// Automatic persisted queries; any operation runs.
+    Automatic,
+    /// Only the operations of this manifest run.
+    Registered(PathBuf),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +263,9 @@ impl Config {
             max_page_size: parse(vars, "PORTAL_MAX_PAGE_SIZE", "100")?,
             max_depth: parse(vars, "PORTAL_MAX_DEPTH", "16")?,
             max_complexity: parse(vars, "PORTAL_MAX_COMPLEXITY", "2000")?,
+            max_body_bytes: parse(vars, "PORTAL_MAX_BODY_BYTES", "1048576")?,
+            request_limits: request_limits(vars)?,
+            persisted_queries: persisted_queries(vars)?,
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
             event_bus_capacity: parse(vars, "PORTAL_EVENT_BUS_CAPACITY", "1024")?,
             relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
@@ -267,6 +286,20 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=500).contains(&self.max_page_size) {
             return Err(err("PORTAL_MAX_PAGE_SIZE must be between 1 and 500"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(err("PORTAL_MAX_BODY_BYTES must be at least 1024"));
+        }
+        let limits = &self.request_limits;
+        if limits.max_query_bytes == 0 || limits.max_query_bytes > self.max_body_bytes {
+            return Err(err(
+                "PORTAL_MAX_QUERY_BYTES must be at least 1 and at most PORTAL_MAX_BODY_BYTES",
+            ));
+        }
+        if limits.max_tokens == 0 || limits.max_selections == 0 {
+            return Err(err(
+                "PORTAL_MAX_TOKENS and PORTAL_MAX_SELECTIONS must be at least 1",
+            ));
         }
         if self.event_bus_capacity == 0 {
             return Err(err("PORTAL_EVENT_BUS_CAPACITY must be at least 1"));
@@ -308,6 +341,33 @@ impl Config {
             .unwrap_or(&self.database_url)
             .expose()
     }
+}
+
+fn persisted_queries(vars: &impl Vars) -> Result<PersistedQueries, ConfigError> {
+    let manifest = vars.get("PORTAL_OPERATIONS_MANIFEST");
+    match (vars.get("PORTAL_PERSISTED_QUERIES").as_deref(), manifest) {
+        (None | Some("automatic"), None) => Ok(PersistedQueries::Automatic),
+        (None | Some("automatic"), Some(_)) => Err(err(
+            "PORTAL_OPERATIONS_MANIFEST is set but PORTAL_PERSISTED_QUERIES is not registered",
+        )),
+        (Some("registered"), Some(path)) => Ok(PersistedQueries::Registered(path.into())),
+        (Some("registered"), None) => Err(err(
+            "PORTAL_PERSISTED_QUERIES=registered needs PORTAL_OPERATIONS_MANIFEST (see `portal operations manifest`)",
+        )),
+        (Some(other), _) => Err(err(format!(
+            "PORTAL_PERSISTED_QUERIES must be automatic or registered, not {other:?}"
+        ))),
+    }
+}
+
+fn request_limits(vars: &impl Vars) -> Result<portal_schema::limits::RequestLimits, ConfigError> {
+    Ok(portal_schema::limits::RequestLimits {
+        max_query_bytes: parse(vars, "PORTAL_MAX_QUERY_BYTES", "32768")?,
+        max_tokens: parse(vars, "PORTAL_MAX_TOKENS", "5000")?,
+        max_selections: parse(vars, "PORTAL_MAX_SELECTIONS", "2000")?,
+        max_aliases: parse(vars, "PORTAL_MAX_ALIASES", "50")?,
+        max_directives: parse(vars, "PORTAL_MAX_DIRECTIVES", "5")?,
+    })
 }
 
 fn jwt_config(vars: &impl Vars, dev: bool) -> Result<JwtConfig, ConfigError> {
@@ -825,6 +885,58 @@ mod tests {
             assert!(
                 error.is_some_and(|e| e.to_string().contains(name)),
                 "{name}={value} must be refused by name"
+            );
+        }
+    }
+
+    #[test]
+    fn request_limits_and_persisted_queries_have_defaults_and_are_validated() {
+        let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        let limits = &config.request_limits;
+        assert_eq!(
+            (
+                limits.max_query_bytes,
+                limits.max_tokens,
+                limits.max_selections
+            ),
+            (32 * 1024, 5_000, 2_000)
+        );
+        assert_eq!((limits.max_aliases, limits.max_directives), (50, 5));
+        assert_eq!(config.persisted_queries, PersistedQueries::Automatic);
+        let config = Config::from_vars(&vars(&[
+            ("PORTAL_MAX_ALIASES", "3"),
+            ("PORTAL_PERSISTED_QUERIES", "registered"),
+            ("PORTAL_OPERATIONS_MANIFEST", "/etc/portal/operations.json"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.request_limits.max_aliases, 3);
+        assert_eq!(
+            config.persisted_queries,
+            PersistedQueries::Registered("/etc/portal/operations.json".into())
+        );
+        for (bad, name) in [
+            (
+                vec![("PORTAL_PERSISTED_QUERIES", "registered")],
+                "PORTAL_OPERATIONS_MANIFEST",
+            ),
+            (
+                vec![("PORTAL_PERSISTED_QUERIES", "sometimes")],
+                "PORTAL_PERSISTED_QUERIES",
+            ),
+            (
+                vec![
+                    ("PORTAL_MAX_QUERY_BYTES", "4096"),
+                    ("PORTAL_MAX_BODY_BYTES", "2048"),
+                ],
+                "PORTAL_MAX_QUERY_BYTES",
+            ),
+            (vec![("PORTAL_MAX_TOKENS", "0")], "PORTAL_MAX_TOKENS"),
+        ] {
+            let error = Config::from_vars(&vars(&bad)).err();
+            assert!(
+                error.is_some_and(|e| e.to_string().contains(name)),
+                "{bad:?} must be refused naming {name}"
             );
         }
     }

@@ -87,11 +87,21 @@ fn announce(state: &AppState, addr: SocketAddr) {
         tracing::info!("GraphiQL: http://{addr}/  (GraphQL endpoint: http://{addr}/graphql)");
     }
     if state.dev.is_some() {
+        let program = invocation();
         tracing::info!(
-            "development mode: the playground carries a demo patient's token; mint others with \
-             `cargo run --release -- token --patient <MRN>` or `-- token --role lab`"
+            "development mode: the playground carries the demo patient's and the lab's tokens; \
+             mint others with `{program} token --patient MRN1002` or `{program} token --role lab`"
         );
     }
+}
+
+/// How this binary was started (`target/release/portal`, `portal`, …), so the commands the
+/// log and the playground print work as written.
+pub fn invocation() -> String {
+    std::env::args()
+        .next()
+        .filter(|program| !program.is_empty())
+        .unwrap_or_else(|| "portal".to_owned())
 }
 
 pub(crate) async fn shutdown_signal() {

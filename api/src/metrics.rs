@@ -58,6 +58,13 @@ const KNOWN_CODES: &[&str] = &[
     "RATE_LIMITED",
     "UNAVAILABLE",
     "INTERNAL",
+    // The HTTP edge's own (see `http::graphql::codes` and `portal_schema::limits`).
+    "BAD_REQUEST",
+    "METHOD_NOT_ALLOWED",
+    "UNSUPPORTED_MEDIA_TYPE",
+    "LIMIT_EXCEEDED",
+    "PERSISTED_QUERY_NOT_FOUND",
+    "OPERATION_NOT_REGISTERED",
 ];
 
 /// One application's registry and the handle that renders it.

@@ -9,6 +9,7 @@ use jsonwebtoken::Algorithm;
 use portal_core::db;
 use portal_messaging::outbox;
 use portal_schema::AppData;
+use portal_schema::persisted::{Manifest, PersistedQueries};
 use portal_schema::{Limits, PortalSchema, ReadCache};
 use portal_services::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
@@ -36,6 +37,9 @@ pub struct AppState {
     /// Cached query answers (in process, or Redis with `REDIS_URL`); its counters feed
     /// `/metrics`.
     pub cache: ReadCache,
+    /// Automatic persisted queries (in process, or Redis with `REDIS_URL`), or the registered
+    /// operations of the production mode.
+    pub persisted: Arc<PersistedQueries>,
     /// This application's metrics registry; `None` when `PORTAL_METRICS` is off.
     pub metrics: Option<Arc<Metrics>>,
     shutdown: Arc<watch::Sender<bool>>,
@@ -73,6 +77,7 @@ impl AppState {
         let bus = event_bus(&config)?;
         let outbox_wake = Arc::new(Notify::new());
         let cache = read_cache(&config)?;
+        let persisted = Arc::new(persisted_queries(&config)?);
         let app = AppData {
             db,
             max_page_size: config.max_page_size,
@@ -87,6 +92,7 @@ impl AppState {
                 max_depth: config.max_depth,
                 max_complexity: config.max_complexity,
                 introspection: config.introspection,
+                request: config.request_limits.clone(),
             },
             cache.clone(),
         );
@@ -98,6 +104,7 @@ impl AppState {
             verifier: Arc::new(verifier),
             dev,
             cache,
+            persisted,
             metrics,
             shutdown: Arc::new(watch::channel(false).0),
         })
@@ -176,6 +183,26 @@ pub(crate) fn read_cache(config: &Config) -> anyhow::Result<ReadCache> {
         Some(url) => ReadCache::redis(url.expose(), config.cache_ttl)
             .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
         None => Ok(ReadCache::in_process(config.cache_ttl)),
+    }
+}
+
+/// The registered operations of the manifest, or APQ in Redis (with `REDIS_URL`) or in
+/// process.
+fn persisted_queries(config: &Config) -> anyhow::Result<PersistedQueries> {
+    match (&config.persisted_queries, &config.redis_url) {
+        (crate::config::PersistedQueries::Registered(path), _) => {
+            let manifest = Manifest::load(path)?;
+            tracing::info!(
+                operations = manifest.operations.len(),
+                "registered operations only"
+            );
+            Ok(PersistedQueries::registered_only(manifest))
+        }
+        (crate::config::PersistedQueries::Automatic, Some(url)) => {
+            PersistedQueries::with_redis(url.expose())
+                .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL"))
+        }
+        (crate::config::PersistedQueries::Automatic, None) => Ok(PersistedQueries::in_process()),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod read_deps;
 pub mod release;
 mod sync;
 mod tenant_db;
+pub mod text;
 
 pub use context::RequestContext;
 pub use error::{ErrorCode, ServiceError, ServiceResult};

@@ -5,7 +5,7 @@
 //! makes the engine wrap every field's resolution in the extension chain, which the read
 //! path's profile showed as ~5% of the server's CPU for no work (BENCHMARKS.md).
 
-use async_graphql::{ErrorExtensionValues, ErrorExtensions, Response, Value};
+use async_graphql::{ErrorExtensionValues, Response, ServerError, Value};
 use portal_core::RequestContext;
 
 /// Finishes the request's unit of work (commit and audit, see `RequestContext::finish`); if
@@ -21,10 +21,10 @@ pub(crate) async fn finish(ctx: &RequestContext, response: Response) -> Response
 /// UNAVAILABLE.
 pub(crate) fn withheld(request_id: &str, what: &str, cause: &str) -> Response {
     tracing::error!(request_id = %request_id, error = %cause, "{what}; answer withheld");
-    let error = async_graphql::Error::new("service temporarily unavailable")
-        .extend_with(|_, ext| ext.set("code", "UNAVAILABLE"))
-        .into_server_error(async_graphql::Pos::default());
-    Response::from_errors(vec![error])
+    Response::from_errors(vec![coded_error(
+        "service temporarily unavailable",
+        "UNAVAILABLE",
+    )])
 }
 
 /// Errors raised by the GraphQL engine itself (syntax, validation, limits, argument
@@ -39,4 +39,14 @@ pub(crate) fn with_error_codes(mut response: Response) -> Response {
         }
     }
     response
+}
+
+/// An error of the request as a whole (no position in the query, so no `locations`) with
+/// its `extensions.code`.
+pub fn coded_error(message: impl Into<String>, code: &str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
 }

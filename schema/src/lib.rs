@@ -2,7 +2,11 @@
 
 pub mod cache;
 mod finish;
+pub mod limits;
+pub mod order;
+pub mod persisted;
 mod request_db;
+mod socket;
 
 use std::sync::Arc;
 
@@ -12,7 +16,9 @@ use portal_core::context::{Origin, RequestContext, Shape};
 use portal_resolvers::{Loaders, Mutation, Query, Subscription};
 
 pub use cache::ReadCache;
+pub use finish::coded_error;
 pub use portal_resolvers::{AppData, Subscriber};
+pub use socket::SocketExecutor;
 
 pub type PortalSchema = Schema<Query, Mutation, Subscription>;
 
@@ -22,6 +28,8 @@ pub struct Limits {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub introspection: bool,
+    /// Checked before validation (see `limits`); `max_directives` also binds the engine.
+    pub request: limits::RequestLimits,
 }
 
 impl Default for Limits {
@@ -30,6 +38,7 @@ impl Default for Limits {
             max_depth: 16,
             max_complexity: 2_000,
             introspection: true,
+            request: limits::RequestLimits::default(),
         }
     }
 }
@@ -44,10 +53,12 @@ pub fn build(data: AppData, limits: &Limits, cache: ReadCache) -> PortalSchema {
     )
     .data(data)
     .data(cache)
+    .data(limits.request.clone())
     // No extensions: what a request does after its operation (commit, audit, error codes)
     // is in `execute` (see `finish`).
     .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_complexity);
+    .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.request.max_directives);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -71,7 +82,7 @@ pub fn sdl() -> String {
 /// (`finish`). A query may be answered from the read cache (audited all the same);
 /// `cache.after` runs once the request's transaction has committed, so a mutation's
 /// invalidation follows it.
-pub async fn execute(schema: &PortalSchema, request: Request, origin: Origin) -> Response {
+pub async fn execute(schema: &PortalSchema, mut request: Request, origin: Origin) -> Response {
     let cache = schema
         .data::<ReadCache>()
         .cloned()
@@ -84,8 +95,13 @@ pub async fn execute(schema: &PortalSchema, request: Request, origin: Origin) ->
         cache::Lookup::Proceed(plan) => plan,
     };
     let deps = ctx.read_deps();
+    let order = order::ResponseOrder::of(&mut request);
     let request = with_request_data(request, ctx.clone());
     let response = schema.execute(request).await;
+    let response = match order {
+        Some(order) => order.apply(response),
+        None => response,
+    };
     let response = finish::finish(&ctx, response).await;
     cache.after(plan, &deps, &response).await;
     response

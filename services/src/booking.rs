@@ -69,7 +69,7 @@ fn reason(field: &str, reason: Option<&str>) -> ServiceResult<()> {
             format!("at most {MAX_REASON} characters"),
         ));
     }
-    Ok(())
+    reason.map_or(Ok(()), |r| portal_core::text::check(field, r))
 }
 
 /// Books an appointment; one that overlaps another BOOKED appointment of the patient is a CONFLICT.

@@ -78,7 +78,7 @@ fn text(field: &str, value: &str) -> ServiceResult<()> {
             format!("must be 1 to {MAX_TEXT} characters"),
         ));
     }
-    Ok(())
+    portal_core::text::check(field, value)
 }
 
 /// Gives `grantee_subject` access to the patient's data in the given scopes. A second active

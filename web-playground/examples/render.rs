@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::{env, fs, io};
 
-use portal_web_playground::{ASSET_PREFIX, PlaygroundPage, asset, asset_names, render};
+use portal_web_playground::{ASSET_PREFIX, PlaygroundPage, asset, asset_names, asset_url, render};
 
 const EXAMPLE_QUERY: &str = "# Operations run against the demo data.
 query Hello {
@@ -33,6 +33,7 @@ fn main() -> io::Result<()> {
         default_token: Some("dev.jwt.token"),
         default_query: EXAMPLE_QUERY,
         banner: "Development mode — demo data",
+        demo: None,
     };
     fs::create_dir_all(&out)?;
     fs::write(out.join("index.html"), render(&page))?;
@@ -40,8 +41,10 @@ fn main() -> io::Result<()> {
     let assets_dir = out.join(ASSET_PREFIX.trim_matches('/'));
     fs::create_dir_all(&assets_dir)?;
     for name in asset_names() {
+        let url = asset_url(name).unwrap_or_default();
+        let hashed = url.trim_start_matches(ASSET_PREFIX);
         if let Some(file) = asset(name) {
-            fs::write(assets_dir.join(name), file.body)?;
+            fs::write(assets_dir.join(hashed), file.body)?;
         }
     }
     println!("wrote {}", out.display());

@@ -4,6 +4,10 @@
 //! versions and how to refresh them); `playground.js` and `playground.css`
 //! are this crate's own, in `assets/`.
 
+use std::sync::OnceLock;
+
+use sha2::{Digest, Sha256};
+
 /// URL path under which the binary serves [`asset`]s: a request for
 /// `/playground/assets/{name}` is answered with `asset(name)`.
 pub const ASSET_PREFIX: &str = "/playground/assets/";
@@ -71,6 +75,43 @@ pub fn asset_names() -> impl Iterator<Item = &'static str> {
     ASSETS.iter().map(|&(name, _, _)| name)
 }
 
+/// The URL the page loads `name` from: its name with a fingerprint of its
+/// content (`graphiql.min.3f2a….js`), so a browser may keep it for good and
+/// a new build is fetched at once.
+pub fn asset_url(name: &str) -> Option<String> {
+    fingerprinted()
+        .iter()
+        .find(|(plain, _)| *plain == name)
+        .map(|(_, hashed)| format!("{ASSET_PREFIX}{hashed}"))
+}
+
+/// The file behind a fingerprinted name from [`asset_url`] (without the
+/// prefix); `None` for a stale or unknown fingerprint.
+pub fn fingerprinted_asset(hashed_name: &str) -> Option<Asset> {
+    fingerprinted()
+        .iter()
+        .find(|(_, hashed)| hashed == hashed_name)
+        .and_then(|(plain, _)| asset(plain))
+}
+
+/// (plain name, fingerprinted name) of every asset, computed once.
+fn fingerprinted() -> &'static [(&'static str, String)] {
+    static NAMES: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|&(name, _, body)| {
+                let digest = hex::encode(&Sha256::digest(body)[..8]);
+                let hashed = match name.rsplit_once('.') {
+                    Some((stem, ext)) => format!("{stem}.{digest}.{ext}"),
+                    None => format!("{name}.{digest}"),
+                };
+                (name, hashed)
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +165,21 @@ mod tests {
             asset("graphiql.min.css").map(|a| a.content_type),
             Some("text/css; charset=utf-8")
         );
+    }
+
+    #[test]
+    fn fingerprinted_urls_name_the_content() {
+        for name in asset_names() {
+            let url = asset_url(name).unwrap_or_else(|| panic!("{name} has a URL"));
+            let hashed = url.strip_prefix(ASSET_PREFIX).expect("under the prefix");
+            assert_ne!(hashed, name);
+            assert_eq!(fingerprinted_asset(hashed), asset(name), "{name}");
+        }
+        assert_eq!(
+            fingerprinted_asset("graphiql.min.0000000000000000.js"),
+            None
+        );
+        assert_eq!(fingerprinted_asset("graphiql.min.js"), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 mod assets;
 mod escape;
 
-pub use assets::{ASSET_PREFIX, Asset, asset, asset_names};
+pub use assets::{ASSET_PREFIX, Asset, asset, asset_names, asset_url, fingerprinted_asset};
 
 use escape::{html_text, script_json};
 use serde_json::{Value, json};
@@ -28,14 +28,41 @@ pub struct PlaygroundPage<'a> {
     /// `/graphql`; HTTP (`http(s)://`) and WebSocket (`ws(s)://`,
     /// `graphql-transport-ws`) requests share it.
     pub graphql_path: &'a str,
-    /// A development JWT, pre-filled in the headers editor as
-    /// `Authorization: Bearer …` and used in the WebSocket
-    /// `connection_init` payload when the headers editor has none.
+    /// A development JWT, pre-filled in the headers editor of the first tabs
+    /// as `Authorization: Bearer …`. Each tab's headers decide the token of
+    /// its queries and its subscriptions.
     pub default_token: Option<&'a str>,
     /// The operations shown in the query editor on a first visit.
     pub default_query: &'a str,
     /// Short text shown above the editor, e.g. "Development mode — demo data".
     pub banner: &'a str,
+    /// Development only: what the walk-through needs (a lab tab, the live
+    /// results panel, the mailbox); `None` for a plain GraphiQL page.
+    pub demo: Option<DemoSession<'a>>,
+}
+
+/// The demo walk-through, ready in the page: a lab tab whose headers hold a
+/// lab token and whose variables hold an `addTestResult` for the demo
+/// patient, and the live results panel subscribed as that patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSession<'a> {
+    /// Display name of the demo patient, e.g. "Alice Nguyen".
+    pub patient_name: &'a str,
+    /// The patient's global `ID`.
+    pub patient_id: &'a str,
+    /// A development JWT with the lab role.
+    pub lab_token: &'a str,
+    /// The operation of the lab tab.
+    pub lab_query: &'a str,
+    /// The variables of the lab tab (JSON text).
+    pub lab_variables: &'a str,
+    /// Path that lists the newest messages of the local mailbox folder (JSON).
+    pub mailbox_path: &'a str,
+    /// The command that mints other demo tokens, as this binary was started.
+    pub token_command: &'a str,
+    /// The server's clock when the page was written (milliseconds since the
+    /// epoch): the panel's subscription replays from just before it.
+    pub server_time_ms: i64,
 }
 
 /// The policy the page declares in its `<meta http-equiv>` tag: scripts,
@@ -52,23 +79,39 @@ const CONFIG_ID: &str = "playground-config";
 
 /// The full HTML document of the playground page.
 pub fn render(page: &PlaygroundPage<'_>) -> String {
-    let default_headers = page.default_token.map(|token| {
-        let headers = json!({ "Authorization": format!("Bearer {token}") });
-        // Serialising a `Value` cannot fail.
-        serde_json::to_string_pretty(&headers).unwrap_or_default()
+    let default_headers = page.default_token.map(headers_json);
+    let demo = page.demo.map(|demo| {
+        json!({
+            "patientName": demo.patient_name,
+            "patientId": demo.patient_id,
+            "labHeaders": headers_json(demo.lab_token),
+            "labQuery": demo.lab_query,
+            "labVariables": demo.lab_variables,
+            "mailboxPath": demo.mailbox_path,
+            "tokenCommand": demo.token_command,
+            "serverTimeMs": demo.server_time_ms,
+        })
     });
     let config = json!({
         "graphqlPath": page.graphql_path,
         "defaultToken": page.default_token,
         "defaultHeaders": default_headers.map_or(Value::Null, Value::String),
         "defaultQuery": page.default_query,
+        "demo": demo,
     });
 
     // A constant without `"`, `<` or `&` (see the tests): written as is.
     let csp = CONTENT_SECURITY_POLICY;
     let banner = html_text(page.banner);
     let config = script_json(&config);
-    let p = ASSET_PREFIX;
+    let url = |name: &str| asset_url(name).unwrap_or_default();
+    let (css, own_css) = (url("graphiql.min.css"), url("playground.css"));
+    let (react, react_dom) = (
+        url("react.production.min.js"),
+        url("react-dom.production.min.js"),
+    );
+    let (graphiql, own_js) = (url("graphiql.min.js"), url("playground.js"));
+    let live = if page.demo.is_some() { LIVE_PANEL } else { "" };
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -80,21 +123,42 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
 <meta name="robots" content="noindex">
 <title>Patient portal · GraphiQL</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="{p}graphiql.min.css">
-<link rel="stylesheet" href="{p}playground.css">
+<link rel="stylesheet" href="{css}">
+<link rel="stylesheet" href="{own_css}">
 </head>
 <body>
 <div id="playground-banner" role="note">{banner}</div>
+<main id="playground-main">
 <div id="graphiql"><noscript>The GraphQL playground needs JavaScript.</noscript></div>
+{live}</main>
 <script type="application/json" id="{CONFIG_ID}">{config}</script>
-<script src="{p}react.production.min.js"></script>
-<script src="{p}react-dom.production.min.js"></script>
-<script src="{p}graphiql.min.js"></script>
-<script src="{p}playground.js"></script>
+<script src="{react}"></script>
+<script src="{react_dom}"></script>
+<script src="{graphiql}"></script>
+<script src="{own_js}"></script>
 </body>
 </html>
 "#
     )
+}
+
+/// The live results panel beside the editor (filled by `playground.js`).
+const LIVE_PANEL: &str = r#"<aside id="live-panel" aria-label="Live results">
+<h2>Live results</h2>
+<p id="live-who"></p>
+<button type="button" id="live-toggle">Subscribe</button>
+<span id="live-status" role="status">not subscribed</span>
+<ol id="live-deliveries" aria-label="Delivered results"></ol>
+<h2>Mailbox</h2>
+<ol id="live-mailbox" aria-label="Messages sent"></ol>
+</aside>
+"#;
+
+/// `{"Authorization": "Bearer <token>"}`, pretty-printed as GraphiQL shows it.
+fn headers_json(token: &str) -> String {
+    let headers = json!({ "Authorization": format!("Bearer {token}") });
+    // Serialising a `Value` cannot fail.
+    serde_json::to_string_pretty(&headers).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -109,6 +173,7 @@ mod tests {
             default_token: token,
             default_query: query,
             banner: "Development mode — demo data",
+            demo: None,
         }
     }
 
@@ -135,6 +200,7 @@ mod tests {
                 "defaultToken": "eyJhbGciOi.payload.sig",
                 "defaultHeaders": "{\n  \"Authorization\": \"Bearer eyJhbGciOi.payload.sig\"\n}",
                 "defaultQuery": query,
+                "demo": null,
             })
         );
         assert!(html.contains("\"graphqlPath\":\"/graphql\""));
@@ -157,6 +223,7 @@ mod tests {
             default_token: Some(HOSTILE),
             default_query: "# <!-- </SCRIPT> \u{2028}\u{2029}\n{ x }",
             banner: "<img src=x onerror=alert(1)> & \"quoted\" 'single'",
+            demo: None,
         };
         let html = render(&hostile);
 
@@ -199,9 +266,11 @@ mod tests {
                 if url == "data:," {
                     continue; // the empty favicon, which spares a request
                 }
-                let name = url.strip_prefix(ASSET_PREFIX);
-                let name = name.unwrap_or_else(|| panic!("{url} is not an asset URL"));
-                assert!(asset(name).is_some(), "{name} is not served");
+                let hashed = url.strip_prefix(ASSET_PREFIX);
+                let hashed = hashed.unwrap_or_else(|| panic!("{url} is not an asset URL"));
+                let served = fingerprinted_asset(hashed);
+                let name = asset_names().find(|n| served.is_some() && asset(n) == served);
+                let name = name.unwrap_or_else(|| panic!("{hashed} is not served"));
                 referenced.push(name);
             }
         }

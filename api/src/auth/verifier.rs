@@ -75,7 +75,7 @@ impl TokenVerifier {
         Ok(Self { settings, keys })
     }
 
-    /// Checks signature, algorithm, `exp`, `iss` and `aud`, then reads the portal claims.
+    /// Checks signature, algorithm, `exp`, `nbf`, `iss` and `aud`, then reads the portal claims.
     pub async fn verify(&self, token: &str) -> Result<Viewer, ServiceError> {
         let rejected = |why: &str| ServiceError::Unauthenticated(why.to_owned());
         let header = decode_header(token).map_err(|_| rejected("malformed token"))?;
@@ -112,6 +112,8 @@ impl TokenVerifier {
         validation.set_audience(&[self.settings.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = self.settings.leeway_seconds;
+        // A token that is not valid yet (`nbf` ahead, beyond the leeway) is refused too.
+        validation.validate_nbf = true;
         validation
     }
 }

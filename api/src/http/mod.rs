@@ -19,14 +19,18 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", post(graphql::handle).get(ws::upgrade))
+        .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .nest(fhir::BASE_PATH, fhir::routes(&state));
     if state.config.playground {
-        router = router
+        let pages = Router::new()
             .route("/", get(playground::page))
-            .route("/playground/assets/{name}", get(playground::asset));
+            .route("/playground/assets/{name}", get(playground::asset))
+            .route("/playground/mailbox", get(playground::mailbox))
+            // 1.4 MB of scripts and styles: sent compressed (gzip or Brotli) when accepted.
+            .layer(tower_http::compression::CompressionLayer::new());
+        router = router.merge(pages);
     }
     finish(router, state)
 }

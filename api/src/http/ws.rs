@@ -108,7 +108,8 @@ async fn serve(
     let input = futures_util::stream::once(async { Ok(first) })
         .chain(stream)
         .take_until(state.shutting_down());
-    GraphQLWebSocket::new_with_pair(&mut sink, input, state.schema.clone(), protocol)
+    let executor = portal_schema::SocketExecutor(state.schema.clone());
+    GraphQLWebSocket::new_with_pair(&mut sink, input, executor, protocol)
         .on_connection_init(|_| async { Ok(data) })
         .serve()
         .await;

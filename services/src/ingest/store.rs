@@ -382,6 +382,7 @@ async fn replace(
             "a reason of 1 to 2000 characters is required",
         ));
     }
+    portal_core::text::check("reason", reason)?;
     let outcome = async {
         let work = ctx.begin_write().await?;
         let txn = work.txn();

@@ -45,6 +45,9 @@ pub(super) fn shape(input: &NewResult, at: &str) -> ServiceResult<()> {
             "idempotencyKey must be 1 to 200 characters",
         ));
     }
+    if let Some(key) = &input.idempotency_key {
+        portal_core::text::check(&format!("{at}.idempotencyKey"), key)?;
+    }
     text(&input.performing_lab, &format!("{at}.performingLab"))?;
     text(&input.conclusion, &format!("{at}.conclusion"))?;
     if input.observations.len() > MAX_OBSERVATIONS {
@@ -66,7 +69,8 @@ pub(super) fn not_in_future(time: chrono::DateTime<Utc>, field: &str) -> Service
 pub(super) fn text(value: &Option<String>, field: &str) -> ServiceResult<()> {
     match value {
         Some(v) if v.len() > MAX_TEXT => Err(bad(field, format!("at most {MAX_TEXT} characters"))),
-        _ => Ok(()),
+        Some(v) => portal_core::text::check(field, v),
+        None => Ok(()),
     }
 }
 
@@ -244,6 +248,17 @@ pub(super) async fn observations<C: ConnectionTrait>(
             ));
         }
         _ => {}
+    }
+    if let Some(report) = imaging {
+        let texts = [
+            ("modality", &report.modality),
+            ("studyInstanceUid", &report.study_instance_uid),
+            ("findings", &report.findings),
+            ("impression", &report.impression),
+        ];
+        for (name, value) in texts {
+            portal_core::text::check(&format!("{at}.imagingReport.{name}"), value)?;
+        }
     }
     let analytes = catalog_analyte::Entity::find()
         .filter(catalog_analyte::Column::TenantId.eq(test.tenant_id))
