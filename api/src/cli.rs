@@ -1,5 +1,7 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
-//! check, replay.
+//! check, replay, audit.
+
+mod audit;
 
 use crate::auth::Role;
 use anyhow::{Context as _, bail};
@@ -36,6 +38,11 @@ pub enum Command {
     Schema,
     /// Put dead-letter notifications back in the delivery queue.
     Replay(ReplayArgs),
+    /// The audit trail: verify its chains, seal what is pending.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -112,6 +119,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Token(args) => token(config, args).await,
         Command::Replay(args) => replay(config, args).await,
+        Command::Audit { command } => audit::run(config, command).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
             Ok(())

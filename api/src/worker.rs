@@ -1,4 +1,4 @@
-//! The background work (outbox relay, notification worker, scheduled jobs), run inside
+//! The background work (outbox relay, audit sealer, notification worker, scheduled jobs), run inside
 //! `portal serve` (unless `PORTAL_BACKGROUND=false`) or alone by `portal worker`, which serves
 //! only `/health`, `/ready` and `/metrics` on `PORTAL_WORKER_BIND`.
 
@@ -15,12 +15,13 @@ use crate::state::AppState;
 /// The running background tasks; `stop` lets each finish what it holds and waits for them.
 pub struct Background {
     relay: JoinHandle<()>,
+    sealer: JoinHandle<()>,
     worker: Option<notify::Worker>,
     jobs: Option<JoinHandle<()>>,
 }
 
 impl Background {
-    /// Starts the relay, the notification worker (unless `NOTIFY_WORKER=false`) and the
+    /// Starts the relay, the audit sealer, the notification worker (unless `NOTIFY_WORKER=false`) and the
     /// scheduled jobs (unless `PORTAL_JOBS_INTERVAL_SECS=0`). They run until `state.shutdown()`.
     pub fn spawn(state: &AppState) -> anyhow::Result<Self> {
         if state.config.redis_url.is_none() && !state.config.is_sqlite() {
@@ -30,9 +31,11 @@ impl Background {
         }
         let worker = notify::Worker::spawn(state)?;
         let relay = state.spawn_relay();
+        let sealer = state.spawn_sealer();
         let jobs = spawn_jobs(state);
         Ok(Self {
             relay,
+            sealer,
             worker,
             jobs,
         })
@@ -46,6 +49,9 @@ impl Background {
         }
         if let Err(e) = self.relay.await {
             tracing::error!(error = %e, "outbox relay task failed");
+        }
+        if let Err(e) = self.sealer.await {
+            tracing::error!(error = %e, "audit sealer task failed");
         }
         if let Some(jobs) = self.jobs
             && let Err(e) = jobs.await

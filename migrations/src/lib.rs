@@ -20,6 +20,7 @@ mod m20261123_000011_add_expiry_job_columns;
 mod m20261123_000020_create_audit_chain_head;
 mod m20261123_000021_enable_row_level_security;
 mod m20261123_000022_add_outbox_publish_seq;
+mod m20261201_000023_seal_audit_in_batches;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000020_create_audit_chain_head::Migration),
             Box::new(m20261123_000021_enable_row_level_security::Migration),
             Box::new(m20261123_000022_add_outbox_publish_seq::Migration),
+            Box::new(m20261201_000023_seal_audit_in_batches::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 /// Every table of `docs/data-model.md`.
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "tenants",
     "facilities",
     "clinicians",
@@ -30,12 +30,14 @@ const TABLES: [&str; 22] = [
     "outbox_events",
     "idempotency_keys",
     "audit_events",
+    "audit_seals",
 ];
 
 /// Number of named indexes (`idx_*` / `uq_*`) the spec asks for, plus the three the
 /// scheduled jobs scan (`m20261123_000011_add_expiry_job_columns`) and the outbox's
-/// per-tenant publication sequence (`m20261123_000022_add_outbox_publish_seq`).
-const INDEXES: i64 = 37;
+/// per-tenant publication sequence (`m20261123_000022_add_outbox_publish_seq`), and the
+/// audit sealer's three (`m20261201_000023_seal_audit_in_batches`).
+const INDEXES: i64 = 40;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -7,6 +7,7 @@ mod access;
 mod account;
 mod appointments;
 mod audit;
+mod audit_seal;
 mod auth;
 mod burst;
 mod cache;

@@ -125,6 +125,10 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     ] {
         no_errors(&app.query(Some(&patient), query, variables).await);
     }
+    // The sealer's batches (`audit_seals`), as the application role seals them.
+    portal_core::audit::seal::seal_all(&app.db, portal_core::audit::seal::BATCH_ROWS)
+        .await
+        .expect("seal");
     (w.tenant_a, demo)
 }
 

@@ -97,16 +97,9 @@ async fn unsequenced<C: ConnectionTrait>(db: &C, limit: u64) -> ServiceResult<Ve
         .await?)
 }
 
-/// The tenant's advisory lock key: its id folded to 32 bits.
+/// The tenant's advisory lock key (its id folded to 32 bits).
 fn lock_key(tenant: Uuid) -> i32 {
-    let folded = tenant
-        .as_u128()
-        .to_le_bytes()
-        .chunks_exact(4)
-        .fold(0u32, |acc, c| {
-            acc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]])
-        });
-    i32::from_ne_bytes(folded.to_ne_bytes())
+    portal_core::db::fold_key(tenant)
 }
 
 #[cfg(test)]
