@@ -1,6 +1,7 @@
 //! Assembles the GraphQL schema: root types, limits, the SDL, and how one request runs.
 
 pub mod cache;
+pub mod documents;
 mod finish;
 mod request_db;
 
@@ -12,6 +13,7 @@ use portal_core::context::{Origin, RequestContext, Shape};
 use portal_resolvers::{Loaders, Mutation, Query, Subscription};
 
 pub use cache::ReadCache;
+pub use documents::Documents;
 pub use portal_resolvers::{AppData, Subscriber};
 
 pub type PortalSchema = Schema<Query, Mutation, Subscription>;
@@ -44,6 +46,7 @@ pub fn build(data: AppData, limits: &Limits, cache: ReadCache) -> PortalSchema {
     )
     .data(data)
     .data(cache)
+    .data(Documents::default())
     // No extensions: what a request does after its operation (commit, audit, error codes)
     // is in `execute` (see `finish`).
     .limit_depth(limits.max_depth)
@@ -70,19 +73,26 @@ pub fn sdl() -> String {
 /// the request's transaction commits and its audit records are written before it returns
 /// (`finish`). A query may be answered from the read cache (audited all the same);
 /// `cache.after` runs once the request's transaction has committed, so a mutation's
-/// invalidation follows it.
-pub async fn execute(schema: &PortalSchema, request: Request, origin: Origin) -> Response {
+/// invalidation follows it. The query text is parsed at most once per distinct document
+/// (`Documents`); the engine runs on a copy of that parse.
+pub async fn execute(schema: &PortalSchema, mut request: Request, origin: Origin) -> Response {
     let cache = schema
         .data::<ReadCache>()
         .cloned()
         .unwrap_or_else(ReadCache::disabled);
+    let parsed = schema
+        .data::<Documents>()
+        .and_then(|documents| documents.get(&request));
     let pool = schema_db(schema);
-    let shape = request_db::shape_of(&request);
+    let shape = request_db::shape_of(parsed.as_deref());
     let ctx = Arc::new(RequestContext::new(&pool, shape, origin));
-    let plan = match cache.lookup(&request, &ctx).await {
+    let plan = match cache.lookup(&request, parsed.as_deref(), &ctx).await {
         cache::Lookup::Hit(entry) => return cache::serve(entry, &ctx).await,
         cache::Lookup::Proceed(plan) => plan,
     };
+    if let Some(parsed) = parsed {
+        request.set_parsed_query(parsed.document.clone());
+    }
     let deps = ctx.read_deps();
     let request = with_request_data(request, ctx.clone());
     let response = schema.execute(request).await;

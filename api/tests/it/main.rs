@@ -20,6 +20,7 @@ mod jobs;
 mod metrics;
 mod operations;
 mod outage;
+mod parse_once;
 mod queries;
 mod realtime;
 mod release;
