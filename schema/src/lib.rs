@@ -122,7 +122,8 @@ pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
 /// The request with its unit of work and a DataLoader over the same handle attached.
 fn with_request_data(request: Request, ctx: Arc<RequestContext>) -> Request {
     let loader = DataLoader::new(
-        Loaders::new(ctx.db().clone(), ctx.tenant().unwrap_or_default()),
+        Loaders::new(ctx.db().clone(), ctx.tenant().unwrap_or_default())
+            .with_prefetch(ctx.prefetch().clone()),
         tokio::spawn,
     );
     request.data(ctx).data(loader)

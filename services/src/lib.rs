@@ -17,6 +17,7 @@ pub mod nodes;
 pub mod orders;
 pub mod patients;
 pub mod preferences;
+pub mod prefetch;
 pub mod proxy;
 pub mod rate_limit;
 pub mod result_links;

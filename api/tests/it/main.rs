@@ -28,6 +28,7 @@ mod replicas;
 mod resume;
 mod rls;
 mod sdl;
+mod statements;
 mod unit_of_work;
 mod walk_in;
 mod workers;

@@ -1,0 +1,128 @@
+//! Round trips per request, counted on PostgreSQL the way `bench/read.sh` counts them:
+//! `pg_stat_statements` (track = all, top-level statements of the application role in this
+//! test's database), so BEGIN, COMMIT and `set_config` count like any query. The in-process
+//! counter of the test kit does not see them.
+
+use chrono::Utc;
+use portal_api::auth::Role;
+use portal_entities::ResultStatus;
+use portal_resolvers::ids::{NodeType, encode};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use serde_json::json;
+
+use crate::support::{Backend, TestApp, no_errors};
+
+/// The benchmark's query (bench/read.sh).
+const NESTED_READ: &str = r#"query($p: ID!) { patient(id: $p) { results(first: 20) { edges { node {
+  id status issuedAt test { code displayName }
+  observations { code displayName valueNumeric unit interpretation } } } } } }"#;
+
+/// Counts the application role's statements in this database while `f` runs.
+struct Counter<'a> {
+    app: &'a TestApp,
+}
+
+impl<'a> Counter<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        app.owner
+            .execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .await
+            .expect("pg_stat_statements (the test kit preloads it)");
+        Self { app }
+    }
+
+    async fn reset(&self) {
+        self.app
+            .owner
+            .execute_unprepared(
+                "SELECT pg_stat_statements_reset(r.oid, d.oid, 0) FROM pg_roles r, pg_database d \
+                 WHERE r.rolname = 'portal_app' AND d.datname = current_database()",
+            )
+            .await
+            .expect("reset");
+    }
+
+    /// (statement text, calls) of the application role since the last reset.
+    async fn statements(&self) -> Vec<(String, i64)> {
+        self.app
+            .owner
+            .query_all_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT s.query, s.calls FROM pg_stat_statements s \
+                 JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.userid \
+                 WHERE d.datname = current_database() AND r.rolname = 'portal_app' \
+                 AND s.toplevel ORDER BY s.calls DESC, s.query",
+            ))
+            .await
+            .expect("pg_stat_statements")
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get::<String>("", "query").expect("query"),
+                    row.try_get::<i64>("", "calls").expect("calls"),
+                )
+            })
+            .collect()
+    }
+
+    async fn total(&self) -> (i64, String) {
+        let statements = self.statements().await;
+        let total = statements.iter().map(|(_, calls)| calls).sum();
+        let listing = statements
+            .iter()
+            .map(|(query, calls)| {
+                format!(
+                    "{calls:>3} × {}",
+                    query.chars().take(160).collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        (total, listing)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_patient_results_read_takes_at_most_five_statements() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let w = app.world().await;
+    for day in 0..6 {
+        let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+        let issued = Utc::now() - chrono::Duration::days(day + 1);
+        app.result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.cbc,
+            ResultStatus::Final,
+            issued,
+            None,
+        )
+        .await;
+    }
+    let me = app
+        .viewer("p1", w.tenant_a, &[Role::Patient], Some(w.p1))
+        .await;
+    let vars = json!({ "p": encode(NodeType::Patient, w.p1).to_string() });
+    let counter = Counter::new(&app).await;
+    // The first read warms what is cached per process (nothing of the count depends on it).
+    no_errors(&app.query(Some(&me), NESTED_READ, vars.clone()).await);
+    for _ in 0..3 {
+        counter.reset().await;
+        let answer = app.query(Some(&me), NESTED_READ, vars.clone()).await;
+        no_errors(&answer);
+        let edges = answer["data"]["patient"]["results"]["edges"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert!(edges >= 6, "{answer:#}");
+        let (total, listing) = counter.total().await;
+        assert!(
+            total <= 5,
+            "{total} statements for one nested read:\n{listing}"
+        );
+        assert!(
+            listing.contains("BEGIN") && listing.contains("COMMIT"),
+            "{listing}"
+        );
+    }
+}
