@@ -7,7 +7,7 @@ use chrono::Utc;
 use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Statement};
 use serde_json::json;
 
 use crate::support::{Backend, TestApp, no_errors};
@@ -125,4 +125,59 @@ async fn a_nested_patient_results_read_takes_at_most_five_statements() {
             "{listing}"
         );
     }
+}
+
+/// The relay numbers a whole batch of events with one UPDATE (before: one per event).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_numbers_a_batch_in_one_statement() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
+    let lab = app.viewer("lis", tenant, &[Role::Lab], None).await;
+    let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
+        .await
+        .expect("q")
+        .expect("alice");
+    let facility = portal_entities::facility::Entity::find()
+        .one(&app.owner)
+        .await
+        .expect("q")
+        .expect("facility");
+    let add =
+        r#"mutation($input: AddTestResultInput!) { addTestResult(input: $input) { eventId } }"#;
+    for i in 0..4 {
+        let input = json!({ "input": {
+            "patientId": encode(NodeType::Patient, alice.id).to_string(),
+            "order": { "facilityId": encode(NodeType::Facility, facility.id).to_string(),
+                       "testCode": "4548-4", "source": "WALK_IN" },
+            "status": "FINAL",
+            "issuedAt": Utc::now().to_rfc3339(),
+            "observations": [{ "code": "4548-4", "valueNumeric": 5.0 + f64::from(i) }],
+        }});
+        no_errors(&app.query(Some(&lab), add, input).await);
+    }
+    let counter = Counter::new(&app).await;
+    counter.reset().await;
+    let scope = portal_core::db::TenantDb::scoped(app.db.clone(), Some(tenant));
+    let numbered = portal_messaging::outbox::sequence(&scope, 100)
+        .await
+        .expect("sequence");
+    assert_eq!(numbered, 4);
+    let updates: i64 = counter
+        .statements()
+        .await
+        .iter()
+        .filter(|(query, _)| query.starts_with("UPDATE") && query.contains("publish_seq"))
+        .map(|(_, calls)| calls)
+        .sum();
+    assert_eq!(updates, 1, "{:#?}", counter.statements().await);
+    let seqs: Vec<i64> = portal_entities::outbox_event::Entity::find()
+        .all(&app.owner)
+        .await
+        .expect("events")
+        .iter()
+        .filter_map(|e| e.publish_seq)
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (1..=4).collect::<Vec<i64>>(), "{seqs:?}");
 }
