@@ -8,7 +8,7 @@ use portal_api::auth::Role;
 use portal_entities::ResultStatus;
 use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Statement};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Backend, TestApp, no_errors};
 
@@ -180,4 +180,64 @@ async fn the_relay_numbers_a_batch_in_one_statement() {
     let mut sorted = seqs.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, (1..=4).collect::<Vec<i64>>(), "{seqs:?}");
+}
+
+/// `addTestResult`: the idempotency lookup, the write and its audit rows in one transaction.
+/// Issue 13 asks for at most 10; this is the bound reached so far (24 on the parent commit:
+/// three transactions), and where the rest goes is in BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_test_result_runs_in_one_transaction_of_at_most_eighteen_statements() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
+    let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
+        .await
+        .expect("q")
+        .expect("alice");
+    let lab = app.viewer("lis", tenant, &[Role::Lab], None).await;
+    let facility = portal_entities::facility::Entity::find()
+        .one(&app.owner)
+        .await
+        .expect("q")
+        .expect("facility");
+    let add = r#"mutation($input: AddTestResultInput!) { addTestResult(input: $input) {
+      replayed eventId notifications { channel status } result { id status } } }"#;
+    let input = |i: u32| {
+        json!({ "input": {
+            "patientId": encode(NodeType::Patient, alice.id).to_string(),
+            "order": { "facilityId": encode(NodeType::Facility, facility.id).to_string(),
+                       "testCode": "4548-4", "source": "WALK_IN" },
+            "status": "FINAL",
+            "issuedAt": Utc::now().to_rfc3339(),
+            "observations": [{ "code": "4548-4", "valueNumeric": 5.0 + f64::from(i) }],
+            "idempotencyKey": format!("statements-{i}"),
+        }})
+    };
+    let counter = Counter::new(&app).await;
+    no_errors(&app.query(Some(&lab), add, input(0)).await);
+    let mut last = Value::Null;
+    for i in 1..=3 {
+        counter.reset().await;
+        last = input(i);
+        let answer = app.query(Some(&lab), add, last.clone()).await;
+        no_errors(&answer);
+        let (total, listing) = counter.total().await;
+        let transactions: i64 = counter
+            .statements()
+            .await
+            .iter()
+            .filter(|(query, _)| query == "BEGIN")
+            .map(|(_, calls)| calls)
+            .sum();
+        assert_eq!(transactions, 1, "{listing}");
+        assert!(
+            total <= 18,
+            "{total} statements for one addTestResult:\n{listing}"
+        );
+    }
+    // A replay of the same key is answered from the first one and stores nothing new.
+    let again = app.query(Some(&lab), add, last).await;
+    assert_eq!(
+        again["data"]["addTestResult"]["replayed"], true,
+        "{again:#}"
+    );
 }
