@@ -1,6 +1,8 @@
 //! The `portal` command line: serve (default), worker, migrate, seed, token, schema, config
-//! check, replay, import, report, hl7 (dead letter and replay of received HL7 messages).
+//! check, replay, import, report, hl7 (dead letter and replay of received HL7 messages),
+//! audit (verify and seal the audit trail).
 
+mod audit;
 mod report;
 
 use crate::auth::Role;
@@ -54,6 +56,11 @@ pub enum Command {
     Hl7 {
         #[command(subcommand)]
         command: Hl7Command,
+    },
+    /// The audit trail: verify its chains, seal what is pending.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Configuration commands.
     Config {
@@ -192,6 +199,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Import(args) => import(config, args).await,
         Command::Report { command } => report::run(config, command).await,
         Command::Hl7 { command } => hl7(config, command).await,
+        Command::Audit { command } => audit::run(config, command).await,
         Command::Schema => {
             print!("{}", portal_schema::sdl());
             Ok(())

@@ -44,6 +44,9 @@ pub struct Config {
     pub event_bus_capacity: usize,
     /// How often the outbox relay looks for events when no write woke it.
     pub relay_interval: Duration,
+    /// How often the audit sealer links committed audit rows into their chains
+    /// (`AUDIT_SEAL_INTERVAL_MS`): the longest a row waits unsealed, plus one pass.
+    pub audit_seal_interval: Duration,
     /// Whether `GET /metrics` is served and traffic is counted (`PORTAL_METRICS`).
     pub metrics: bool,
     /// `redis://…`: events fan out to every replica through Redis pub/sub; unset, the bus
@@ -269,6 +272,11 @@ impl Config {
             log_json: vars.get("PORTAL_LOG_FORMAT").as_deref() == Some("json"),
             event_bus_capacity: parse(vars, "PORTAL_EVENT_BUS_CAPACITY", "1024")?,
             relay_interval: Duration::from_millis(parse(vars, "PORTAL_RELAY_INTERVAL_MS", "1000")?),
+            audit_seal_interval: Duration::from_millis(parse(
+                vars,
+                "AUDIT_SEAL_INTERVAL_MS",
+                "250",
+            )?),
             metrics: flag(vars, "PORTAL_METRICS", true)?,
             redis_url: redis_url(vars)?,
             background: flag(vars, "PORTAL_BACKGROUND", true)?,
@@ -306,6 +314,11 @@ impl Config {
         }
         if self.relay_interval.is_zero() {
             return Err(err("PORTAL_RELAY_INTERVAL_MS must be at least 1"));
+        }
+        if !(10..=1000).contains(&self.audit_seal_interval.as_millis()) {
+            return Err(err(
+                "AUDIT_SEAL_INTERVAL_MS must be between 10 and 1000 (the unsealed window)",
+            ));
         }
         if !(30..=120).contains(&self.cache_ttl.as_secs()) {
             return Err(err("CACHE_TTL_SECS must be between 30 and 120"));

@@ -121,6 +121,15 @@ impl AppState {
         ))
     }
 
+    /// Starts the audit sealer; it runs until `shutdown` is called.
+    pub fn spawn_sealer(&self) -> JoinHandle<()> {
+        tokio::spawn(portal_messaging::sealer::run_sealer(
+            self.app.db.clone(),
+            self.config.audit_seal_interval,
+            self.shutting_down(),
+        ))
+    }
+
     /// Folds histogram samples into the registry every few seconds (when metrics are on), so
     /// memory stays bounded however rarely `/metrics` is scraped. Runs until aborted.
     pub fn spawn_metrics_upkeep(&self) -> Option<JoinHandle<()>> {

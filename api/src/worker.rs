@@ -1,5 +1,5 @@
-//! The background work (outbox relay, notification worker, public-health reporting,
-//! scheduled jobs, and the MLLP listeners with `PORTAL_MLLP_IN=worker`), run inside
+//! The background work (outbox relay, audit sealer, notification worker, public-health
+//! reporting, scheduled jobs, and the MLLP listeners with `PORTAL_MLLP_IN=worker`), run inside
 //! `portal serve` (unless `PORTAL_BACKGROUND=false`) or alone by `portal worker`, which serves
 //! only `/health`, `/ready` and `/metrics` on `PORTAL_WORKER_BIND`.
 
@@ -16,13 +16,14 @@ use crate::{notify, public_health};
 /// The running background tasks; `stop` lets each finish what it holds and waits for them.
 pub struct Background {
     relay: JoinHandle<()>,
+    sealer: JoinHandle<()>,
     worker: Option<notify::Worker>,
     reporting: Option<public_health::Worker>,
     jobs: Option<JoinHandle<()>>,
 }
 
 impl Background {
-    /// Starts the relay, the notification worker (unless `NOTIFY_WORKER=false`), the
+    /// Starts the relay, the audit sealer, the notification worker (unless `NOTIFY_WORKER=false`), the
     /// public-health worker (unless `PUBLIC_HEALTH_WORKER=false`) and the scheduled jobs (unless `PORTAL_JOBS_INTERVAL_SECS=0`). They run until `state.shutdown()`.
     pub fn spawn(state: &AppState) -> anyhow::Result<Self> {
         if state.config.redis_url.is_none() && !state.config.is_sqlite() {
@@ -33,9 +34,11 @@ impl Background {
         let worker = notify::Worker::spawn(state)?;
         let reporting = public_health::Worker::spawn(state)?;
         let relay = state.spawn_relay();
+        let sealer = state.spawn_sealer();
         let jobs = spawn_jobs(state);
         Ok(Self {
             relay,
+            sealer,
             worker,
             reporting,
             jobs,
@@ -53,6 +56,9 @@ impl Background {
         }
         if let Err(e) = self.relay.await {
             tracing::error!(error = %e, "outbox relay task failed");
+        }
+        if let Err(e) = self.sealer.await {
+            tracing::error!(error = %e, "audit sealer task failed");
         }
         if let Some(jobs) = self.jobs
             && let Err(e) = jobs.await

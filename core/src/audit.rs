@@ -1,30 +1,28 @@
-//! The append-only, hash-chained audit trail: what happened (`AuditRecord`), who did it
-//! (`Who`), and the chain the rows are appended to.
+//! The append-only audit trail: what happened (`AuditRecord`), who did it (`Who`), the
+//! append (one statement, no shared lock), and the batches that seal committed rows into
+//! one hash chain per tenant (`seal`) and check them (`verify`). See docs/audit.md.
+
+pub mod chain;
+pub mod seal;
+pub mod verify;
+
+pub use chain::{Chain, GENESIS_HASH};
+pub use verify::{ChainCheck, verify_chain};
 
 use chrono::{DateTime, Utc};
 use portal_entities::{AuditOutcome, audit_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseBackend, EntityTrait, QueryOrder, QueryTrait, Statement,
-    TransactionSession, TransactionTrait,
+    ConnectionTrait, EntityTrait, TransactionSession, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::error::ServiceResult;
 use crate::identity::Viewer;
 use crate::policy::Access;
 
 pub use portal_entities::AuditOutcome as Outcome;
-
-/// The hash the first row of the chain links to.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// Serialises chain appends within this process; on PostgreSQL the chain head's row lock
-/// (`lock_chain_head`) serialises them across processes and replicas.
-static CHAIN_LOCK: Mutex<()> = Mutex::const_new(());
-const CHAIN_LOCK_KEY: i64 = 0x706f_7274_616c; // "portal"
 
 /// What happened, before the request's who/where are attached.
 #[derive(Debug, Clone)]
@@ -93,149 +91,54 @@ impl AuditRecord {
             occurred_at: self.occurred_at,
             prev_hash: String::new(),
             hash: String::new(),
+            sealed_batch: None,
         }
     }
 }
 
-/// Appends rows to the chain in a transaction of their own: each row's hash covers its
-/// content and the previous hash.
+/// Appends rows in a transaction of their own. Each row carries the hash of its content;
+/// a sealer links it into its chain after it commits (`seal`). No lock is shared with any
+/// other request, tenant or replica.
 pub async fn append<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
-    let _guard = CHAIN_LOCK.lock().await;
     let txn = crate::db::begin_write(db).await?;
-    let count = link_and_insert(&txn, rows).await?;
+    let count = insert(&txn, rows).await?;
     txn.commit().await?;
     Ok(count)
 }
 
-/// Appends rows to the chain inside the caller's open PostgreSQL transaction (a query's own,
-/// which then commits them with it): three statements fewer per read than `append`. The
-/// chain head's row lock taken here is held until that transaction ends, so appends stay
-/// serial across processes and replicas even though the process lock is released on return. The
-/// caller must end the transaction promptly and must treat a failed COMMIT as a failed
-/// append.
+/// Appends rows inside the caller's open transaction (a query's own, which then commits
+/// them with it). The caller must treat a failed COMMIT as a failed append.
 pub async fn append_within<C: ConnectionTrait>(
     txn: &C,
     rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
-    let _guard = CHAIN_LOCK.lock().await;
-    link_and_insert(txn, rows).await
+    insert(txn, rows).await
 }
 
-/// Links the rows to the chain head, inserts them and moves the head, in the caller's
-/// transaction.
-///
-/// PostgreSQL, two statements: the head row is read `FOR UPDATE` (in READ COMMITTED a
-/// waiter gets the version its predecessor committed, so appends of every process are
-/// serial), then one statement inserts the rows and moves the head. The same statement
-/// takes the advisory lock older versions use, so a rolling upgrade cannot fork the chain.
-/// SQLite: the write lock the caller's transaction holds serialises appends.
-async fn link_and_insert<C: ConnectionTrait>(
+/// Hashes each row's content and inserts them all in one statement, unsealed.
+async fn insert<C: ConnectionTrait>(
     txn: &C,
     rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
     let count = rows.len();
-    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
-    let mut prev = if postgres {
-        lock_chain_head(txn).await?
-    } else {
-        chain_head(txn).await?
-    };
-    let mut models = Vec::with_capacity(count);
-    for mut row in rows {
-        row.prev_hash = prev;
-        row.hash = row_hash(&row);
-        prev = row.hash.clone();
-        models.push(active(row));
+    if count == 0 {
+        return Ok(0);
     }
+    let models = rows.into_iter().map(|mut row| {
+        row.prev_hash = String::new();
+        row.sealed_batch = None;
+        row.hash = row_hash(&row);
+        active(row)
+    });
     // Without RETURNING: a row of no tenant (a rejected token) is not readable back under
     // row-level security, and nothing here needs the generated `seq`.
-    let insert = audit_event::Entity::insert_many(models);
-    if postgres {
-        let Statement { sql, values, .. } = QueryTrait::build(&insert, DatabaseBackend::Postgres);
-        let mut values = values.map(|v| v.0).unwrap_or_default();
-        values.push(prev.into());
-        let sql = format!(
-            "WITH moved AS (UPDATE audit_chain_head SET last_hash = ${} WHERE id = 1) {sql}",
-            values.len()
-        );
-        txn.execute_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            sql,
-            values,
-        ))
+    audit_event::Entity::insert_many(models)
+        .exec_without_returning(txn)
         .await?;
-    } else {
-        insert.exec_without_returning(txn).await?;
-        move_chain_head(txn, &prev).await?;
-    }
     Ok(count)
-}
-
-/// PostgreSQL: locks the chain head row and returns its hash. The row is created by the
-/// migration; should it be missing, it is created at the genesis hash first (a concurrent
-/// creator makes this wait for its commit, so both see one row).
-async fn lock_chain_head<C: ConnectionTrait>(txn: &C) -> ServiceResult<String> {
-    let lock = Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)::text AS locked, last_hash \
-         FROM audit_chain_head WHERE id = 1 FOR UPDATE",
-        [CHAIN_LOCK_KEY.into()],
-    );
-    if let Some(row) = txn.query_one_raw(lock.clone()).await? {
-        return Ok(row.try_get::<String>("", "last_hash")?);
-    }
-    txn.execute_raw(Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        "INSERT INTO audit_chain_head (id, last_hash) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
-        [GENESIS_HASH.into()],
-    ))
-    .await?;
-    let row = txn
-        .query_one_raw(lock)
-        .await?
-        .ok_or_else(|| ServiceError::Internal("the audit chain head row is missing".into()))?;
-    Ok(row.try_get::<String>("", "last_hash")?)
-}
-
-/// The hash the next row links to. The head lives in `audit_chain_head` (one row, no
-/// tenant) rather than in the newest `audit_events` row, which under row-level security may
-/// belong to a tenant this connection cannot see.
-async fn chain_head<C: ConnectionTrait>(db: &C) -> ServiceResult<String> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            backend,
-            "SELECT last_hash FROM audit_chain_head WHERE id = 1",
-        ))
-        .await?;
-    match row {
-        Some(row) => Ok(row.try_get::<String>("", "last_hash")?),
-        None => Ok(GENESIS_HASH.to_owned()),
-    }
-}
-
-async fn move_chain_head<C: ConnectionTrait>(db: &C, hash: &str) -> ServiceResult<()> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "INSERT INTO audit_chain_head (id, last_hash) VALUES (1, $1) \
-             ON CONFLICT (id) DO UPDATE SET last_hash = EXCLUDED.last_hash"
-        }
-        _ => {
-            "INSERT INTO audit_chain_head (id, last_hash) VALUES (1, ?) \
-             ON CONFLICT (id) DO UPDATE SET last_hash = excluded.last_hash"
-        }
-    };
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [hash.to_owned().into()],
-    ))
-    .await?;
-    Ok(())
 }
 
 fn active(row: audit_event::Model) -> audit_event::ActiveModel {
@@ -257,10 +160,13 @@ fn active(row: audit_event::Model) -> audit_event::ActiveModel {
         occurred_at: Set(row.occurred_at),
         prev_hash: Set(row.prev_hash),
         hash: Set(row.hash),
+        sealed_batch: Set(None),
     }
 }
 
-/// SHA-256 over the previous hash and every content column, in a fixed order.
+/// SHA-256 over every content column, in a fixed order, each length-prefixed. `prev_hash`
+/// is empty for rows appended since the trail is sealed in batches; rows of the earlier
+/// row-by-row chain keep the link they were hashed with.
 pub fn row_hash(row: &audit_event::Model) -> String {
     let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
     let fields = [
@@ -287,34 +193,6 @@ pub fn row_hash(row: &audit_event::Model) -> String {
         hasher.update(field.as_bytes());
     }
     hex::encode(hasher.finalize())
-}
-
-/// Where a verification of the chain stopped.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ChainCheck {
-    Intact { rows: u64 },
-    Broken { seq: i64 },
-}
-
-/// Recomputes the whole chain; the first row whose link or hash does not match is reported.
-/// The chain runs across tenants, so on PostgreSQL this needs a connection that sees every
-/// row: the owner or an auditor role with `BYPASSRLS` (under the application's role, with
-/// row-level security, other tenants' rows are missing and the chain looks broken).
-pub async fn verify_chain<C: ConnectionTrait>(db: &C) -> ServiceResult<ChainCheck> {
-    let rows = audit_event::Entity::find()
-        .order_by_asc(audit_event::Column::Seq)
-        .all(db)
-        .await?;
-    let mut prev = GENESIS_HASH.to_owned();
-    for row in &rows {
-        if row.prev_hash != prev || row_hash(row) != row.hash {
-            return Ok(ChainCheck::Broken { seq: row.seq });
-        }
-        prev = row.hash.clone();
-    }
-    Ok(ChainCheck::Intact {
-        rows: rows.len() as u64,
-    })
 }
 
 /// Records a rejected login (bad, expired or wrongly signed token): there is no viewer,

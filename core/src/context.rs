@@ -13,6 +13,7 @@ use crate::audit::{self, AuditRecord, Outcome};
 use crate::error::{ServiceError, ServiceResult};
 use crate::identity::Viewer;
 use crate::policy::{Access, Relation};
+use crate::prefetch::Prefetch;
 use crate::read_deps::ReadDeps;
 use crate::sync::lock;
 use crate::tenant_db::TenantDb;
@@ -60,6 +61,7 @@ pub struct RequestContext {
     relations: Mutex<HashMap<Uuid, Option<Relation>>>,
     relation_lookups: std::sync::atomic::AtomicUsize,
     deps: Arc<ReadDeps>,
+    prefetch: Arc<Prefetch>,
 }
 
 impl RequestContext {
@@ -87,6 +89,7 @@ impl RequestContext {
             relations: Mutex::new(HashMap::new()),
             relation_lookups: std::sync::atomic::AtomicUsize::new(0),
             deps: Arc::default(),
+            prefetch: Arc::default(),
         }
     }
 
@@ -143,6 +146,11 @@ impl RequestContext {
     /// What the answer depends on; the read cache keeps this handle across the execution.
     pub fn read_deps(&self) -> Arc<ReadDeps> {
         self.deps.clone()
+    }
+
+    /// Rows fetched ahead for this request's loaders (see `prefetch`).
+    pub fn prefetch(&self) -> &Arc<Prefetch> {
+        &self.prefetch
     }
 
     /// The answer lists the patients the viewer may see (see `ReadDeps::lists_patients`).

@@ -112,3 +112,16 @@ pub async fn role_check(db: &DatabaseConnection) -> Result<Option<RoleCheck>, Db
         bypass_rls: row.try_get("", "rolbypassrls")?,
     }))
 }
+
+/// A tenant id folded to 32 bits: the key of a per-tenant PostgreSQL advisory lock (two
+/// tenants whose keys collide merely wait for each other).
+pub fn fold_key(tenant: Uuid) -> i32 {
+    let folded = tenant
+        .as_u128()
+        .to_le_bytes()
+        .chunks_exact(4)
+        .fold(0u32, |acc, c| {
+            acc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+        });
+    i32::from_ne_bytes(folded.to_ne_bytes())
+}

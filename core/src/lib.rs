@@ -15,6 +15,7 @@ pub mod error;
 pub mod identity;
 pub mod pagination;
 pub mod policy;
+pub mod prefetch;
 pub mod read_deps;
 pub mod release;
 mod sync;

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::ValueType;
 use sea_orm::sea_query::{IntoCondition, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, ModelTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
 };
 use uuid::Uuid;
 
@@ -181,6 +181,25 @@ impl<C: ColumnTrait> Keyset<C> {
         E::Model: Sync,
         Db: ConnectionTrait,
     {
+        self.fetch_into(select, page, db, |row: &E::Model| row)
+            .await
+    }
+
+    /// Like `fetch`, each row decoded as `R` (the model and columns the caller added to
+    /// `select`); `model` finds the model in it for the cursor.
+    pub async fn fetch_into<E, Db, R>(
+        &self,
+        select: Select<E>,
+        page: &PageRequest,
+        db: &Db,
+        model: impl Fn(&R) -> &E::Model,
+    ) -> ServiceResult<Page<R>>
+    where
+        E: EntityTrait<Column = C>,
+        E::Model: Sync,
+        Db: ConnectionTrait,
+        R: FromQueryResult,
+    {
         let total = if page.total {
             Some(select.clone().count(db).await?)
         } else {
@@ -192,12 +211,19 @@ impl<C: ColumnTrait> Keyset<C> {
         if let Some(cursor) = &page.after {
             select = select.filter(self.after(self.key_value(cursor)?, cursor.id));
         }
-        let mut items = select.limit(page.first + 1).all(db).await?;
+        let mut items = select
+            .limit(page.first + 1)
+            .into_model::<R>()
+            .all(db)
+            .await?;
         let has_next_page = items.len() as u64 > page.first;
         items.truncate(page.first as usize);
         let cursors = items
             .iter()
-            .map(|row| self.cursor(row.get(self.key), row.get(self.id)))
+            .map(|row| {
+                let row = model(row);
+                self.cursor(row.get(self.key), row.get(self.id))
+            })
             .collect::<ServiceResult<_>>()?;
         Ok(Page {
             items,
@@ -208,7 +234,6 @@ impl<C: ColumnTrait> Keyset<C> {
         })
     }
 
-    /// The cursor's key as a value of the key column.
     fn key_value(&self, cursor: &Cursor) -> ServiceResult<Value> {
         Ok(match self.kind {
             KeyKind::Time => cursor.time()?.into(),
@@ -281,9 +306,28 @@ impl<C: ColumnTrait> PatientList<C> {
         E::Model: Sync,
         Db: ConnectionTrait,
     {
+        self.fetch_into(db, access, select, page, |row: &E::Model| row)
+            .await
+    }
+
+    /// Like `fetch`, each row decoded as `R` (see `Keyset::fetch_into`).
+    pub async fn fetch_into<E, Db, R>(
+        &self,
+        db: &Db,
+        access: &PatientAccess,
+        select: Select<E>,
+        page: &PageRequest,
+        model: impl Fn(&R) -> &E::Model,
+    ) -> ServiceResult<Page<R>>
+    where
+        E: EntityTrait<Column = C>,
+        E::Model: Sync,
+        Db: ConnectionTrait,
+        R: FromQueryResult,
+    {
         let select = select
             .filter(self.tenant.eq(access.tenant_id))
             .filter(self.patient.eq(access.patient_id));
-        self.sort.fetch(select, page, db).await
+        self.sort.fetch_into(select, page, db, model).await
     }
 }

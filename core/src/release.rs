@@ -40,6 +40,28 @@ impl ReleaseRule {
         })
     }
 
+    /// Like `for_access`, over the request's handle, using the preference when the request
+    /// fetched it ahead (a patient read brings it along).
+    pub async fn for_request(
+        ctx: &crate::context::RequestContext,
+        access: &PatientAccess,
+    ) -> ServiceResult<Self> {
+        if !access.is_patient_facing() {
+            return Ok(Self {
+                patient_facing: false,
+                hold_sensitive: false,
+            });
+        }
+        let hold_sensitive = match ctx.prefetch().hold(access.patient_id) {
+            Some(hold) => hold,
+            None => holds_sensitive_results(ctx.db(), access.tenant_id, access.patient_id).await?,
+        };
+        Ok(Self {
+            patient_facing: true,
+            hold_sensitive,
+        })
+    }
+
     /// A filter that keeps only the results this viewer may see (for list queries).
     pub fn condition(&self, tenant_id: Uuid) -> Condition {
         let mut cond = Condition::all();

@@ -120,6 +120,55 @@ impl TenantDb {
     }
 }
 
+impl TenantDb {
+    /// PostgreSQL: one row of the scalar subqueries `select_list` (placeholders `$1`..`$n` for
+    /// `values`), with the tenant binding folded in when it can be. On a request transaction
+    /// that has not begun, this is its first statement after BEGIN and binds the tenant itself:
+    /// `set_config` is the row's first column, and a target list is computed left to right,
+    /// each scalar subquery when its column is (so they read under the binding). That saves
+    /// the separate `set_config` round trip. Otherwise the statement runs like any other, after
+    /// the binding.
+    pub async fn query_row_binding(
+        &self,
+        select_list: &str,
+        mut values: Vec<sea_orm::Value>,
+    ) -> Result<Option<QueryResult>, DbErr> {
+        if let Self::Request(request) = self {
+            let mut state = request.state.lock().await;
+            if let RequestState::Idle = &*state {
+                let txn = request.pool.begin().await?;
+                values.push(
+                    request
+                        .tenant
+                        .map(|t| t.to_string())
+                        .unwrap_or_default()
+                        .into(),
+                );
+                let sql = format!(
+                    "SELECT set_config('app.tenant_id', ${}, true) AS portal_bound, {select_list}",
+                    values.len()
+                );
+                let row = txn
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DatabaseBackend::Postgres,
+                        sql,
+                        values,
+                    ))
+                    .await;
+                // Even a failed statement leaves the transaction to `finish` (which ends it).
+                *state = RequestState::Open(Arc::new(txn));
+                return row;
+            }
+        }
+        self.query_one_raw(Statement::from_sql_and_values(
+            self.get_database_backend(),
+            format!("SELECT {select_list}"),
+            values,
+        ))
+        .await
+    }
+}
+
 impl fmt::Debug for TenantDb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shape = match self {

@@ -1,4 +1,5 @@
-//! `audit_events`: An append-only, hash-chained audit record; ordered by `seq`.
+//! `audit_events`: An append-only audit record, hashed on append and sealed into its
+//! chain's batches (`audit_seals`) after it commits; ordered by `seq`.
 
 use sea_orm::entity::prelude::*;
 
@@ -34,6 +35,8 @@ pub struct Model {
     pub prev_hash: String,
     #[sea_orm(column_type = "Text")]
     pub hash: String,
+    /// The batch of its chain that sealed the row; `None` until a sealer links it.
+    pub sealed_batch: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

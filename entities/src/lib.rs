@@ -5,6 +5,7 @@
 
 pub mod appointment;
 pub mod audit_event;
+pub mod audit_seal;
 pub mod catalog_analyte;
 pub mod claim;
 pub mod clinician;

@@ -164,9 +164,8 @@ async fn run_scope(
         }
     };
     txn.commit().await?;
-    // The audit chain appends in its own transaction (it serialises appends across the
-    // process); the job's change is committed and guarded, so a failed append is logged
-    // and the change is not redone.
+    // The audit rows go in a transaction of their own after the change; the job's change is
+    // committed and guarded, so a failed append is logged and the change is not redone.
     if !audit_rows.is_empty()
         && let Err(error) = audit::append(db, audit_rows).await
     {
@@ -280,6 +279,7 @@ fn system_row(
         occurred_at: now,
         prev_hash: String::new(),
         hash: String::new(),
+        sealed_batch: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Messaging: the transactional outbox and the relay that publishes it to the event bus,
 //! notification delivery with retries and dead letter, public-health reporting, the
-//! backlog gauges and the scheduled jobs. Domain services write outbox and notification rows in their own
+//! backlog gauges, the audit sealer and the scheduled jobs. Domain services write outbox and notification rows in their own
 //! transactions; everything here runs after the commit.
 
 pub mod backlog;
@@ -8,3 +8,4 @@ pub mod delivery;
 pub mod jobs;
 pub mod outbox;
 pub mod public_health;
+pub mod sealer;

@@ -30,6 +30,7 @@ mod columns;
 mod m20261201_000101_create_hl7_messages;
 mod m20261201_000102_add_order_numbers;
 mod m20261201_000103_add_appointment_external_ids;
+mod m20261201_000104_seal_audit_in_batches;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000101_create_hl7_messages::Migration),
             Box::new(m20261201_000102_add_order_numbers::Migration),
             Box::new(m20261201_000103_add_appointment_external_ids::Migration),
+            Box::new(m20261201_000104_seal_audit_in_batches::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 /// Every table of `docs/data-model.md`.
-const TABLES: [&str; 26] = [
+const TABLES: [&str; 27] = [
     "tenants",
     "facilities",
     "clinicians",
@@ -34,15 +34,17 @@ const TABLES: [&str; 26] = [
     "public_health_reports",
     "public_health_errors",
     "hl7_messages",
+    "audit_seals",
 ];
 
 /// Number of named indexes (`idx_*` / `uq_*`) the spec asks for, plus the three the
 /// scheduled jobs scan (`m20261123_000011_add_expiry_job_columns`) and the outbox's
 /// per-tenant publication sequence (`m20261123_000022_add_outbox_publish_seq`), the master-data
 /// search indexes, the five of the public-health queue
-/// (`m20261201_000020_create_public_health_queue`) and the HL7 interface's seven
-/// (`m20261201_000101`-`000103`: the message store, order numbers, appointment ids).
-const INDEXES: i64 = 54;
+/// (`m20261201_000020_create_public_health_queue`), the HL7 interface's seven
+/// (`m20261201_000101`-`000103`: the message store, order numbers, appointment ids) and the
+/// audit sealer's three (`m20261201_000104_seal_audit_in_batches`).
+const INDEXES: i64 = 57;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use portal_core::db::TenantDb;
+use portal_core::prefetch::Prefetch;
 use portal_entities::{
     appointment, catalog_analyte, clinician, coverage, facility, imaging_report, observation,
     patient, test_catalog, test_order, test_result,
@@ -17,11 +18,22 @@ use uuid::Uuid;
 pub struct Loaders {
     db: TenantDb,
     tenant_id: Uuid,
+    prefetch: Option<Arc<Prefetch>>,
 }
 
 impl Loaders {
     pub fn new(db: TenantDb, tenant_id: Uuid) -> Self {
-        Self { db, tenant_id }
+        Self {
+            db,
+            tenant_id,
+            prefetch: None,
+        }
+    }
+
+    /// Observations and catalog entries the request fetched ahead are answered from `prefetch`.
+    pub fn with_prefetch(mut self, prefetch: Arc<Prefetch>) -> Self {
+        self.prefetch = Some(prefetch);
+        self
     }
 
     async fn rows<E: sea_orm::EntityTrait>(
@@ -101,16 +113,12 @@ macro_rules! many_by {
 one_by!(PatientById, patient, Id, id);
 one_by!(ResultById, test_result, Id, id);
 one_by!(OrderById, test_order, Id, id);
-one_by!(CatalogById, test_catalog, Id, id);
 one_by!(FacilityById, facility, Id, id);
 one_by!(ClinicianById, clinician, Id, id);
 one_by!(AppointmentById, appointment, Id, id);
 one_by!(CoverageById, coverage, Id, id);
 one_by!(ImagingReportOf, imaging_report, ResultId, result_id);
 
-many_by!(ObservationsOf, observation, ResultId, result_id, |a, b| a
-    .position
-    .cmp(&b.position));
 many_by!(AnalytesOf, catalog_analyte, TestId, test_id, |a, b| a
     .position
     .cmp(&b.position));
@@ -129,3 +137,86 @@ many_by!(
     appointment_id,
     |a, b| a.ordered_at.cmp(&b.ordered_at)
 );
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CatalogById(pub Uuid);
+
+impl Loader<CatalogById> for Loaders {
+    type Value = test_catalog::Model;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[CatalogById],
+    ) -> Result<HashMap<CatalogById, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut found = match &self.prefetch {
+            Some(prefetch) => prefetch.tests(&ids),
+            None => HashMap::new(),
+        };
+        let missing: Vec<Uuid> = ids
+            .into_iter()
+            .filter(|id| !found.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let rows = self
+                .rows::<test_catalog::Entity>(
+                    test_catalog::Column::TenantId,
+                    test_catalog::Column::Id,
+                    missing,
+                )
+                .await?;
+            found.extend(rows.into_iter().map(|row| (row.id, row)));
+        }
+        Ok(found
+            .into_iter()
+            .map(|(id, row)| (CatalogById(id), row))
+            .collect())
+    }
+}
+
+/// A result's observations in position order (every key present, maybe empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObservationsOf(pub Uuid);
+
+impl Loader<ObservationsOf> for Loaders {
+    type Value = Vec<observation::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ObservationsOf],
+    ) -> Result<HashMap<ObservationsOf, Self::Value>, Self::Error> {
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut grouped = match &self.prefetch {
+            Some(prefetch) => prefetch.observations(&ids),
+            None => HashMap::new(),
+        };
+        let missing: Vec<Uuid> = ids
+            .into_iter()
+            .filter(|id| !grouped.contains_key(id))
+            .collect();
+        if !missing.is_empty() {
+            let mut rows = self
+                .rows::<observation::Entity>(
+                    observation::Column::TenantId,
+                    observation::Column::ResultId,
+                    missing.clone(),
+                )
+                .await?;
+            rows.sort_by_key(|row| row.position);
+            for id in missing {
+                grouped.entry(id).or_default();
+            }
+            for row in rows {
+                if let Some(list) = grouped.get_mut(&row.result_id) {
+                    list.push(row);
+                }
+            }
+        }
+        Ok(grouped
+            .into_iter()
+            .map(|(id, rows)| (ObservationsOf(id), rows))
+            .collect())
+    }
+}

@@ -1,6 +1,7 @@
 //! Assembles the GraphQL schema: root types, limits, the SDL, and how one request runs.
 
 pub mod cache;
+pub mod documents;
 mod finish;
 pub mod limits;
 pub mod order;
@@ -16,6 +17,7 @@ use portal_core::context::{Origin, RequestContext, Shape};
 use portal_resolvers::{Loaders, Mutation, Query, Subscription};
 
 pub use cache::ReadCache;
+pub use documents::Documents;
 pub use finish::coded_error;
 pub use portal_resolvers::{AppData, Subscriber};
 pub use socket::SocketExecutor;
@@ -54,6 +56,7 @@ pub fn build(data: AppData, limits: &Limits, cache: ReadCache) -> PortalSchema {
     .data(data)
     .data(cache)
     .data(limits.request.clone())
+    .data(Documents::default())
     // No extensions: what a request does after its operation (commit, audit, error codes)
     // is in `execute` (see `finish`).
     .limit_depth(limits.max_depth)
@@ -81,21 +84,28 @@ pub fn sdl() -> String {
 /// the request's transaction commits and its audit records are written before it returns
 /// (`finish`). A query may be answered from the read cache (audited all the same);
 /// `cache.after` runs once the request's transaction has committed, so a mutation's
-/// invalidation follows it.
+/// invalidation follows it. The query text is parsed at most once per distinct document
+/// (`Documents`); the engine runs on a copy of that parse.
 pub async fn execute(schema: &PortalSchema, mut request: Request, origin: Origin) -> Response {
     let cache = schema
         .data::<ReadCache>()
         .cloned()
         .unwrap_or_else(ReadCache::disabled);
+    let parsed = schema
+        .data::<Documents>()
+        .and_then(|documents| documents.get(&request));
     let pool = schema_db(schema);
-    let shape = request_db::shape_of(&request);
+    let shape = request_db::shape_of(parsed.as_deref());
     let ctx = Arc::new(RequestContext::new(&pool, shape, origin));
-    let plan = match cache.lookup(&request, &ctx).await {
+    let plan = match cache.lookup(&request, parsed.as_deref(), &ctx).await {
         cache::Lookup::Hit(entry) => return cache::serve(entry, &ctx).await,
         cache::Lookup::Proceed(plan) => plan,
     };
+    let order = parsed.map(|parsed| {
+        request.set_parsed_query(parsed.document.clone());
+        order::ResponseOrder::new(parsed, &request)
+    });
     let deps = ctx.read_deps();
-    let order = order::ResponseOrder::of(&mut request);
     let request = with_request_data(request, ctx.clone());
     let response = schema.execute(request).await;
     let response = match order {
@@ -128,7 +138,8 @@ pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
 /// The request with its unit of work and a DataLoader over the same handle attached.
 fn with_request_data(request: Request, ctx: Arc<RequestContext>) -> Request {
     let loader = DataLoader::new(
-        Loaders::new(ctx.db().clone(), ctx.tenant().unwrap_or_default()),
+        Loaders::new(ctx.db().clone(), ctx.tenant().unwrap_or_default())
+            .with_prefetch(ctx.prefetch().clone()),
         tokio::spawn,
     );
     request.data(ctx).data(loader)

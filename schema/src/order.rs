@@ -15,42 +15,46 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use async_graphql::parser::types::{
     Directive, DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::{Name, Positioned, Request, Response, Value, Variables, indexmap::IndexMap};
 
+use crate::documents::Parsed;
+
 /// What reordering a request's response needs: its operation and variables.
 pub struct ResponseOrder {
-    document: ExecutableDocument,
+    parsed: Arc<Parsed>,
     operation_name: Option<String>,
     variables: Variables,
 }
 
 impl ResponseOrder {
-    /// Takes the operation of `request`, parsing it if nobody did yet; the engine then uses
-    /// that parse too. `None` for a query that does not parse (it has no data to order).
-    pub fn of(request: &mut Request) -> Option<Self> {
-        let document = request.parsed_query().ok()?.clone();
-        Some(Self {
-            document,
+    /// The order of `request`'s operation, from its document as parsed once (`Documents`).
+    pub fn new(parsed: Arc<Parsed>, request: &Request) -> Self {
+        Self {
+            parsed,
             operation_name: request.operation_name.clone(),
             variables: request.variables.clone(),
-        })
+        }
     }
 
     /// `response` with every object of its data in selection-set order.
     pub fn apply(&self, mut response: Response) -> Response {
         if let Some(operation) = self.operation() {
-            let walk = Walk::new(&self.document, &self.variables);
+            let walk = Walk::new(&self.parsed.document, &self.variables);
             walk.value(&mut response.data, &[&operation.selection_set]);
         }
         response
     }
 
     fn operation(&self) -> Option<&OperationDefinition> {
-        match (&self.document.operations, self.operation_name.as_deref()) {
+        match (
+            &self.parsed.document.operations,
+            self.operation_name.as_deref(),
+        ) {
             (DocumentOperations::Single(op), _) => Some(&op.node),
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
             (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
@@ -216,9 +220,14 @@ mod tests {
 
     use super::*;
 
+    fn order_of(request: &Request) -> ResponseOrder {
+        let parsed = Parsed::parse(&request.query, request.operation_name.as_deref());
+        ResponseOrder::new(Arc::new(parsed.expect("parses")), request)
+    }
+
     fn ordered(query: &str, data: Value, variables: serde_json::Value) -> String {
-        let mut request = Request::new(query).variables(Variables::from_json(variables));
-        let order = ResponseOrder::of(&mut request).expect("parses");
+        let request = Request::new(query).variables(Variables::from_json(variables));
+        let order = order_of(&request);
         let response = order.apply(Response::new(data));
         serde_json::to_string(&response.data).expect("serialises")
     }
@@ -259,8 +268,8 @@ mod tests {
     fn the_named_operation_is_the_one_ordered() {
         let data = value!({ "b": 1, "a": 2 });
         let query = "query One { b a } query Two { a b }";
-        let mut request = Request::new(query).operation_name("Two");
-        let order = ResponseOrder::of(&mut request).expect("parses");
+        let request = Request::new(query).operation_name("Two");
+        let order = order_of(&request);
         let response = order.apply(Response::new(data));
         assert_eq!(
             serde_json::to_string(&response.data).expect("serialises"),

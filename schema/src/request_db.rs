@@ -11,33 +11,17 @@
 //!
 //! On SQLite both are the pool.
 
-use async_graphql::Request;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
 use portal_core::context::Shape;
 
-/// How `request` uses the database: one shared transaction for a query, short scoped
-/// transactions for a mutation (see the module documentation).
-pub fn shape_of(request: &Request) -> Shape {
-    if is_mutation(request) {
+use crate::documents::Parsed;
+
+/// How a request uses the database: one shared transaction for a query, short scoped
+/// transactions for a mutation (see the module documentation). A request that does not
+/// parse is treated as a query and fails later.
+pub fn shape_of(parsed: Option<&Parsed>) -> Shape {
+    if parsed.is_some_and(Parsed::is_mutation) {
         Shape::Statements
     } else {
         Shape::Query
-    }
-}
-
-/// Whether the operation the request selects is a mutation. The query is parsed once more
-/// here (the schema parses it again to run it); a request that does not parse is treated as a
-/// query and fails validation later.
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let wanted = request.operation_name.as_deref();
-    match &document.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => ops
-            .iter()
-            .find(|(name, _)| Some(name.as_str()) == wanted)
-            .is_some_and(|(_, op)| op.node.ty == OperationType::Mutation),
     }
 }

@@ -1,5 +1,6 @@
 //! The executor behind WebSocket connections: the schema, with the same request limits as
-//! HTTP and every delivery's fields in selection order.
+//! HTTP, each document parsed once (`Documents`), and every delivery's fields in selection
+//! order.
 
 use std::sync::Arc;
 
@@ -7,36 +8,38 @@ use async_graphql::futures_util::stream::{self, BoxStream, StreamExt};
 use async_graphql::{Data, Executor, Request, Response};
 
 use crate::PortalSchema;
-use crate::limits::{RequestLimits, check_variables};
+use crate::documents::Documents;
+use crate::limits::{Refusal, RequestLimits, check_variables};
 use crate::order::ResponseOrder;
 
 #[derive(Clone)]
 pub struct SocketExecutor(pub PortalSchema);
 
 impl SocketExecutor {
-    /// The request refused by a limit, if it is; parses it once (the engine reuses it).
-    fn refused(&self, request: &mut Request) -> Option<Response> {
+    /// Checks `request` against the limits on its document, parsed once (`Documents`), and
+    /// hands the engine that parse; the order its answers take, or the refusal.
+    fn prepare(&self, request: &mut Request) -> Result<Option<ResponseOrder>, Box<Response>> {
         let limits = self.0.data::<RequestLimits>().cloned().unwrap_or_default();
-        let checked = limits
-            .check_text(&request.query)
-            .and_then(|()| check_variables(&request.variables))
-            .and_then(|()| match request.parsed_query() {
-                Ok(document) => limits.check_document(document),
-                // The engine reports the syntax error.
-                Err(_) => Ok(()),
-            });
-        checked
-            .err()
-            .map(|refusal| Response::from_errors(vec![refusal.to_server_error()]))
+        let refuse =
+            |refusal: Refusal| Box::new(Response::from_errors(vec![refusal.to_server_error()]));
+        limits.check_text(&request.query).map_err(refuse)?;
+        check_variables(&request.variables).map_err(refuse)?;
+        // Not parsed: the engine parses it again and reports the syntax error.
+        let Some(parsed) = self.0.data::<Documents>().and_then(|d| d.get(request)) else {
+            return Ok(None);
+        };
+        limits.check_document(&parsed.document).map_err(refuse)?;
+        request.set_parsed_query(parsed.document.clone());
+        Ok(Some(ResponseOrder::new(parsed, request)))
     }
 }
 
 impl Executor for SocketExecutor {
     async fn execute(&self, mut request: Request) -> Response {
-        if let Some(refused) = self.refused(&mut request) {
-            return refused;
-        }
-        let order = ResponseOrder::of(&mut request);
+        let order = match self.prepare(&mut request) {
+            Ok(order) => order,
+            Err(refused) => return *refused,
+        };
         let response = self.0.execute(request).await;
         match order {
             Some(order) => order.apply(response),
@@ -49,10 +52,10 @@ impl Executor for SocketExecutor {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        if let Some(refused) = self.refused(&mut request) {
-            return stream::once(async move { refused }).boxed();
-        }
-        let order = ResponseOrder::of(&mut request);
+        let order = match self.prepare(&mut request) {
+            Ok(order) => order,
+            Err(refused) => return stream::once(async move { *refused }).boxed(),
+        };
         self.0
             .execute_stream_with_session_data(request, session_data.unwrap_or_default())
             .map(move |response| match &order {

@@ -24,6 +24,7 @@ pub mod orders;
 pub mod patient_search;
 pub mod patients;
 pub mod preferences;
+pub mod prefetch;
 pub mod proxy;
 pub mod public_health;
 pub mod rate_limit;

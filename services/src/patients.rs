@@ -3,7 +3,8 @@
 use portal_entities::{patient, test_order};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter,
+    QuerySelect, Select,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -24,9 +25,12 @@ pub async fn get(
     patient_id: Uuid,
 ) -> ServiceResult<(PatientAccess, patient::Model)> {
     let viewer = ctx.viewer()?;
-    let patient = find_in_tenant(ctx.db(), viewer.tenant_id, patient_id)
-        .await?
-        .ok_or(ServiceError::NotFound("patient"))?;
+    let found = if ctx.db().get_database_backend() == DatabaseBackend::Postgres {
+        crate::prefetch::patient(ctx, viewer.tenant_id, patient_id).await?
+    } else {
+        find_in_tenant(ctx.db(), viewer.tenant_id, patient_id).await?
+    };
+    let patient = found.ok_or(ServiceError::NotFound("patient"))?;
     let access =
         access::authorize(ctx, patient_id, Scope::Profile, READ.entity(patient_id)).await?;
     Ok((access, patient))

@@ -6,7 +6,8 @@ use portal_entities::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order,
+    QueryFilter, QueryOrder,
 };
 use tracing::instrument;
 use uuid::Uuid;
@@ -78,7 +79,7 @@ pub async fn list(
 ) -> ServiceResult<(Visibility, Page<test_result::Model>)> {
     filter.validate()?;
     let access = access::confirm(ctx, parent, Scope::Results, LIST)?;
-    let rule = ReleaseRule::for_access(ctx.db(), &access).await?;
+    let rule = ReleaseRule::for_request(ctx, &access).await?;
     let mut select = test_result::Entity::find()
         .filter(release::current_versions(access.patient_id))
         .filter(rule.condition(access.tenant_id));
@@ -107,7 +108,38 @@ pub async fn list(
             order: Order::Desc,
         },
     };
-    let page = list.fetch(ctx.db(), &access, select, page).await?;
+    let page = if ctx.db().get_database_backend() == DatabaseBackend::Postgres {
+        // One statement for the page, its observations and its catalog entries.
+        let rows = list
+            .fetch_into(
+                ctx.db(),
+                &access,
+                crate::prefetch::with_children(select),
+                page,
+                |row: &crate::prefetch::ResultWithChildren| &row.result,
+            )
+            .await?;
+        let Page {
+            items,
+            cursors,
+            has_next_page,
+            has_previous_page,
+            total,
+        } = rows;
+        let items = items
+            .into_iter()
+            .map(|row| crate::prefetch::keep(ctx, row))
+            .collect::<ServiceResult<_>>()?;
+        Page {
+            items,
+            cursors,
+            has_next_page,
+            has_previous_page,
+            total,
+        }
+    } else {
+        list.fetch(ctx.db(), &access, select, page).await?
+    };
     Ok((Visibility { access, rule }, page))
 }
 

@@ -9,7 +9,9 @@
 //!   that server is the admin URL and the fresh databases are created there.
 //! - Otherwise the first call (from any test thread) runs `initdb` into a new temp
 //!   directory and starts `postgres` on a free port, listening only on 127.0.0.1, with
-//!   durability turned off (`fsync`, `synchronous_commit`, `full_page_writes`).
+//!   durability turned off (`fsync`, `synchronous_commit`, `full_page_writes`), and
+//!   `pg_stat_statements` loaded (track = all) so tests can count the statements a request
+//!   sends, BEGIN and COMMIT included, the way `bench/read.sh` does.
 //! - Binaries are taken from `PG_BIN`, else `pg_config --bindir`, else the newest
 //!   `/usr/lib/postgresql/*/bin`, else `PATH`.
 //! - Running as root (initdb and postgres refuse to), the server runs as the `postgres`
@@ -49,6 +51,8 @@ const LOG_TAIL_LINES: usize = 40;
 const WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
 "$1" -D "$2" -p "$3" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$4" \
   -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+  -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+  -c pg_stat_statements.max=50000 \
   </dev/null >"$5" 2>&1 &
 pid=$!
 echo "$pid" >"$7"

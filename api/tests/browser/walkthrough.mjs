@@ -94,10 +94,16 @@ async function run() {
     page.on('request', (request) => {
       if (request.method() === 'POST' && (request.postData() || '').includes('AddHbA1c')) sent += 1;
     });
+    // The button itself may be replaced mid-click (then puppeteer reports it detached).
     for (let attempt = 0; attempt < 5 && sent === 0; attempt += 1) {
-      await page.click('.graphiql-execute-button');
+      try {
+        await page.click('.graphiql-execute-button');
+      } catch (e) {
+        if (!/detached|not clickable/.test(String(e))) throw e;
+      }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+    if (sent === 0) throw new Error('the lab tab never sent its mutation');
     await waitForResponse(page, 'eventId');
     const added = await responseText(page);
     if (!added.includes('FINAL')) throw new Error(`addTestResult did not store a FINAL result: ${added}`);

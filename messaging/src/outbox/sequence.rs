@@ -46,6 +46,7 @@ pub async fn sequence(db: &TenantDb, limit: u64) -> ServiceResult<usize> {
     }
     let pending = unsequenced(&txn, limit).await?;
     let mut next: HashMap<Uuid, i64> = HashMap::new();
+    let mut numbered = Vec::with_capacity(pending.len());
     for (id, tenant) in &pending {
         let seq = match next.entry(*tenant) {
             Entry::Occupied(mut e) => {
@@ -54,14 +55,29 @@ pub async fn sequence(db: &TenantDb, limit: u64) -> ServiceResult<usize> {
             }
             Entry::Vacant(e) => *e.insert(last_seq(&txn, *tenant).await? + 1),
         };
-        outbox_event::Entity::update_many()
-            .col_expr(outbox_event::Column::PublishSeq, Expr::value(seq))
-            .filter(outbox_event::Column::Id.eq(*id))
-            .exec(&txn)
-            .await?;
+        numbered.push((*id, seq));
     }
+    number(&txn, &numbered).await?;
     txn.commit().await?;
     Ok(pending.len())
+}
+
+/// Gives each event its number, the whole batch in one statement
+/// (`SET publish_seq = CASE id WHEN … THEN … END WHERE id IN (…)`).
+async fn number<C: ConnectionTrait>(db: &C, numbered: &[(Uuid, i64)]) -> ServiceResult<()> {
+    let Some(((first_id, first_seq), rest)) = numbered.split_first() else {
+        return Ok(());
+    };
+    let mut case = Expr::case(outbox_event::Column::Id.eq(*first_id), *first_seq);
+    for (id, seq) in rest {
+        case = case.case(outbox_event::Column::Id.eq(*id), *seq);
+    }
+    outbox_event::Entity::update_many()
+        .col_expr(outbox_event::Column::PublishSeq, case.into())
+        .filter(outbox_event::Column::Id.is_in(numbered.iter().map(|(id, _)| *id)))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// The tenant's highest number so far (0 before its first event). Every event of the tenant
@@ -97,16 +113,9 @@ async fn unsequenced<C: ConnectionTrait>(db: &C, limit: u64) -> ServiceResult<Ve
         .await?)
 }
 
-/// The tenant's advisory lock key: its id folded to 32 bits.
+/// The tenant's advisory lock key (its id folded to 32 bits).
 fn lock_key(tenant: Uuid) -> i32 {
-    let folded = tenant
-        .as_u128()
-        .to_le_bytes()
-        .chunks_exact(4)
-        .fold(0u32, |acc, c| {
-            acc ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]])
-        });
-    i32::from_ne_bytes(folded.to_ne_bytes())
+    portal_core::db::fold_key(tenant)
 }
 
 #[cfg(test)]

@@ -446,6 +446,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         occurred_at: now,
         prev_hash: String::from("prev_hash value"),
         hash: String::from("hash value"),
+        sealed_batch: Some(3),
     };
     let audit_event = insert_audit_event(db, audit_event).await;
 

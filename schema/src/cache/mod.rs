@@ -20,6 +20,7 @@ use portal_core::RequestContext;
 use portal_core::read_deps::ReadDeps;
 use uuid::Uuid;
 
+use crate::documents::Parsed;
 use entry::{Entry, Hit, StoredRecord};
 use memory::MemoryStore;
 use plan::Kind;
@@ -133,12 +134,17 @@ impl ReadCache {
     }
 
     /// Before executing: a valid entry for this viewer and request, or what to do after.
-    pub async fn lookup(&self, request: &Request, ctx: &RequestContext) -> Lookup {
+    pub async fn lookup(
+        &self,
+        request: &Request,
+        parsed: Option<&Parsed>,
+        ctx: &RequestContext,
+    ) -> Lookup {
         let Some(inner) = &self.inner else {
             return Lookup::Proceed(Plan::Skip);
         };
         let viewer = ctx.viewer.as_ref();
-        let key = match plan::classify(request, viewer) {
+        let key = match plan::classify(request, parsed, viewer) {
             Kind::Read(key) => key,
             Kind::Write => {
                 return Lookup::Proceed(match ctx.tenant() {

@@ -1,15 +1,11 @@
 //! Which requests the read cache may answer, and the key that keeps viewers apart.
 
 use async_graphql::Request;
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-};
+use async_graphql::parser::types::OperationType;
 use portal_core::identity::Viewer;
 use sha2::{Digest, Sha256};
 
-/// Root fields never served from the cache: introspection (cheap, and not patient data) and
-/// `resultLink`, which counts attempts and is rate-limited on every call.
-const UNCACHED_ROOT_FIELDS: &[&str] = &["__schema", "__type", "resultLink"];
+use crate::documents::Parsed;
 
 /// What a request is, as far as the cache is concerned.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,54 +18,20 @@ pub enum Kind {
     Bypass,
 }
 
-/// Classifies `request` for `viewer`. Parsing failures are bypassed: the engine reports them.
-pub fn classify(request: &Request, viewer: Option<&Viewer>) -> Kind {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+/// Classifies `request` (its document parsed once, `None` when it does not parse) for
+/// `viewer`. Parsing failures are bypassed: the engine reports them.
+pub fn classify(request: &Request, parsed: Option<&Parsed>, viewer: Option<&Viewer>) -> Kind {
+    let Some(parsed) = parsed else {
         return Kind::Bypass;
     };
-    let Some((ty, selection)) = operation(&document, request.operation_name.as_deref()) else {
-        return Kind::Bypass;
-    };
-    match ty {
-        OperationType::Mutation => Kind::Write,
-        OperationType::Subscription => Kind::Bypass,
-        OperationType::Query => match viewer {
-            Some(viewer) if !selects_uncached(&document, selection, 0) => {
-                Kind::Read(key(request, viewer))
-            }
+    match parsed.operation {
+        None | Some(OperationType::Subscription) => Kind::Bypass,
+        Some(OperationType::Mutation) => Kind::Write,
+        Some(OperationType::Query) => match viewer {
+            Some(viewer) if !parsed.selects_uncached => Kind::Read(key(request, viewer)),
             _ => Kind::Bypass,
         },
     }
-}
-
-fn operation<'a>(
-    document: &'a ExecutableDocument,
-    name: Option<&str>,
-) -> Option<(OperationType, &'a SelectionSet)> {
-    let op = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        (DocumentOperations::Multiple(_), None) => return None,
-    };
-    Some((op.node.ty, &op.node.selection_set.node))
-}
-
-/// Whether the root selection (through fragments, to a bounded depth) names an uncached field.
-fn selects_uncached(document: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
-    if depth > 8 {
-        return true;
-    }
-    set.items.iter().any(|item| match &item.node {
-        Selection::Field(field) => UNCACHED_ROOT_FIELDS.contains(&field.node.name.node.as_str()),
-        Selection::InlineFragment(inline) => {
-            selects_uncached(document, &inline.node.selection_set.node, depth + 1)
-        }
-        Selection::FragmentSpread(spread) => document
-            .fragments
-            .get(&spread.node.fragment_name.node)
-            .is_none_or(|f| selects_uncached(document, &f.node.selection_set.node, depth + 1)),
-    })
 }
 
 /// SHA-256 over who asks (tenant, subject, roles, patient id) and what (query text, operation
@@ -101,6 +63,11 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+
+    fn classify(request: &Request, viewer: Option<&Viewer>) -> Kind {
+        let parsed = Parsed::parse(&request.query, request.operation_name.as_deref());
+        super::classify(request, parsed.as_ref(), viewer)
+    }
 
     fn viewer(subject: &str, patient: Option<Uuid>) -> Viewer {
         Viewer {

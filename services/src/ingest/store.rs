@@ -17,7 +17,7 @@ use super::{
 };
 use portal_core::access::{self, Access, Scope};
 use portal_core::audit::{AuditRecord, Outcome};
-use portal_core::context::{RequestContext, Work};
+use portal_core::context::{RequestContext, Work, Writing};
 use portal_core::db::TenantDb;
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_core::identity::{Role, Viewer};
@@ -77,11 +77,6 @@ async fn add_one(ctx: &RequestContext, input: NewResult, at: &str) -> ServiceRes
     let tenant = viewer.tenant_id;
     validate::shape(&input, at)?;
     let hash = idempotency::request_hash(&input)?;
-    if let Some(key) = &input.idempotency_key
-        && let Some(id) = idempotency::earlier(db, tenant, ADD, key, &hash).await?
-    {
-        return replay(db, tenant, id).await;
-    }
     match store_new(ctx, &input, &hash, at).await {
         Err(ServiceError::Internal(source)) if is_unique_violation(&*source) => {
             // A concurrent call with the same key or replacing the same result won the race.
@@ -107,6 +102,13 @@ async fn store_new(
     let tenant = viewer.tenant_id;
     let work = ctx.begin_write().await?;
     let txn = work.txn();
+    // The earlier identical request, looked up in this transaction (no round trip of its own).
+    if let Some(key) = &input.idempotency_key
+        && let Some(id) = idempotency::earlier(txn, tenant, ADD, key, hash).await?
+    {
+        drop(work);
+        return replay(ctx.db(), tenant, id).await;
+    }
     let patient = validate::patient(txn, tenant, input.patient_id, at).await?;
     let (order, test, replaces) = order_for(txn, viewer, input, &patient, at).await?;
     authorize_writer(&work, &patient, &order, CREATE).await?;
@@ -159,13 +161,39 @@ async fn store_new(
     if let Some(key) = &input.idempotency_key {
         idempotency::remember(txn, tenant, ADD, key, hash, stored.result.id).await?;
     }
-    work.commit().await?;
     ctx.record(AuditRecord::new(
         CREATE.entity(stored.result.id),
         Some(patient.id),
         Outcome::Allowed,
     ));
+    commit_with_audit(work, stored.result.id).await?;
     Ok(stored)
+}
+
+/// Commits the write with the request's audit rows so far in the same transaction (no
+/// transaction of their own). If the COMMIT fails, nothing of the write is there: the rows
+/// are written on their own, the create marked FAILED, and the error returned.
+async fn commit_with_audit(work: Writing<'_>, result_id: Uuid) -> ServiceResult<()> {
+    let ctx = work.ctx;
+    let rows = ctx.take_rows();
+    portal_core::audit::append_within(work.txn(), rows.clone()).await?;
+    let Err(err) = work.commit().await else {
+        return Ok(());
+    };
+    let rows = rows
+        .into_iter()
+        .map(|mut row| {
+            if row.action == CREATE.action && row.entity_id == Some(result_id) {
+                row.outcome = Outcome::Failed;
+                row.reason = Some("commit failed".into());
+            }
+            row
+        })
+        .collect();
+    if let Err(audit) = portal_core::audit::append(ctx.db(), rows).await {
+        tracing::error!(request_id = %ctx.request_id, error = %audit, "audit rows of a failed commit could not be written");
+    }
+    Err(err.into())
 }
 
 /// The order the result completes (existing or created now), its test, and the
@@ -240,7 +268,12 @@ async fn order_for<C: ConnectionTrait>(
                 referring_clinician_id: new.referring_clinician_id,
                 appointment_id: new.external.appointment_id,
                 source: new.source,
-                status: OrderStatus::Pending,
+                // Created with the status the result gives it (no UPDATE after).
+                status: if input.status == ResultStatus::Final {
+                    OrderStatus::Completed
+                } else {
+                    OrderStatus::Pending
+                },
                 accession_number: new.accession_number.clone(),
                 placer_order_number: new.external.placer_order_number.clone(),
                 filler_order_number: new.external.filler_order_number.clone(),

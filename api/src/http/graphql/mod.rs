@@ -22,6 +22,7 @@ use axum::handler::Handler;
 use axum::http::{Extensions, HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect};
 use portal_core::context::Origin;
+use portal_schema::Documents;
 use portal_schema::limits::{Refusal, RequestLimits, check_variables};
 
 use super::auth::{audit_rejection, authenticate};
@@ -201,7 +202,8 @@ impl From<EdgeError> for Rejected {
     }
 }
 
-/// The GraphQL request, parsed once and checked against the limits (see `limits`).
+/// The GraphQL request, checked against the limits (see `limits`) on its document as parsed
+/// once (`Documents`).
 async fn prepare(
     state: &AppState,
     params: Params,
@@ -218,19 +220,28 @@ async fn prepare(
     }
     check_variables(&request.variables).map_err(refused)?;
     let name = request.operation_name.clone();
-    let operation = match request.parsed_query() {
-        Ok(document) => {
-            limits.check_document(document).map_err(refused)?;
-            operation_type(document, name.as_deref())
+    // The document as parsed once (`Documents`); `execute` finds the same parse. Only a text
+    // that does not parse is parsed again here, for its error.
+    let parsed = state
+        .schema
+        .data::<Documents>()
+        .and_then(|documents| documents.get(&request));
+    let operation = match parsed {
+        Some(parsed) => {
+            limits.check_document(&parsed.document).map_err(refused)?;
+            operation_type(&parsed.document, name.as_deref())
         }
-        Err(error) => {
-            let mut error = error;
-            let code = portal_schema::coded_error("", "BAD_USER_INPUT").extensions;
-            error.extensions = code;
-            return Err(Rejected::GraphQL(Box::new(Response::from_errors(vec![
-                error,
-            ]))));
-        }
+        None => match request.parsed_query() {
+            Ok(document) => {
+                limits.check_document(document).map_err(refused)?;
+                operation_type(document, name.as_deref())
+            }
+            Err(mut error) => {
+                error.extensions = portal_schema::coded_error("", "BAD_USER_INPUT").extensions;
+                let response = Response::from_errors(vec![error]);
+                return Err(Rejected::GraphQL(Box::new(response)));
+            }
+        },
     };
     if method == Method::GET && operation.is_some_and(|ty| ty != OperationType::Query) {
         return Err(EdgeError::new(
