@@ -13,7 +13,8 @@ DRAIN_TIMEOUT="${BENCH_DRAIN_TIMEOUT:-1800}"
 CONCURRENCY="${BENCH_CONCURRENCY:-16}"
 
 ensure_portal
-BB="$REPO_DIR/target/release/portal-bench"
+# The load generator is built with the portal: next to PORTAL_BIN unless PORTAL_BENCH_BIN says.
+BB="${PORTAL_BENCH_BIN:-$(dirname "$PORTAL_BIN")/portal-bench}"
 [[ -x "$BB" ]] || die "no $BB"
 setup_dataset
 
