@@ -129,9 +129,10 @@ pub(super) enum InTxn {
 }
 
 /// Looks up what the result needs and writes it with its order, events and audit rows, in
-/// `work`'s transaction: on PostgreSQL the lookups are four statements (idempotency key;
-/// patient with preferences and push tokens; test with analytes; facility or order; the
-/// test and facility are read once per `known`) and the writes one.
+/// `work`'s transaction. On PostgreSQL: the idempotency key, the patient with preferences
+/// and push tokens, the test with its analytes and the facility (those two once per
+/// `known`) — or, for an existing order, the order, its test and its current result — and
+/// then one statement for all the writes.
 pub(super) async fn store_in(
     work: &Writing<'_>,
     known: &mut Known,
