@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use portal_entities::{AuditOutcome, audit_event};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, EntityTrait, TransactionSession, TransactionTrait,
+    ConnectionTrait, EntityTrait, QueryTrait, TransactionSession, TransactionTrait,
+    sea_query::InsertStatement,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -124,8 +125,20 @@ async fn insert<C: ConnectionTrait>(
     rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
     let count = rows.len();
-    if count == 0 {
+    let Some(statement) = insert_statement(rows) else {
         return Ok(0);
+    };
+    txn.execute(&statement).await?;
+    Ok(count)
+}
+
+/// The one INSERT of `rows` (hashed, unsealed) for a caller that sends it with other writes
+/// of its transaction (a data-modifying CTE); `None` for no rows. Without RETURNING: a row of
+/// no tenant (a rejected token) is not readable back under row-level security, and nothing
+/// needs the generated `seq`.
+pub fn insert_statement(rows: Vec<audit_event::Model>) -> Option<InsertStatement> {
+    if rows.is_empty() {
+        return None;
     }
     let models = rows.into_iter().map(|mut row| {
         row.prev_hash = String::new();
@@ -133,12 +146,7 @@ async fn insert<C: ConnectionTrait>(
         row.hash = row_hash(&row);
         active(row)
     });
-    // Without RETURNING: a row of no tenant (a rejected token) is not readable back under
-    // row-level security, and nothing here needs the generated `seq`.
-    audit_event::Entity::insert_many(models)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(count)
+    Some(audit_event::Entity::insert_many(models).into_query())
 }
 
 fn active(row: audit_event::Model) -> audit_event::ActiveModel {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use portal_entities::audit_event;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditRecord, Outcome};
@@ -242,15 +242,65 @@ impl RequestContext {
 
     /// The records not yet written, as audit rows (they count as written from now on).
     pub fn take_rows(&self) -> Vec<audit_event::Model> {
-        let who = audit::Who {
-            viewer: self.viewer.as_ref(),
-            request_id: &self.request_id,
-            client_addr: self.client_addr.as_deref(),
-        };
         let mut written = lock(&self.written);
         let (records, end) = self.deps.records_from(*written);
         *written = end;
-        records.into_iter().map(|r| r.into_row(&who)).collect()
+        records
+            .into_iter()
+            .map(|r| r.into_row(&self.who()))
+            .collect()
+    }
+
+    /// The rows of the records not yet written, and `extra`'s last, for a write that sends
+    /// them in its own transaction. Nothing counts as written until `audit_committed` is
+    /// given the returned mark: if the write fails, the records stay for `finish` and `extra`
+    /// is not recorded.
+    pub fn rows_for_commit(
+        &self,
+        extra: Option<AuditRecord>,
+    ) -> (Vec<audit_event::Model>, PendingAudit) {
+        let written = *lock(&self.written);
+        let (mut records, end) = self.deps.records_from(written);
+        records.extend(extra.clone());
+        let rows: Vec<_> = records
+            .into_iter()
+            .map(|r| r.into_row(&self.who()))
+            .collect();
+        let pending = PendingAudit {
+            end,
+            extra,
+            rows: rows.clone(),
+        };
+        (rows, pending)
+    }
+
+    /// The rows of `rows_for_commit` committed: they count as written, and its extra record
+    /// joins the request's records where its row was.
+    pub fn audit_committed(&self, pending: PendingAudit) {
+        let mut written = lock(&self.written);
+        let mut end = pending.end;
+        if let Some(extra) = pending.extra {
+            self.deps.record_at(end, extra);
+            end += 1;
+        }
+        *written = (*written).max(end);
+    }
+
+    /// The write of `rows_for_commit` did not commit: its extra record joins the request's
+    /// records (to be written like any other, e.g. by `flush_audit`), nothing counts as written.
+    pub fn audit_not_committed(&self, pending: PendingAudit) {
+        let _written = lock(&self.written);
+        if let Some(extra) = pending.extra {
+            self.deps.record_at(pending.end, extra);
+        }
+    }
+
+    fn who(&self) -> audit::Who<'_> {
+        audit::Who {
+            viewer: self.viewer.as_ref(),
+            request_id: &self.request_id,
+            client_addr: self.client_addr.as_deref(),
+        }
     }
 
     pub(crate) fn cached_relation(&self, patient_id: Uuid) -> Option<Option<Relation>> {
@@ -261,6 +311,31 @@ impl RequestContext {
         self.relation_lookups
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         lock(&self.relations).insert(patient_id, relation);
+    }
+}
+
+/// Which records a write sent with its rows (see `RequestContext::rows_for_commit`).
+#[derive(Debug)]
+#[must_use = "pass it to `audit_committed` once the rows committed"]
+pub struct PendingAudit {
+    end: usize,
+    extra: Option<AuditRecord>,
+    rows: Vec<audit_event::Model>,
+}
+
+impl PendingAudit {
+    /// The rows the write sent.
+    pub fn rows(&self) -> &[audit_event::Model] {
+        &self.rows
+    }
+
+    /// The extra record with another outcome (the write's COMMIT failed).
+    pub fn failed(mut self, reason: &str) -> Self {
+        if let Some(extra) = &mut self.extra {
+            extra.outcome = Outcome::Failed;
+            extra.reason = Some(reason.to_owned());
+        }
+        self
     }
 }
 
@@ -291,6 +366,19 @@ impl Writing<'_> {
 
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+
+    /// A savepoint in this transaction as a `Writing` of its own: `commit` releases it,
+    /// `rollback` (or dropping it) undoes what ran in it and nothing before it.
+    pub async fn savepoint(&self) -> Result<Writing<'_>, DbErr> {
+        Ok(Writing {
+            ctx: self.ctx,
+            txn: self.txn.begin().await?,
+        })
     }
 }
 

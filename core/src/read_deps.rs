@@ -42,6 +42,13 @@ impl ReadDeps {
         lock(&self.records).push(record);
     }
 
+    /// Puts `record` at `index` (at most the end): a record written with the rows before it.
+    pub(crate) fn record_at(&self, index: usize, record: AuditRecord) {
+        let mut records = lock(&self.records);
+        let index = index.min(records.len());
+        records.insert(index, record);
+    }
+
     /// The records from index `from` on, and the index after the last of them.
     pub(crate) fn records_from(&self, from: usize) -> (Vec<AuditRecord>, usize) {
         let records = lock(&self.records);

@@ -7,10 +7,8 @@
 use portal_entities::{
     ReportKind, ReportStatus, ResultStatus, public_health_report, test_catalog, test_result,
 };
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
-
-use portal_core::error::ServiceResult;
 
 /// What a result version reports: FINAL an original, CORRECTED a correction, ENTERED_IN_ERROR
 /// the withdrawal of the earlier report; PRELIMINARY nothing.
@@ -23,17 +21,15 @@ pub fn kind_of(status: ResultStatus) -> Option<ReportKind> {
     }
 }
 
-/// Queues `result` when its test is reportable and its status is reported: one insert,
-/// unique by result, so a version is never queued twice. Returns what was queued.
-pub async fn queue<C: ConnectionTrait>(
-    db: &C,
+/// The queue row of `result` when its test is reportable and its status is reported, for
+/// the caller to insert with the result (unique by result, so a version is never queued
+/// twice); `None` otherwise.
+pub fn queue_row(
     result: &test_result::Model,
     test: &test_catalog::Model,
-) -> ServiceResult<Option<ReportKind>> {
-    let Some(kind) = kind_of(result.status).filter(|_| test.reportable) else {
-        return Ok(None);
-    };
-    public_health_report::Entity::insert(public_health_report::ActiveModel {
+) -> Option<public_health_report::ActiveModel> {
+    let kind = kind_of(result.status).filter(|_| test.reportable)?;
+    Some(public_health_report::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(result.tenant_id),
         result_id: Set(result.id),
@@ -43,9 +39,6 @@ pub async fn queue<C: ConnectionTrait>(
         created_at: Set(portal_core::clock::now()),
         sent_at: Set(None),
     })
-    .exec(db)
-    .await?;
-    Ok(Some(kind))
 }
 
 #[cfg(test)]

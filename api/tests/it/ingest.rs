@@ -10,15 +10,15 @@ use crate::on_both_backends;
 use crate::support::ids::{facility_gid, patient_gid};
 use crate::support::{Actor, Backend, TestApp, error_code, no_errors};
 
-struct Demo {
-    app: TestApp,
-    tenant: Uuid,
-    alice: patient::Model,
-    lab: Actor,
-    facility: String,
+pub(crate) struct Demo {
+    pub(crate) app: TestApp,
+    pub(crate) tenant: Uuid,
+    pub(crate) alice: patient::Model,
+    pub(crate) lab: Actor,
+    pub(crate) facility: String,
 }
 
-async fn demo(backend: Backend) -> Demo {
+pub(crate) async fn demo(backend: Backend) -> Demo {
     let app = TestApp::init(backend).await;
     let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
     let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
@@ -45,7 +45,7 @@ const ADD: &str = r#"mutation($input: AddTestResultInput!) { addTestResult(input
   replayed eventId notifications { channel status }
   result { id status isCorrected history { status } observations { code unit interpretation } order { id status } } } }"#;
 
-fn hba1c(d: &Demo, value: f64, status: &str) -> Value {
+pub(crate) fn hba1c(d: &Demo, value: f64, status: &str) -> Value {
     json!({
         "patientId": patient_gid(d.alice.id),
         "order": { "facilityId": d.facility, "testCode": "4548-4", "source": "WALK_IN" },

@@ -36,6 +36,7 @@ mod http_spec;
 mod identity;
 mod import;
 mod ingest;
+mod ingest_batch;
 mod jobs;
 mod master_data;
 mod metrics;

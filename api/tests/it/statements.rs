@@ -9,6 +9,8 @@ use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Statement};
 use serde_json::{Value, json};
 
+use crate::ingest::{demo, hba1c};
+use crate::ingest_batch::keyed;
 use crate::support::{Backend, TestApp, no_errors};
 
 /// The benchmark's query (bench/read.sh).
@@ -62,6 +64,16 @@ impl<'a> Counter<'a> {
                 )
             })
             .collect()
+    }
+
+    /// How many times the statement `text` ran since the last reset.
+    async fn calls(&self, text: &str) -> i64 {
+        self.statements()
+            .await
+            .iter()
+            .filter(|(query, _)| query == text)
+            .map(|(_, calls)| calls)
+            .sum()
     }
 
     async fn total(&self) -> (i64, String) {
@@ -179,37 +191,20 @@ async fn the_relay_numbers_a_batch_in_one_statement() {
     assert_eq!(sorted, (1..=4).collect::<Vec<i64>>(), "{seqs:?}");
 }
 
-/// `addTestResult`: the idempotency lookup, the write and its audit rows in one transaction.
-/// Issue 13 asks for at most 10; this is the bound reached so far (24 on the parent commit:
-/// three transactions), and where the rest goes is in BENCHMARKS.md.
+/// `addTestResult`: the idempotency lookup, the write and its audit rows in one transaction
+/// of at most 10 statements (issue 13; 17 before the writes went out as one statement).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn add_test_result_runs_in_one_transaction_of_at_most_eighteen_statements() {
-    let app = TestApp::init(Backend::Postgres).await;
-    let (tenant, _) = portal_demo::seed(&app.db).await.expect("seed");
-    let alice = portal_services::patients::find_by_mrn(&app.owner, tenant, "MRN1001")
-        .await
-        .expect("q")
-        .expect("alice");
-    let lab = app.as_lab(tenant);
-    let facility = portal_entities::facility::Entity::find()
-        .one(&app.owner)
-        .await
-        .expect("q")
-        .expect("facility");
+async fn add_test_result_runs_in_one_transaction_of_at_most_ten_statements() {
+    let d = demo(Backend::Postgres).await;
+    let (app, lab) = (&d.app, &d.lab);
     let add = r#"mutation($input: AddTestResultInput!) { addTestResult(input: $input) {
       replayed eventId notifications { channel status } result { id status } } }"#;
     let input = |i: u32| {
-        json!({ "input": {
-            "patientId": encode(NodeType::Patient, alice.id).to_string(),
-            "order": { "facilityId": encode(NodeType::Facility, facility.id).to_string(),
-                       "testCode": "4548-4", "source": "WALK_IN" },
-            "status": "FINAL",
-            "issuedAt": Utc::now().to_rfc3339(),
-            "observations": [{ "code": "4548-4", "valueNumeric": 5.0 + f64::from(i) }],
-            "idempotencyKey": format!("statements-{i}"),
-        }})
+        let mut input = hba1c(&d, 5.0 + f64::from(i), "FINAL");
+        input["idempotencyKey"] = json!(format!("statements-{i}"));
+        json!({ "input": input })
     };
-    let counter = Counter::new(&app).await;
+    let counter = Counter::new(app).await;
     no_errors(&lab.query(add, input(0)).await);
     let mut last = Value::Null;
     for i in 1..=3 {
@@ -218,16 +213,9 @@ async fn add_test_result_runs_in_one_transaction_of_at_most_eighteen_statements(
         let answer = lab.query(add, last.clone()).await;
         no_errors(&answer);
         let (total, listing) = counter.total().await;
-        let transactions: i64 = counter
-            .statements()
-            .await
-            .iter()
-            .filter(|(query, _)| query == "BEGIN")
-            .map(|(_, calls)| calls)
-            .sum();
-        assert_eq!(transactions, 1, "{listing}");
+        assert_eq!(counter.calls("BEGIN").await, 1, "{listing}");
         assert!(
-            total <= 18,
+            total <= 10,
             "{total} statements for one addTestResult:\n{listing}"
         );
     }
@@ -237,4 +225,48 @@ async fn add_test_result_runs_in_one_transaction_of_at_most_eighteen_statements(
         again["data"]["addTestResult"]["replayed"], true,
         "{again:#}"
     );
+}
+
+/// `addTestResults`: the items of a batch share one transaction (one BEGIN, one COMMIT), a
+/// savepoint each. Ten items with idempotency keys take 5 + 5 per item on PostgreSQL:
+/// BEGIN, set_config, the test and the facility once, COMMIT; per item SAVEPOINT, the key,
+/// the patient, the write, RELEASE (before: 17 per item, in a transaction each).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_ten_results_shares_one_transaction_of_at_most_fifty_five_statements() {
+    let d = demo(Backend::Postgres).await;
+    let batch = r#"mutation($inputs: [AddTestResultInput!]!) { addTestResults(inputs: $inputs) {
+      succeeded items { error { code } } } }"#;
+    let inputs = keyed(&d, 10, "batch");
+    let counter = Counter::new(&d.app).await;
+    counter.reset().await;
+    let answer = d.lab.query(batch, json!({ "inputs": inputs })).await;
+    no_errors(&answer);
+    assert_eq!(
+        answer["data"]["addTestResults"]["succeeded"], 10,
+        "{answer:#}"
+    );
+    let (total, listing) = counter.total().await;
+    let ends = (counter.calls("BEGIN").await, counter.calls("COMMIT").await);
+    assert_eq!(ends, (1, 1), "{listing}");
+    assert!(
+        total <= 5 + 5 * 10,
+        "{total} statements for a batch of ten:\n{listing}"
+    );
+}
+
+/// A batch of more than 100 results takes one shared transaction per 100.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_a_hundred_and_fifty_results_takes_two_transactions() {
+    let d = demo(Backend::Postgres).await;
+    let batch = r#"mutation($inputs: [AddTestResultInput!]!) { addTestResults(inputs: $inputs) {
+      succeeded } }"#;
+    let inputs: Vec<Value> = (0..150)
+        .map(|i| hba1c(&d, 5.0 + f64::from(i) / 100.0, "FINAL"))
+        .collect();
+    let counter = Counter::new(&d.app).await;
+    counter.reset().await;
+    let answer = d.lab.query(batch, json!({ "inputs": inputs })).await;
+    no_errors(&answer);
+    assert_eq!(answer["data"]["addTestResults"]["succeeded"], 150);
+    assert_eq!(counter.calls("BEGIN").await, 2);
 }

@@ -157,8 +157,14 @@ impl ResultMutation {
         payload(ctx, stored).await
     }
 
-    /// Stores up to 500 results, each in its own transaction: every input gets its own
-    /// outcome, so one bad result does not hold back the rest of a run.
+    /// Stores up to 500 results. Each stands or falls alone: every input gets its own
+    /// outcome (payload or error), and one input's failure never loses another's. The
+    /// inputs share a transaction (one per 100 inputs), each in a savepoint of its own: an
+    /// input that fails leaves nothing behind, one that failed on a database error is tried
+    /// again alone after the shared commit, and if the shared commit fails every input is
+    /// stored again alone, one transaction each, so nothing is lost and nothing is stored
+    /// twice. Every stored result is committed when the answer is sent; an input repeating
+    /// an earlier input's idempotencyKey replays it.
     async fn add_test_results(
         &self,
         ctx: &Context<'_>,

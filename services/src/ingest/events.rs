@@ -1,36 +1,42 @@
-//! The outbox event and the notifications of a stored result (see docs/events.md), written
-//! in the caller's transaction.
+//! The outbox event and the notifications of a stored result (see docs/events.md), added to
+//! the caller's writes (one statement with the result on PostgreSQL).
 
 use portal_entities::{
-    NotificationChannel, NotificationStatus, notification, outbox_event, patient, push_token,
-    test_result,
+    NotificationChannel, NotificationStatus, notification, notification_preference, outbox_event,
+    patient, test_result,
 };
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::ActiveValue::Set;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::QueuedNotification;
-use portal_core::error::ServiceResult;
-use portal_core::policy::default_preferences;
+use super::write::Writes;
 use portal_core::release::is_released_status;
 
 pub const RESULT_RELEASED: &str = "result.released";
 pub const RESULT_PRELIMINARY: &str = "result.preliminary";
 
-/// Writes the result's outbox event and, for released results, one notification per
-/// channel the patient chose. Returns the event id and what was queued.
-pub(super) async fn record<C: ConnectionTrait>(
-    db: &C,
+/// What the patient chose and can be reached by, read with the patient (see
+/// `validate::patient`).
+#[derive(Debug, Clone)]
+pub(super) struct Reach {
+    pub(super) prefs: notification_preference::Model,
+    pub(super) push_tokens: i64,
+}
+
+/// Adds the result's outbox event and, for released results, one notification per channel
+/// the patient chose to `writes`. Returns the event id and what was queued.
+pub(super) fn record(
+    writes: &mut Writes,
     result: &test_result::Model,
     patient: &patient::Model,
+    reach: &Reach,
     sensitive: bool,
-) -> ServiceResult<(Uuid, Vec<QueuedNotification>)> {
+) -> (Uuid, Vec<QueuedNotification>) {
     let released = is_released_status(result.status);
     let event_id = Uuid::now_v7();
     let now = portal_core::clock::now();
-    outbox_event::Entity::insert(outbox_event::ActiveModel {
+    writes.insert([outbox_event::ActiveModel {
         id: Set(event_id),
         tenant_id: Set(result.tenant_id),
         event_type: Set(if released {
@@ -54,33 +60,23 @@ pub(super) async fn record<C: ConnectionTrait>(
         created_at: Set(now),
         published_at: Set(None),
         publish_seq: Set(None),
-    })
-    .exec(db)
-    .await?;
+    }]);
     if !released {
-        return Ok((event_id, Vec::new()));
+        return (event_id, Vec::new());
     }
-    let queued = notifications(db, result, patient, sensitive, event_id).await?;
-    Ok((event_id, queued))
+    let (rows, queued) = notifications(result, patient, reach, sensitive, event_id);
+    writes.insert(rows);
+    (event_id, queued)
 }
 
-async fn notifications<C: ConnectionTrait>(
-    db: &C,
+fn notifications(
     result: &test_result::Model,
     patient: &patient::Model,
+    reach: &Reach,
     sensitive: bool,
     event_id: Uuid,
-) -> ServiceResult<Vec<QueuedNotification>> {
-    let prefs = portal_entities::notification_preference::Entity::find_by_id(patient.id)
-        .one(db)
-        .await?
-        .unwrap_or_else(|| default_preferences(patient.tenant_id, patient.id));
-    let push_tokens = push_token::Entity::find()
-        .filter(push_token::Column::TenantId.eq(patient.tenant_id))
-        .filter(push_token::Column::PatientId.eq(patient.id))
-        .filter(push_token::Column::RevokedAt.is_null())
-        .count(db)
-        .await?;
+) -> (Vec<notification::ActiveModel>, Vec<QueuedNotification>) {
+    let prefs = &reach.prefs;
     let template = if result.replaces_result_id.is_some()
         && result.status != portal_entities::ResultStatus::Final
     {
@@ -105,7 +101,7 @@ async fn notifications<C: ConnectionTrait>(
         (
             prefs.push,
             NotificationChannel::Push,
-            push_tokens > 0,
+            reach.push_tokens > 0,
             "no active push token",
         ),
     ];
@@ -139,8 +135,5 @@ async fn notifications<C: ConnectionTrait>(
         });
         queued.push(QueuedNotification { channel, status });
     }
-    if !rows.is_empty() {
-        notification::Entity::insert_many(rows).exec(db).await?;
-    }
-    Ok(queued)
+    (rows, queued)
 }

@@ -46,15 +46,15 @@ pub(super) async fn earlier<C: ConnectionTrait>(
     Ok(Some(id))
 }
 
-pub(super) async fn remember<C: ConnectionTrait>(
-    db: &C,
+/// The row that remembers `key` for the result stored now (inserted with the result).
+pub(super) fn row(
     tenant: Uuid,
     operation: &str,
     key: &str,
     hash: &str,
     result_id: Uuid,
-) -> ServiceResult<()> {
-    idempotency_key::Entity::insert(idempotency_key::ActiveModel {
+) -> idempotency_key::ActiveModel {
+    idempotency_key::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant),
         key: Set(key.to_owned()),
@@ -62,8 +62,5 @@ pub(super) async fn remember<C: ConnectionTrait>(
         request_hash: Set(hash.to_owned()),
         response: Set(serde_json::json!({ "resultId": result_id })),
         created_at: Set(portal_core::clock::now()),
-    })
-    .exec(db)
-    .await?;
-    Ok(())
+    }
 }

@@ -1,11 +1,13 @@
 //! Adding and correcting results (laboratories, clinicians, staff): validation, the stored
 //! result, its outbox event and notifications, all in one transaction.
 
+mod batch;
 mod events;
 mod idempotency;
 mod orders;
 mod store;
 mod validate;
+mod write;
 
 use chrono::{DateTime, Utc};
 use portal_entities::{

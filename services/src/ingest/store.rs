@@ -1,29 +1,33 @@
 //! The write paths: add one result, a batch, a correction, an "entered in error".
 
+use chrono::SubsecRound;
 use portal_entities::{
     OrderStatus, ResultStatus, imaging_report, observation, patient, test_catalog, test_order,
     test_result,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, SqlErr,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryTrait,
+    SqlErr,
 };
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::events::Reach;
+use super::validate::Known;
+use super::write::Writes;
 use super::{
     Correction, MAX_BATCH, NewImagingReport, NewResult, OrderRef, Stored, events, idempotency,
     validate,
 };
 use portal_core::access::{self, Access, Scope};
 use portal_core::audit::{AuditRecord, Outcome};
-use portal_core::context::{RequestContext, Work, Writing};
-use portal_core::db::TenantDb;
+use portal_core::context::{PendingAudit, RequestContext, Work, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_core::identity::{Role, Viewer};
 
 const ADD: &str = "addTestResult";
-const CREATE: Access = Access::read("result.create", "TestResult");
+pub(super) const CREATE: Access = Access::read("result.create", "TestResult");
 const CORRECT: Access = Access::read("result.correct", "TestResult");
 
 /// Only laboratories, clinicians and staff add or correct results.
@@ -46,9 +50,8 @@ pub async fn add_result(ctx: &RequestContext, input: NewResult) -> ServiceResult
     add_one(ctx, input, "input").await
 }
 
-/// Stores each result of a batch in its own transaction: one bad result does not hold back
-/// the others of an overnight run. Inputs that already failed to convert keep their error.
-/// Returns one outcome per input, in order.
+/// Stores a batch (see `batch`): each result stands or falls alone. Inputs that already
+/// failed to convert keep their error. Returns one outcome per input, in order.
 #[instrument(skip(ctx, inputs), fields(request_id = %ctx.request_id, count = inputs.len()))]
 pub async fn add_results(
     ctx: &RequestContext,
@@ -61,28 +64,53 @@ pub async fn add_results(
             format!("send between 1 and {MAX_BATCH} results"),
         ));
     }
-    let mut outcomes = Vec::with_capacity(inputs.len());
-    for (i, input) in inputs.into_iter().enumerate() {
-        outcomes.push(match input {
-            Ok(input) => add_one(ctx, input, &format!("inputs[{i}]")).await,
-            Err(err) => Err(err),
-        });
-    }
-    Ok(outcomes)
+    Ok(super::batch::store(ctx, inputs).await)
 }
 
-async fn add_one(ctx: &RequestContext, input: NewResult, at: &str) -> ServiceResult<Stored> {
-    let db = ctx.db();
-    let viewer = require_writer(ctx, CREATE)?;
-    let tenant = viewer.tenant_id;
-    validate::shape(&input, at)?;
-    let hash = idempotency::request_hash(&input)?;
-    match store_new(ctx, &input, &hash, at).await {
+/// One result in a transaction of its own.
+pub(super) async fn add_one(
+    ctx: &RequestContext,
+    input: NewResult,
+    at: &str,
+) -> ServiceResult<Stored> {
+    let hash = precheck(ctx, &input, at)?;
+    let outcome = async {
+        let work = ctx.begin_write().await?;
+        match store_in(&work, &mut Known::default(), &input, &hash, at).await? {
+            // Nothing was written: the transaction rolls back as it is dropped.
+            InTxn::Replayed(stored) => Ok(stored),
+            InTxn::Written(stored, pending) => {
+                commit(work, pending).await?;
+                Ok(stored)
+            }
+        }
+    }
+    .await;
+    after_race(ctx, &input, &hash, outcome).await
+}
+
+/// The checks that need no database; the request hash for idempotency.
+pub(super) fn precheck(ctx: &RequestContext, input: &NewResult, at: &str) -> ServiceResult<String> {
+    require_writer(ctx, CREATE)?;
+    validate::shape(input, at)?;
+    idempotency::request_hash(input)
+}
+
+/// A unique violation means a concurrent call with the same key, or replacing the same
+/// result, won the race (its transaction committed): the earlier call's result is replayed,
+/// or the result was replaced.
+pub(super) async fn after_race(
+    ctx: &RequestContext,
+    input: &NewResult,
+    hash: &str,
+    outcome: ServiceResult<Stored>,
+) -> ServiceResult<Stored> {
+    match outcome {
         Err(ServiceError::Internal(source)) if is_unique_violation(&*source) => {
-            // A concurrent call with the same key or replacing the same result won the race.
+            let tenant = ctx.viewer()?.tenant_id;
             match &input.idempotency_key {
-                Some(key) => match idempotency::earlier(db, tenant, ADD, key, &hash).await? {
-                    Some(id) => replay(db, tenant, id).await,
+                Some(key) => match idempotency::earlier(ctx.db(), tenant, ADD, key, hash).await? {
+                    Some(id) => replay(ctx.db(), tenant, id).await,
                     None => Err(conflict_replaced()),
                 },
                 None => Err(conflict_replaced()),
@@ -92,36 +120,51 @@ async fn add_one(ctx: &RequestContext, input: NewResult, at: &str) -> ServiceRes
     }
 }
 
-async fn store_new(
-    ctx: &RequestContext,
+/// What storing a result did inside the caller's transaction or savepoint.
+pub(super) enum InTxn {
+    /// An identical earlier request answers: nothing was written.
+    Replayed(Stored),
+    /// Written, with the request's audit rows; the caller commits and then reports `PendingAudit`.
+    Written(Stored, PendingAudit),
+}
+
+/// Looks up what the result needs and writes it with its order, events and audit rows, in
+/// `work`'s transaction. On PostgreSQL: the idempotency key, the patient with preferences
+/// and push tokens, the test with its analytes and the facility (those two once per
+/// `known`) — or, for an existing order, the order, its test and its current result — and
+/// then one statement for all the writes.
+pub(super) async fn store_in(
+    work: &Writing<'_>,
+    known: &mut Known,
     input: &NewResult,
     hash: &str,
     at: &str,
-) -> ServiceResult<Stored> {
+) -> ServiceResult<InTxn> {
+    let ctx = work.ctx;
     let viewer = ctx.viewer()?;
     let tenant = viewer.tenant_id;
-    let work = ctx.begin_write().await?;
     let txn = work.txn();
-    // The earlier identical request, looked up in this transaction (no round trip of its own).
+    // The earlier identical request, looked up in this transaction (an earlier item of the
+    // same batch included).
     if let Some(key) = &input.idempotency_key
         && let Some(id) = idempotency::earlier(txn, tenant, ADD, key, hash).await?
     {
-        drop(work);
-        return replay(ctx.db(), tenant, id).await;
+        return Ok(InTxn::Replayed(replay(txn, tenant, id).await?));
     }
-    let patient = validate::patient(txn, tenant, input.patient_id, at).await?;
-    let (order, test, replaces) = order_for(txn, viewer, input, &patient, at).await?;
-    authorize_writer(&work, &patient, &order, CREATE).await?;
+    let (patient, reach) = validate::patient(txn, tenant, input.patient_id, at).await?;
+    let mut writes = Writes::default();
+    let (order, catalog, replaces) =
+        order_for(txn, viewer, input, &patient, (&mut writes, known), at).await?;
+    authorize_writer(work, &patient, &order, CREATE).await?;
     let result_id = Uuid::now_v7();
     let observations = validate::observations(
-        txn,
-        &test,
+        &catalog,
         result_id,
         &input.observations,
         input.imaging_report.as_ref(),
         at,
-    )
-    .await?;
+    )?;
+    let test = &catalog.test;
     let result = test_result::Model {
         id: result_id,
         tenant_id: tenant,
@@ -130,7 +173,8 @@ async fn store_new(
         test_id: test.id,
         category: test.category,
         status: input.status,
-        issued_at: input.issued_at,
+        // As stored (microseconds): the answer is built from this model, not read back.
+        issued_at: input.issued_at.trunc_subsecs(6),
         performing_lab: input.performing_lab.clone(),
         conclusion: input.conclusion.clone(),
         chain_id: replaces.as_ref().map(|r| r.chain_id).unwrap_or(result_id),
@@ -139,74 +183,86 @@ async fn store_new(
         idempotency_key: input.idempotency_key.clone(),
         created_at: portal_core::clock::now(),
     };
-    let stored = insert_result(
-        txn,
+    let stored = result_rows(
+        &mut writes,
         result,
         observations,
         input.imaging_report.as_ref(),
-        &patient,
-        &test,
-    )
-    .await?;
+        (&patient, &reach),
+        test,
+    );
     let order_status = if input.status == ResultStatus::Final {
         OrderStatus::Completed
     } else {
         OrderStatus::Pending
     };
     if order.status != order_status {
-        let mut active = order.into_active_model();
-        active.status = Set(order_status);
-        active.update(txn).await?;
+        writes.update(
+            test_order::Entity::update_many()
+                .col_expr(test_order::Column::Status, Expr::value(order_status))
+                .filter(test_order::Column::TenantId.eq(tenant))
+                .filter(test_order::Column::Id.eq(order.id))
+                .into_query(),
+        );
     }
     if let Some(key) = &input.idempotency_key {
-        idempotency::remember(txn, tenant, ADD, key, hash, stored.result.id).await?;
+        writes.insert([idempotency::row(tenant, ADD, key, hash, stored.result.id)]);
     }
-    ctx.record(AuditRecord::new(
+    let created = AuditRecord::new(
         CREATE.entity(stored.result.id),
         Some(patient.id),
         Outcome::Allowed,
-    ));
-    commit_with_audit(work, stored.result.id).await?;
-    Ok(stored)
+    );
+    let pending = write_with_audit(ctx, txn, writes, created).await?;
+    Ok(InTxn::Written(stored, pending))
 }
 
-/// Commits the write with the request's audit rows so far in the same transaction (no
-/// transaction of their own). If the COMMIT fails, nothing of the write is there: the rows
-/// are written on their own, the create marked FAILED, and the error returned.
-async fn commit_with_audit(work: Writing<'_>, result_id: Uuid) -> ServiceResult<()> {
+/// Sends `writes` with the request's audit rows so far and `created`'s: they commit in the
+/// same transaction (no transaction of their own).
+async fn write_with_audit<C: ConnectionTrait>(
+    ctx: &RequestContext,
+    txn: &C,
+    mut writes: Writes,
+    created: AuditRecord,
+) -> ServiceResult<PendingAudit> {
+    let (rows, pending) = ctx.rows_for_commit(Some(created));
+    if let Some(audit) = portal_core::audit::insert_statement(rows) {
+        writes.statement(audit);
+    }
+    match writes.run(txn).await {
+        Ok(()) => Ok(pending),
+        // Nothing was created: no create is recorded, the other records stay for `finish`.
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Commits the write. If the COMMIT fails, nothing of the write is there: its audit rows are
+/// written on their own, the create marked FAILED, and the error returned.
+async fn commit(work: Writing<'_>, pending: PendingAudit) -> ServiceResult<()> {
     let ctx = work.ctx;
-    let rows = ctx.take_rows();
-    portal_core::audit::append_within(work.txn(), rows.clone()).await?;
     let Err(err) = work.commit().await else {
+        ctx.audit_committed(pending);
         return Ok(());
     };
-    let rows = rows
-        .into_iter()
-        .map(|mut row| {
-            if row.action == CREATE.action && row.entity_id == Some(result_id) {
-                row.outcome = Outcome::Failed;
-                row.reason = Some("commit failed".into());
-            }
-            row
-        })
-        .collect();
-    if let Err(audit) = portal_core::audit::append(ctx.db(), rows).await {
+    ctx.audit_not_committed(pending.failed("commit failed"));
+    if let Err(audit) = ctx.flush_audit().await {
         tracing::error!(request_id = %ctx.request_id, error = %audit, "audit rows of a failed commit could not be written");
     }
     Err(err.into())
 }
 
-/// The order the result completes (existing or created now), its test, and the
-/// preliminary result it supersedes, if any.
+/// The order the result completes (existing, or created now: its insert is added to
+/// `writes`), its test with analytes, and the preliminary result it supersedes, if any.
 async fn order_for<C: ConnectionTrait>(
     db: &C,
     viewer: &Viewer,
     input: &NewResult,
     patient: &patient::Model,
+    (writes, known): (&mut Writes, &mut Known),
     at: &str,
 ) -> ServiceResult<(
     test_order::Model,
-    test_catalog::Model,
+    validate::CatalogTest,
     Option<test_result::Model>,
 )> {
     let tenant = viewer.tenant_id;
@@ -221,16 +277,17 @@ async fn order_for<C: ConnectionTrait>(
             Ok((order, test, current))
         }
         OrderRef::New(new) => {
-            let test =
-                validate::test_by_code(db, tenant, &new.test_code, &format!("{at}.order.testCode"))
-                    .await?;
-            validate::facility_exists(
-                db,
-                tenant,
-                new.facility_id,
-                &format!("{at}.order.facilityId"),
-            )
-            .await?;
+            let test = known
+                .test_by_code(db, tenant, &new.test_code, &format!("{at}.order.testCode"))
+                .await?;
+            known
+                .facility_exists(
+                    db,
+                    tenant,
+                    new.facility_id,
+                    &format!("{at}.order.facilityId"),
+                )
+                .await?;
             validate::clinician_exists(
                 db,
                 tenant,
@@ -263,7 +320,7 @@ async fn order_for<C: ConnectionTrait>(
                 tenant_id: tenant,
                 patient_id: patient.id,
                 facility_id: new.facility_id,
-                test_id: test.id,
+                test_id: test.test.id,
                 ordering_clinician_id: new.ordering_clinician_id,
                 referring_clinician_id: new.referring_clinician_id,
                 appointment_id: new.external.appointment_id,
@@ -278,10 +335,10 @@ async fn order_for<C: ConnectionTrait>(
                 placer_order_number: new.external.placer_order_number.clone(),
                 filler_order_number: new.external.filler_order_number.clone(),
                 ordering_provider_name: new.external.ordering_provider_name.clone(),
-                ordered_at: input.issued_at.min(now),
+                ordered_at: input.issued_at.trunc_subsecs(6).min(now),
                 created_at: now,
             };
-            let order = order.into_active_model().insert(db).await?;
+            writes.insert([order.clone().into_active_model()]);
             Ok((order, test, None))
         }
         OrderRef::Ambiguous => Err(ServiceError::bad_input(
@@ -311,26 +368,24 @@ async fn authorize_writer(
         .map(|_| ())
 }
 
-async fn insert_result<C: ConnectionTrait>(
-    db: &C,
+/// Adds the result, its observations or imaging report, its outbox event, notifications and
+/// public-health queue row to `writes`.
+fn result_rows(
+    writes: &mut Writes,
     result: test_result::Model,
     observations: Vec<observation::Model>,
     imaging: Option<&NewImagingReport>,
-    patient: &patient::Model,
+    (patient, reach): (&patient::Model, &Reach),
     test: &test_catalog::Model,
-) -> ServiceResult<Stored> {
-    let result = result.into_active_model().insert(db).await?;
-    if !observations.is_empty() {
-        observation::Entity::insert_many(
-            observations
-                .into_iter()
-                .map(IntoActiveModel::into_active_model),
-        )
-        .exec(db)
-        .await?;
-    }
+) -> Stored {
+    writes.insert([result.clone().into_active_model()]);
+    writes.insert(
+        observations
+            .into_iter()
+            .map(IntoActiveModel::into_active_model),
+    );
     if let Some(report) = imaging {
-        imaging_report::Model {
+        writes.insert([imaging_report::Model {
             result_id: result.id,
             tenant_id: result.tenant_id,
             modality: report.modality.clone(),
@@ -338,21 +393,23 @@ async fn insert_result<C: ConnectionTrait>(
             findings: report.findings.clone(),
             impression: report.impression.clone(),
         }
-        .into_active_model()
-        .insert(db)
-        .await?;
+        .into_active_model()]);
     }
-    let (event_id, notifications) = events::record(db, &result, patient, test.sensitive).await?;
-    crate::public_health::queue(db, &result, test).await?;
-    Ok(Stored {
+    let (event_id, notifications) = events::record(writes, &result, patient, reach, test.sensitive);
+    writes.insert(crate::public_health::queue_row(&result, test));
+    Stored {
         result,
         event_id,
         notifications,
         replayed: false,
-    })
+    }
 }
 
-async fn replay(db: &TenantDb, tenant: Uuid, result_id: Uuid) -> ServiceResult<Stored> {
+async fn replay<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    result_id: Uuid,
+) -> ServiceResult<Stored> {
     let result = test_result::Entity::find_by_id(result_id)
         .filter(test_result::Column::TenantId.eq(tenant))
         .one(db)
@@ -424,24 +481,22 @@ async fn replace(
             .one(txn)
             .await?
             .ok_or(ServiceError::NotFound("test result"))?;
-        let patient = validate::patient(txn, tenant, original.patient_id, "input").await?;
+        let (patient, reach) = validate::patient(txn, tenant, original.patient_id, "input").await?;
         let order =
             validate::existing_order(txn, tenant, patient.id, original.order_id, "input").await?;
         authorize_writer(&work, &patient, &order, CORRECT.entity(result_id)).await?;
         check_replaceable(txn, &original).await?;
-        let test = validate::test_by_id(txn, tenant, original.test_id).await?;
+        let catalog = validate::test_by_id(txn, tenant, original.test_id).await?;
         let new_id = Uuid::now_v7();
         let (observations, imaging) = match &correction {
             Some(c) => (
                 validate::observations(
-                    txn,
-                    &test,
+                    &catalog,
                     new_id,
                     &c.observations,
                     c.imaging_report.as_ref(),
                     "input",
-                )
-                .await?,
+                )?,
                 c.imaging_report.clone(),
             ),
             None => (Vec::new(), None),
@@ -450,7 +505,10 @@ async fn replace(
         let result = test_result::Model {
             id: new_id,
             status,
-            issued_at: correction.as_ref().and_then(|c| c.issued_at).unwrap_or(now),
+            issued_at: correction
+                .as_ref()
+                .and_then(|c| c.issued_at)
+                .map_or(now, |t| t.trunc_subsecs(6)),
             conclusion: correction.as_ref().and_then(|c| c.conclusion.clone()),
             replaces_result_id: Some(original.id),
             correction_reason: Some(reason.to_owned()),
@@ -458,8 +516,16 @@ async fn replace(
             created_at: now,
             ..original.clone()
         };
-        let stored =
-            insert_result(txn, result, observations, imaging.as_ref(), &patient, &test).await?;
+        let mut writes = Writes::default();
+        let stored = result_rows(
+            &mut writes,
+            result,
+            observations,
+            imaging.as_ref(),
+            (&patient, &reach),
+            &catalog.test,
+        );
+        writes.run(txn).await?;
         work.commit().await?;
         Ok::<_, ServiceError>((stored, patient.id))
     }
@@ -514,7 +580,7 @@ fn conflict_replaced() -> ServiceError {
     ServiceError::Conflict("this result was already replaced; correct its current version".into())
 }
 
-fn is_unique_violation(err: &(dyn std::error::Error + 'static)) -> bool {
+pub(super) fn is_unique_violation(err: &(dyn std::error::Error + 'static)) -> bool {
     err.downcast_ref::<DbErr>()
         .and_then(DbErr::sql_err)
         .is_some_and(|e| matches!(e, SqlErr::UniqueConstraintViolation(_)))

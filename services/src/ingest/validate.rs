@@ -1,17 +1,26 @@
 //! Checks a new result against the request and the tenant's data before anything is written;
 //! every complaint names the input field it is about.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{Duration, Utc};
 use portal_entities::{
     OrderStatus, ResultStatus, TestCategory, ValueType, appointment, catalog_analyte, clinician,
-    facility, observation, patient, test_catalog, test_order, test_result,
+    facility, notification_preference, observation, patient, push_token, test_catalog, test_order,
+    test_result,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    QueryTrait,
+};
 use uuid::Uuid;
 
+use super::events::Reach;
 use super::{ExternalOrder, NewImagingReport, NewObservation, NewResult, OrderRef, is_reportable};
 use crate::interpretation::interpret;
 use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::policy::default_preferences;
 
 const MAX_TEXT: usize = 10_000;
 const MAX_OBSERVATIONS: usize = 200;
@@ -74,17 +83,38 @@ pub(super) fn text(value: &Option<String>, field: &str) -> ServiceResult<()> {
     }
 }
 
+/// The patient with what their notifications need (preferences, active push tokens), in one
+/// statement.
 pub(super) async fn patient<C: ConnectionTrait>(
     db: &C,
     tenant: Uuid,
     id: Uuid,
     at: &str,
-) -> ServiceResult<patient::Model> {
-    patient::Entity::find_by_id(id)
+) -> ServiceResult<(patient::Model, Reach)> {
+    let push_tokens = Query::select()
+        .expr(Expr::col(push_token::Column::Id).count())
+        .from(push_token::Entity)
+        .and_where(push_token::Column::TenantId.eq(tenant))
+        .and_where(push_token::Column::PatientId.eq(id))
+        .and_where(push_token::Column::RevokedAt.is_null())
+        .to_owned();
+    let select = patient::Entity::find_by_id(id)
         .filter(patient::Column::TenantId.eq(tenant))
-        .one(db)
+        .find_also_related(notification_preference::Entity)
+        .expr_as(
+            Expr::SubQuery(None, Box::new(push_tokens.into())),
+            "push_tokens",
+        )
+        .build(db.get_database_backend());
+    let row = db
+        .query_one_raw(select)
         .await?
-        .ok_or_else(|| bad(format!("{at}.patientId"), "unknown patient"))
+        .ok_or_else(|| bad(format!("{at}.patientId"), "unknown patient"))?;
+    let patient = patient::Model::from_query_result(&row, "A_")?;
+    let prefs = notification_preference::Model::from_query_result_optional(&row, "B_")?
+        .unwrap_or_else(|| default_preferences(patient.tenant_id, patient.id));
+    let push_tokens = row.try_get::<i64>("", "push_tokens")?;
+    Ok((patient, Reach { prefs, push_tokens }))
 }
 
 pub(super) async fn existing_order<C: ConnectionTrait>(
@@ -106,33 +136,91 @@ pub(super) async fn existing_order<C: ConnectionTrait>(
     Ok(order)
 }
 
-pub(super) async fn test_by_code<C: ConnectionTrait>(
+/// A catalog test with its analytes (read together).
+#[derive(Debug, Clone)]
+pub(super) struct CatalogTest {
+    pub(super) test: test_catalog::Model,
+    pub(super) analytes: Vec<catalog_analyte::Model>,
+}
+
+async fn catalog_test<C: ConnectionTrait>(
+    db: &C,
+    tenant: Uuid,
+    filter: sea_orm::sea_query::SimpleExpr,
+) -> ServiceResult<Option<CatalogTest>> {
+    let found = test_catalog::Entity::find()
+        .filter(test_catalog::Column::TenantId.eq(tenant))
+        .filter(filter)
+        .find_with_related(catalog_analyte::Entity)
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .next()
+        .map(|(test, analytes)| CatalogTest { test, analytes }))
+}
+
+async fn test_by_code<C: ConnectionTrait>(
     db: &C,
     tenant: Uuid,
     code: &str,
     field: &str,
-) -> ServiceResult<test_catalog::Model> {
-    test_catalog::Entity::find()
-        .filter(test_catalog::Column::TenantId.eq(tenant))
-        .filter(test_catalog::Column::Code.eq(code))
-        .one(db)
+) -> ServiceResult<CatalogTest> {
+    catalog_test(db, tenant, test_catalog::Column::Code.eq(code))
         .await?
         .ok_or_else(|| bad(field, format!("unknown test code {code:?}")))
+}
+
+/// Catalog tests (by code) and facilities already read in this transaction: the items of a
+/// batch read each once. Only what was found is kept.
+#[derive(Default)]
+pub(super) struct Known {
+    tests: HashMap<String, CatalogTest>,
+    facilities: HashSet<Uuid>,
+}
+
+impl Known {
+    pub(super) async fn test_by_code<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        tenant: Uuid,
+        code: &str,
+        field: &str,
+    ) -> ServiceResult<CatalogTest> {
+        if let Some(test) = self.tests.get(code) {
+            return Ok(test.clone());
+        }
+        let test = test_by_code(db, tenant, code, field).await?;
+        self.tests.insert(code.to_owned(), test.clone());
+        Ok(test)
+    }
+
+    pub(super) async fn facility_exists<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        tenant: Uuid,
+        id: Uuid,
+        field: &str,
+    ) -> ServiceResult<()> {
+        if !self.facilities.contains(&id) {
+            facility_exists(db, tenant, id, field).await?;
+            self.facilities.insert(id);
+        }
+        Ok(())
+    }
 }
 
 pub(super) async fn test_by_id<C: ConnectionTrait>(
     db: &C,
     tenant: Uuid,
     id: Uuid,
-) -> ServiceResult<test_catalog::Model> {
-    test_catalog::Entity::find_by_id(id)
-        .filter(test_catalog::Column::TenantId.eq(tenant))
-        .one(db)
+) -> ServiceResult<CatalogTest> {
+    catalog_test(db, tenant, test_catalog::Column::Id.eq(id))
         .await?
         .ok_or_else(|| ServiceError::internal("order refers to a missing catalog test"))
 }
 
-pub(super) async fn facility_exists<C: ConnectionTrait>(
+async fn facility_exists<C: ConnectionTrait>(
     db: &C,
     tenant: Uuid,
     id: Uuid,
@@ -220,15 +308,14 @@ pub(super) async fn current_result_of_order<C: ConnectionTrait>(
 
 /// Checks observations against the catalog (known analyte, value type, unit) and turns
 /// them into rows; the interpretation is derived from the reference range when not given.
-pub(super) async fn observations<C: ConnectionTrait>(
-    db: &C,
-    test: &test_catalog::Model,
+pub(super) fn observations(
+    catalog: &CatalogTest,
     result_id: Uuid,
     given: &[NewObservation],
     imaging: Option<&NewImagingReport>,
     at: &str,
 ) -> ServiceResult<Vec<observation::Model>> {
-    match test.category {
+    match catalog.test.category {
         TestCategory::Lab if given.is_empty() => {
             return Err(bad(
                 format!("{at}.observations"),
@@ -260,11 +347,7 @@ pub(super) async fn observations<C: ConnectionTrait>(
             portal_core::text::check(&format!("{at}.imagingReport.{name}"), value)?;
         }
     }
-    let analytes = catalog_analyte::Entity::find()
-        .filter(catalog_analyte::Column::TenantId.eq(test.tenant_id))
-        .filter(catalog_analyte::Column::TestId.eq(test.id))
-        .all(db)
-        .await?;
+    let (test, analytes) = (&catalog.test, &catalog.analytes);
     let mut rows = Vec::with_capacity(given.len());
     for (i, obs) in given.iter().enumerate() {
         let field = format!("{at}.observations[{i}]");
