@@ -17,7 +17,7 @@ pub mod pagination;
 pub mod policy;
 pub mod read_deps;
 pub mod release;
-mod sync;
+pub mod sync;
 mod tenant_db;
 
 pub use context::RequestContext;

@@ -25,6 +25,7 @@ mod hl7_registration;
 mod hl7_results;
 mod hl7_rig;
 mod hl7_scheduling;
+mod hub;
 mod identity;
 mod import;
 mod ingest;

@@ -2,8 +2,7 @@
 //! in the caller's transaction.
 
 use portal_entities::{
-    NotificationChannel, NotificationStatus, notification, outbox_event, patient, push_token,
-    test_result,
+    NotificationChannel, NotificationStatus, notification, patient, push_token, test_result,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -15,6 +14,7 @@ use super::QueuedNotification;
 use portal_core::error::ServiceResult;
 use portal_core::policy::default_preferences;
 use portal_core::release::is_released_status;
+use portal_messaging::outbox::{self, NewEvent};
 
 pub const RESULT_RELEASED: &str = "result.released";
 pub const RESULT_PRELIMINARY: &str = "result.preliminary";
@@ -28,34 +28,29 @@ pub(super) async fn record<C: ConnectionTrait>(
     sensitive: bool,
 ) -> ServiceResult<(Uuid, Vec<QueuedNotification>)> {
     let released = is_released_status(result.status);
-    let event_id = Uuid::now_v7();
-    let now = portal_core::clock::now();
-    outbox_event::Entity::insert(outbox_event::ActiveModel {
-        id: Set(event_id),
-        tenant_id: Set(result.tenant_id),
-        event_type: Set(if released {
-            RESULT_RELEASED
-        } else {
-            RESULT_PRELIMINARY
-        }
-        .to_owned()),
-        aggregate_type: Set("TestResult".to_owned()),
-        aggregate_id: Set(result.id),
-        patient_id: Set(Some(result.patient_id)),
-        payload: Set(json!({
-            "resultId": result.id,
-            "patientId": result.patient_id,
-            "status": result.status,
-            "category": result.category,
-            "chainId": result.chain_id,
-            "replacesResultId": result.replaces_result_id,
-            "sensitive": sensitive,
-        })),
-        created_at: Set(now),
-        published_at: Set(None),
-        publish_seq: Set(None),
-    })
-    .exec(db)
+    let event_id = outbox::insert(
+        db,
+        NewEvent {
+            tenant_id: result.tenant_id,
+            patient_id: Some(result.patient_id),
+            event_type: if released {
+                RESULT_RELEASED
+            } else {
+                RESULT_PRELIMINARY
+            },
+            aggregate_type: "TestResult",
+            aggregate_id: result.id,
+            payload: json!({
+                "resultId": result.id,
+                "patientId": result.patient_id,
+                "status": result.status,
+                "category": result.category,
+                "chainId": result.chain_id,
+                "replacesResultId": result.replaces_result_id,
+                "sensitive": sensitive,
+            }),
+        },
+    )
     .await?;
     if !released {
         return Ok((event_id, Vec::new()));

@@ -51,7 +51,7 @@ impl TestApp {
     /// Waits until `n` subscriptions listen on the bus: after that, a commit reaches them.
     pub async fn wait_for_subscribers(&self, n: usize) {
         let waiting = async {
-            while self.state.app.bus.subscriber_count() < n {
+            while self.state.app.hub.subscription_count() < n {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
@@ -60,7 +60,7 @@ impl TestApp {
             .unwrap_or_else(|_| {
                 panic!(
                     "expected {n} live subscriptions, have {}",
-                    self.state.app.bus.subscriber_count()
+                    self.state.app.hub.subscription_count()
                 )
             });
     }
