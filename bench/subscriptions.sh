@@ -2,7 +2,8 @@
 # bench/subscriptions.sh — scenario 3: BENCH_SUBS resultReady subscriptions over
 # graphql-transport-ws, spread over 3 portal replicas sharing PostgreSQL and Redis; server
 # RSS per idle subscription; commit→client latency while a lab writes BENCH_EVENT_RATE
-# results/s. See bench/README.md.
+# results/s for BENCH_EVENT_SECONDS (deadline-bound: what the server does not take by then is
+# not written). See bench/README.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 SUBS="${BENCH_SUBS:-50000}"
@@ -13,9 +14,11 @@ EVENT_SECONDS="${BENCH_EVENT_SECONDS:-20}"
 SOURCES="${BENCH_SOURCES:-127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9}"
 
 ensure_portal
-BB="$REPO_DIR/target/release/portal-bench"
+BB="${BENCH_BENCH_BIN:-$REPO_DIR/target/release/portal-bench}"
 [[ -x "$BB" ]] || die "no $BB"
-ulimit -n "${BENCH_NOFILE:-20000}" || die "cannot raise the open-file limit (ulimit -n)"
+# Raised before anything starts: the replicas (one socket per subscription) and the clients
+# inherit it. Default: the hard limit.
+ulimit -n "${BENCH_NOFILE:-$(ulimit -Hn)}" || die "cannot raise the open-file limit (ulimit -n)"
 setup_dataset
 start_redis
 SUB_PATIENTS="$(( SUBS < BENCH_PATIENTS ? SUBS : BENCH_PATIENTS ))"
@@ -74,7 +77,8 @@ C0="$(cpu_ticks "${PIDS[@]}")"; P0="$(pg_ticks)"; K0="$(cpu_ticks "${CLIENTS[@]}
 log "writing $EVENT_RATE results/s for ${EVENT_SECONDS}s to the subscribed patients"
 W_OUT="$("$BB" ingest --url "$http_list" --token-file "$LAB_TOKEN_FILE" --patients "$TOKENS" \
     --patient-limit "$SUB_PATIENTS" --facility "$FACILITY_GID" --analytes "$ANALYTES" \
-    --count "$((EVENT_RATE * EVENT_SECONDS))" --rate "$EVENT_RATE" --concurrency 64 | grep '^results_ok')"
+    --count "$((EVENT_RATE * EVENT_SECONDS))" --rate "$EVENT_RATE" --seconds "$EVENT_SECONDS" \
+    --concurrency "${BENCH_WRITE_CONCURRENCY:-64}" | grep '^results_ok')"
 log "writer: $W_OUT"
 for _ in $(seq 1 120); do
     [[ "$(psql_q "$DB_URL" -Atc 'SELECT count(*) FROM outbox_events WHERE published_at IS NULL')" == 0 ]] && break

@@ -95,7 +95,8 @@ async fn thousands_of_subscriptions_share_one_read_and_one_audit_append_per_even
             });
         }
     }
-    app.wait_for_subscribers(PATIENTS * PER_PATIENT).await;
+    app.wait_for_subscribers_within(PATIENTS * PER_PATIENT, Duration::from_secs(120))
+        .await;
 
     let mut events = Vec::new();
     for (patient, order) in &crowd.patients {

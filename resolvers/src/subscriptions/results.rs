@@ -34,15 +34,20 @@ impl ResultSubscription {
         patient_id: ID,
         after: Option<ID>,
     ) -> Result<BoxStream<'static, Result<ResultEvent>>> {
-        let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
-        let after = event_id(after.as_ref()).gql()?;
-        let subscriber = subscriber(ctx);
-        let work = subscriber.request_context(connection_db(ctx)?);
-        let closer = Some(subscriber.closing.clone());
-        let watch = live::subscribe_ready(&work, patient_id, after, closer)
-            .await
-            .gql()?;
-        deliver(app(ctx)?, watch).await
+        // Boxed, here and below: the engine keeps room for this future inside the
+        // subscription's stream for as long as it lives, so it must stay a pointer.
+        Box::pin(async move {
+            let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
+            let after = event_id(after.as_ref()).gql()?;
+            let subscriber = subscriber(ctx);
+            let work = subscriber.request_context(connection_db(ctx)?);
+            let closer = Some(subscriber.closing.clone());
+            let watch = live::subscribe_ready(&work, patient_id, after, closer)
+                .await
+                .gql()?;
+            deliver(app(ctx)?, watch).await
+        })
+        .await
     }
 
     /// Every stored result (released and PRELIMINARY) of the patients you may see, or of one
@@ -53,18 +58,21 @@ impl ResultSubscription {
         patient_id: Option<ID>,
         after: Option<ID>,
     ) -> Result<BoxStream<'static, Result<ResultEvent>>> {
-        let patient_id = patient_id
-            .map(|id| decode(&id, NodeType::Patient, "patientId"))
-            .transpose()
-            .gql()?;
-        let after = event_id(after.as_ref()).gql()?;
-        let subscriber = subscriber(ctx);
-        let work = subscriber.request_context(connection_db(ctx)?);
-        let closer = Some(subscriber.closing.clone());
-        let watch = live::subscribe_updated(&work, patient_id, after, closer)
-            .await
-            .gql()?;
-        deliver(app(ctx)?, watch).await
+        Box::pin(async move {
+            let patient_id = patient_id
+                .map(|id| decode(&id, NodeType::Patient, "patientId"))
+                .transpose()
+                .gql()?;
+            let after = event_id(after.as_ref()).gql()?;
+            let subscriber = subscriber(ctx);
+            let work = subscriber.request_context(connection_db(ctx)?);
+            let closer = Some(subscriber.closing.clone());
+            let watch = live::subscribe_updated(&work, patient_id, after, closer)
+                .await
+                .gql()?;
+            deliver(app(ctx)?, watch).await
+        })
+        .await
     }
 }
 
