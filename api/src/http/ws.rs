@@ -29,8 +29,9 @@ const CLOSE_INIT_TIMEOUT: u16 = 4408;
 /// (`PORTAL_EVENT_BUS_CAPACITY` events) filled up: reconnect and resume with `after`.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Initial read buffer of a WebSocket connection.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// Read buffer of a WebSocket connection, allocated up front for every connection: clients
+/// send a few small messages (`connection_init`, `subscribe`), and larger ones still work.
+const WS_READ_BUFFER: usize = 1024;
 /// The largest client message accepted (a GraphQL operation with its variables).
 const WS_MAX_MESSAGE: usize = 1024 * 1024;
 
