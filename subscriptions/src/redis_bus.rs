@@ -9,7 +9,8 @@
 //! it was away still arrive, live. Redis being down degrades fan-out (logged), never local
 //! delivery; events that never reached the stream (Redis was down for the publisher too)
 //! are in the outbox: whenever the reader's connection drops or comes back, local
-//! subscribers are told they lagged so they catch up from it (the hub does that once).
+//! subscribers are told they lagged so they catch up from it (the hub does that once), and
+//! so they are every 5 s while connected (an event another replica failed to append).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -41,6 +42,10 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// After a failed publish, fan-out is skipped for this long instead of waiting on Redis for
 /// every event: a hanging Redis must not hold the relay (and its row claims) for minutes.
 const PUBLISH_COOLDOWN: Duration = Duration::from_secs(1);
+/// How often a connected reader tells the hub to check the outbox anyway: an event another
+/// replica could not append (its Redis connection failed, or it was in its cooldown) is
+/// then delivered within this time even if no later event reveals the gap.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 /// First and longest pause between reader reconnect attempts.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
@@ -239,7 +244,12 @@ impl RedisBus {
         // Events that never reached the stream while this replica was not reading are in
         // the outbox.
         self.local.lagged();
+        let mut reconciled = Instant::now();
         loop {
+            if reconciled.elapsed() >= RECONCILE_EVERY {
+                self.local.lagged();
+                reconciled = Instant::now();
+            }
             let mut read = redis::cmd("XREAD");
             read.arg("COUNT")
                 .arg(READ_COUNT)
