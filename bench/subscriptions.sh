@@ -2,7 +2,8 @@
 # bench/subscriptions.sh — scenario 3: BENCH_SUBS resultReady subscriptions over
 # graphql-transport-ws, spread over 3 portal replicas sharing PostgreSQL and Redis; server
 # RSS per idle subscription; commit→client latency while a lab writes BENCH_EVENT_RATE
-# results/s. See bench/README.md.
+# results/s for BENCH_EVENT_SECONDS (deadline-bound: what the server does not take by then is
+# not written). See bench/README.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 SUBS="${BENCH_SUBS:-50000}"
@@ -13,9 +14,11 @@ EVENT_SECONDS="${BENCH_EVENT_SECONDS:-20}"
 SOURCES="${BENCH_SOURCES:-127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7,127.0.0.8,127.0.0.9}"
 
 ensure_portal
-BB="$REPO_DIR/target/release/portal-bench"
+BB="${BENCH_BENCH_BIN:-$REPO_DIR/target/release/portal-bench}"
 [[ -x "$BB" ]] || die "no $BB"
-ulimit -n "${BENCH_NOFILE:-20000}" || die "cannot raise the open-file limit (ulimit -n)"
+# Raised before anything starts: the replicas (one socket per subscription) and the clients
+# inherit it. Default: the hard limit.
+ulimit -n "${BENCH_NOFILE:-$(ulimit -Hn)}" || die "cannot raise the open-file limit (ulimit -n)"
 setup_dataset
 start_redis
 SUB_PATIENTS="$(( SUBS < BENCH_PATIENTS ? SUBS : BENCH_PATIENTS ))"
@@ -54,17 +57,32 @@ for i in "${!CLIENTS[@]}"; do
         sleep 0.5
     done
 done
-T_OPEN1="$(date +%s.%N)"
 CONNECTED=0 FAILED=0
 for o in "${OUTS[@]}"; do
     line="$(grep '^READY' "$o")"
     CONNECTED=$((CONNECTED + $(kv "$line" connected))); FAILED=$((FAILED + $(kv "$line" failed)))
 done
+# A socket is acknowledged before its subscription is authorized, audited and registered
+# with the replica's hub: wait until the hubs hold them all (portal_subscriptions_open).
+open_gauge() { for p in "${PORTS[@]}"; do curl -fs "http://127.0.0.1:$p/metrics" | awk '/^portal_subscriptions_open/ { print $2 }'; done | awk '{ s += $1 } END { print s + 0 }'; }
+# Stops early when the gauge has not moved for 15 s (subscriptions that failed never register;
+# their errors are counted in portal_ws_errors_total).
+last=-1 still=0
+for _ in $(seq 1 "${BENCH_REGISTER_TIMEOUT:-600}"); do
+    now="$(open_gauge)"
+    (( now >= CONNECTED )) && break
+    if (( now == last )); then still=$((still + 1)); else still=0; fi
+    (( still >= 15 )) && break
+    last="$now"
+    sleep 1
+done
+WS_ERRORS="$(for p in "${PORTS[@]}"; do curl -fs "http://127.0.0.1:$p/metrics" | awk '/^portal_ws_errors_total/ { print $2 }'; done | awk '{ s += $1 } END { print s + 0 }')"
+T_OPEN1="$(date +%s.%N)"
 FIRST_ERR="$(cat "$BENCH_WORK"/subs-*.err | grep -m1 'first connect error' || true)"
 log "subscriptions open: $CONNECTED connected, $FAILED failed ${FIRST_ERR}"
 sleep "${BENCH_IDLE_SECONDS:-10}"
 RSS1="$(rss_sum)"
-OPEN_GAUGE="$(for p in "${PORTS[@]}"; do curl -fs "http://127.0.0.1:$p/metrics" | awk '/^portal_subscriptions_open/ { print $2 }'; done | awk '{ s += $1 } END { print s + 0 }')"
+OPEN_GAUGE="$(open_gauge)"
 PER_SUB="$(awk -v a="$RSS0" -v b="$RSS1" -v n="$CONNECTED" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print "n/a" }')"
 log "RSS with $CONNECTED idle subscriptions: $((RSS1 / 1024)) MiB ($PER_SUB KiB each); portal_subscriptions_open=$OPEN_GAUGE"
 
@@ -74,7 +92,8 @@ C0="$(cpu_ticks "${PIDS[@]}")"; P0="$(pg_ticks)"; K0="$(cpu_ticks "${CLIENTS[@]}
 log "writing $EVENT_RATE results/s for ${EVENT_SECONDS}s to the subscribed patients"
 W_OUT="$("$BB" ingest --url "$http_list" --token-file "$LAB_TOKEN_FILE" --patients "$TOKENS" \
     --patient-limit "$SUB_PATIENTS" --facility "$FACILITY_GID" --analytes "$ANALYTES" \
-    --count "$((EVENT_RATE * EVENT_SECONDS))" --rate "$EVENT_RATE" --concurrency 64 | grep '^results_ok')"
+    --count "$((EVENT_RATE * EVENT_SECONDS))" --rate "$EVENT_RATE" --seconds "$EVENT_SECONDS" \
+    --concurrency "${BENCH_WRITE_CONCURRENCY:-64}" | grep '^results_ok')"
 log "writer: $W_OUT"
 for _ in $(seq 1 120); do
     [[ "$(psql_q "$DB_URL" -Atc 'SELECT count(*) FROM outbox_events WHERE published_at IS NULL')" == 0 ]] && break
@@ -107,11 +126,12 @@ echo
 echo "| measure | value |"
 echo "|---|---|"
 echo "| subscriptions connected / failed | $CONNECTED / $FAILED ${FIRST_ERR:+($FIRST_ERR)} |"
-echo "| time to open them | $(awk -v a="$T_OPEN0" -v b="$T_OPEN1" 'BEGIN { printf "%.0f", b - a }') s |"
-echo "| portal_subscriptions_open (sum over replicas) | $OPEN_GAUGE |"
+echo "| time to open and register them | $(awk -v a="$T_OPEN0" -v b="$T_OPEN1" 'BEGIN { printf "%.0f", b - a }') s |"
+echo "| portal_subscriptions_open (sum over replicas) / errors sent at subscribe | $OPEN_GAUGE / $WS_ERRORS |"
 echo "| replicas' RSS before / with idle subscriptions | $((RSS0 / 1024)) / $((RSS1 / 1024)) MiB |"
 echo "| RSS per idle subscription | $PER_SUB KiB |"
 echo "| writer: results/s asked / achieved | $EVENT_RATE / $(kv "$W_OUT" results_per_s) ($(kv "$W_OUT" results_failed) failed) |"
 echo "| deliveries expected (≈) / received / duplicates / errors / closed | $EXPECTED / $DELIV / $DUPS / $ERRS / $CLOSED |"
 echo "| commit → client p50 / p99 | $(cut -d' ' -f1 <<<"$LAT") / $(cut -d' ' -f2 <<<"$LAT") ms |"
+echo "| machine load (uptime) at the end | $(uptime | sed 's/.*load average: //') |"
 echo "| CPU during the writes (% of one core) | replicas $(cpu_pct $((C1 - C0)) "$W_SECS")%, postgres $(cpu_pct $((P1 - P0)) "$W_SECS")%, clients $(cpu_pct $((K1 - K0)) "$W_SECS")% |"

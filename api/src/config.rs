@@ -40,7 +40,8 @@ pub struct Config {
     /// operations of `PORTAL_OPERATIONS_MANIFEST` run).
     pub persisted_queries: PersistedQueries,
     pub log_json: bool,
-    /// Events buffered per live subscriber before it must catch up from the outbox.
+    /// Deliveries buffered per live subscription (and events per tenant follower on the
+    /// bus): a subscriber whose buffer is full is closed (4008) and resumes with `after`.
     pub event_bus_capacity: usize,
     /// How often the outbox relay looks for events when no write woke it.
     pub relay_interval: Duration,
@@ -49,8 +50,9 @@ pub struct Config {
     pub audit_seal_interval: Duration,
     /// Whether `GET /metrics` is served and traffic is counted (`PORTAL_METRICS`).
     pub metrics: bool,
-    /// `redis://…`: events fan out to every replica through Redis pub/sub; unset, the bus
-    /// is in-process (one replica). May carry a password.
+    /// `redis://…` or `rediss://…` (TLS; a private CA is trusted through `SSL_CERT_FILE`):
+    /// events fan out to every replica through a Redis stream; unset, the bus is in-process
+    /// (one replica). May carry a password.
     pub redis_url: Option<Secret>,
     /// Whether query answers are cached (`CACHE_ENABLED`): in Redis with `REDIS_URL`, else
     /// in process memory.
@@ -468,9 +470,11 @@ fn redis_url(vars: &impl Vars) -> Result<Option<Secret>, ConfigError> {
     };
     let url = url.trim().to_owned();
     // The message never quotes the URL: it may carry a password.
-    let invalid =
-        || err("REDIS_URL must be a redis:// or redis+unix:// URL (TLS is not supported)");
-    if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
+    let invalid = || err("REDIS_URL must be a redis://, rediss:// (TLS) or redis+unix:// URL");
+    if !["redis://", "rediss://", "redis+unix://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
         return Err(invalid());
     }
     portal_subscriptions::RedisBus::new(&url, 1).map_err(|_| invalid())?;
@@ -780,17 +784,15 @@ mod tests {
     fn redis_url_is_optional_validated_and_secret() {
         let config = Config::from_vars(&vars(&[])).expect("defaults are valid");
         assert!(config.redis_url.is_none());
-        for bad in [
-            "http://127.0.0.1:6379",
-            "rediss://127.0.0.1:6379",
-            "redis://[::1",
-        ] {
+        for bad in ["http://127.0.0.1:6379", "redis://[::1", "rediss://[::1"] {
             let error = Config::from_vars(&vars(&[("REDIS_URL", bad)])).err();
             assert!(
                 error.is_some_and(|e| e.to_string().contains("REDIS_URL")),
                 "{bad} must be rejected by name"
             );
         }
+        Config::from_vars(&vars(&[("REDIS_URL", "rediss://redis.internal:6380/0")]))
+            .expect("TLS is accepted");
         let config = Config::from_vars(&vars(&[("REDIS_URL", "redis://:s3cret@127.0.0.1:6379/0")]))
             .expect("valid Redis URL");
         assert_eq!(format!("{:?}", config.redis_url), "Some([redacted])");

@@ -1,6 +1,7 @@
-//! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes, open
-//! subscriptions, read cache outcomes, HL7 messages by type and outcome, and database gauges
-//! (outbox, notifications, the HL7 dead letter) sampled at scrape time.
+//! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes (HTTP and
+//! WebSocket), open WebSocket connections and subscriptions, the event hub, read cache
+//! outcomes, HL7 messages by type and outcome, and database gauges (outbox, notifications,
+//! the HL7 dead letter) sampled at scrape time.
 //!
 //! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
 //! (never installed as the process-global recorder) and recorded into through
@@ -27,6 +28,10 @@ const HTTP_REQUESTS: &str = "portal_http_requests_total";
 const HTTP_DURATION: &str = "portal_http_request_duration_seconds";
 const GRAPHQL_ERRORS: &str = "portal_graphql_errors_total";
 const SUBSCRIPTIONS_OPEN: &str = "portal_subscriptions_open";
+const WS_CONNECTIONS_OPEN: &str = "portal_ws_connections_open";
+const WS_ERRORS: &str = "portal_ws_errors_total";
+const SLOW_CLOSED: &str = "portal_subscriptions_slow_closed_total";
+const HUB_EVENTS: &str = "portal_hub_events_total";
 const OUTBOX_UNPUBLISHED: &str = "portal_outbox_unpublished";
 const OUTBOX_OLDEST_AGE: &str = "portal_outbox_oldest_unpublished_age_seconds";
 const NOTIFICATIONS: &str = "portal_notifications";
@@ -149,10 +154,29 @@ impl Metrics {
         });
     }
 
-    /// Counts one open subscription connection until the returned guard is dropped.
-    pub fn subscription_opened(self: &Arc<Self>) -> OpenSubscription {
-        self.record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).increment(1.0));
-        OpenSubscription(self.clone())
+    /// Counts one open WebSocket connection until the returned guard is dropped.
+    pub fn connection_opened(self: &Arc<Self>) -> OpenConnection {
+        self.record(|| metrics::gauge!(WS_CONNECTIONS_OPEN).increment(1.0));
+        OpenConnection(self.clone())
+    }
+
+    /// Counts one error sent over WebSocket by its `extensions.code`.
+    pub fn ws_error(&self, code: Option<&str>) {
+        let code = known_code(code);
+        self.record(|| metrics::counter!(WS_ERRORS, "code" => code).increment(1));
+    }
+
+    /// Copies the event hub's gauges and counters: open subscriptions (not connections: one
+    /// connection may carry many), slow subscribers closed, events routed.
+    pub fn record_hub(&self, hub: &portal_services::live::Hub) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let open = hub.subscription_count();
+        let counters = hub.counters();
+        self.record(|| {
+            metrics::gauge!(SUBSCRIPTIONS_OPEN).set(open as f64);
+            metrics::counter!(SLOW_CLOSED).absolute(counters.slow_closed.load(Relaxed));
+            metrics::counter!(HUB_EVENTS).absolute(counters.events_served.load(Relaxed));
+        });
     }
 
     /// Samples the database gauges (bounded by `timeout`), then renders the exposition.
@@ -225,13 +249,13 @@ impl Default for Metrics {
     }
 }
 
-/// Decrements `portal_subscriptions_open` when the connection ends, however it ends.
-pub struct OpenSubscription(Arc<Metrics>);
+/// Decrements `portal_ws_connections_open` when the connection ends, however it ends.
+pub struct OpenConnection(Arc<Metrics>);
 
-impl Drop for OpenSubscription {
+impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0
-            .record(|| metrics::gauge!(SUBSCRIPTIONS_OPEN).decrement(1.0));
+            .record(|| metrics::gauge!(WS_CONNECTIONS_OPEN).decrement(1.0));
     }
 }
 

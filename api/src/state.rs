@@ -11,6 +11,7 @@ use portal_messaging::outbox;
 use portal_schema::AppData;
 use portal_schema::persisted::{Manifest, PersistedQueries};
 use portal_schema::{Limits, PortalSchema, ReadCache};
+use portal_services::live::Hub;
 use portal_services::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
@@ -78,12 +79,14 @@ impl AppState {
         let outbox_wake = Arc::new(Notify::new());
         let cache = read_cache(&config)?;
         let persisted = Arc::new(persisted_queries(&config)?);
+        let hub = Hub::new(db.clone(), bus.clone(), config.event_bus_capacity);
         let app = AppData {
             db,
             max_page_size: config.max_page_size,
             public_url: config.notify.public_url.clone(),
             result_link_limiter: Arc::new(AttemptLimiter::for_result_links()),
             bus,
+            hub,
             outbox_wake,
         };
         let schema = portal_schema::build(

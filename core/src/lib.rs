@@ -18,7 +18,7 @@ pub mod policy;
 pub mod prefetch;
 pub mod read_deps;
 pub mod release;
-mod sync;
+pub mod sync;
 mod tenant_db;
 pub mod text;
 

@@ -27,6 +27,15 @@ pub struct ReleaseRule {
 }
 
 impl ReleaseRule {
+    /// The rule from what the caller knows already (the event hub decides many subscribers
+    /// of one patient from one read of the preference).
+    pub fn new(patient_facing: bool, hold_sensitive: bool) -> Self {
+        Self {
+            patient_facing,
+            hold_sensitive: patient_facing && hold_sensitive,
+        }
+    }
+
     /// Loads the patient's sensitive-results preference when the viewer is patient-facing.
     pub async fn for_access<C: ConnectionTrait>(
         db: &C,
@@ -92,7 +101,8 @@ impl ReleaseRule {
     }
 }
 
-async fn holds_sensitive_results<C: ConnectionTrait>(
+/// Whether the patient chose to hold sensitive results until they discussed them.
+pub async fn holds_sensitive_results<C: ConnectionTrait>(
     db: &C,
     tenant_id: Uuid,
     patient_id: Uuid,

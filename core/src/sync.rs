@@ -3,7 +3,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 /// A poisoned lock only means another task panicked mid-push; the data is still usable.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -5,7 +5,7 @@
 mod follow;
 mod sequence;
 
-pub use follow::{Follow, follow, start_after};
+pub use follow::{Follow, follow, page, start_after};
 pub use sequence::{last_seq, sequence};
 
 use std::future::Future;
@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use portal_entities::outbox_event;
 use portal_subscriptions::{BusError, Event, EventBus};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -21,6 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 use tracing::instrument;
+use uuid::Uuid;
 
 use portal_core::db::TenantDb;
 use portal_core::error::{ServiceError, ServiceResult};
@@ -156,4 +158,36 @@ fn to_event(row: outbox_event::Model) -> Option<Event> {
         aggregate_id: row.aggregate_id,
         payload: row.payload,
     })
+}
+
+/// A change others must hear about, as the write path describes it (docs/events.md).
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub tenant_id: Uuid,
+    pub patient_id: Option<Uuid>,
+    pub event_type: &'a str,
+    pub aggregate_type: &'a str,
+    pub aggregate_id: Uuid,
+    pub payload: serde_json::Value,
+}
+
+/// Writes `event` to the outbox in the caller's transaction (unnumbered, unpublished: the
+/// relay numbers and publishes it after the commit). Returns its id.
+pub async fn insert<C: ConnectionTrait>(db: &C, event: NewEvent<'_>) -> ServiceResult<Uuid> {
+    let id = Uuid::now_v7();
+    outbox_event::Entity::insert(outbox_event::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(event.tenant_id),
+        event_type: Set(event.event_type.to_owned()),
+        aggregate_type: Set(event.aggregate_type.to_owned()),
+        aggregate_id: Set(event.aggregate_id),
+        patient_id: Set(event.patient_id),
+        payload: Set(event.payload),
+        created_at: Set(portal_core::clock::now()),
+        published_at: Set(None),
+        publish_seq: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(id)
 }

@@ -9,6 +9,7 @@ use portal_core::context::{Origin, RequestContext};
 use portal_core::db::TenantDb;
 use portal_core::identity::Viewer;
 use portal_core::pagination::{Page, PageRequest};
+use portal_services::live::{CloseSignal, Hub};
 use portal_services::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
@@ -27,8 +28,10 @@ pub struct AppData {
     pub public_url: String,
     /// Attempts at `resultLink` per client address (shared by every request of the process).
     pub result_link_limiter: Arc<AttemptLimiter>,
-    /// Carries committed events to subscriptions.
+    /// Carries committed events to the replica's event hub (and the relay's tests).
     pub bus: EventBus,
+    /// Serves every subscription of the replica (one follower per tenant).
+    pub hub: Hub,
     /// Writes that committed outbox events call `notify_one()`, so the relay publishes them
     /// at once rather than at its next poll.
     pub outbox_wake: Arc<Notify>,
@@ -42,6 +45,9 @@ pub struct Subscriber {
     pub client_addr: Option<String>,
     /// Recorded as the request id of the connection's audit rows.
     pub connection_id: String,
+    /// Fired by the hub when a subscription of the connection did not drain its buffer:
+    /// the WebSocket edge then closes the connection (the client resumes with `after`).
+    pub closing: Arc<CloseSignal>,
 }
 
 impl Subscriber {

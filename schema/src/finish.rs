@@ -35,7 +35,7 @@ pub(crate) fn with_error_codes(mut response: Response) -> Response {
             .extensions
             .get_or_insert_with(ErrorExtensionValues::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", Value::from("BAD_USER_INPUT"));
+            extensions.set("code", Value::from(crate::ENGINE_ERROR_CODE));
         }
     }
     response

@@ -117,9 +117,14 @@ pub async fn execute(schema: &PortalSchema, mut request: Request, origin: Origin
     response
 }
 
+/// The `extensions.code` of errors the GraphQL engine raises itself (syntax, validation,
+/// limits, argument coercion): the client's input. The same over HTTP and WebSocket.
+pub const ENGINE_ERROR_CODE: &str = "BAD_USER_INPUT";
+
 /// The data of one WebSocket connection: who is connected, the connection's handle bound to
-/// their tenant, and a DataLoader over it for the fields of delivered results. Each delivered
-/// result is read and audited under its own unit of work (see `portal_services::live`).
+/// their tenant, and a DataLoader over it for the nested fields of delivered results. The
+/// replica's event hub reads and audits each delivered result once for all its subscribers
+/// (see `portal_services::live`).
 pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
     // Long-lived: every read runs in its own short transaction bound to the tenant.
     let ctx = RequestContext::new(&schema_db(schema), Shape::Statements, subscriber.origin());

@@ -1,24 +1,34 @@
-//! Live results for subscriptions: who may subscribe, and what each committed event shows
-//! a subscriber (access and release policy re-checked per event, every read audited).
+//! Live results for subscriptions: who may subscribe (audited when they do), and the
+//! replica's event hub that decides what each committed event shows them (`hub`, `event`).
 
-use portal_entities::test_result;
-use portal_subscriptions::Event;
+mod event;
+mod hub;
+mod shared;
+
+use std::sync::Arc;
+
 use tracing::instrument;
 use uuid::Uuid;
 
+pub use hub::{CareTeam, CloseSignal, Counters, Hub, Live, Standing, Subscription, Watch};
+pub use shared::SharedResult;
+
 use crate::patients;
-use crate::results::{self, Visibility};
-use portal_core::access::{self, Access, PatientAccess, Scope};
+use portal_core::access::{self, Access, PatientAccess, Relation, Scope};
 use portal_core::audit::{AuditRecord, Outcome};
-use portal_core::context::{RequestContext, Unfinished};
+use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_core::identity::Role;
-use portal_messaging::outbox::{self, Follow};
+use portal_messaging::outbox;
 
 /// A FINAL, CORRECTED or ENTERED_IN_ERROR result was stored (patients may see it).
 pub const RESULT_RELEASED: &str = "result.released";
 /// A PRELIMINARY result was stored (care team only).
 pub const RESULT_PRELIMINARY: &str = "result.preliminary";
+/// A proxy grant was created (`aggregate_id`: the grant; `patient_id`: the grantor).
+pub const PROXY_GRANTED: &str = "proxy.granted";
+/// A proxy grant was revoked: subscriptions served under it end at once.
+pub const PROXY_REVOKED: &str = "proxy.revoked";
 
 const SUBSCRIBE_READY: Access = Access::read("results.subscribe", "Patient");
 const SUBSCRIBE_UPDATED: Access = Access::read("results.subscribe_updates", "Patient");
@@ -32,21 +42,26 @@ pub enum Audience {
     CareTeam,
 }
 
-/// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says which
-/// events to follow, from the event `after` on (see `outbox::start_after`).
+/// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says what the
+/// hub watches for the subscriber, from the event `after` on (see `outbox::start_after`).
 pub async fn subscribe_ready(
     ctx: &RequestContext,
     patient_id: Uuid,
     after: Option<Uuid>,
-) -> ServiceResult<Follow> {
+    closer: Option<Arc<CloseSignal>>,
+) -> ServiceResult<Watch> {
     let db = ctx.db();
     let decision = authorize_ready(ctx, patient_id).await;
     ctx.flush_audit().await?;
     let access = decision?;
-    Ok(Follow {
+    Ok(Watch {
+        audience: Audience::Patient,
         tenant_id: access.tenant_id,
         patient_id: Some(patient_id),
         after: outbox::start_after(db, access.tenant_id, after).await?,
+        standing: Standing::Patient(access),
+        origin: ctx.origin(),
+        closer,
     })
 }
 
@@ -55,16 +70,21 @@ pub async fn subscribe_updated(
     ctx: &RequestContext,
     patient_id: Option<Uuid>,
     after: Option<Uuid>,
-) -> ServiceResult<Follow> {
+    closer: Option<Arc<CloseSignal>>,
+) -> ServiceResult<Watch> {
     let db = ctx.db();
     let decision = authorize_updated(ctx, patient_id).await;
     ctx.flush_audit().await?;
-    decision?;
+    let team = decision?;
     let tenant_id = ctx.viewer()?.tenant_id;
-    Ok(Follow {
+    Ok(Watch {
+        audience: Audience::CareTeam,
         tenant_id,
         patient_id,
         after: outbox::start_after(db, tenant_id, after).await?,
+        standing: Standing::CareTeam(team),
+        origin: ctx.origin(),
+        closer,
     })
 }
 
@@ -94,7 +114,7 @@ pub async fn authorize_ready(
 pub async fn authorize_updated(
     ctx: &RequestContext,
     patient_id: Option<Uuid>,
-) -> ServiceResult<()> {
+) -> ServiceResult<CareTeam> {
     let db = ctx.db();
     let viewer = ctx.viewer()?;
     let care_team = [Role::Clinician, Role::Lab, Role::Staff, Role::Admin]
@@ -111,7 +131,7 @@ pub async fn authorize_updated(
     }
     let Some(patient_id) = patient_id else {
         ctx.record(AuditRecord::new(SUBSCRIBE_UPDATED, None, Outcome::Allowed));
-        return Ok(());
+        return tenant_care_team(ctx).await;
     };
     patients::find_in_tenant(db, viewer.tenant_id, patient_id)
         .await?
@@ -123,71 +143,26 @@ pub async fn authorize_updated(
         SUBSCRIBE_UPDATED.entity(patient_id),
     )
     .await?;
-    if access.is_patient_facing() {
-        return Err(ServiceError::Forbidden(
+    match access.relation {
+        Relation::Tenant { full } => Ok(CareTeam::Tenant { full }),
+        Relation::Clinician { clinician_id } => Ok(CareTeam::Clinician(clinician_id)),
+        Relation::Own | Relation::Proxy { .. } => Err(ServiceError::Forbidden(
             "result updates are for the care team".into(),
-        ));
+        )),
     }
-    Ok(())
 }
 
-/// The result an event announces, read as the subscriber under `ctx`, a fresh unit of work
-/// per event (so a revoked or expired grant is noticed), with the read audited before it is
-/// returned. `None` when the event is not for this audience or the release policy withholds
-/// the result (PRELIMINARY or held sensitive results for patients). FORBIDDEN means the
-/// viewer lost access.
-#[instrument(skip(ctx, event), fields(request_id = %ctx.request_id, event_id = %event.id))]
-pub async fn result_for_event(
-    ctx: &RequestContext,
-    event: &Event,
-    audience: Audience,
-) -> ServiceResult<Option<(Visibility, test_result::Model)>> {
+/// How a care-team member's tenant-wide `resultUpdated` decides each event's patient.
+async fn tenant_care_team(ctx: &RequestContext) -> ServiceResult<CareTeam> {
     let viewer = ctx.viewer()?;
-    let wanted = match audience {
-        Audience::Patient => event.event_type == RESULT_RELEASED,
-        Audience::CareTeam => {
-            event.event_type == RESULT_RELEASED || event.event_type == RESULT_PRELIMINARY
-        }
-    };
-    if !wanted || event.tenant_id != viewer.tenant_id {
-        return Ok(None);
+    if viewer.is_tenant_wide() {
+        let full = viewer.has_role(Role::Staff) || viewer.has_role(Role::Admin);
+        return Ok(CareTeam::Tenant { full });
     }
-    if viewer.is_expired() {
-        // The token was valid when the subscription started; it is not any more.
-        return Err(ServiceError::Unauthenticated(
-            "the token has expired".into(),
-        ));
+    match access::clinician_id(ctx).await? {
+        Some(id) => Ok(CareTeam::Clinician(id)),
+        None => Err(ServiceError::Forbidden(
+            "result updates are for the care team".into(),
+        )),
     }
-    if audience == Audience::CareTeam && !on_care_team(ctx, event).await? {
-        // Events of patients the viewer does not treat are not theirs: skipped unaudited,
-        // like rows a list query filters out.
-        return Ok(None);
-    }
-    let read = results::get(ctx, event.aggregate_id).await;
-    let finished = ctx.finish().await;
-    match read {
-        Ok(found) => {
-            finished.map_err(unfinished)?;
-            Ok(Some(found))
-        }
-        Err(ServiceError::NotFound(_)) => finished.map(|_| None).map_err(unfinished),
-        Err(err) => {
-            if let Err(why) = finished {
-                tracing::error!(error = %why.cause, "{}", why.what);
-            }
-            Err(err)
-        }
-    }
-}
-
-fn unfinished(why: Unfinished) -> ServiceError {
-    ServiceError::Unavailable(format!("{}: {}", why.what, why.cause).into())
-}
-
-async fn on_care_team(ctx: &RequestContext, event: &Event) -> ServiceResult<bool> {
-    let Some(patient_id) = event.patient_id else {
-        return Ok(false);
-    };
-    let relation = access::relation(ctx, patient_id).await?;
-    Ok(relation.is_some_and(|r| !r.is_patient_facing() && r.allows(Scope::Results)))
 }

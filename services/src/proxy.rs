@@ -6,10 +6,12 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveMo
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::live::{PROXY_GRANTED, PROXY_REVOKED};
 use crate::patients;
 use portal_core::access::{self, Access, Scope};
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
+use portal_messaging::outbox::{self, NewEvent};
 
 const GRANT: Access = Access::write("proxy_grant.create", "ProxyGrant");
 const REVOKE: Access = Access::write("proxy_grant.revoke", "ProxyGrant");
@@ -123,6 +125,7 @@ pub async fn grant(
     proxy_grant::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(&txn)
         .await?;
+    outbox::insert(&txn, grant_event(PROXY_GRANTED, &row)).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -171,15 +174,35 @@ pub async fn revoke(ctx: &RequestContext, grant_id: Uuid) -> ServiceResult<proxy
         return Err(already());
     }
     let now = portal_core::clock::now();
+    let txn = portal_core::db::begin_write(db).await?;
     let updated = proxy_grant::Entity::update_many()
         .col_expr(proxy_grant::Column::RevokedAt, now.into())
         .filter(proxy_grant::Column::Id.eq(grant_id))
         .filter(proxy_grant::Column::RevokedAt.is_null())
-        .exec(db)
+        .exec(&txn)
         .await?;
     if updated.rows_affected == 0 {
         return Err(already());
     }
     row.revoked_at = Some(now);
+    // Live subscriptions served under the grant end when the hub sees this event.
+    outbox::insert(&txn, grant_event(PROXY_REVOKED, &row)).await?;
+    txn.commit().await?;
     Ok(row)
+}
+
+/// The outbox event of a grant's creation or revocation (ids and scopes only).
+fn grant_event<'a>(event_type: &'a str, row: &proxy_grant::Model) -> NewEvent<'a> {
+    NewEvent {
+        tenant_id: row.tenant_id,
+        patient_id: Some(row.patient_id),
+        event_type,
+        aggregate_type: "ProxyGrant",
+        aggregate_id: row.id,
+        payload: serde_json::json!({
+            "grantId": row.id,
+            "patientId": row.patient_id,
+            "scopes": row.scopes,
+        }),
+    }
 }

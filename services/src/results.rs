@@ -67,7 +67,7 @@ impl Visibility {
 }
 
 const LIST: Access = Access::read("results.list", "TestResult");
-const READ: Access = Access::read("result.read", "TestResult");
+pub(crate) const READ: Access = Access::read("result.read", "TestResult");
 
 /// The current version of each of a patient's results the viewer may see, newest first.
 #[instrument(skip(ctx, parent, filter, page), fields(request_id = %ctx.request_id))]

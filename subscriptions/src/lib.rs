@@ -9,7 +9,7 @@ mod in_process;
 mod redis_bus;
 
 pub use in_process::InProcessBus;
-pub use redis_bus::{CHANNEL, Envelope, RedisBus};
+pub use redis_bus::{Envelope, RedisBus, STREAM, STREAM_MAXLEN};
 
 use futures_util::stream::BoxStream;
 
@@ -54,7 +54,7 @@ pub enum BusError {
 #[derive(Clone)]
 pub enum EventBus {
     InProcess(InProcessBus),
-    /// Several replicas: local delivery plus Redis pub/sub fan-out.
+    /// Several replicas: local delivery plus a Redis stream to the others.
     Redis(RedisBus),
 }
 

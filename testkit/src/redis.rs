@@ -1,4 +1,5 @@
-//! Throwaway Redis for integration tests: `redis-server` on a free 127.0.0.1 port, no persistence.
+//! Throwaway Redis for integration tests: `redis-server` on a free 127.0.0.1 port, no
+//! persistence; optionally TLS-only with a certificate generated for the test.
 //!
 //! [`RedisServer::start`] runs `redis-server --save "" --appendonly no` in a new temp
 //! directory under a small `sh` watchdog whose stdin is a pipe held by this process: when
@@ -21,13 +22,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Runs as `sh -c WATCHDOG_SCRIPT redistest-watchdog REDIS_SERVER PORT DIR LOG`. Starts the
 /// server, blocks until stdin reaches EOF, then kills it and removes the directory.
 const WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
-"$1" --port "$2" --bind 127.0.0.1 --save "" --appendonly no --dir "$3" --daemonize no \
-  </dev/null >"$4" 2>&1 &
+server=$1 port=$2 dir=$3 log=$4
+shift 4
+"$server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" --daemonize no \
+  "$@" </dev/null >"$log" 2>&1 &
 pid=$!
 cat >/dev/null
 kill -KILL "$pid" 2>/dev/null
 wait "$pid"
-rm -rf "$3"
+rm -rf "$dir"
 "#;
 
 /// A running (or stopped) Redis server owned by one test.
@@ -35,6 +38,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     watchdog: Option<Watchdog>,
+    /// With TLS only: the directory of the generated certificate (`ca.pem`) and key.
+    tls: Option<PathBuf>,
 }
 
 /// The watchdog process and the pipe that keeps it (and the server) alive.
@@ -51,14 +56,82 @@ impl RedisServer {
             port: free_port(),
             dir: temp_dir(),
             watchdog: None,
+            tls: None,
         };
         server.restart();
         server
     }
 
-    /// `redis://127.0.0.1:<port>/`
+    /// A server that speaks only TLS, with a certificate for `localhost` signed by a CA
+    /// generated now (`openssl req`); clients trust that CA through `ca_file()`.
+    pub fn start_tls() -> Self {
+        ensure_installed();
+        let certs = temp_dir();
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=portal-test-ca",
+                "-keyout",
+                "ca-key.pem",
+                "-out",
+                "ca.pem",
+            ],
+            &certs,
+        );
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost",
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-keyout",
+                "key.pem",
+                "-out",
+                "cert.pem",
+            ],
+            &certs,
+        );
+        let mut server = Self {
+            port: free_port(),
+            dir: temp_dir(),
+            watchdog: None,
+            tls: Some(certs),
+        };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>/`, or `rediss://localhost:<port>/` with TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match self.tls {
+            Some(_) => format!("rediss://localhost:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    /// With TLS: the PEM certificate clients must trust (e.g. as `SSL_CERT_FILE`).
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.tls.as_ref().map(|dir| dir.join("ca.pem"))
     }
 
     /// Kills the server (clients see their connections drop) and waits until it is gone.
@@ -77,13 +150,39 @@ impl RedisServer {
         if let Err(error) = std::fs::create_dir_all(&self.dir) {
             panic!("cannot create {}: {error}", self.dir.display());
         }
-        self.watchdog = Some(spawn_watchdog(self.port, &self.dir));
+        self.watchdog = Some(spawn_watchdog(self.port, &self.dir, &self.tls_args()));
         self.wait_until_ready();
+    }
+
+    fn tls_args(&self) -> Vec<String> {
+        let Some(certs) = &self.tls else {
+            return Vec::new();
+        };
+        let file = |name: &str| certs.join(name).display().to_string();
+        vec![
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            self.port.to_string(),
+            "--tls-cert-file".into(),
+            file("cert.pem"),
+            "--tls-key-file".into(),
+            file("key.pem"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ]
     }
 
     fn wait_until_ready(&self) {
         let deadline = Instant::now() + READY_TIMEOUT;
-        while !answers_ping(self.port) {
+        let ready = || match self.tls {
+            // A TLS port does not answer a plain PING; listening is enough.
+            Some(_) => TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok(),
+            None => answers_ping(self.port),
+        };
+        while !ready() {
             if Instant::now() >= deadline {
                 let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
                 panic!(
@@ -100,7 +199,25 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(certs) = &self.tls {
+            let _ = std::fs::remove_dir_all(certs);
+        }
     }
+}
+
+/// Runs `openssl` with `args` in `dir`; panics with its output when it fails.
+fn openssl(args: &[&str], dir: &std::path::Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run openssl to make a test certificate: {error}"));
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn ensure_installed() {
@@ -116,13 +233,14 @@ fn ensure_installed() {
     );
 }
 
-fn spawn_watchdog(port: u16, dir: &std::path::Path) -> Watchdog {
+fn spawn_watchdog(port: u16, dir: &std::path::Path, extra: &[String]) -> Watchdog {
     let mut command = Command::new("/bin/sh");
     command
         .args(["-c", WATCHDOG_SCRIPT, "redistest-watchdog", "redis-server"])
         .arg(port.to_string())
         .arg(dir)
         .arg(dir.join("redis.log"))
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -29,6 +29,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     };
     metrics.record_cache(state.cache.stats());
+    metrics.record_hub(&state.app.hub);
     let body = metrics
         .scrape(&state.app.db, state.config.database_timeout)
         .await;

@@ -33,6 +33,7 @@ mod http_limits;
 mod http_order;
 mod http_persisted;
 mod http_spec;
+mod hub;
 mod identity;
 mod import;
 mod ingest;

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::on_both_backends;
 use crate::support::fixtures::result_with_event;
 use crate::support::ids::patient_gid;
-use crate::support::ws::WsClient;
+use crate::support::ws::{Incoming, WsClient};
 use crate::support::{Backend, TestApp, error_code};
 
 /// Every wait here is bounded by this; the happy path takes milliseconds.
@@ -153,25 +153,94 @@ async fn metrics_label_routes_by_template_and_count_the_scrape_itself() {
     );
 }
 
+const READY: &str =
+    "subscription($p: ID!) { resultReady(patientId: $p) { eventId result { id } } }";
+
+/// The first message of subscription `id`: its error code, from a `next` with errors or an
+/// `error` message (what the engine sends for an operation it rejects).
+async fn first_error_code(socket: &mut WsClient, id: &str) -> String {
+    loop {
+        match socket.next().await {
+            Incoming::Message(m) if m["id"] == id && m["type"] == "next" => {
+                return m["payload"]["errors"][0]["extensions"]["code"].to_string();
+            }
+            Incoming::Message(m) if m["id"] == id && m["type"] == "error" => {
+                return m["payload"][0]["extensions"]["code"].to_string();
+            }
+            // The end of an earlier subscription.
+            Incoming::Message(m) if m["id"] != id && m["type"] == "complete" => {}
+            other => panic!("expected an error for {id}, got {other:?}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_subscription_connections_are_a_gauge_that_falls_when_they_close() {
+async fn connections_and_subscriptions_are_separate_gauges_and_websocket_errors_are_counted() {
     let app = TestApp::init(Backend::Sqlite).await;
     let w = app.world().await;
     let token = app.as_patient("p1", w.tenant_a, w.p1).token();
     let server = app.serve().await;
-    let socket = WsClient::connect(server.addr, Some(&token)).await;
+    let mut socket = WsClient::connect(server.addr, Some(&token)).await;
     let text = scrape(server.addr).await;
     assert_eq!(
-        sample(&text, "portal_subscriptions_open", &[]),
+        sample(&text, "portal_ws_connections_open", &[]),
         Some(1.0),
         "{text}"
     );
+    assert_eq!(
+        sample(&text, "portal_subscriptions_open", &[]),
+        Some(0.0),
+        "{text}"
+    );
+
+    let own = json!({ "p": patient_gid(w.p1) });
+    socket.subscribe("1", READY, own.clone()).await;
+    socket.subscribe("2", READY, own).await;
+    app.wait_for_subscribers(2).await;
+    let text = scrape(server.addr).await;
+    assert_eq!(
+        sample(&text, "portal_ws_connections_open", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "portal_subscriptions_open", &[]),
+        Some(2.0),
+        "{text}"
+    );
+
+    // An operation the engine rejects carries the code it gets over HTTP.
+    socket
+        .subscribe(
+            "3",
+            "subscription($p: ID!) { resultReady(patientId: $p) { nope } }",
+            json!({ "p": patient_gid(w.p1) }),
+        )
+        .await;
+    assert_eq!(
+        first_error_code(&mut socket, "3").await,
+        "\"BAD_USER_INPUT\""
+    );
+    socket
+        .subscribe("4", READY, json!({ "p": patient_gid(w.p2) }))
+        .await;
+    assert_eq!(first_error_code(&mut socket, "4").await, "\"FORBIDDEN\"");
+    let text = scrape(server.addr).await;
+    for code in ["BAD_USER_INPUT", "FORBIDDEN"] {
+        assert_eq!(
+            sample(&text, "portal_ws_errors_total", &[("code", code)]),
+            Some(1.0),
+            "{text}"
+        );
+    }
 
     socket.close().await;
     let closed = async {
         loop {
             let text = scrape(server.addr).await;
-            if sample(&text, "portal_subscriptions_open", &[]) == Some(0.0) {
+            let connections = sample(&text, "portal_ws_connections_open", &[]);
+            let subscriptions = sample(&text, "portal_subscriptions_open", &[]);
+            if connections == Some(0.0) && subscriptions == Some(0.0) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -179,7 +248,7 @@ async fn open_subscription_connections_are_a_gauge_that_falls_when_they_close() 
     };
     tokio::time::timeout(WAIT, closed)
         .await
-        .expect("portal_subscriptions_open returns to 0 after the socket closes");
+        .expect("both gauges return to 0 after the socket closes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

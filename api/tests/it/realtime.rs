@@ -13,13 +13,14 @@ use uuid::Uuid;
 
 use crate::on_both_backends;
 use crate::support::fixtures::World;
-use crate::support::ids::{patient_gid, result_gid};
+use crate::support::ids::{NodeType, gid, patient_gid, result_gid};
 use crate::support::ws::{WAIT, WsClient};
 use crate::support::{Backend, Role, TestApp};
 
 const READY: &str = r#"subscription($patientId: ID!, $after: ID) {
   resultReady(patientId: $patientId, after: $after) { eventId result { id status observations { code } } }
 }"#;
+const REVOKE: &str = "mutation($id: ID!) { revokeProxyAccess(id: $id) { grant { id } } }";
 const UPDATED: &str = r#"subscription($patientId: ID) {
   resultUpdated(patientId: $patientId) { eventId result { id status } }
 }"#;
@@ -182,7 +183,7 @@ async fn unauthorised_subscribers_get_an_error_and_nothing_else(backend: Backend
         client.close().await;
     }
     assert_eq!(
-        app.state.app.bus.subscriber_count(),
+        app.state.app.hub.subscription_count(),
         0,
         "no subscription stays open"
     );
@@ -269,10 +270,24 @@ async fn proxy_stops_receiving_when_the_grant_is_revoked(backend: Backend) {
     let (first, _) = store(&app, &w, order, ResultStatus::Final).await;
     let data = client.expect_next("1").await;
     assert_eq!(data["resultReady"]["result"]["id"], result_gid(first));
-    app.revoke_grant(grant).await;
-    store(&app, &w, order, ResultStatus::Final).await;
+    // Through the service, as the patient: the revocation is an outbox event, and the hub
+    // ends the subscription as soon as it sees it, before any further result.
+    let revoked = app
+        .as_patient("p1", w.tenant_a, w.p1)
+        .query(REVOKE, json!({ "id": gid(NodeType::ProxyGrant, grant) }))
+        .await;
+    assert!(revoked.get("errors").is_none(), "{revoked}");
     assert_eq!(client.expect_error("1").await, "FORBIDDEN");
-    app.wait_for_subscribers(0).await;
+    assert_eq!(app.state.app.hub.subscription_count(), 0);
+    store(&app, &w, order, ResultStatus::Final).await;
+    client
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
+    let denied =
+        app.audit_rows().await.into_iter().any(|r| {
+            r.action == "results.subscribe" && r.reason.as_deref() == Some("grant revoked")
+        });
+    assert!(denied, "the end of access is audited");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,10 @@ pub struct Args {
     /// Target results per second (fixed-rate schedule); unset: as fast as accepted.
     #[arg(long)]
     rate: Option<f64>,
+    /// Stop starting requests after this many seconds (those in flight finish): the run is
+    /// bound by time, not by `count`, when the server cannot keep up.
+    #[arg(long)]
+    seconds: Option<f64>,
     /// Prefix of per-result idempotency keys (unset: no key).
     #[arg(long)]
     idempotency_prefix: Option<String>,
@@ -131,9 +135,19 @@ async fn worker(shared: Arc<Shared>, tally: Arc<Mutex<Tally>>) -> anyhow::Result
         if r >= requests {
             return Ok(());
         }
+        let deadline = shared
+            .args
+            .seconds
+            .map(|s| shared.start + Duration::from_secs_f64(s));
         if let Some(rate) = shared.args.rate {
             let due = shared.start + Duration::from_secs_f64((r * batch) as f64 / rate);
+            if deadline.is_some_and(|d| due >= d) {
+                return Ok(());
+            }
             tokio::time::sleep_until(due.into()).await;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(());
         }
         let first = r * batch;
         let last = (first + batch).min(shared.args.count);

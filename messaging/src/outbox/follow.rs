@@ -125,12 +125,13 @@ impl<C: ConnectionTrait> FollowState<C> {
     async fn next(&mut self) -> Option<ServiceResult<Event>> {
         loop {
             if self.catch_up {
-                self.catch_up = false;
                 self.ahead.clear();
                 self.gap_deadline = None;
+                // On an error the catch-up is tried again on the next poll: the gap stays.
                 if let Err(err) = self.replay().await {
                     return Some(Err(err));
                 }
+                self.catch_up = false;
             }
             if let Some(event) = self.backlog.pop_front() {
                 return Some(Ok(event));
@@ -220,7 +221,7 @@ impl<C: ConnectionTrait> FollowState<C> {
 }
 
 /// The followed events numbered in `(after, upto]`, in number order, at most `BATCH`.
-async fn page<C: ConnectionTrait>(
+pub async fn page<C: ConnectionTrait>(
     db: &C,
     follow: &Follow,
     after: i64,

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use portal_services::{preferences, proxy};
 
-use crate::context::request;
+use crate::context::{app, request};
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode};
 use crate::types::account::{NotificationPreferences, ProxyGrant, PushToken};
@@ -141,6 +141,7 @@ impl AccountMutation {
         let model = proxy::grant(request(ctx)?, patient_id, &input)
             .await
             .gql()?;
+        app(ctx)?.outbox_wake.notify_one();
         Ok(GrantProxyAccessPayload {
             grant: ProxyGrant(model),
         })
@@ -154,6 +155,7 @@ impl AccountMutation {
     ) -> Result<RevokeProxyAccessPayload> {
         let id = decode(&id, NodeType::ProxyGrant, "id").gql()?;
         let model = proxy::revoke(request(ctx)?, id).await.gql()?;
+        app(ctx)?.outbox_wake.notify_one();
         Ok(RevokeProxyAccessPayload {
             grant: ProxyGrant(model),
         })

@@ -2,13 +2,11 @@
 
 use async_graphql::{Context, ID, Result, SimpleObject, Subscription};
 use futures_util::stream::{BoxStream, StreamExt};
-use portal_core::db::TenantDb;
-use portal_messaging::outbox::{self, Follow};
 use portal_services::ServiceError;
-use portal_services::live::{self, Audience};
+use portal_services::live::{self, Live, Watch};
 use uuid::Uuid;
 
-use crate::context::{AppData, Subscriber, app, connection_db, subscriber};
+use crate::context::{AppData, app, connection_db, subscriber};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
 use crate::types::result::TestResult;
@@ -36,15 +34,20 @@ impl ResultSubscription {
         patient_id: ID,
         after: Option<ID>,
     ) -> Result<BoxStream<'static, Result<ResultEvent>>> {
-        let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
-        let after = event_id(after.as_ref()).gql()?;
-        let app = app(ctx)?.clone();
-        let db = connection_db(ctx)?.clone();
-        let subscriber = subscriber(ctx);
-        let follow = live::subscribe_ready(&subscriber.request_context(&db), patient_id, after)
-            .await
-            .gql()?;
-        Ok(deliver(app, db, subscriber, follow, Audience::Patient))
+        // Boxed, here and below: the engine keeps room for this future inside the
+        // subscription's stream for as long as it lives, so it must stay a pointer.
+        Box::pin(async move {
+            let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
+            let after = event_id(after.as_ref()).gql()?;
+            let subscriber = subscriber(ctx);
+            let work = subscriber.request_context(connection_db(ctx)?);
+            let closer = Some(subscriber.closing.clone());
+            let watch = live::subscribe_ready(&work, patient_id, after, closer)
+                .await
+                .gql()?;
+            deliver(app(ctx)?, watch).await
+        })
+        .await
     }
 
     /// Every stored result (released and PRELIMINARY) of the patients you may see, or of one
@@ -55,18 +58,21 @@ impl ResultSubscription {
         patient_id: Option<ID>,
         after: Option<ID>,
     ) -> Result<BoxStream<'static, Result<ResultEvent>>> {
-        let patient_id = patient_id
-            .map(|id| decode(&id, NodeType::Patient, "patientId"))
-            .transpose()
-            .gql()?;
-        let after = event_id(after.as_ref()).gql()?;
-        let app = app(ctx)?.clone();
-        let db = connection_db(ctx)?.clone();
-        let subscriber = subscriber(ctx);
-        let follow = live::subscribe_updated(&subscriber.request_context(&db), patient_id, after)
-            .await
-            .gql()?;
-        Ok(deliver(app, db, subscriber, follow, Audience::CareTeam))
+        Box::pin(async move {
+            let patient_id = patient_id
+                .map(|id| decode(&id, NodeType::Patient, "patientId"))
+                .transpose()
+                .gql()?;
+            let after = event_id(after.as_ref()).gql()?;
+            let subscriber = subscriber(ctx);
+            let work = subscriber.request_context(connection_db(ctx)?);
+            let closer = Some(subscriber.closing.clone());
+            let watch = live::subscribe_updated(&work, patient_id, after, closer)
+                .await
+                .gql()?;
+            deliver(app(ctx)?, watch).await
+        })
+        .await
     }
 }
 
@@ -78,41 +84,23 @@ fn event_id(id: Option<&ID>) -> Result<Option<Uuid>, ServiceError> {
     .transpose()
 }
 
-/// Each followed event that shows the subscriber a result becomes one `ResultEvent`; the
-/// first error (access lost, database down) is delivered and ends the stream. `db` is the
-/// connection's handle: each read runs in its own short transaction bound to the subscriber's
-/// tenant, so nothing is held open while the socket is idle.
-fn deliver(
-    app: AppData,
-    db: TenantDb,
-    subscriber: Subscriber,
-    follow: Follow,
-    audience: Audience,
-) -> BoxStream<'static, Result<ResultEvent>> {
-    let events = outbox::follow(db.clone(), &app.bus, follow);
-    let state = Some((events, db, subscriber));
-    futures_util::stream::unfold(state, move |state| async move {
-        let (mut events, db, subscriber) = state?;
-        loop {
-            let event = match events.next().await? {
-                Ok(event) => event,
-                Err(err) => return Some((Err(to_gql(&err)), None)),
-            };
-            // A unit of work of its own per delivery: access is decided afresh.
-            let work = subscriber.request_context(&db);
-            let found = live::result_for_event(&work, &event, audience).await;
-            match found {
-                Ok(Some((vis, model))) => {
-                    let item = ResultEvent {
-                        event_id: ID(event.id.to_string()),
-                        result: TestResult::new(model, vis),
-                    };
-                    return Some((Ok(item), Some((events, db, subscriber))));
-                }
-                Ok(None) => {}
-                Err(err) => return Some((Err(to_gql(&err)), None)),
-            }
-        }
-    })
-    .boxed()
+/// Registers the subscription with the replica's hub; each result the hub delivers becomes
+/// one `ResultEvent`, and the hub's ending error (access lost, too slow, …) is delivered and
+/// ends the stream.
+async fn deliver(app: &AppData, watch: Watch) -> Result<BoxStream<'static, Result<ResultEvent>>> {
+    let subscription = app.hub.subscribe(watch).await.gql()?;
+    Ok(subscription
+        .into_stream()
+        .map(|live| match live {
+            Live::Result {
+                event_id,
+                result,
+                vis,
+            } => Ok(ResultEvent {
+                event_id: ID(event_id.to_string()),
+                result: TestResult::shared(result, vis),
+            }),
+            Live::End(err) => Err(to_gql(&err)),
+        })
+        .boxed())
 }

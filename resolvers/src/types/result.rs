@@ -3,7 +3,11 @@
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use portal_entities::{ResultStatus as DbStatus, imaging_report, observation, test_result};
+use portal_services::live::SharedResult;
 use portal_services::results::Visibility;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 use super::catalog::TestCatalogItem;
 use super::common::ReferenceRange;
@@ -23,11 +27,27 @@ use crate::loaders::{
 pub struct TestResult {
     pub model: test_result::Model,
     pub vis: Visibility,
+    /// Set when the event hub delivers the result to many subscribers: its nested parts are
+    /// read once for all of them.
+    shared: Option<Arc<SharedResult>>,
 }
 
 impl TestResult {
     pub fn new(model: test_result::Model, vis: Visibility) -> Self {
-        Self { model, vis }
+        Self {
+            model,
+            vis,
+            shared: None,
+        }
+    }
+
+    /// A result the hub delivers, shared by every subscriber of its event on this replica.
+    pub fn shared(shared: Arc<SharedResult>, vis: Visibility) -> Self {
+        Self {
+            model: shared.model.clone(),
+            vis,
+            shared: Some(shared),
+        }
     }
 }
 
@@ -86,28 +106,34 @@ impl TestResult {
         self.versions(ctx).await
     }
     async fn observations(&self, ctx: &Context<'_>) -> Result<Vec<Observation>> {
-        let rows = loader(ctx)?
-            .load_one(ObservationsOf(self.model.id))
-            .await
-            .gql()?;
-        Ok(rows
-            .unwrap_or_default()
-            .into_iter()
-            .map(Observation)
-            .collect())
+        let cell = self.shared.as_ref().map(|s| &s.observations);
+        let rows = part(cell, || async {
+            let rows = loader(ctx)?.load_one(ObservationsOf(self.model.id)).await;
+            Ok(rows.gql()?.unwrap_or_default())
+        })
+        .await?;
+        Ok(rows.into_iter().map(Observation).collect())
     }
     async fn imaging_report(&self, ctx: &Context<'_>) -> Result<Option<ImagingReport>> {
-        let row = loader(ctx)?
-            .load_one(ImagingReportOf(self.model.id))
-            .await
-            .gql()?;
+        let cell = self.shared.as_ref().map(|s| &s.imaging_report);
+        let row = part(cell, || async {
+            loader(ctx)?
+                .load_one(ImagingReportOf(self.model.id))
+                .await
+                .gql()
+        })
+        .await?;
         Ok(row.map(ImagingReport))
     }
     async fn test(&self, ctx: &Context<'_>) -> Result<Option<TestCatalogItem>> {
-        let row = loader(ctx)?
-            .load_one(CatalogById(self.model.test_id))
-            .await
-            .gql()?;
+        let cell = self.shared.as_ref().map(|s| &s.test);
+        let row = part(cell, || async {
+            loader(ctx)?
+                .load_one(CatalogById(self.model.test_id))
+                .await
+                .gql()
+        })
+        .await?;
         Ok(row.map(TestCatalogItem))
     }
     async fn order(&self, ctx: &Context<'_>) -> Result<Option<TestOrder>> {
@@ -128,16 +154,33 @@ impl TestResult {
 
 impl TestResult {
     async fn versions(&self, ctx: &Context<'_>) -> Result<Vec<TestResult>> {
-        let rows = loader(ctx)?
-            .load_one(VersionsOfChain(self.model.chain_id))
-            .await
-            .gql()?;
+        let cell = self.shared.as_ref().map(|s| &s.versions);
+        let rows = part(cell, || async {
+            let rows = loader(ctx)?
+                .load_one(VersionsOfChain(self.model.chain_id))
+                .await;
+            Ok(rows.gql()?.unwrap_or_default())
+        })
+        .await?;
         Ok(rows
-            .unwrap_or_default()
             .into_iter()
             .filter(|r| self.vis.shows_version(r))
             .map(|r| TestResult::new(r, self.vis.clone()))
             .collect())
+    }
+}
+
+/// A nested part of a result: the hub's shared copy when the hub delivered it (loaded by the
+/// first subscriber that asks, for all of them), otherwise loaded through the request's
+/// loader.
+async fn part<T, F>(cell: Option<&OnceCell<T>>, load: impl FnOnce() -> F) -> Result<T>
+where
+    T: Clone,
+    F: Future<Output = Result<T>>,
+{
+    match cell {
+        Some(cell) => Ok(cell.get_or_try_init(load).await?.clone()),
+        None => load().await,
     }
 }
 

@@ -27,7 +27,8 @@ const COOLDOWN: Duration = Duration::from_secs(5);
 const GENERATION_TTL_SECS: u64 = 86_400;
 
 pub struct RedisStore {
-    client: redis::Client,
+    /// Boxed: with TLS the client carries its whole TLS configuration.
+    client: Box<redis::Client>,
     link: Mutex<Link>,
     /// Bumps that failed so far, and how many of them a later epoch bump has covered: while
     /// they differ, nothing is read before the epoch moves on.
@@ -46,7 +47,7 @@ impl RedisStore {
     pub fn new(url: &str) -> Result<Self, CacheError> {
         let client = redis::Client::open(url).map_err(|e| CacheError::Redis(e.to_string()))?;
         Ok(Self {
-            client,
+            client: Box::new(client),
             link: Mutex::new(Link::default()),
             failed_bumps: AtomicU64::new(0),
             covered_bumps: AtomicU64::new(0),

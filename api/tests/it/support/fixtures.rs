@@ -537,16 +537,4 @@ impl TestApp {
         self.state.app.outbox_wake.notify_one();
         stored
     }
-
-    /// Revokes a proxy grant now.
-    pub async fn revoke_grant(&self, grant: Uuid) {
-        let mut model = proxy_grant::Entity::find_by_id(grant)
-            .one(&self.owner)
-            .await
-            .expect("grant lookup")
-            .expect("grant exists")
-            .into_active_model();
-        model.revoked_at = sea_orm::ActiveValue::Set(Some(Utc::now()));
-        model.update(&self.owner).await.expect("revoke grant");
-    }
 }

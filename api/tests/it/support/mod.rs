@@ -57,6 +57,8 @@ pub struct TestApp {
     /// `portal_api::http::router` over `state`: what actors send their requests through.
     router: Router,
     statements: Arc<AtomicUsize>,
+    /// The SQL of every statement while `record_sql` is on (`recorded_sql`).
+    sql: Arc<std::sync::Mutex<Option<Vec<String>>>>,
     _dir: TempDir,
 }
 
@@ -184,8 +186,13 @@ impl TestApp {
     ) -> Self {
         let statements = Arc::new(AtomicUsize::new(0));
         let counter = statements.clone();
-        db.set_metric_callback(move |_| {
+        let sql: Arc<std::sync::Mutex<Option<Vec<String>>>> = Arc::default();
+        let log = sql.clone();
+        db.set_metric_callback(move |metric| {
             counter.fetch_add(1, Ordering::SeqCst);
+            if let Some(log) = log.lock().expect("sql log").as_mut() {
+                log.push(metric.statement.sql.clone());
+            }
         });
         let state = AppState::with_database(config, db.clone())
             .await
@@ -202,6 +209,7 @@ impl TestApp {
             db,
             owner,
             statements,
+            sql,
             _dir: dir,
         }
     }
@@ -210,6 +218,16 @@ impl TestApp {
     /// called directly, imports, requests).
     pub fn statement_count(&self) -> usize {
         self.statements.load(Ordering::SeqCst)
+    }
+
+    /// From now on the SQL of every statement of the app's pool is kept (see `recorded_sql`).
+    pub fn record_sql(&self) {
+        *self.sql.lock().expect("sql log") = Some(Vec::new());
+    }
+
+    /// The statements run since `record_sql`, and stops recording.
+    pub fn recorded_sql(&self) -> Vec<String> {
+        self.sql.lock().expect("sql log").take().unwrap_or_default()
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

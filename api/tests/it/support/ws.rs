@@ -50,17 +50,23 @@ impl TestApp {
 
     /// Waits until `n` subscriptions listen on the bus: after that, a commit reaches them.
     pub async fn wait_for_subscribers(&self, n: usize) {
+        self.wait_for_subscribers_within(n, WAIT).await;
+    }
+
+    /// Like `wait_for_subscribers`, for many subscriptions opened at once (each is
+    /// authorized and audited on its own).
+    pub async fn wait_for_subscribers_within(&self, n: usize, limit: Duration) {
         let waiting = async {
-            while self.state.app.bus.subscriber_count() < n {
+            while self.state.app.hub.subscription_count() < n {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
-        tokio::time::timeout(WAIT, waiting)
+        tokio::time::timeout(limit, waiting)
             .await
             .unwrap_or_else(|_| {
                 panic!(
                     "expected {n} live subscriptions, have {}",
-                    self.state.app.bus.subscriber_count()
+                    self.state.app.hub.subscription_count()
                 )
             });
     }
