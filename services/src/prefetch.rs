@@ -11,16 +11,18 @@ use uuid::Uuid;
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
 
-const OBSERVATIONS: &str = "(SELECT json_agg(to_jsonb(o) ORDER BY o.position) FROM observations o \
+// JSON text (`json`, not `jsonb`: no binary tree built on the server only to be printed) that
+// serde decodes straight into the models, with no `serde_json::Value` in between.
+const OBSERVATIONS: &str = "(SELECT json_agg(o ORDER BY o.position)::text FROM observations o \
      WHERE o.tenant_id = test_results.tenant_id AND o.result_id = test_results.id)";
-const TEST: &str = "(SELECT to_jsonb(c) FROM test_catalog c \
+const TEST: &str = "(SELECT row_to_json(c)::text FROM test_catalog c \
      WHERE c.tenant_id = test_results.tenant_id AND c.id = test_results.test_id)";
 
-/// A results row with its observations and catalog entry as JSON.
+/// A results row with its observations and catalog entry as JSON text.
 pub struct ResultWithChildren {
     pub result: test_result::Model,
-    observations: Option<serde_json::Value>,
-    test: Option<serde_json::Value>,
+    observations: Option<String>,
+    test: Option<String>,
 }
 
 impl FromQueryResult for ResultWithChildren {
@@ -42,12 +44,12 @@ pub fn with_children(select: Select<test_result::Entity>) -> Select<test_result:
 
 /// Keeps the page's observations and catalog entries for the request's loaders.
 pub fn keep(ctx: &RequestContext, row: ResultWithChildren) -> ServiceResult<test_result::Model> {
-    let observations: Vec<observation::Model> = match row.observations {
+    let observations: Vec<observation::Model> = match &row.observations {
         Some(json) => decode(json, "observations")?,
         None => Vec::new(),
     };
     ctx.prefetch().put_observations(row.result.id, observations);
-    if let Some(json) = row.test {
+    if let Some(json) = &row.test {
         ctx.prefetch()
             .put_test(decode::<test_catalog::Model>(json, "test_catalog")?);
     }
@@ -64,7 +66,7 @@ pub async fn patient(
     let row = ctx
         .db()
         .query_row_binding(
-            "(SELECT to_jsonb(p) FROM patients p WHERE p.tenant_id = $1 AND p.id = $2) AS patient, \
+            "(SELECT row_to_json(p)::text FROM patients p WHERE p.tenant_id = $1 AND p.id = $2) AS patient, \
              (SELECT np.hold_sensitive_results FROM notification_preferences np \
               WHERE np.tenant_id = $1 AND np.patient_id = $2) AS hold_sensitive",
             vec![tenant_id.into(), patient_id.into()],
@@ -73,18 +75,15 @@ pub async fn patient(
     let Some(row) = row else {
         return Ok(None);
     };
-    let Some(json) = row.try_get::<Option<serde_json::Value>>("", "patient")? else {
+    let Some(json) = row.try_get::<Option<String>>("", "patient")? else {
         return Ok(None);
     };
     let hold = row.try_get::<Option<bool>>("", "hold_sensitive")?;
     ctx.prefetch().put_hold(patient_id, hold.unwrap_or(false));
-    Ok(Some(decode(json, "patients")?))
+    Ok(Some(decode(&json, "patients")?))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    json: serde_json::Value,
-    table: &str,
-) -> ServiceResult<T> {
-    serde_json::from_value(json)
+fn decode<T: serde::de::DeserializeOwned>(json: &str, table: &str) -> ServiceResult<T> {
+    serde_json::from_str(json)
         .map_err(|_| ServiceError::internal(format!("a {table} row fetched ahead did not decode")))
 }
