@@ -35,9 +35,11 @@ ROWS=()
 ingest() { # NAME COUNT BATCH CONCURRENCY
     local c0 p0 l0 s0 x0 out c1 p1 l1 s1 x1 secs ok
     c0="$(cpu_ticks "$PORTAL_PID")"; p0="$(pg_ticks)"; l0="$(self_ticks)"; s0="$(pg_statements)"; x0="$(pg_xacts)"
+    perf_begin
     out="$("$BB" ingest --url "$URL" --token-file "$LAB_TOKEN_FILE" --patients "$TOKENS" \
         --facility "$FACILITY_GID" --analytes "$ANALYTES" --count "$2" --batch "$3" --concurrency "$4" | grep '^results_ok')"
     c1="$(cpu_ticks "$PORTAL_PID")"; p1="$(pg_ticks)"; l1="$(self_ticks)"; s1="$(pg_statements)"; x1="$(pg_xacts)"
+    perf_end "ingest $1"
     log "$1: $out"
     secs="$(kv "$out" seconds)"
     ok="$(kv "$out" results_ok)"

@@ -33,8 +33,10 @@ measure() {
     local s0 x0 c0 p0 l0 out s1 x1 c1 p1 l1 req rps
     s0="$(pg_statements)"; x0="$(pg_xacts)"; c0="$($ticks_fn)"; p0="$(pg_ticks)"; l0="$(self_ticks)"
     log "$name: wrk -t$WRK_THREADS -c$CONNECTIONS -d${SECONDS_RUN}s"
+    perf_begin
     out="$(wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${SECONDS_RUN}s" -s "$BENCH_DIR/wrk/read.lua" "$url" -- "$TOKENS" "$mode" | grep '^WRK')"
     l1="$(self_ticks)"; c1="$($ticks_fn)"; p1="$(pg_ticks)"
+    perf_end "read $name"
     sleep 1.5
     s1="$(pg_statements)"; x1="$(pg_xacts)"
     log "$out"

@@ -7,6 +7,8 @@ use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc malloc: the read path allocates per field and per row, and under
 /// load glibc's arenas showed up as ~20% of the server's CPU (BENCHMARKS.md, "Profile").
+/// The `system-allocator` feature keeps glibc's, for heap profilers.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -168,6 +168,36 @@ pg_ticks() {
 # foreground, so a delta around one run is that run's CPU).
 self_ticks() { cpu_ticks_tree "$$"; }
 
+# BENCH_PERF=DIR: each measured phase is profiled machine-wide (`perf record -a`, 499 Hz, no
+# call graphs) and its flat report — self time by process, library and symbol — goes to
+# DIR/NAME.txt. Off by default: the sampling costs a few percent of the figures it profiles.
+PERF_PID=""
+perf_begin() {
+    [[ -n "${BENCH_PERF:-}" ]] || return 0
+    command -v perf >/dev/null || die "BENCH_PERF is set but perf is not installed"
+    mkdir -p "$BENCH_PERF"
+    perf record -a -F 499 -o "$BENCH_WORK/perf.data" -q >/dev/null 2>&1 &
+    PERF_PID=$!
+    BENCH_PIDS+=("$PERF_PID")
+}
+perf_end() { # NAME
+    [[ -n "$PERF_PID" ]] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
+    local file
+    file="$BENCH_PERF/$(tr -cs 'A-Za-z0-9' '-' <<<"$1" | sed 's/-*$//').txt"
+    {
+        echo "# by process and library"
+        perf report -i "$BENCH_WORK/perf.data" --no-children --sort comm,dso --percent-limit 0.5 --stdio 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' || true
+        echo "# by symbol"
+        perf report -i "$BENCH_WORK/perf.data" --no-children --sort comm,dso,sym --percent-limit 0.3 --stdio 2>/dev/null \
+            | grep -v '^#' | grep -v '^$' || true
+    } >"$file"
+    log "profile of '$1': $file"
+}
+
 machine_line() {
     local cpu
     cpu="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"

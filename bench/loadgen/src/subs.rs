@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
+use tokio::signal::unix::SignalKind;
 use tokio::sync::{Mutex, Semaphore};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -105,18 +106,39 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if let Some(e) = first_error {
         eprintln!("first connect error: {e}");
     }
-    tokio::signal::ctrl_c().await?;
-    let mut lat = latencies.lock().await;
-    lat.write_to(&args.out)?;
-    let summary = lat.summary();
-    println!(
-        "DONE connected={connected} deliveries={} duplicates={} errors={} closed={} {summary}",
-        totals.deliveries.load(Ordering::Relaxed),
-        totals.duplicates.load(Ordering::Relaxed),
-        totals.errors.load(Ordering::Relaxed),
-        totals.closed.load(Ordering::Relaxed),
-    );
-    Ok(())
+    // SIGUSR1 ends a phase: its figures are printed (`PHASE n …`, counts since the start)
+    // and its latencies go to `<out>.<n>`; Ctrl-C (SIGINT) ends the run the same way with
+    // `DONE …` and `<out>`. One set of connections then serves several write rates in turn.
+    let mut phase_end = tokio::signal::unix::signal(SignalKind::user_defined1())?;
+    let mut phase = 0usize;
+    loop {
+        let done = tokio::select! {
+            _ = phase_end.recv() => false,
+            stopped = tokio::signal::ctrl_c() => { stopped?; true }
+        };
+        let mut lat = std::mem::take(&mut *latencies.lock().await);
+        let (label, out) = if done {
+            ("DONE".to_owned(), args.out.clone())
+        } else {
+            phase += 1;
+            (
+                format!("PHASE {phase}"),
+                args.out.with_extension(format!("{phase}")),
+            )
+        };
+        lat.write_to(&out)?;
+        let summary = lat.summary();
+        println!(
+            "{label} connected={connected} deliveries={} duplicates={} errors={} closed={} {summary}",
+            totals.deliveries.load(Ordering::Relaxed),
+            totals.duplicates.load(Ordering::Relaxed),
+            totals.errors.load(Ordering::Relaxed),
+            totals.closed.load(Ordering::Relaxed),
+        );
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
