@@ -79,7 +79,14 @@ impl AppState {
         let outbox_wake = Arc::new(Notify::new());
         let cache = read_cache(&config)?;
         let persisted = Arc::new(persisted_queries(&config)?);
-        let hub = Hub::new(db.clone(), bus.clone(), config.event_bus_capacity);
+        // A quarter of the pool authorizes subscribes at once; the rest serve queries and deliveries.
+        let subscribe_slots = (config.database_max_connections as usize / 4).max(1);
+        let hub = Hub::new(
+            db.clone(),
+            bus.clone(),
+            config.event_bus_capacity,
+            subscribe_slots,
+        );
         let app = AppData {
             db,
             max_page_size: config.max_page_size,

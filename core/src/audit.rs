@@ -119,17 +119,46 @@ pub async fn append_within<C: ConnectionTrait>(
     insert(txn, rows).await
 }
 
-/// Hashes each row's content and inserts them all in one statement, unsealed.
+/// Rows per INSERT: 18 bound values each stay under SQLite's 32,766 and PostgreSQL's 65,535
+/// parameters per statement (one event's deliveries to thousands of subscribers, in one
+/// append, can be more).
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Hashes each row's content and inserts them, unsealed: in one statement, or one per
+/// `ROWS_PER_INSERT` rows (all inside the caller's transaction).
 async fn insert<C: ConnectionTrait>(
     txn: &C,
-    rows: Vec<audit_event::Model>,
+    mut rows: Vec<audit_event::Model>,
 ) -> ServiceResult<usize> {
     let count = rows.len();
-    let Some(statement) = insert_statement(rows) else {
-        return Ok(0);
-    };
-    txn.execute(&statement).await?;
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(ROWS_PER_INSERT));
+        if let Some(statement) = insert_statement(std::mem::replace(&mut rows, rest)) {
+            txn.execute(&statement).await?;
+        }
+    }
     Ok(count)
+}
+
+/// Ends `db`'s request transaction with `rows` appended as its last statement (they commit
+/// with what it read); on a handle that is not one request transaction (SQLite's pool, a
+/// scoped handle) the rows go in a transaction of their own. Either way an error means they
+/// may not be on the trail and nothing they record may be shown.
+pub async fn commit_with(
+    db: &crate::db::TenantDb,
+    rows: Vec<audit_event::Model>,
+) -> ServiceResult<()> {
+    if !matches!(db, crate::db::TenantDb::Request(_)) {
+        db.finish().await?;
+        if !rows.is_empty() {
+            append(db, rows).await?;
+        }
+        return Ok(());
+    }
+    let appended = append_within(db, rows).await;
+    let committed = db.finish().await;
+    appended?;
+    Ok(committed?)
 }
 
 /// The one INSERT of `rows` (hashed, unsealed) for a caller that sends it with other writes

@@ -1,5 +1,7 @@
 //! Release policy (SPEC §4): which results a patient or proxy may see. Every read path asks here.
 
+use std::collections::HashSet;
+
 use portal_entities::{ResultStatus, notification_preference, test_catalog, test_result};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -116,6 +118,49 @@ pub async fn holds_sensitive_results<C: ConnectionTrait>(
         .one(db)
         .await?;
     Ok(hold.unwrap_or(false))
+}
+
+/// Of `patients`, those who hold sensitive results for review (one query for many; the event
+/// hub decides a batch of events at once).
+pub async fn holding_sensitive_results<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    patients: &[Uuid],
+) -> ServiceResult<HashSet<Uuid>> {
+    if patients.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let holding: Vec<Uuid> = notification_preference::Entity::find()
+        .select_only()
+        .column(notification_preference::Column::PatientId)
+        .filter(notification_preference::Column::TenantId.eq(tenant_id))
+        .filter(notification_preference::Column::PatientId.is_in(patients.iter().copied()))
+        .filter(notification_preference::Column::HoldSensitiveResults.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(holding.into_iter().collect())
+}
+
+/// Of `tests`, the sensitive ones (one query for many, like `holding_sensitive_results`).
+pub async fn sensitive_tests<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    tests: &[Uuid],
+) -> ServiceResult<HashSet<Uuid>> {
+    if tests.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sensitive: Vec<Uuid> = test_catalog::Entity::find()
+        .select_only()
+        .column(test_catalog::Column::Id)
+        .filter(test_catalog::Column::TenantId.eq(tenant_id))
+        .filter(test_catalog::Column::Id.is_in(tests.iter().copied()))
+        .filter(test_catalog::Column::Sensitive.eq(true))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(sensitive.into_iter().collect())
 }
 
 /// Keeps only the latest version of each correction chain: results nobody replaced.

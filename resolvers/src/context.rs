@@ -5,8 +5,7 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, OutputType, Result};
-use portal_core::context::{Origin, RequestContext};
-use portal_core::db::TenantDb;
+use portal_core::context::{Origin, RequestContext, Shape};
 use portal_core::identity::Viewer;
 use portal_core::pagination::{Page, PageRequest};
 use portal_services::live::{CloseSignal, Hub};
@@ -60,9 +59,11 @@ impl Subscriber {
         )
     }
 
-    /// A fresh unit of work for the subscriber over the connection's tenant-bound handle.
-    pub fn request_context(&self, db: &TenantDb) -> RequestContext {
-        RequestContext::over(db.clone(), self.origin())
+    /// The unit of work of one subscribe: one transaction bound to the subscriber's tenant
+    /// for the access decision and the starting point, committed with its audit row
+    /// (`Shape::Query`; see `portal_services::live::subscribe_ready`).
+    pub fn subscribe_context(&self, pool: &DatabaseConnection) -> RequestContext {
+        RequestContext::new(pool, Shape::Query, self.origin())
     }
 }
 
@@ -81,12 +82,6 @@ pub fn app<'a>(ctx: &'a Context<'_>) -> Result<&'a AppData> {
 /// `AppData::db` (the unbound pool).
 pub fn request<'a>(ctx: &'a Context<'_>) -> Result<&'a RequestContext> {
     ctx.data::<Arc<RequestContext>>().map(|c| c.as_ref())
-}
-
-/// The WebSocket connection's tenant-bound handle, from which each delivery's unit of work
-/// is made (see `Subscriber::request_context`).
-pub fn connection_db<'a>(ctx: &'a Context<'_>) -> Result<&'a TenantDb> {
-    ctx.data::<TenantDb>()
 }
 
 pub fn loader<'a>(ctx: &'a Context<'_>) -> Result<&'a DataLoader<Loaders>> {

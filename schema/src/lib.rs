@@ -121,21 +121,20 @@ pub async fn execute(schema: &PortalSchema, mut request: Request, origin: Origin
 /// limits, argument coercion): the client's input. The same over HTTP and WebSocket.
 pub const ENGINE_ERROR_CODE: &str = "BAD_USER_INPUT";
 
-/// The data of one WebSocket connection: who is connected, the connection's handle bound to
-/// their tenant, and a DataLoader over it for the nested fields of delivered results. The
+/// The data of one WebSocket connection: who is connected, and a DataLoader over a handle
+/// bound to their tenant for the nested fields of delivered results (each subscribe runs in
+/// a unit of work of its own, see `Subscriber::subscribe_context`). The
 /// replica's event hub reads and audits each delivered result once for all its subscribers
 /// (see `portal_services::live`).
 pub fn connection_data(schema: &PortalSchema, subscriber: Subscriber) -> Data {
     // Long-lived: every read runs in its own short transaction bound to the tenant.
     let ctx = RequestContext::new(&schema_db(schema), Shape::Statements, subscriber.origin());
-    let db = ctx.db().clone();
     let loader = DataLoader::new(
-        Loaders::new(db.clone(), ctx.tenant().unwrap_or_default()),
+        Loaders::new(ctx.db().clone(), ctx.tenant().unwrap_or_default()),
         tokio::spawn,
     );
     let mut data = Data::default();
     data.insert(subscriber);
-    data.insert(db);
     data.insert(loader);
     data
 }

@@ -42,49 +42,70 @@ pub enum Audience {
     CareTeam,
 }
 
-/// Starts `resultReady(patientId, after)`: authorizes (audited at once) and says what the
-/// hub watches for the subscriber, from the event `after` on (see `outbox::start_after`).
+/// Starts `resultReady(patientId, after)`: authorizes and finds where to start (the event
+/// `after`, see `outbox::start_after`) in one request transaction that commits with the
+/// audit row, and says what the hub watches for the subscriber. `ctx` is a `Shape::Query`
+/// unit of work made for this subscribe alone.
 pub async fn subscribe_ready(
     ctx: &RequestContext,
     patient_id: Uuid,
     after: Option<Uuid>,
     closer: Option<Arc<CloseSignal>>,
 ) -> ServiceResult<Watch> {
-    let db = ctx.db();
-    let decision = authorize_ready(ctx, patient_id).await;
-    ctx.flush_audit().await?;
-    let access = decision?;
+    let started = match authorize_ready(ctx, patient_id).await {
+        Ok(access) => outbox::start_after(ctx.db(), access.tenant_id, after)
+            .await
+            .map(|after| (access, after)),
+        Err(err) => Err(err),
+    };
+    finish(ctx).await?;
+    let (access, after) = started?;
     Ok(Watch {
         audience: Audience::Patient,
         tenant_id: access.tenant_id,
         patient_id: Some(patient_id),
-        after: outbox::start_after(db, access.tenant_id, after).await?,
+        after,
         standing: Standing::Patient(access),
         origin: ctx.origin(),
         closer,
     })
 }
 
-/// Starts `resultUpdated(patientId, after)` for a care-team member (audited at once).
+/// Starts `resultUpdated(patientId, after)` for a care-team member, in one request
+/// transaction like `subscribe_ready`.
 pub async fn subscribe_updated(
     ctx: &RequestContext,
     patient_id: Option<Uuid>,
     after: Option<Uuid>,
     closer: Option<Arc<CloseSignal>>,
 ) -> ServiceResult<Watch> {
-    let db = ctx.db();
-    let decision = authorize_updated(ctx, patient_id).await;
-    ctx.flush_audit().await?;
-    let team = decision?;
     let tenant_id = ctx.viewer()?.tenant_id;
+    let started = match authorize_updated(ctx, patient_id).await {
+        Ok(team) => outbox::start_after(ctx.db(), tenant_id, after)
+            .await
+            .map(|after| (team, after)),
+        Err(err) => Err(err),
+    };
+    finish(ctx).await?;
+    let (team, after) = started?;
     Ok(Watch {
         audience: Audience::CareTeam,
         tenant_id,
         patient_id,
-        after: outbox::start_after(db, tenant_id, after).await?,
+        after,
         standing: Standing::CareTeam(team),
         origin: ctx.origin(),
         closer,
+    })
+}
+
+/// Ends the subscribe request: its transaction commits with its audit rows (the decision,
+/// allowed or denied, is on the trail before anything is delivered). If that fails the
+/// subscription does not start (UNAVAILABLE), as a query's answer would be withheld.
+async fn finish(ctx: &RequestContext) -> ServiceResult<()> {
+    ctx.finish().await.map(|_| ()).map_err(|unfinished| {
+        tracing::error!(request_id = %ctx.request_id, error = %unfinished.cause, "{}; the subscription does not start", unfinished.what);
+        ServiceError::Unavailable(unfinished.what.into())
     })
 }
 

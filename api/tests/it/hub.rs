@@ -129,10 +129,13 @@ async fn thousands_of_subscriptions_share_one_read_and_one_audit_append_per_even
     tokio::time::sleep(Duration::from_millis(200)).await;
     let sql = app.recorded_sql();
     let count = |needle: &str| sql.iter().filter(|s| s.contains(needle)).count();
-    assert_eq!(
-        count(r#"INSERT INTO "audit_events""#),
-        PATIENTS,
-        "one audit append per event"
+    // The events relayed together are served together: at most one read and one append per
+    // event however many subscribers it reaches (one for the whole batch when they arrive in
+    // one go).
+    let per_event = 1..=PATIENTS;
+    assert!(
+        per_event.contains(&count(r#"INSERT INTO "audit_events""#)),
+        "at most one audit append per event:\n{sql:#?}"
     );
     assert_eq!(
         count(r#"FROM "observations""#),
@@ -144,10 +147,9 @@ async fn thousands_of_subscriptions_share_one_read_and_one_audit_append_per_even
         PATIENTS,
         "the test read once per event"
     );
-    assert_eq!(
-        count(r#"FROM "test_results""#),
-        2 * PATIENTS,
-        "the result and its history read once per event"
+    assert!(
+        count(r#"FROM "test_results""#) <= 2 * PATIENTS,
+        "the result (once per batch at most per event) and its history (once per event)\n{sql:#?}"
     );
     assert!(
         sql.len() < 25 * PATIENTS,

@@ -270,3 +270,64 @@ async fn a_batch_of_a_hundred_and_fifty_results_takes_two_transactions() {
     assert_eq!(answer["data"]["addTestResults"]["succeeded"], 150);
     assert_eq!(counter.calls("BEGIN").await, 2);
 }
+
+/// A `resultReady` subscribe is one unit of work: the access decision, the starting point and
+/// the audit row in one transaction (before: a transaction per statement, four of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_is_authorized_and_audited_in_one_transaction() {
+    use futures_util::StreamExt;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let app = TestApp::init(Backend::Postgres).await;
+    let w = app.world().await;
+    let viewer = app.as_patient("p1", w.tenant_a, w.p1).viewer().await;
+    let query = "subscription($p: ID!) { resultReady(patientId: $p) { eventId } }";
+    let vars = json!({ "p": encode(NodeType::Patient, w.p1).to_string() });
+    let subscribe = |n: usize| {
+        let subscriber = portal_schema::Subscriber {
+            viewer: Some(viewer.clone()),
+            client_addr: Some("127.0.0.1".into()),
+            connection_id: format!("statements-{n}"),
+            closing: Arc::default(),
+        };
+        let data = portal_schema::connection_data(&app.state.schema, subscriber);
+        let request = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(vars.clone()));
+        let mut stream = app
+            .state
+            .schema
+            .execute_stream_with_session_data(request, Arc::new(data))
+            .boxed();
+        tokio::spawn(async move { while stream.next().await.is_some() {} })
+    };
+    let counter = Counter::new(&app).await;
+    // The first subscribe of the tenant starts the replica's follower for it (not counted).
+    let _first = subscribe(1);
+    app.wait_for_subscribers_within(1, Duration::from_secs(30))
+        .await;
+    counter.reset().await;
+    let _second = subscribe(2);
+    app.wait_for_subscribers_within(2, Duration::from_secs(30))
+        .await;
+    let (total, listing) = counter.total().await;
+    assert_eq!(counter.calls("BEGIN").await, 1, "{listing}");
+    assert_eq!(counter.calls("COMMIT").await, 1, "{listing}");
+    assert!(
+        total <= 7,
+        "{total} statements for one subscribe:\n{listing}"
+    );
+    assert!(
+        listing.contains(r#"INSERT INTO "audit_events""#),
+        "{listing}"
+    );
+    let audited = app
+        .audit_rows()
+        .await
+        .into_iter()
+        .filter(|r| {
+            r.action == "results.subscribe" && r.request_id.as_deref() == Some("statements-2")
+        })
+        .count();
+    assert_eq!(audited, 1, "the subscribe is on the trail");
+}

@@ -6,7 +6,7 @@ use portal_services::ServiceError;
 use portal_services::live::{self, Live, Watch};
 use uuid::Uuid;
 
-use crate::context::{AppData, app, connection_db, subscriber};
+use crate::context::{AppData, app, subscriber};
 use crate::error::{GqlResult, to_gql};
 use crate::ids::{NodeType, decode};
 use crate::types::result::TestResult;
@@ -40,11 +40,14 @@ impl ResultSubscription {
             let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
             let after = event_id(after.as_ref()).gql()?;
             let subscriber = subscriber(ctx);
-            let work = subscriber.request_context(connection_db(ctx)?);
+            let work = subscriber.subscribe_context(&app(ctx)?.db);
             let closer = Some(subscriber.closing.clone());
+            // Waits for a turn when many subscribe at once (see `Hub::admission`).
+            let turn = app(ctx)?.hub.admission().await;
             let watch = live::subscribe_ready(&work, patient_id, after, closer)
                 .await
                 .gql()?;
+            drop(turn);
             deliver(app(ctx)?, watch).await
         })
         .await
@@ -65,11 +68,14 @@ impl ResultSubscription {
                 .gql()?;
             let after = event_id(after.as_ref()).gql()?;
             let subscriber = subscriber(ctx);
-            let work = subscriber.request_context(connection_db(ctx)?);
+            let work = subscriber.subscribe_context(&app(ctx)?.db);
             let closer = Some(subscriber.closing.clone());
+            // Waits for a turn when many subscribe at once (see `Hub::admission`).
+            let turn = app(ctx)?.hub.admission().await;
             let watch = live::subscribe_updated(&work, patient_id, after, closer)
                 .await
                 .gql()?;
+            drop(turn);
             deliver(app(ctx)?, watch).await
         })
         .await

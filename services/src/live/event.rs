@@ -1,8 +1,10 @@
-//! What one committed event shows each of the subscriptions it concerns: the result read
-//! once, each subscriber's access decided from what the hub knows (the relation proved at
-//! subscribe time, grant revocations and expiry, the patient's release preference), and the
-//! audit rows of every delivery written in one append before anything is delivered.
+//! What a batch of committed events shows each of the subscriptions they concern: the
+//! results read once for the whole batch, each subscriber's access decided from what the hub
+//! knows (the relation proved at subscribe time, grant revocations and expiry, the patient's
+//! release preference), and the audit rows of every delivery appended in the batch's one
+//! transaction, which commits before anything is delivered.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use portal_core::audit::{self, AuditRecord, Outcome, Who};
@@ -12,7 +14,7 @@ use portal_core::policy::{Access, PatientAccess, Relation};
 use portal_core::release::{self, ReleaseRule};
 use portal_entities::{audit_event, test_order, test_result};
 use portal_subscriptions::Event;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use super::hub::{CareTeam, Live, Standing, Watch};
@@ -22,36 +24,49 @@ use crate::results::{READ, Visibility};
 
 const SUBSCRIBE_READY: Access = Access::read("results.subscribe", "Patient");
 
-/// What `event` gives each of `watches`, in the same order: `None` when nothing (not for
-/// that subscriber, or withheld by the release policy), `Live::End` when the subscription
-/// must end. Reads the result at most once and appends the audit rows of all deliveries in
-/// one transaction; when that append fails, every delivery becomes UNAVAILABLE (nothing is
-/// shown unaudited).
-pub async fn serve(db: &TenantDb, event: &Event, watches: &[&Watch]) -> Vec<Option<Live>> {
+/// One event of a batch with the subscriptions it concerns (an id the caller knows each by).
+pub struct Routed<'a> {
+    pub event: &'a Event,
+    pub targets: Vec<(u64, &'a Watch)>,
+}
+
+/// What each event of `batch` gives each of its targets, in the same order: `None` when
+/// nothing (not for that subscriber, or withheld by the release policy), `Live::End` when the
+/// subscription must end (and nothing later in the batch reaches it). The batch runs in one
+/// transaction of `tenant_id`: the results of all its events in one read, the facts that
+/// decide access in one read each, and the audit rows of all deliveries in one append before
+/// COMMIT. When anything of that fails, every delivery of the batch becomes UNAVAILABLE
+/// (nothing is shown unaudited; the subscribers resume with `after`).
+pub async fn serve(
+    pool: &DatabaseConnection,
+    tenant_id: Uuid,
+    batch: &[Routed<'_>],
+) -> Vec<Vec<Option<Live>>> {
+    let db = TenantDb::request(pool.clone(), Some(tenant_id));
     let mut rows = Vec::new();
-    let outcomes = match event.event_type.as_str() {
-        RESULT_RELEASED | RESULT_PRELIMINARY => {
-            match decide_result(db, event, watches, &mut rows).await {
-                Ok(outcomes) => outcomes,
-                Err(err) => {
-                    tracing::warn!(event_id = %event.id, error = %err, "live result could not be read");
-                    return watches.iter().map(|_| Some(unavailable(&err))).collect();
-                }
-            }
-        }
-        PROXY_REVOKED => decide_revocation(event, watches, &mut rows),
-        _ => return watches.iter().map(|_| None).collect(),
+    let decided = decide(&db, tenant_id, batch, &mut rows).await;
+    let committed = match &decided {
+        Ok(_) => audit::commit_with(&db, rows).await,
+        Err(_) => db.finish().await.map_err(ServiceError::from),
     };
-    if rows.is_empty() {
-        return outcomes;
-    }
-    match audit::append(db, rows).await {
-        Ok(_) => outcomes,
-        Err(err) => {
-            tracing::error!(event_id = %event.id, error = %err, "audit rows of live deliveries could not be written; withholding them");
+    match (decided, committed) {
+        (Ok(outcomes), Ok(())) => outcomes,
+        (Ok(outcomes), Err(err)) => {
+            tracing::error!(events = batch.len(), error = %err, "audit rows of live deliveries could not be written; withholding them");
             outcomes
                 .into_iter()
-                .map(|o| o.map(|_| unavailable(&err)))
+                .map(|o| {
+                    o.into_iter()
+                        .map(|o| o.map(|_| unavailable(&err)))
+                        .collect()
+                })
+                .collect()
+        }
+        (Err(err), _) => {
+            tracing::warn!(events = batch.len(), error = %err, "live results could not be read");
+            batch
+                .iter()
+                .map(|r| r.targets.iter().map(|_| Some(unavailable(&err))).collect())
                 .collect()
         }
     }
@@ -61,68 +76,67 @@ fn unavailable(err: &ServiceError) -> Live {
     Live::End(ServiceError::Unavailable(err.to_string().into()))
 }
 
-/// Per watch, the delivery of a result event; the rows to audit are pushed to `rows`.
-async fn decide_result(
+/// Per event and target, the delivery; the rows to audit are pushed to `rows`.
+async fn decide(
     db: &TenantDb,
-    event: &Event,
-    watches: &[&Watch],
+    tenant_id: Uuid,
+    batch: &[Routed<'_>],
     rows: &mut Vec<audit_event::Model>,
-) -> ServiceResult<Vec<Option<Live>>> {
-    let released = event.event_type == RESULT_RELEASED;
-    let wanted: Vec<bool> = watches
-        .iter()
-        .map(|w| released || w.audience == Audience::CareTeam)
-        .collect();
-    if !wanted.contains(&true) {
-        return Ok(watches.iter().map(|_| None).collect());
-    }
-    let Some(result) = test_result::Entity::find_by_id(event.aggregate_id)
-        .filter(test_result::Column::TenantId.eq(event.tenant_id))
-        .one(db)
-        .await?
-    else {
-        return Ok(watches.iter().map(|_| None).collect());
-    };
-    let facts = Facts::load(db, &result, watches).await?;
-    let shared = Arc::new(SharedResult::new(result));
+) -> ServiceResult<Vec<Vec<Option<Live>>>> {
+    let facts = Facts::load(db, tenant_id, batch).await?;
     let now = chrono::Utc::now();
-    let outcomes = watches
-        .iter()
-        .zip(wanted)
-        .map(|(watch, wanted)| {
-            if !wanted {
-                return None;
+    let mut ended: HashSet<u64> = HashSet::new();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for routed in batch {
+        let event = routed.event;
+        let mut of_event = Vec::with_capacity(routed.targets.len());
+        for (id, watch) in &routed.targets {
+            let live = if ended.contains(id) {
+                None
+            } else {
+                match event.event_type.as_str() {
+                    RESULT_RELEASED | RESULT_PRELIMINARY => {
+                        let wanted = event.event_type == RESULT_RELEASED
+                            || watch.audience == Audience::CareTeam;
+                        match facts.results.get(&event.aggregate_id) {
+                            Some(shared) if wanted => facts
+                                .decide(watch, &shared.model, now)
+                                .into_live(watch, event, shared, rows),
+                            _ => None,
+                        }
+                    }
+                    PROXY_REVOKED => decide_revocation(event, watch, rows),
+                    _ => None,
+                }
+            };
+            if matches!(live, Some(Live::End(_))) {
+                ended.insert(*id);
             }
-            let decision = facts.decide(watch, &shared.model, now);
-            decision.into_live(watch, event, &shared, rows)
-        })
-        .collect();
+            of_event.push(live);
+        }
+        outcomes.push(of_event);
+    }
     Ok(outcomes)
 }
 
 /// A `proxy.revoked` event ends the subscriptions served under that grant, at once.
 fn decide_revocation(
     event: &Event,
-    watches: &[&Watch],
+    watch: &Watch,
     rows: &mut Vec<audit_event::Model>,
-) -> Vec<Option<Live>> {
-    watches
-        .iter()
-        .map(|watch| {
-            let Standing::Patient(access) = &watch.standing else {
-                return None;
-            };
-            if proxy_grant_of(access) != Some(event.aggregate_id) {
-                return None;
-            }
-            rows.push(denied(
-                watch,
-                SUBSCRIBE_READY.entity(access.patient_id),
-                "grant revoked",
-            ));
-            Some(Live::End(revoked()))
-        })
-        .collect()
+) -> Option<Live> {
+    let Standing::Patient(access) = &watch.standing else {
+        return None;
+    };
+    if proxy_grant_of(access) != Some(event.aggregate_id) {
+        return None;
+    }
+    rows.push(denied(
+        watch,
+        SUBSCRIBE_READY.entity(access.patient_id),
+        "grant revoked",
+    ));
+    Some(Live::End(revoked()))
 }
 
 pub(super) fn revoked() -> ServiceError {
@@ -136,36 +150,82 @@ pub(super) fn proxy_grant_of(access: &PatientAccess) -> Option<Uuid> {
     }
 }
 
-/// What the hub reads once per result event to decide all its subscribers.
+/// What the hub reads once per batch to decide all its subscribers.
 struct Facts {
-    /// The patient holds sensitive results and this result's test is sensitive.
-    held: bool,
-    /// Clinicians who ordered or were referred one of the patient's tests (read only when a
-    /// clinician subscribes).
-    treating: Vec<Uuid>,
+    /// The batch's results by id, each shared by all its subscribers on this replica.
+    results: HashMap<Uuid, Arc<SharedResult>>,
+    /// Results held from patient-facing viewers: the patient holds sensitive results and
+    /// the result's test is sensitive (read only when a patient-facing viewer subscribes).
+    held: HashSet<Uuid>,
+    /// Per patient, the clinicians who ordered or were referred one of their tests (read only
+    /// when a clinician subscribes).
+    treating: HashMap<Uuid, Vec<Uuid>>,
 }
 
 impl Facts {
-    async fn load(
-        db: &TenantDb,
-        result: &test_result::Model,
-        watches: &[&Watch],
-    ) -> ServiceResult<Self> {
-        let patient_facing = watches
-            .iter()
-            .any(|w| matches!(&w.standing, Standing::Patient(a) if a.is_patient_facing()));
-        let held = patient_facing
-            && release::holds_sensitive_results(db, result.tenant_id, result.patient_id).await?
-            && release::is_sensitive(db, result.tenant_id, result.test_id).await?;
-        let clinicians = watches
-            .iter()
-            .any(|w| matches!(w.standing, Standing::CareTeam(CareTeam::Clinician(_))));
-        let treating = if clinicians {
-            treating(db, result).await?
+    async fn load(db: &TenantDb, tenant_id: Uuid, batch: &[Routed<'_>]) -> ServiceResult<Self> {
+        let mut ids = Vec::new();
+        let (mut patient_facing, mut clinicians) = (false, false);
+        for routed in batch {
+            let event = routed.event;
+            let released = match event.event_type.as_str() {
+                RESULT_RELEASED => true,
+                RESULT_PRELIMINARY => false,
+                _ => continue,
+            };
+            let wanted: Vec<&Watch> = routed
+                .targets
+                .iter()
+                .map(|(_, w)| *w)
+                .filter(|w| released || w.audience == Audience::CareTeam)
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            ids.push(event.aggregate_id);
+            patient_facing |= wanted
+                .iter()
+                .any(|w| matches!(&w.standing, Standing::Patient(a) if a.is_patient_facing()));
+            clinicians |= wanted
+                .iter()
+                .any(|w| matches!(w.standing, Standing::CareTeam(CareTeam::Clinician(_))));
+        }
+        if ids.is_empty() {
+            return Ok(Self {
+                results: HashMap::new(),
+                held: HashSet::new(),
+                treating: HashMap::new(),
+            });
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let found = test_result::Entity::find()
+            .filter(test_result::Column::TenantId.eq(tenant_id))
+            .filter(test_result::Column::Id.is_in(ids))
+            .all(db)
+            .await?;
+        let mut patients: Vec<Uuid> = found.iter().map(|r| r.patient_id).collect();
+        patients.sort_unstable();
+        patients.dedup();
+        let held = if patient_facing {
+            held_results(db, tenant_id, &found, &patients).await?
         } else {
-            Vec::new()
+            HashSet::new()
         };
-        Ok(Self { held, treating })
+        let treating = if clinicians {
+            treating(db, tenant_id, &patients).await?
+        } else {
+            HashMap::new()
+        };
+        let results = found
+            .into_iter()
+            .map(|r| (r.id, Arc::new(SharedResult::new(r))))
+            .collect();
+        Ok(Self {
+            results,
+            held,
+            treating,
+        })
     }
 
     fn decide(
@@ -193,7 +253,12 @@ impl Facts {
             Standing::CareTeam(team) => {
                 let relation = match team {
                     CareTeam::Tenant { full } => Relation::Tenant { full: *full },
-                    CareTeam::Clinician(id) if self.treating.contains(id) => {
+                    CareTeam::Clinician(id)
+                        if self
+                            .treating
+                            .get(&result.patient_id)
+                            .is_some_and(|t| t.contains(id)) =>
+                    {
                         Relation::Clinician { clinician_id: *id }
                     }
                     // Not a patient of theirs: skipped unaudited, like rows a list filters.
@@ -206,7 +271,7 @@ impl Facts {
                 }
             }
         };
-        let rule = ReleaseRule::new(access.is_patient_facing(), self.held);
+        let rule = ReleaseRule::new(access.is_patient_facing(), self.held.contains(&result.id));
         if !rule.allows(result, true) {
             return Decision::Withheld;
         }
@@ -267,25 +332,56 @@ fn denied(watch: &Watch, what: Access, why: &str) -> audit_event::Model {
         .into_row(&watch.who())
 }
 
-/// The clinicians on the patient's orders (ordering or referred).
-async fn treating(db: &TenantDb, result: &test_result::Model) -> ServiceResult<Vec<Uuid>> {
-    let pairs: Vec<(Option<Uuid>, Option<Uuid>)> = test_order::Entity::find()
+/// Of `results`, those held from patient-facing viewers: their patient holds sensitive
+/// results for review and their test is sensitive.
+async fn held_results(
+    db: &TenantDb,
+    tenant_id: Uuid,
+    results: &[test_result::Model],
+    patients: &[Uuid],
+) -> ServiceResult<HashSet<Uuid>> {
+    let holding = release::holding_sensitive_results(db, tenant_id, patients).await?;
+    let mut tests: Vec<Uuid> = results
+        .iter()
+        .filter(|r| holding.contains(&r.patient_id))
+        .map(|r| r.test_id)
+        .collect();
+    tests.sort_unstable();
+    tests.dedup();
+    let sensitive = release::sensitive_tests(db, tenant_id, &tests).await?;
+    Ok(results
+        .iter()
+        .filter(|r| holding.contains(&r.patient_id) && sensitive.contains(&r.test_id))
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Per patient, the clinicians on their orders (ordering or referred).
+async fn treating(
+    db: &TenantDb,
+    tenant_id: Uuid,
+    patients: &[Uuid],
+) -> ServiceResult<HashMap<Uuid, Vec<Uuid>>> {
+    let rows: Vec<(Uuid, Option<Uuid>, Option<Uuid>)> = test_order::Entity::find()
         .select_only()
+        .column(test_order::Column::PatientId)
         .column(test_order::Column::OrderingClinicianId)
         .column(test_order::Column::ReferringClinicianId)
-        .filter(test_order::Column::TenantId.eq(result.tenant_id))
-        .filter(test_order::Column::PatientId.eq(result.patient_id))
+        .filter(test_order::Column::TenantId.eq(tenant_id))
+        .filter(test_order::Column::PatientId.is_in(patients.iter().copied()))
         .into_tuple()
         .all(db)
         .await?;
-    let mut ids: Vec<Uuid> = pairs
-        .into_iter()
-        .flat_map(|(a, b)| [a, b])
-        .flatten()
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
+    let mut by_patient: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (patient, ordering, referring) in rows {
+        let ids = by_patient.entry(patient).or_default();
+        ids.extend([ordering, referring].into_iter().flatten());
+    }
+    for ids in by_patient.values_mut() {
+        ids.sort_unstable();
+        ids.dedup();
+    }
+    Ok(by_patient)
 }
 
 impl Watch {

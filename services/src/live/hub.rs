@@ -2,7 +2,8 @@
 //! the tenant's publication sequence once for every subscription of the replica (reorder,
 //! gap wait, catch-up from the outbox: `outbox::follow`) and routes each event only to the
 //! subscriptions it concerns — those of its patient, and the care team's tenant-wide ones.
-//! What an event shows each of them is decided in `event::serve`, once per event.
+//! What events show each of them is decided in `event::serve`, once per batch of events
+//! ready together (one transaction, one read of their results, one audit append).
 //!
 //! Each subscription has a bounded buffer (`buffer` events). A subscriber whose buffer is
 //! full when an event is routed to it is dropped from the hub and its connection is told to
@@ -25,7 +26,7 @@ use portal_core::sync::lock;
 use portal_messaging::outbox::{self, BATCH, Follow};
 use portal_subscriptions::{Event, EventBus};
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use uuid::Uuid;
 
 use super::event::{self, proxy_grant_of, revoked};
@@ -36,6 +37,9 @@ use crate::results::Visibility;
 /// How long a tenant's follower waits after the outbox could not be read before it tries
 /// again (the gap it could not fill stays open and is filled then).
 const RETRY: Duration = Duration::from_secs(1);
+/// The most events a tenant's follower serves in one batch (one transaction, one audit
+/// append): what is ready together, up to this many.
+const DISPATCH_BATCH: usize = 256;
 
 /// A subscription as the hub keeps it: who, what, and how access is decided per event.
 #[derive(Debug)]
@@ -125,6 +129,7 @@ struct Inner {
     pool: DatabaseConnection,
     bus: EventBus,
     buffer: usize,
+    admission: Arc<Semaphore>,
     tenants: Mutex<HashMap<Uuid, Arc<TenantHub>>>,
     next_id: AtomicU64,
     counters: Arc<Counters>,
@@ -140,18 +145,33 @@ pub struct Counters {
 }
 
 impl Hub {
-    /// `buffer`: events held per subscription before it counts as not draining.
-    pub fn new(pool: DatabaseConnection, bus: EventBus, buffer: usize) -> Self {
+    /// `buffer`: events held per subscription before it counts as not draining;
+    /// `subscribe_slots`: subscribes authorized at once (see `admission`).
+    pub fn new(
+        pool: DatabaseConnection,
+        bus: EventBus,
+        buffer: usize,
+        subscribe_slots: usize,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
                 bus,
                 buffer: buffer.max(1),
+                admission: Arc::new(Semaphore::new(subscribe_slots.max(1))),
                 tenants: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 counters: Arc::default(),
             }),
         }
+    }
+
+    /// A turn to subscribe, held while the subscribe is authorized and audited: only
+    /// `subscribe_slots` of them use database connections at once, so a burst of thousands of
+    /// subscribes (the morning's apps opening) waits here, in order, instead of timing out
+    /// in the pool and starving the queries and deliveries of connections.
+    pub async fn admission(&self) -> Option<OwnedSemaphorePermit> {
+        self.inner.admission.clone().acquire_owned().await.ok()
     }
 
     /// Registers a subscription. Events numbered after `watch.after` reach it: those the
@@ -219,6 +239,7 @@ impl Hub {
             return Ok(found.clone());
         }
         let hub = Arc::new(TenantHub {
+            tenant_id,
             routes: Mutex::new(Routes {
                 cursor: start,
                 ..Routes::default()
@@ -241,8 +262,12 @@ impl Hub {
     }
 }
 
+/// The subscriptions one event concerns, by id.
+type Targets = Vec<(u64, Arc<Watch>)>;
+
 /// One tenant's routing table.
 struct TenantHub {
+    tenant_id: Uuid,
     routes: Mutex<Routes>,
     counters: Arc<Counters>,
 }
@@ -293,7 +318,7 @@ impl Routes {
     }
 
     /// The subscriptions `event` concerns (and moves the cursor past it).
-    fn route(&mut self, event: &Event) -> Vec<(u64, Arc<Watch>)> {
+    fn route(&mut self, event: &Event) -> Targets {
         self.cursor = self.cursor.max(event.seq);
         if event.event_type == PROXY_REVOKED {
             self.revoked.insert(event.aggregate_id);
@@ -338,36 +363,66 @@ impl Routes {
 }
 
 impl TenantHub {
-    async fn dispatch(&self, db: &TenantDb, event: Event) {
-        let targets = lock(&self.routes).route(&event);
-        if targets.is_empty() {
+    /// Routes a batch of events (in number order) and serves the subscriptions they concern
+    /// in one go (`event::serve`: one transaction for the batch).
+    async fn dispatch(&self, db: &TenantDb, events: Vec<Event>) {
+        let routed: Vec<(Event, Targets)> = {
+            let mut routes = lock(&self.routes);
+            events
+                .into_iter()
+                .map(|event| {
+                    let targets = routes.route(&event);
+                    (event, targets)
+                })
+                .filter(|(_, targets)| !targets.is_empty())
+                .collect()
+        };
+        if routed.is_empty() {
             return;
         }
-        self.counters.events_served.fetch_add(1, Ordering::Relaxed);
-        let watches: Vec<&Watch> = targets.iter().map(|(_, w)| w.as_ref()).collect();
-        let outcomes = event::serve(db, &event, &watches).await;
+        self.counters
+            .events_served
+            .fetch_add(routed.len() as u64, Ordering::Relaxed);
+        let batch: Vec<event::Routed<'_>> = routed
+            .iter()
+            .map(|(event, targets)| event::Routed {
+                event,
+                targets: targets.iter().map(|(id, w)| (*id, w.as_ref())).collect(),
+            })
+            .collect();
+        let outcomes = event::serve(db.pool(), self.tenant_id, &batch).await;
         let mut routes = lock(&self.routes);
-        for ((id, _), outcome) in targets.iter().zip(outcomes) {
-            if let Some(live) = outcome {
-                routes.send(*id, live, &self.counters);
+        for ((_, targets), of_event) in routed.iter().zip(outcomes) {
+            for ((id, _), outcome) in targets.iter().zip(of_event) {
+                if let Some(live) = outcome {
+                    routes.send(*id, live, &self.counters);
+                }
             }
         }
     }
 }
 
-/// A tenant's follower: every event of the tenant, once, in number order.
-async fn run(
-    hub: Arc<TenantHub>,
-    db: TenantDb,
-    mut events: BoxStream<'static, ServiceResult<Event>>,
-) {
-    while let Some(next) = events.next().await {
-        match next {
-            Ok(event) => hub.dispatch(&db, event).await,
-            Err(err) => {
-                tracing::warn!(error = %err, "event hub could not read the outbox; retrying");
-                tokio::time::sleep(RETRY).await;
+/// A tenant's follower: every event of the tenant, once, in number order. The events that
+/// are ready together (a burst, a catch-up page) are served as one batch of at most
+/// `DISPATCH_BATCH`.
+async fn run(hub: Arc<TenantHub>, db: TenantDb, events: BoxStream<'static, ServiceResult<Event>>) {
+    let mut chunks = events.ready_chunks(DISPATCH_BATCH);
+    while let Some(chunk) = chunks.next().await {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for next in chunk {
+            match next {
+                Ok(event) => batch.push(event),
+                Err(err) => {
+                    if !batch.is_empty() {
+                        hub.dispatch(&db, std::mem::take(&mut batch)).await;
+                    }
+                    tracing::warn!(error = %err, "event hub could not read the outbox; retrying");
+                    tokio::time::sleep(RETRY).await;
+                }
             }
+        }
+        if !batch.is_empty() {
+            hub.dispatch(&db, batch).await;
         }
     }
 }
@@ -423,8 +478,13 @@ impl Subscription {
         loop {
             if let Some(replay) = &mut self.replay {
                 if let Some(event) = replay.queue.pop_front() {
-                    let mut outcome = event::serve(&self.db, &event, &[&self.watch]).await;
-                    if let Some(Some(live)) = outcome.pop() {
+                    let batch = [event::Routed {
+                        event: &event,
+                        targets: vec![(self.guard.id, self.watch.as_ref())],
+                    }];
+                    let mut outcome =
+                        event::serve(self.db.pool(), self.watch.tenant_id, &batch).await;
+                    if let Some(Some(live)) = outcome.pop().and_then(|mut o| o.pop()) {
                         return self.emit(live);
                     }
                     continue;
