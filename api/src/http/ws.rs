@@ -95,15 +95,17 @@ async fn serve(
     };
     // Anything but `connection_init` first is a protocol error the GraphQL layer answers.
     if let Some(authorization) = init_authorization(&first) {
-        match authenticate(&state, authorization.as_deref()).await {
+        // Boxed, like the rejection below: the socket's task keeps room for the largest
+        // future it awaits for as long as the connection lives, and these run only once.
+        match Box::pin(authenticate(&state, authorization.as_deref())).await {
             Ok(viewer) => subscriber.viewer = viewer,
             Err(err) => {
-                audit_rejection(
+                Box::pin(audit_rejection(
                     &state,
                     &subscriber.connection_id,
                     subscriber.client_addr.clone(),
                     &err,
-                )
+                ))
                 .await;
                 close(&mut sink, CLOSE_FORBIDDEN, "Forbidden").await;
                 return;

@@ -482,15 +482,17 @@ impl Subscription {
                         event: &event,
                         targets: vec![(self.guard.id, self.watch.as_ref())],
                     }];
+                    // Boxed (and `fill_replay` below): the subscription's stream keeps room
+                    // for the largest future it awaits while it idles in `recv`.
                     let mut outcome =
-                        event::serve(self.db.pool(), self.watch.tenant_id, &batch).await;
+                        Box::pin(event::serve(self.db.pool(), self.watch.tenant_id, &batch)).await;
                     if let Some(Some(live)) = outcome.pop().and_then(|mut o| o.pop()) {
                         return self.emit(live);
                     }
                     continue;
                 }
                 if replay.after < replay.upto {
-                    if let Err(err) = self.fill_replay().await {
+                    if let Err(err) = Box::pin(self.fill_replay()).await {
                         return self.emit(Live::End(err));
                     }
                     continue;
