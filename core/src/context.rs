@@ -222,17 +222,12 @@ impl RequestContext {
             .map_err(|err| Unfinished::new("audit trail write failed", err.to_string()))
     }
 
-    /// Appends the rows in the query's transaction, then commits it. On an error the
-    /// transaction is ended anyway (a COMMIT of an aborted transaction rolls it back), so
-    /// its connection goes back to the pool.
+    /// Appends the rows in the query's transaction, then commits it (`audit::commit_with`:
+    /// the transaction is ended either way, so its connection goes back to the pool).
     async fn commit_with_audit(&self, rows: Vec<audit_event::Model>) -> Result<(), String> {
-        match audit::append_within(&self.db, rows).await {
-            Ok(_) => self.db.finish().await.map_err(|e| e.to_string()),
-            Err(err) => {
-                let _ = self.db.finish().await;
-                Err(err.to_string())
-            }
-        }
+        audit::commit_with(&self.db, rows)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// A handle of the same tenant outside the request's transaction.

@@ -52,14 +52,9 @@ pub async fn subscribe_ready(
     after: Option<Uuid>,
     closer: Option<Arc<CloseSignal>>,
 ) -> ServiceResult<Watch> {
-    let started = match authorize_ready(ctx, patient_id).await {
-        Ok(access) => outbox::start_after(ctx.db(), access.tenant_id, after)
-            .await
-            .map(|after| (access, after)),
-        Err(err) => Err(err),
-    };
-    finish(ctx).await?;
-    let (access, after) = started?;
+    let tenant_id = ctx.viewer()?.tenant_id;
+    let decision = authorize_ready(ctx, patient_id).await;
+    let (access, after) = start(ctx, decision, tenant_id, after).await?;
     Ok(Watch {
         audience: Audience::Patient,
         tenant_id: access.tenant_id,
@@ -80,14 +75,8 @@ pub async fn subscribe_updated(
     closer: Option<Arc<CloseSignal>>,
 ) -> ServiceResult<Watch> {
     let tenant_id = ctx.viewer()?.tenant_id;
-    let started = match authorize_updated(ctx, patient_id).await {
-        Ok(team) => outbox::start_after(ctx.db(), tenant_id, after)
-            .await
-            .map(|after| (team, after)),
-        Err(err) => Err(err),
-    };
-    finish(ctx).await?;
-    let (team, after) = started?;
+    let decision = authorize_updated(ctx, patient_id).await;
+    let (team, after) = start(ctx, decision, tenant_id, after).await?;
     Ok(Watch {
         audience: Audience::CareTeam,
         tenant_id,
@@ -99,14 +88,27 @@ pub async fn subscribe_updated(
     })
 }
 
-/// Ends the subscribe request: its transaction commits with its audit rows (the decision,
-/// allowed or denied, is on the trail before anything is delivered). If that fails the
+/// The rest of a subscribe after its access decision: where it starts (allowed only), then
+/// the request's end — its transaction commits with its audit rows, so the decision,
+/// allowed or denied, is on the trail before anything is delivered. If that fails the
 /// subscription does not start (UNAVAILABLE), as a query's answer would be withheld.
-async fn finish(ctx: &RequestContext) -> ServiceResult<()> {
-    ctx.finish().await.map(|_| ()).map_err(|unfinished| {
+async fn start<T>(
+    ctx: &RequestContext,
+    decision: ServiceResult<T>,
+    tenant_id: Uuid,
+    after: Option<Uuid>,
+) -> ServiceResult<(T, i64)> {
+    let started = match decision {
+        Ok(standing) => outbox::start_after(ctx.db(), tenant_id, after)
+            .await
+            .map(|after| (standing, after)),
+        Err(err) => Err(err),
+    };
+    ctx.finish().await.map_err(|unfinished| {
         tracing::error!(request_id = %ctx.request_id, error = %unfinished.cause, "{}; the subscription does not start", unfinished.what);
         ServiceError::Unavailable(unfinished.what.into())
-    })
+    })?;
+    started
 }
 
 /// `resultReady(patientId)`: the viewer must be allowed to see the patient's results.
