@@ -45,7 +45,7 @@ pub enum Command {
         #[command(subcommand)]
         command: OperationsCommand,
     },
-    /// Import master data from CSV (see the README for the columns); all or nothing.
+    /// Import master data from CSV (see docs/master-data.md for the columns); all or nothing.
     Import(ImportArgs),
     /// Public-health reporting: the error queue and its replay.
     Report {

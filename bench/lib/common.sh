@@ -231,7 +231,7 @@ setup_dataset() {
     # read, autovacuum and the seed's checkpoint all run during its measurement.
     psql_q "$DB_URL" -c 'VACUUM (ANALYZE)' -c 'CHECKPOINT'
     # The portals connect as an application role under row-level security, as in production
-    # (README "Database roles"): NOSUPERUSER NOBYPASSRLS, DML only.
+    # (docs/operations.md, "Database roles and row-level security"): NOSUPERUSER NOBYPASSRLS, DML only.
     psql_q "$DB_URL" >&2 <<'SQL'
 CREATE ROLE portal_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
 GRANT USAGE ON SCHEMA public TO portal_app;

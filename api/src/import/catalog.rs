@@ -1,6 +1,6 @@
 //! `portal import catalog FILE.csv`: one row per analyte, the rows of a test sharing its
 //! code and repeating its test columns (a test without analytes is one row with empty
-//! analyte columns); tests are matched by code. See the README's column list.
+//! analyte columns); tests are matched by code. See docs/master-data.md, "CSV import".
 
 use std::collections::HashMap;
 use std::io::Read;

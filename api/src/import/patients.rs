@@ -1,6 +1,6 @@
-//! `portal import patients FILE.csv`: one patient per row, matched by MRN (see the README's
-//! column list). A present column with an empty cell clears the field; an absent optional
-//! column leaves it as stored.
+//! `portal import patients FILE.csv`: one patient per row, matched by MRN (see
+//! docs/master-data.md, "CSV import", for the columns). A present column with an empty cell
+//! clears the field; an absent optional column leaves it as stored.
 
 use std::collections::HashMap;
 use std::io::Read;

@@ -1,4 +1,4 @@
-//! The README's FHIR walk-through against the real binary over HTTP, on the demo data: the
+//! The FHIR walk-through (docs/fhir.md, "Try it") against the real binary over HTTP, on the demo data: the
 //! token from `portal token`, every search a patient app makes, paging by `next` links, the
 //! corrected HbA1c and its history, all through the R4 validator.
 

@@ -18,7 +18,7 @@ pub use document::{Measure, has_control_character, is_refused_text, measure};
 /// `extensions.max` gives the allowed value).
 pub const LIMIT_EXCEEDED: &str = "LIMIT_EXCEEDED";
 
-/// The limits of one request; see the README's "Request limits" for the defaults.
+/// The limits of one request; see docs/http.md, "Limits", for the defaults.
 #[derive(Debug, Clone)]
 pub struct RequestLimits {
     /// Bytes of the query text.
