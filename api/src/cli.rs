@@ -71,8 +71,11 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the configuration from the environment and print a summary (no secrets).
+    /// Validate the configuration from the environment and print a summary and every
+    /// variable's value (no secrets).
     Check,
+    /// Print the configuration reference (Markdown, as in docs/configuration.md).
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -168,6 +171,35 @@ pub enum StaffRole {
     Admin,
 }
 
+impl Cli {
+    /// Whether the command needs no configuration (so it runs however the environment is set).
+    pub fn runs_without_configuration(&self) -> bool {
+        matches!(
+            self.command,
+            Some(Command::Config {
+                command: ConfigCommand::Reference
+            })
+        )
+    }
+}
+
+/// The commands `runs_without_configuration` names.
+pub fn run_without_configuration(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Config {
+            command: ConfigCommand::Reference,
+        }) => {
+            print_reference();
+            Ok(())
+        }
+        _ => bail!("this command needs the configuration"),
+    }
+}
+
+fn print_reference() {
+    print!("{}", crate::config::reference::markdown());
+}
+
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => crate::serve(config).await,
@@ -211,6 +243,19 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if !config.is_sqlite() {
                 println!("  database role: {}", database_role(&config).await);
             }
+            println!(
+                "{}",
+                crate::config::reference::listing(
+                    &crate::config::ProcessEnv,
+                    config.is_development()
+                )
+            );
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Reference,
+        } => {
+            print_reference();
             Ok(())
         }
     }

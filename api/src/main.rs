@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use portal_api::Config;
-use portal_api::cli::{Cli, run};
+use portal_api::cli::{Cli, run, run_without_configuration};
+use portal_api::config::server::LOG_FILTER;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc malloc: the read path allocates per field and per row, and under
@@ -15,14 +16,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.runs_without_configuration() {
+        return run_without_configuration(cli);
+    }
     let config = Config::from_env()?;
     init_tracing(config.log_json);
     run(cli, config).await
 }
 
 fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+    let filter = EnvFilter::try_from_env(LOG_FILTER.name)
+        .unwrap_or_else(|_| EnvFilter::new(LOG_FILTER.default_value(true).unwrap_or("info")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

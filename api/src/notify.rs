@@ -1,5 +1,6 @@
 //! Wires notification delivery from the configuration: channels, retry policy, the worker.
 
+use crate::config::ExposeSecret as _;
 use anyhow::Context as _;
 use portal_messaging::delivery::{
     self, Channels, EmailChannel, HttpProvider, RetryPolicy, SmtpSender, TextChannel,
@@ -19,8 +20,8 @@ pub fn channels(config: &NotifyConfig) -> anyhow::Result<Channels> {
         config.public_url.clone(),
     );
     if let Some(url) = &config.smtp_url {
-        let smtp =
-            SmtpSender::from_url(url.expose(), config.send_timeout).map_err(anyhow::Error::msg)?;
+        let smtp = SmtpSender::from_url(url.expose_secret(), config.send_timeout)
+            .map_err(anyhow::Error::msg)?;
         channels.email = EmailChannel::Smtp(smtp);
     }
     channels.sms = text_channel("sms", config.sms.as_ref(), config.send_timeout)?;
@@ -36,9 +37,17 @@ fn text_channel(
     let Some(provider) = provider else {
         return Ok(TextChannel::Mailbox);
     };
-    let token = provider.token.as_ref().map(|t| t.expose().to_owned());
-    let http = HttpProvider::new(name, provider.url.expose().to_owned(), token, timeout)
-        .map_err(anyhow::Error::msg)?;
+    let token = provider
+        .token
+        .as_ref()
+        .map(|t| t.expose_secret().to_owned());
+    let http = HttpProvider::new(
+        name,
+        provider.url.expose_secret().to_owned(),
+        token,
+        timeout,
+    )
+    .map_err(anyhow::Error::msg)?;
     Ok(TextChannel::Http(http))
 }
 

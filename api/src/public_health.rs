@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::config::ExposeSecret as _;
 use anyhow::Context as _;
 use portal_messaging::public_health::{
     self, Destination, Destinations, HttpEndpoint, PassCounts, Settings,
@@ -19,9 +20,9 @@ use crate::state::AppState;
 /// default only) the folder.
 pub fn destinations(config: &PublicHealthConfig) -> anyhow::Result<Destinations> {
     let http = |endpoint: &Endpoint| -> anyhow::Result<Destination> {
-        let auth = endpoint.auth_header.as_ref().map(|h| h.expose());
+        let auth = endpoint.auth_header.as_ref().map(|h| h.expose_secret());
         HttpEndpoint::new(
-            endpoint.url.expose().to_owned(),
+            endpoint.url.expose_secret().to_owned(),
             endpoint.client.clone(),
             auth,
             config.timeout,

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::auth::{DevSigner, JwtSettings, KeySource, TokenVerifier, load_or_create_dev_secret};
+use crate::config::ExposeSecret as _;
 use anyhow::Context as _;
 use jsonwebtoken::Algorithm;
 use portal_core::db;
@@ -186,7 +187,7 @@ impl AppState {
 /// Redis pub/sub when `REDIS_URL` is set (several replicas), else in-process.
 fn event_bus(config: &Config) -> anyhow::Result<EventBus> {
     match &config.redis_url {
-        Some(url) => EventBus::redis(url.expose(), config.event_bus_capacity)
+        Some(url) => EventBus::redis(url.expose_secret(), config.event_bus_capacity)
             .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
         None => Ok(EventBus::in_process(config.event_bus_capacity)),
     }
@@ -199,7 +200,7 @@ pub(crate) fn read_cache(config: &Config) -> anyhow::Result<ReadCache> {
         return Ok(ReadCache::disabled());
     }
     match &config.redis_url {
-        Some(url) => ReadCache::redis(url.expose(), config.cache_ttl)
+        Some(url) => ReadCache::redis(url.expose_secret(), config.cache_ttl)
             .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL")),
         None => Ok(ReadCache::in_process(config.cache_ttl)),
     }
@@ -218,7 +219,7 @@ fn persisted_queries(config: &Config) -> anyhow::Result<PersistedQueries> {
             Ok(PersistedQueries::registered_only(manifest))
         }
         (crate::config::PersistedQueries::Automatic, Some(url)) => {
-            PersistedQueries::with_redis(url.expose())
+            PersistedQueries::with_redis(url.expose_secret())
                 .map_err(|_| anyhow::anyhow!("REDIS_URL is not a valid Redis URL"))
         }
         (crate::config::PersistedQueries::Automatic, None) => Ok(PersistedQueries::in_process()),
@@ -230,7 +231,7 @@ fn persisted_queries(config: &Config) -> anyhow::Result<PersistedQueries> {
 pub async fn apply_migrations(config: &Config, db: &DatabaseConnection) -> anyhow::Result<()> {
     match &config.database_migration_url {
         Some(url) => {
-            let owner = db::connect(url.expose(), 1, config.database_timeout)
+            let owner = db::connect(url.expose_secret(), 1, config.database_timeout)
                 .await
                 .context("connecting with DATABASE_MIGRATION_URL")?;
             let applied = crate::migrate::apply(&owner)
@@ -294,7 +295,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<DatabaseConnection
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     }
     db::connect(
-        config.database_url.expose(),
+        config.database_url.expose_secret(),
         config.database_max_connections,
         config.database_timeout,
     )

@@ -6,9 +6,59 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ConfigError, Secret, Vars, check_http_url, err, flag, parse};
+use super::var::{Reader, Var, kind, section};
+use super::{ConfigError, Secret, Vars, check_http_url, err};
 
-/// Public-health reporting (see README "Public-health reporting").
+section! {
+    title: "Public-health reporting",
+    intro: "The reporting worker's schedule, sizes, lease and endpoints (docs/public-health.md). `portal config check` prints how many tenant bindings the endpoints file holds, never the URLs or keys.",
+    WORKER = Var::new("PUBLIC_HEALTH_WORKER", kind::BOOL,
+        "Whether the background work (`portal serve` in the embedded default, `portal worker`) runs the reporting worker.")
+        .default("true");
+    INTERVAL = Var::new("PUBLIC_HEALTH_INTERVAL_SECS", kind::SECONDS,
+        "How often a pass runs. A pass sends until the queue is empty or the receiver fails.")
+        .default("120")
+        .min(1);
+    DEQUEUE_BATCH = Var::new("PUBLIC_HEALTH_DEQUEUE_BATCH", kind::INTEGER,
+        "Reports taken from the queue at a time while a batch is formed (SimpleReport's `DEQUEUE_BATCH_SIZE`).")
+        .default("32")
+        .range(1, 500);
+    MAX_BATCH = Var::new("PUBLIC_HEALTH_MAX_BATCH", kind::INTEGER,
+        "Most reports in one upload (`REPORT_STREAM_BATCH_MAXIMUM`).")
+        .default("500")
+        .range(1, 10_000);
+    URL = Var::new("PUBLIC_HEALTH_URL", kind::URL,
+        "The receiver, e.g. `https://prime.cdc.gov/api/reports`. Applies to every tenant without a binding of its own.")
+        .secret();
+    CLIENT = Var::new("PUBLIC_HEALTH_CLIENT", kind::TEXT,
+        "Sent as the `client` header; also the CSV's `sender_id` (default: the tenant's slug).");
+    AUTH_HEADER = Var::new("PUBLIC_HEALTH_AUTH_HEADER", kind::TEXT,
+        "One header, `Name: value`, e.g. `x-functions-key: …` or `Authorization: Bearer …`.")
+        .secret();
+    ENDPOINTS_FILE = Var::new("PUBLIC_HEALTH_ENDPOINTS_FILE", kind::PATH,
+        "Per-tenant endpoints for production: a JSON object `{\"<tenant slug or id>\": {\"url\", \"client\", \"auth_header\"}}`, mounted as a secret.");
+    DIR = Var::new("PUBLIC_HEALTH_DIR", kind::PATH,
+        "Embedded default without a URL: each batch is written here as `<batch id>.csv`. Production never writes files.")
+        .derived("`<PORTAL_DATA_DIR>/public-health` in development; unused in production");
+    TIMEOUT = Var::new("PUBLIC_HEALTH_TIMEOUT_MS", kind::MILLISECONDS, "The upload request timeout.")
+        .default("30000")
+        .min(100);
+    LEASE = Var::new("PUBLIC_HEALTH_LEASE_SECS", kind::SECONDS,
+        "How long a worker holds a batch. At least 3 × `PUBLIC_HEALTH_TIMEOUT_MS`.")
+        .default("300");
+    BACKOFF = Var::new("PUBLIC_HEALTH_BACKOFF_MS", kind::MILLISECONDS,
+        "The retry delay after a failed upload; it doubles each time, up to `PUBLIC_HEALTH_BACKOFF_MAX_MS`.")
+        .default("60000");
+    BACKOFF_MAX = Var::new("PUBLIC_HEALTH_BACKOFF_MAX_MS", kind::MILLISECONDS,
+        "The longest retry delay; at least `PUBLIC_HEALTH_BACKOFF_MS`.")
+        .default("3600000");
+    PROCESSING_MODE = Var::new("PUBLIC_HEALTH_PROCESSING_MODE", kind::ONE_OF,
+        "`processing_mode_code` of every row: `P` production, `T` training, `D` debugging.")
+        .default("P")
+        .choices(&["P", "T", "D"]);
+}
+
+/// Public-health reporting (docs/public-health.md).
 #[derive(Clone)]
 pub struct PublicHealthConfig {
     /// Whether the background work includes the reporting worker (`PUBLIC_HEALTH_WORKER`).
@@ -68,43 +118,46 @@ pub(super) fn from_vars(
     data_dir: &Path,
     development: bool,
 ) -> Result<PublicHealthConfig, ConfigError> {
-    let default = match vars.get("PUBLIC_HEALTH_URL") {
+    read(&Reader::new(vars, development), data_dir)
+}
+
+pub(super) fn read(r: &Reader, data_dir: &Path) -> Result<PublicHealthConfig, ConfigError> {
+    let default = match r.set(&URL) {
         Some(url) => Some(endpoint(
-            "PUBLIC_HEALTH_URL",
+            URL.name,
             url,
-            vars.get("PUBLIC_HEALTH_CLIENT"),
-            vars.get("PUBLIC_HEALTH_AUTH_HEADER"),
+            r.text(&CLIENT),
+            r.set(&AUTH_HEADER),
         )?),
-        None if vars.get("PUBLIC_HEALTH_AUTH_HEADER").is_some() => {
-            return Err(err(
-                "PUBLIC_HEALTH_AUTH_HEADER is set but PUBLIC_HEALTH_URL is not",
-            ));
+        None if r.set(&AUTH_HEADER).is_some() => {
+            return Err(err(format!(
+                "{} is set but {} is not",
+                AUTH_HEADER.name, URL.name
+            )));
         }
         None => None,
     };
-    let per_tenant = match vars.get("PUBLIC_HEALTH_ENDPOINTS_FILE") {
+    let per_tenant = match r.set(&ENDPOINTS_FILE) {
         Some(path) => endpoints_file(Path::new(&path))?,
         None => HashMap::new(),
     };
-    let dir = (development && default.is_none()).then(|| {
-        vars.get("PUBLIC_HEALTH_DIR")
+    let dir = (r.development && default.is_none()).then(|| {
+        r.set(&DIR)
             .map_or_else(|| data_dir.join("public-health"), PathBuf::from)
     });
     let config = PublicHealthConfig {
-        worker: flag(vars, "PUBLIC_HEALTH_WORKER", true)?,
-        interval: Duration::from_secs(parse(vars, "PUBLIC_HEALTH_INTERVAL_SECS", "120")?),
-        dequeue_batch: parse(vars, "PUBLIC_HEALTH_DEQUEUE_BATCH", "32")?,
-        max_batch: parse(vars, "PUBLIC_HEALTH_MAX_BATCH", "500")?,
+        worker: r.flag(&WORKER)?,
+        interval: r.seconds(&INTERVAL)?,
+        dequeue_batch: r.number(&DEQUEUE_BATCH)?,
+        max_batch: r.number(&MAX_BATCH)?,
         default,
         per_tenant,
         dir,
-        timeout: Duration::from_millis(parse(vars, "PUBLIC_HEALTH_TIMEOUT_MS", "30000")?),
-        lease: Duration::from_secs(parse(vars, "PUBLIC_HEALTH_LEASE_SECS", "300")?),
-        backoff: Duration::from_millis(parse(vars, "PUBLIC_HEALTH_BACKOFF_MS", "60000")?),
-        backoff_max: Duration::from_millis(parse(vars, "PUBLIC_HEALTH_BACKOFF_MAX_MS", "3600000")?),
-        processing_mode: vars
-            .get("PUBLIC_HEALTH_PROCESSING_MODE")
-            .unwrap_or_else(|| "P".into()),
+        timeout: r.millis(&TIMEOUT)?,
+        lease: r.seconds(&LEASE)?,
+        backoff: r.millis(&BACKOFF)?,
+        backoff_max: r.millis(&BACKOFF_MAX)?,
+        processing_mode: r.choice(&PROCESSING_MODE)?.to_owned(),
     };
     validate(&config)?;
     Ok(config)
@@ -122,9 +175,9 @@ fn endpoint(
             .map_err(|problem| err(format!("{name}: {problem}")))?;
     }
     Ok(Endpoint {
-        url: Secret(url),
+        url: Secret::from(url),
         client,
-        auth_header: auth_header.map(Secret),
+        auth_header: auth_header.map(Secret::from),
     })
 }
 
@@ -132,51 +185,41 @@ fn endpoint(
 fn endpoints_file(path: &Path) -> Result<HashMap<String, Endpoint>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         err(format!(
-            "PUBLIC_HEALTH_ENDPOINTS_FILE {} cannot be read: {e}",
+            "{} {} cannot be read: {e}",
+            ENDPOINTS_FILE.name,
             path.display()
         ))
     })?;
     let entries: HashMap<String, FileEndpoint> = serde_json::from_str(&text).map_err(|e| {
         err(format!(
-            "PUBLIC_HEALTH_ENDPOINTS_FILE is not a JSON object of endpoints: line {}",
+            "{} is not a JSON object of endpoints: line {}",
+            ENDPOINTS_FILE.name,
             e.line()
         ))
     })?;
     entries
         .into_iter()
         .map(|(tenant, e)| {
-            let name = format!("PUBLIC_HEALTH_ENDPOINTS_FILE entry {tenant:?}");
+            let name = format!("{} entry {tenant:?}", ENDPOINTS_FILE.name);
             endpoint(&name, e.url, e.client, e.auth_header).map(|e| (tenant, e))
         })
         .collect()
 }
 
+/// The rules between variables (each variable's own bounds are in its declaration).
 fn validate(config: &PublicHealthConfig) -> Result<(), ConfigError> {
-    if config.interval.is_zero() {
-        return Err(err("PUBLIC_HEALTH_INTERVAL_SECS must be at least 1"));
-    }
-    if !(1..=500).contains(&config.dequeue_batch) {
-        return Err(err("PUBLIC_HEALTH_DEQUEUE_BATCH must be between 1 and 500"));
-    }
-    if !(1..=10_000).contains(&config.max_batch) {
-        return Err(err("PUBLIC_HEALTH_MAX_BATCH must be between 1 and 10000"));
-    }
-    if config.timeout < Duration::from_millis(100) {
-        return Err(err("PUBLIC_HEALTH_TIMEOUT_MS must be at least 100"));
-    }
     // An upload must end well inside the lease, or another worker could send the batch too.
     if config.lease < config.timeout.saturating_mul(3) {
-        return Err(err(
-            "PUBLIC_HEALTH_LEASE_SECS must be at least three times PUBLIC_HEALTH_TIMEOUT_MS",
-        ));
+        return Err(err(format!(
+            "{} must be at least three times {}",
+            LEASE.name, TIMEOUT.name
+        )));
     }
     if config.backoff_max < config.backoff {
-        return Err(err(
-            "PUBLIC_HEALTH_BACKOFF_MAX_MS must not be less than PUBLIC_HEALTH_BACKOFF_MS",
-        ));
-    }
-    if !matches!(config.processing_mode.as_str(), "P" | "T" | "D") {
-        return Err(err("PUBLIC_HEALTH_PROCESSING_MODE must be P, T or D"));
+        return Err(err(format!(
+            "{} must not be less than {}",
+            BACKOFF_MAX.name, BACKOFF.name
+        )));
     }
     Ok(())
 }

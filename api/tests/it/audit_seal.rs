@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use portal_api::config::ExposeSecret as _;
 use portal_core::audit::chain::Chain;
 use portal_core::audit::seal::{self, Seal};
 use portal_core::audit::verify::{self, Scope};
@@ -461,7 +462,7 @@ async fn a_sealer_killed_while_holding_the_seal_is_taken_over() {
             "--ignored",
             "--nocapture",
         ])
-        .env(HOLDER_URL, app.state.config.database_url.expose())
+        .env(HOLDER_URL, app.state.config.database_url.expose_secret())
         .env(HOLDER_TENANT, tenant.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -120,6 +120,56 @@ fn config_check_reports_missing_production_settings_clearly() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
 }
 
+#[test]
+fn config_check_lists_every_declared_variable_and_never_prints_a_secret() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = portal(dir.path())
+        .args(["config", "check"])
+        .env("SMTP_URL", "smtps://mailer:s3cret@127.0.0.1:465")
+        .env("NOTIFY_POLL_MS", "750")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("configuration OK"), "{stdout}");
+    for var in portal_api::config::variables() {
+        assert!(
+            stdout.contains(&format!("    {} = ", var.name)),
+            "{} missing:\n{stdout}",
+            var.name
+        );
+    }
+    assert!(stdout.contains("SMTP_URL = [secret] (set)"), "{stdout}");
+    assert!(
+        stdout.contains("NOTIFY_POLL_MS = \"750\" (set)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cret"), "{stdout}");
+}
+
+#[test]
+fn config_reference_prints_the_generated_reference_without_a_valid_configuration() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = portal(dir.path())
+        .args(["config", "reference"])
+        .env("PORTAL_ENV", "production")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        portal_api::config::reference::markdown()
+    );
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn a_lab_result_over_http_reaches_the_subscriber_and_the_mailbox_then_sigterm_closes_sockets()

@@ -72,16 +72,6 @@ enum Database {
 
 type Configure = Box<dyn FnOnce(&mut Config) + Send>;
 
-/// The variables whose fields are `Secret`s (plus the database URLs, which the builder sets).
-const SECRET_VARIABLES: [&str; 6] = [
-    "REDIS_URL",
-    "SMTP_URL",
-    "SMS_PROVIDER_URL",
-    "SMS_PROVIDER_TOKEN",
-    "PUSH_PROVIDER_URL",
-    "PUSH_PROVIDER_TOKEN",
-];
-
 /// Builds a `TestApp`: `TestApp::init(backend).with_config(|c| c.cache_enabled = true).await`.
 ///
 /// The defaults: no demo data, page size 50, the read cache off (fixtures write to the
@@ -124,12 +114,12 @@ impl TestAppBuilder {
         self
     }
 
-    /// Sets a variable whose field is a `portal_api::config::Secret` (`REDIS_URL`,
-    /// `SMTP_URL`, `SMS_PROVIDER_URL`, …): `Secret` has no public constructor, so these
-    /// fields cannot be set through `with_config`.
+    /// Sets a variable declared secret (`REDIS_URL`, `SMTP_URL`, `SMS_PROVIDER_URL`, …; see
+    /// `portal_api::config::variables`), read and validated by `Config::from_vars` as the
+    /// server reads it.
     pub fn with_secret(mut self, variable: &'static str, value: impl Into<String>) -> Self {
         assert!(
-            SECRET_VARIABLES.contains(&variable),
+            portal_api::config::variable(variable).is_some_and(|v| v.secret),
             "{variable} is not a secret: set its field with `with_config`"
         );
         self.secrets.push((variable, value.into()));
