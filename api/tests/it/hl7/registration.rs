@@ -5,7 +5,7 @@
 use portal_entities::{Hl7MessageStatus, coverage, patient};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::hl7_rig::{Rig, edited};
+use crate::hl7::rig::{Rig, edited};
 use crate::on_both_backends;
 use crate::support::Backend;
 

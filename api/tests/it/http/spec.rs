@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::http_client::{get, post, post_json};
+use crate::http::client::{get, post, post_json};
 use crate::support::{Backend, TestApp};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";

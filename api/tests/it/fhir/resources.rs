@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use portal_entities::ResultStatus;
 use serde_json::Value;
 
-use crate::fhir_kit::{self, Fhir, Tokens, validate};
+use crate::fhir::kit::{self, Fhir, Tokens, validate};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 
@@ -17,8 +17,8 @@ async fn every_served_resource_type_passes_the_r4_validator(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
     let clinician = app.clinician(w.tenant_a, "dr.appt").await;
-    fhir_kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
-    fhir_kit::appointment(
+    kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
+    kit::appointment(
         &app,
         w.tenant_a,
         w.p1,
@@ -27,8 +27,8 @@ async fn every_served_resource_type_passes_the_r4_validator(backend: Backend) {
         Duration::days(2),
     )
     .await;
-    fhir_kit::imaging_result(&app, &w).await;
-    fhir_kit::varied_result(&app, &w).await;
+    kit::imaging_result(&app, &w).await;
+    kit::varied_result(&app, &w).await;
     let fhir = Fhir::new(&app);
     let staff = Tokens::of(&app, &w).staff;
     let p = w.p1;
@@ -103,8 +103,8 @@ fn references(values: &[Value]) -> BTreeSet<String> {
 async fn references_a_patient_receives_resolve_for_them(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
-    fhir_kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
-    fhir_kit::appointment(&app, w.tenant_a, w.p1, w.facility, None, Duration::days(1)).await;
+    kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
+    kit::appointment(&app, w.tenant_a, w.p1, w.facility, None, Duration::days(1)).await;
     let fhir = Fhir::new(&app);
     let me = Tokens::of(&app, &w).p1;
     let p = w.p1;
@@ -142,7 +142,7 @@ async fn references_a_patient_receives_resolve_for_them(backend: Backend) {
 async fn observations_carry_ucum_quantities_strings_codes_ranges_and_flags(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
-    fhir_kit::varied_result(&app, &w).await;
+    kit::varied_result(&app, &w).await;
     let fhir = Fhir::new(&app);
     let me = Tokens::of(&app, &w).p1;
     let bundle = fhir
@@ -200,7 +200,7 @@ async fn observations_carry_ucum_quantities_strings_codes_ranges_and_flags(backe
 async fn imaging_reports_carry_conclusion_findings_and_the_study_uid(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let imaging = fhir_kit::imaging_result(&app, &w).await;
+    let imaging = kit::imaging_result(&app, &w).await;
     let fhir = Fhir::new(&app);
     let me = Tokens::of(&app, &w).p1;
     let bundle = fhir

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use portal_entities::{AppointmentKind, AppointmentStatus, appointment};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::hl7_rig::{Rig, edited};
+use crate::hl7::rig::{Rig, edited};
 use crate::on_both_backends;
 use crate::support::Backend;
 

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::fhir_kit::validate;
+use crate::fhir::kit::validate;
 use crate::support::binary::{start, token};
 
 async fn get(client: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, Value) {

@@ -9,7 +9,7 @@ use portal_entities::{
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
-use crate::hl7_rig::{Rig, edited, fixture, is_dead_letter};
+use crate::hl7::rig::{Rig, edited, fixture, is_dead_letter};
 use crate::on_both_backends;
 use crate::support::{Backend, no_errors};
 

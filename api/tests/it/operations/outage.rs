@@ -8,7 +8,7 @@ use std::time::Duration;
 use portal_testkit::postgres::DedicatedCluster;
 use serde_json::{Value, json};
 
-use crate::metrics::{post_graphql, sample, scrape};
+use crate::operations::metrics::{post_graphql, sample, scrape};
 use crate::support::ids::patient_gid;
 use crate::support::{TestApp, error_code};
 

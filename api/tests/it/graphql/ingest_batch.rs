@@ -8,7 +8,7 @@ use portal_entities::{
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::ingest::{Demo, demo, hba1c};
+use crate::graphql::ingest::{Demo, demo, hba1c};
 use crate::on_both_backends;
 use crate::support::{Backend, no_errors};
 

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use portal_entities::{AuditOutcome, ResultStatus};
 
-use crate::fhir_kit::{self, Fhir, Tokens};
+use crate::fhir::kit::{self, Fhir, Tokens};
 use crate::on_both_backends;
 use crate::support::ids::{patient_vars, result_vars};
 use crate::support::{Backend, TestApp, error_code};
@@ -185,7 +185,7 @@ async fn a_held_sensitive_result_is_hidden_from_the_patient(backend: Backend) {
 async fn a_proxy_without_the_coverage_scope_gets_no_coverage(backend: Backend) {
     let app = TestApp::init(backend).await;
     let w = app.world().await;
-    let (coverage, claim) = fhir_kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
+    let (coverage, claim) = kit::coverage_with_claim(&app, w.tenant_a, w.p1).await;
     let fhir = Fhir::new(&app);
     let t = Tokens::of(&app, &w);
     for path in [

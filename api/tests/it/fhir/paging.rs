@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use portal_entities::ResultStatus;
 use uuid::Uuid;
 
-use crate::fhir_kit::{Fhir, Tokens, validate};
+use crate::fhir::kit::{Fhir, Tokens, validate};
 use crate::on_both_backends;
 use crate::support::fixtures::World;
 use crate::support::{Backend, TestApp};

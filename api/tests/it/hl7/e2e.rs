@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::hl7_rig::{edited, fixture};
+use crate::hl7::rig::{edited, fixture};
 use crate::support::binary::{graphql, portal, start_with, token};
 use crate::support::ws::WsClient;
 

@@ -174,7 +174,7 @@ async fn sigterm_lets_a_blocked_in_flight_request_finish_with_its_answer_then_ex
     let mut server = start_with(dir.path(), &env).await;
     let alice = token_with(dir.path(), &env, &["--patient", "MRN1001"]);
     let lab = token_with(dir.path(), &env, &["--role", "lab"]);
-    let (alice_id, facility) = crate::replicas::alice_and_facility(&server, &alice).await;
+    let (alice_id, facility) = crate::live::replicas::alice_and_facility(&server, &alice).await;
 
     let db = portal_core::db::connect(&database, 2, Duration::from_secs(5))
         .await

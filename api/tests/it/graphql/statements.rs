@@ -9,8 +9,8 @@ use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ConnectionTrait, DatabaseBackend, EntityTrait, Statement};
 use serde_json::{Value, json};
 
-use crate::ingest::{demo, hba1c};
-use crate::ingest_batch::keyed;
+use crate::graphql::ingest::{demo, hba1c};
+use crate::graphql::ingest_batch::keyed;
 use crate::support::{Backend, TestApp, no_errors};
 
 /// The benchmark's query (bench/read.sh).

@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
-use crate::metrics::{sample, scrape};
-use crate::replicas::{RESULT_READY, add_result, alice_and_facility};
+use crate::live::replicas::{RESULT_READY, add_result, alice_and_facility};
+use crate::operations::metrics::{sample, scrape};
 use crate::support::binary::{Server, portal, start_with, start_worker, token_with};
 use crate::support::notifications::FakeProvider;
 use crate::support::ws::WsClient;

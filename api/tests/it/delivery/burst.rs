@@ -17,7 +17,7 @@ use portal_testkit::smtp::SmtpServer;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::replicas::{RESULT_READY, alice_and_facility};
+use crate::live::replicas::{RESULT_READY, alice_and_facility};
 use crate::support::binary::{start_with, start_worker, token_with};
 use crate::support::ws::WsClient;
 

@@ -14,8 +14,8 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::metrics::sample;
 use crate::on_both_backends;
+use crate::operations::metrics::sample;
 use crate::support::ids::{clinician_gid, facility_gid, patient_gid, patient_vars};
 use crate::support::{Actor, Backend, TestApp, error_code, no_errors};
 
@@ -544,7 +544,7 @@ async fn with_redis_down_reads_are_answered_live_and_caching_resumes_when_it_is_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let text = crate::metrics::scrape(server.addr).await;
+    let text = crate::operations::metrics::scrape(server.addr).await;
     let count = |outcome| {
         sample(
             &text,

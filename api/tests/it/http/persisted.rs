@@ -5,7 +5,7 @@
 use portal_testkit::redis::RedisServer;
 use serde_json::{Value, json};
 
-use crate::http_client::{Reply, get, post_json};
+use crate::http::client::{Reply, get, post_json};
 use crate::support::binary::portal;
 use crate::support::{Backend, TestApp};
 

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use portal_hl7_inbound::store;
 use portal_messaging::jobs::{self, Job, JobRun};
 
-use crate::hl7_rig::{Rig, edited};
+use crate::hl7::rig::{Rig, edited};
 use crate::on_both_backends;
 use crate::support::Backend;
 

@@ -8,7 +8,7 @@ use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
-use crate::http_client::{Reply, post, post_json};
+use crate::http::client::{Reply, post, post_json};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp, error_code};
 

@@ -72,7 +72,7 @@ async fn tampering_with_an_audit_row_breaks_the_chain(backend: Backend) {
     ));
     // The append-only guard stops the application; an intruder with the owner's rights
     // lifts it, and only the hash tells.
-    crate::audit_seal::tamper(
+    crate::operations::audit_seal::tamper(
         &app,
         &format!(
             "UPDATE audit_events SET subject = 'someone-else' WHERE seq = {}",

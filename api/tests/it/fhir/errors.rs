@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use portal_entities::ResultStatus;
 
-use crate::fhir_kit::{Fhir, Tokens, validate};
+use crate::fhir::kit::{Fhir, Tokens, validate};
 use crate::on_both_backends;
 use crate::support::{Backend, TestApp};
 

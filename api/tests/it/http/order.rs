@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
 
-use crate::http_client::post_json;
+use crate::http::client::post_json;
 use crate::on_both_backends;
 use crate::support::ws::WAIT;
 use crate::support::{Backend, TestApp};

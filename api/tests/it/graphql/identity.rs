@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::auth::{rs256, rsa_key_pair};
+use crate::http::auth::{rs256, rsa_key_pair};
 use crate::support::binary::{Server, post, start_with};
 
 /// A JWKS endpoint on loopback that can be stopped (connections closed) and started again

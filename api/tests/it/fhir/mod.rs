@@ -1,0 +1,8 @@
+//! The FHIR R4 read API: resources, search, paging, errors, access, checked by the independent validator.
+
+mod access;
+mod e2e;
+mod errors;
+pub(crate) mod kit;
+mod paging;
+mod resources;

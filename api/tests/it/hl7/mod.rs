@@ -1,0 +1,8 @@
+//! HL7 v2 over MLLP: results, registration, scheduling, operations, end to end over real sockets.
+
+mod e2e;
+mod operations;
+mod registration;
+mod results;
+pub(crate) mod rig;
+mod scheduling;

@@ -1,0 +1,10 @@
+//! Running it: audit trail and seal, scheduled jobs, workers, metrics, degraded modes, row-level security, the CLI.
+
+mod audit;
+pub(crate) mod audit_seal;
+mod jobs;
+pub(crate) mod metrics;
+mod operations;
+mod outage;
+mod rls;
+mod workers;
