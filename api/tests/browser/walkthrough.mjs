@@ -4,7 +4,7 @@
 //
 // usage: node walkthrough.mjs http://127.0.0.1:PORT   (CHROMIUM=/path overrides the browser)
 // Prints one JSON line { ok, steps: [{ step, ms }], error, consoleErrors } and exits 0 only
-// when every step passed and the page logged no error. Used by api/tests/it/http_browser.rs.
+// when every step passed and the page logged no error. Used by api/tests/it/http/browser.rs.
 import puppeteer from 'puppeteer-core';
 
 const base = process.argv[2];

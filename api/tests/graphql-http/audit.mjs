@@ -1,6 +1,6 @@
 // Runs the GraphQL-over-HTTP server audits of `graphql-http` against a running portal and
 // prints one JSON line: [{ id, name, status: "ok" | "warn" | "error", reason }].
-// Used by api/tests/it/http_audit.rs; `npm ci` in this folder installs the package.
+// Used by api/tests/it/http/audit.rs; `npm ci` in this folder installs the package.
 import { auditServer } from 'graphql-http';
 
 const url = process.argv[2];
