@@ -13,7 +13,7 @@ use portal_schema::AppData;
 use portal_schema::persisted::{Manifest, PersistedQueries};
 use portal_schema::{Limits, PortalSchema, ReadCache};
 use portal_services::live::Hub;
-use portal_services::rate_limit::AttemptLimiter;
+use portal_services::walk_in::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};

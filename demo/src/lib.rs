@@ -6,7 +6,7 @@ mod seeder;
 
 use portal_core::clock::now;
 use portal_core::db::{TenantDb, begin_write};
-pub(crate) use portal_services::interpretation::interpret;
+pub(crate) use portal_services::ingest::interpretation::interpret;
 
 use portal_entities::tenant;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};

@@ -1,12 +1,14 @@
 //! ADT^A04/A08/A28/A31: a patient registered or updated from PID, and their coverages from
-//! IN1, through `portal_services::registration` (matched by MRN, then by payer and member
+//! IN1, through `portal_services::patients::registration` and `coverage::registration` (matched by MRN, then by payer and member
 //! id). PID fields sent as `""` clear what the portal holds. A40 (merge) is not accepted.
 
 use portal_core::RequestContext;
 use portal_hl7::messages::{AdtMessage, Coverage, Demographics as Pid, Sex};
 use portal_hl7::{ErrorCode, Location};
 use portal_services::ServiceError;
-use portal_services::registration::{self, Address, Change, CoverageRecord, Demographics};
+use portal_services::coverage::registration::{CoverageRecord, upsert_coverage};
+use portal_services::master::Change;
+use portal_services::patients::registration::{self, Address, Demographics};
 
 use crate::failure::{Applied, Failure};
 
@@ -21,7 +23,7 @@ pub async fn apply(ctx: &RequestContext, adt: &AdtMessage) -> Result<Applied, Fa
     };
     for coverage in &adt.coverages {
         let record = coverage_record(coverage)?;
-        let (_, change) = registration::upsert_coverage(ctx, patient.id, record)
+        let (_, change) = upsert_coverage(ctx, patient.id, record)
             .await
             .map_err(|e| in1_failure(coverage, e))?;
         applied.changed |= change != Change::Unchanged;

@@ -12,11 +12,12 @@ use portal_hl7::messages::{
     OruR01, ResultStatus as Obr25,
 };
 use portal_hl7::{ErrorCode, Issue, Location, Message};
+use portal_services::appointments::scheduling;
 use portal_services::ingest::{
     self, Correction, ExternalOrder, NewImagingReport, NewObservation, NewOrder, NewResult,
     OrderNumbers, OrderRef,
 };
-use portal_services::{ServiceError, patients, scheduling};
+use portal_services::{ServiceError, patients};
 use uuid::Uuid;
 
 use crate::failure::{Applied, Failure};

@@ -1,12 +1,12 @@
 //! SIU^S12/S13/S14/S15/S26: appointments of the scheduling system, by its appointment id
-//! (SCH-2), through `portal_services::scheduling` (the booking rules, past allowed).
+//! (SCH-2), through `portal_services::appointments::scheduling` (the booking rules, past allowed).
 
 use portal_core::RequestContext;
 use portal_entities::{AppointmentKind, AppointmentStatus};
 use portal_hl7::messages::{Appointment, SiuEvent};
 use portal_hl7::{ErrorCode, Issue, Location, Message};
-use portal_services::booking::BookingInput;
-use portal_services::scheduling::{self, ExternalAppointment, Synced};
+use portal_services::appointments::booking::BookingInput;
+use portal_services::appointments::scheduling::{self, ExternalAppointment, Synced};
 use portal_services::{ServiceError, patients};
 use uuid::Uuid;
 

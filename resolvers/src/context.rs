@@ -9,7 +9,7 @@ use portal_core::context::{Origin, RequestContext, Shape};
 use portal_core::identity::Viewer;
 use portal_core::pagination::{Page, PageRequest};
 use portal_services::live::{CloseSignal, Hub};
-use portal_services::rate_limit::AttemptLimiter;
+use portal_services::walk_in::rate_limit::AttemptLimiter;
 use portal_subscriptions::EventBus;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;

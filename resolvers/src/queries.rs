@@ -3,9 +3,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, MergedObject, Object, Result};
 use chrono::NaiveDate;
-use portal_services::{
-    ServiceError, catalog, directory_list, nodes, patients, result_links, results,
-};
+use portal_services::{ServiceError, catalog, directory, nodes, patients, results, walk_in};
 
 use crate::context::{app, connection, page, request};
 use crate::error::{GqlResult, to_gql};
@@ -94,7 +92,7 @@ impl DirectoryQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Facility>> {
         let page = page(ctx, first, after)?;
-        let rows = directory_list::facilities(request(ctx)?, search.as_deref(), &page)
+        let rows = directory::facilities(request(ctx)?, search.as_deref(), &page)
             .await
             .gql()?;
         Ok(connection(rows, Facility))
@@ -110,7 +108,7 @@ impl DirectoryQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Clinician>> {
         let page = page(ctx, first, after)?;
-        let rows = directory_list::clinicians(request(ctx)?, search.as_deref(), &page)
+        let rows = directory::clinicians(request(ctx)?, search.as_deref(), &page)
             .await
             .gql()?;
         Ok(connection(rows, Clinician))
@@ -186,10 +184,9 @@ impl WalkInQuery {
         birth_date: NaiveDate,
     ) -> Result<WalkInResult> {
         let app = app(ctx)?;
-        let opened =
-            result_links::open(request(ctx)?, &app.result_link_limiter, &token, birth_date)
-                .await
-                .gql()?;
+        let opened = walk_in::open(request(ctx)?, &app.result_link_limiter, &token, birth_date)
+            .await
+            .gql()?;
         Ok(WalkInResult(opened))
     }
 }

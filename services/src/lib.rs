@@ -3,34 +3,28 @@
 //!
 //! Resolvers and handlers stay thin and call one function here, passing the request's unit
 //! of work (`RequestContext`); every rule lives here or in the core once.
+//!
+//! One folder per domain, holding its reads, writes and administration: `results` (with
+//! orders and observations), `ingest`, `patients` (search, registration), `appointments`
+//! (booking, scheduling), `coverage` (registration, claims), `catalog`, `directory`,
+//! `account`, `proxy`, `walk_in`, `live`. Beside them: `master`, what every master-data
+//! write shares (the update sequence among it), and what spans domains: `lookup` (the
+//! DataLoaders' batched reads), `nodes` (`node(id)`) and `prefetch`.
 
 pub mod account;
 pub mod appointments;
-pub mod booking;
 pub mod catalog;
-pub mod catalog_admin;
-pub mod claims;
 pub mod coverage;
 pub mod directory;
-pub mod directory_list;
 pub mod ingest;
-pub mod interpretation;
 pub mod live;
 pub mod lookup;
 pub mod master;
 pub mod nodes;
-pub mod observations;
-pub mod orders;
-pub mod patient_search;
 pub mod patients;
-pub mod preferences;
 pub mod prefetch;
 pub mod proxy;
-pub mod public_health;
-pub mod rate_limit;
-pub mod registration;
-pub mod result_links;
 pub mod results;
-pub mod scheduling;
+pub mod walk_in;
 
 pub use portal_core::{ErrorCode, RequestContext, ServiceError, ServiceResult};

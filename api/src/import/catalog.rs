@@ -8,8 +8,9 @@ use std::io::Read;
 use portal_core::context::RequestContext;
 use portal_entities::ValueType;
 use portal_services::ServiceError;
-use portal_services::catalog_admin::{self, AnalyteInput, CatalogTestPatch};
+use portal_services::catalog::admin::{self, AnalyteInput, CatalogTestPatch};
 use portal_services::master::blank_clears;
+use portal_services::master::update::Kept;
 
 use super::cells::{MAX_ERRORS, Row, RowError, Table, snake_tail};
 use super::{ImportError, Imported};
@@ -94,7 +95,7 @@ pub(super) async fn import(
     ctx: &RequestContext,
     input: impl Read,
 ) -> Result<Imported, ImportError> {
-    let tenant_id = catalog_admin::require_maintainer(ctx)?;
+    let tenant_id = admin::require_maintainer(ctx)?;
     let known: Vec<&str> = REQUIRED
         .iter()
         .chain(TEST_OPTIONAL)
@@ -106,7 +107,7 @@ pub(super) async fn import(
     let work = ctx.begin_write().await.map_err(ServiceError::from)?;
     let mut imported = Imported::default();
     for test in tests {
-        match catalog_admin::upsert_in(&work, tenant_id, test.patch.clone()).await {
+        match admin::upsert_in(&work, tenant_id, test.patch.clone()).await {
             Ok((_, change)) => imported.count(change),
             Err(err) => return Err(test.error(err)),
         }

@@ -8,7 +8,8 @@ use std::io::Read;
 use portal_core::context::RequestContext;
 use portal_services::ServiceError;
 use portal_services::master::blank_clears;
-use portal_services::registration::{self, PatientPatch};
+use portal_services::master::update::Kept;
+use portal_services::patients::registration::{self, PatientPatch};
 
 use super::cells::{MAX_ERRORS, Row, RowError, Table, snake_tail};
 use super::{ImportError, Imported};

@@ -4,7 +4,7 @@
 
 pub use portal_entities::observation::Model;
 use portal_entities::{ValueType, test_result};
-use portal_services::observations::{self, ObservationFilter};
+use portal_services::results::observations::{self, ObservationFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

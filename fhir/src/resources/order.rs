@@ -2,7 +2,8 @@
 
 use portal_entities::{test_catalog, test_order};
 use portal_services::lookup::by_keys;
-use portal_services::{nodes, orders};
+use portal_services::nodes;
+use portal_services::results::orders;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;

@@ -1,8 +1,8 @@
 //! Patient: the record's demographics, with the MRN as identifier.
 
 use portal_entities::patient;
-use portal_services::patient_search::{self, PatientSearch};
 use portal_services::patients;
+use portal_services::patients::search::{self as patient_search, PatientSearch};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

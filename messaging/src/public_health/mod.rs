@@ -1,5 +1,5 @@
 //! Public-health reporting (like SimpleReport's uploader to ReportStream): reports queued with
-//! their results (`portal_services::public_health`) are batched, written as CSV and uploaded
+//! their results (`portal_services::ingest::public_health`) are batched, written as CSV and uploaded
 //! to the tenant's endpoint, and leave the queue only when the receiver accepted them.
 //!
 //! Guarantees: one report per result version (unique by result); a batch's membership and

@@ -2,7 +2,8 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use portal_services::{preferences, proxy};
+use portal_services::account::preferences;
+use portal_services::proxy;
 
 use crate::context::{app, request};
 use crate::error::GqlResult;

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use portal_services::booking;
+use portal_services::appointments::booking;
 
 use crate::context::request;
 use crate::error::GqlResult;

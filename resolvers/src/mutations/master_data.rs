@@ -2,7 +2,10 @@
 //! clinicians, catalog tests, patients, coverages and claims. Each calls one service.
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use portal_services::{catalog_admin, claims, directory, registration};
+use portal_services::catalog::admin as catalog;
+use portal_services::coverage::{claims, registration as coverage};
+use portal_services::directory::admin as directory;
+use portal_services::patients::registration as patients;
 
 use crate::context::request;
 use crate::error::GqlResult;
@@ -118,9 +121,7 @@ impl MasterDataMutation {
         ctx: &Context<'_>,
         input: CreateCatalogTestInput,
     ) -> Result<CatalogTestPayload> {
-        let row = catalog_admin::create(request(ctx)?, input.into())
-            .await
-            .gql()?;
+        let row = catalog::create(request(ctx)?, input.into()).await.gql()?;
         Ok(CatalogTestPayload {
             test: TestCatalogItem(row),
         })
@@ -134,7 +135,7 @@ impl MasterDataMutation {
         input: UpdateCatalogTestInput,
     ) -> Result<CatalogTestPayload> {
         let id = decode(&id, NodeType::TestCatalogItem, "id").gql()?;
-        let row = catalog_admin::update(request(ctx)?, id, input.into())
+        let row = catalog::update(request(ctx)?, id, input.into())
             .await
             .gql()?;
         Ok(CatalogTestPayload {
@@ -149,9 +150,7 @@ impl MasterDataMutation {
         ctx: &Context<'_>,
         input: RegisterPatientInput,
     ) -> Result<PatientPayload> {
-        let (access, row) = registration::create(request(ctx)?, input.into())
-            .await
-            .gql()?;
+        let (access, row) = patients::create(request(ctx)?, input.into()).await.gql()?;
         Ok(PatientPayload {
             patient: Patient::new(row, access),
         })
@@ -165,7 +164,7 @@ impl MasterDataMutation {
         input: UpdatePatientInput,
     ) -> Result<PatientPayload> {
         let id = decode(&id, NodeType::Patient, "id").gql()?;
-        let (access, row) = registration::update(request(ctx)?, id, input.into())
+        let (access, row) = patients::update(request(ctx)?, id, input.into())
             .await
             .gql()?;
         Ok(PatientPayload {
@@ -181,7 +180,7 @@ impl MasterDataMutation {
         input: AddCoverageInput,
     ) -> Result<CoveragePayload> {
         let patient_id = decode(&patient_id, NodeType::Patient, "patientId").gql()?;
-        let row = registration::add_coverage(request(ctx)?, patient_id, input.into())
+        let row = coverage::add_coverage(request(ctx)?, patient_id, input.into())
             .await
             .gql()?;
         Ok(CoveragePayload {
@@ -197,7 +196,7 @@ impl MasterDataMutation {
         input: UpdateCoverageInput,
     ) -> Result<CoveragePayload> {
         let id = decode(&id, NodeType::Coverage, "id").gql()?;
-        let row = registration::update_coverage(request(ctx)?, id, input.into())
+        let row = coverage::update_coverage(request(ctx)?, id, input.into())
             .await
             .gql()?;
         Ok(CoveragePayload {

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use portal_services::result_links;
+use portal_services::walk_in;
 
 use crate::context::{app, request};
 use crate::error::GqlResult;
@@ -35,7 +35,7 @@ impl WalkInMutation {
     ) -> Result<SendResultLinkPayload> {
         let result_id = decode(&result_id, NodeType::TestResult, "resultId").gql()?;
         let app = app(ctx)?;
-        let sent = result_links::send(request(ctx)?, result_id, channel.into(), &app.public_url)
+        let sent = walk_in::send(request(ctx)?, result_id, channel.into(), &app.public_url)
             .await
             .gql()?;
         Ok(SendResultLinkPayload {

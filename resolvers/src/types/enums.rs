@@ -121,7 +121,7 @@ pub enum ResultLinkChannel {
     Email,
 }
 
-impl From<ResultLinkChannel> for portal_services::result_links::LinkChannel {
+impl From<ResultLinkChannel> for portal_services::walk_in::LinkChannel {
     fn from(channel: ResultLinkChannel) -> Self {
         match channel {
             ResultLinkChannel::Sms => Self::Sms,
@@ -139,7 +139,7 @@ pub enum NotificationChannel {
     None,
 }
 
-impl From<NotificationChannel> for portal_services::preferences::Channel {
+impl From<NotificationChannel> for portal_services::account::preferences::Channel {
     fn from(channel: NotificationChannel) -> Self {
         match channel {
             NotificationChannel::Email => Self::Email,

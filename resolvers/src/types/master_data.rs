@@ -4,11 +4,12 @@
 
 use async_graphql::{InputObject, MaybeUndefined};
 use chrono::NaiveDate;
-use portal_services::catalog_admin::{AnalyteInput as ServiceAnalyte, CatalogTestPatch};
-use portal_services::claims::ClaimPatch;
-use portal_services::directory::{ClinicianPatch, FacilityPatch};
+use portal_services::catalog::admin::{AnalyteInput as ServiceAnalyte, CatalogTestPatch};
+use portal_services::coverage::claims::ClaimPatch;
+use portal_services::coverage::registration::{CoveragePatch, CoverageRecord};
+use portal_services::directory::admin::{ClinicianPatch, FacilityPatch};
 use portal_services::master::{Patch, blank_clears};
-use portal_services::registration::{CoveragePatch, CoverageRecord, PatientPatch};
+use portal_services::patients::registration::PatientPatch;
 
 use super::enums::{ClaimStatus, CodeSystem, CoverageStatus, TestCategory, ValueType};
 

@@ -5,7 +5,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_core::access::{PatientAccess, Relation};
 use portal_entities::patient;
-use portal_services::{account, appointments, coverage, orders, patients, results};
+use portal_services::results::orders;
+use portal_services::{account, appointments, coverage, patients, proxy, results};
 
 use super::account::{NotificationPreferences, ProxyGrant};
 use super::coverage::{Claim, Coverage};
@@ -289,7 +290,7 @@ impl Patient {
         after: Option<String>,
     ) -> Result<Connection<String, ProxyGrant>> {
         let page = page(ctx, first, after)?;
-        let (_, rows) = account::proxy_grants(request(ctx)?, &self.access, &page)
+        let (_, rows) = proxy::grants(request(ctx)?, &self.access, &page)
             .await
             .gql()?;
         Ok(connection(rows, ProxyGrant))

@@ -4,7 +4,8 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object, Result};
 use portal_core::identity::Viewer as AuthViewer;
 use portal_entities::tenant;
-use portal_services::{ServiceError, patient_search, patients};
+use portal_services::patients::search as patient_search;
+use portal_services::{ServiceError, patients};
 use sea_orm::EntityTrait;
 
 use super::enums::Role;

@@ -3,7 +3,7 @@
 use async_graphql::{ID, Object};
 use chrono::{DateTime, Utc};
 use portal_entities::ResultStatus as DbStatus;
-use portal_services::result_links::OpenedResult;
+use portal_services::walk_in::OpenedResult;
 
 use super::catalog::TestCatalogItem;
 use super::enums::{ResultStatus, TestCategory};

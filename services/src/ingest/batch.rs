@@ -15,10 +15,11 @@ use portal_core::context::{RequestContext, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::audit_event;
 use sea_orm::DbErr;
+use tracing::instrument;
 
-use super::store::{InTxn, add_one, after_race, precheck, store_in};
+use super::store::{CREATE, InTxn, add_one, after_race, precheck, require_writer, store_in};
 use super::validate::Known;
-use super::{NewResult, Stored};
+use super::{MAX_BATCH, NewResult, Stored};
 
 /// Most items in one shared transaction: a larger batch takes several, so no transaction
 /// holds its locks (on SQLite the database's one write lock) for a whole 500-result batch.
@@ -31,8 +32,25 @@ struct Item {
     at: String,
 }
 
+/// Stores a batch (see the module documentation): each result stands or falls alone. Inputs that already
+/// failed to convert keep their error. Returns one outcome per input, in order.
+#[instrument(skip(ctx, inputs), fields(request_id = %ctx.request_id, count = inputs.len()))]
+pub async fn add_results(
+    ctx: &RequestContext,
+    inputs: Vec<ServiceResult<NewResult>>,
+) -> ServiceResult<Vec<ServiceResult<Stored>>> {
+    require_writer(ctx, CREATE)?;
+    if inputs.is_empty() || inputs.len() > MAX_BATCH {
+        return Err(ServiceError::bad_input(
+            "inputs",
+            format!("send between 1 and {MAX_BATCH} results"),
+        ));
+    }
+    Ok(store(ctx, inputs).await)
+}
+
 /// Stores the batch (see the module documentation); one outcome per input, in order.
-pub(super) async fn store(
+async fn store(
     ctx: &RequestContext,
     inputs: Vec<ServiceResult<NewResult>>,
 ) -> Vec<ServiceResult<Stored>> {
@@ -151,7 +169,7 @@ async fn lost(ctx: &RequestContext, rows: Vec<audit_event::Model>) {
     let rows: Vec<_> = rows
         .into_iter()
         .map(|mut row| {
-            if row.action == super::store::CREATE.action && row.entity_id.is_some() {
+            if row.action == CREATE.action && row.entity_id.is_some() {
                 row.outcome = Outcome::Failed;
                 row.reason = Some("commit failed".into());
             }

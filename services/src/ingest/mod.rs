@@ -1,10 +1,14 @@
 //! Adding and correcting results (laboratories, clinicians, staff): validation, the stored
-//! result, its outbox event and notifications, all in one transaction.
+//! result, its outbox event and notifications, all in one transaction, with the
+//! interpretation flag of a value sent without one (`interpretation`) and the public-health
+//! report of a reportable result (`public_health`).
 
 mod batch;
 mod events;
 mod idempotency;
+pub mod interpretation;
 mod orders;
+mod public_health;
 mod store;
 mod validate;
 mod write;
@@ -16,8 +20,9 @@ use portal_entities::{
 use serde::Serialize;
 use uuid::Uuid;
 
+pub use batch::add_results;
 pub use orders::{OrderNumbers, cancel_order, current_result, find_order};
-pub use store::{add_result, add_results, correct_result, mark_entered_in_error};
+pub use store::{add_result, correct_result, mark_entered_in_error};
 
 /// Most results one `addTestResults` call takes.
 pub const MAX_BATCH: usize = 500;

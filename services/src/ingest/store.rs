@@ -1,4 +1,5 @@
-//! The write paths: add one result, a batch, a correction, an "entered in error".
+//! The write paths: add one result, a correction, an "entered in error", and the steps of
+//! one result that a batch (`batch`) runs for each of its items.
 
 use chrono::SubsecRound;
 use portal_entities::{
@@ -17,8 +18,7 @@ use super::events::Reach;
 use super::validate::Known;
 use super::write::Writes;
 use super::{
-    Correction, MAX_BATCH, NewImagingReport, NewResult, OrderRef, Stored, events, idempotency,
-    validate,
+    Correction, NewImagingReport, NewResult, OrderRef, Stored, events, idempotency, validate,
 };
 use portal_core::access::{self, Access, Scope};
 use portal_core::audit::{AuditRecord, Outcome};
@@ -48,23 +48,6 @@ pub(super) fn require_writer(ctx: &RequestContext, what: Access) -> ServiceResul
 #[instrument(skip(ctx, input), fields(request_id = %ctx.request_id))]
 pub async fn add_result(ctx: &RequestContext, input: NewResult) -> ServiceResult<Stored> {
     add_one(ctx, input, "input").await
-}
-
-/// Stores a batch (see `batch`): each result stands or falls alone. Inputs that already
-/// failed to convert keep their error. Returns one outcome per input, in order.
-#[instrument(skip(ctx, inputs), fields(request_id = %ctx.request_id, count = inputs.len()))]
-pub async fn add_results(
-    ctx: &RequestContext,
-    inputs: Vec<ServiceResult<NewResult>>,
-) -> ServiceResult<Vec<ServiceResult<Stored>>> {
-    require_writer(ctx, CREATE)?;
-    if inputs.is_empty() || inputs.len() > MAX_BATCH {
-        return Err(ServiceError::bad_input(
-            "inputs",
-            format!("send between 1 and {MAX_BATCH} results"),
-        ));
-    }
-    Ok(super::batch::store(ctx, inputs).await)
 }
 
 /// One result in a transaction of its own.
@@ -396,7 +379,7 @@ fn result_rows(
         .into_active_model()]);
     }
     let (event_id, notifications) = events::record(writes, &result, patient, reach, test.sensitive);
-    writes.insert(crate::public_health::queue_row(&result, test));
+    writes.insert(super::public_health::queue_row(&result, test));
     Stored {
         result,
         event_id,

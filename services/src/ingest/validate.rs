@@ -17,8 +17,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::events::Reach;
+use super::interpretation::interpret;
 use super::{ExternalOrder, NewImagingReport, NewObservation, NewResult, OrderRef, is_reportable};
-use crate::interpretation::interpret;
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_core::policy::default_preferences;
 

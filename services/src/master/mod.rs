@@ -1,7 +1,9 @@
-//! What every master-data write shares (registration, directory, catalog, claims): who may
-//! write, how a field is patched, how it is validated, and duplicate keys as CONFLICT.
+//! What every master-data write shares (patient and coverage registration, directory,
+//! catalog, claims): who may write, how a field is patched, how it is validated, duplicate
+//! keys as CONFLICT, and the one update sequence (`update`).
 
 pub mod fields;
+pub mod update;
 
 use chrono::{DateTime, Utc};
 use portal_core::access::Access;
@@ -28,6 +30,11 @@ pub fn blank_clears(value: Option<String>) -> Patch<String> {
         let v = v.trim();
         (!v.is_empty()).then(|| v.to_owned())
     })
+}
+
+/// The text a patch sets, if it sets one.
+pub fn given(value: &Patch<String>) -> Option<&str> {
+    value.as_ref().and_then(|v| v.as_deref())
 }
 
 /// Applies a patch to an optional field.

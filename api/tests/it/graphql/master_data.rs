@@ -579,7 +579,9 @@ async fn the_registration_service_upserts_by_mrn_and_coverage_by_payer_and_membe
     backend: Backend,
 ) {
     use portal_core::context::{Origin, RequestContext, Shape};
-    use portal_services::registration::{self, Address, Change, CoverageRecord, Demographics};
+    use portal_services::coverage::registration::{self as coverage, CoverageRecord};
+    use portal_services::master::Change;
+    use portal_services::patients::registration::{self, Address, Demographics};
     let app = TestApp::init(backend).await;
     let w = app.world().await;
     let lab = app.as_lab(w.tenant_a).viewer().await;
@@ -634,7 +636,7 @@ async fn the_registration_service_upserts_by_mrn_and_coverage_by_payer_and_membe
     let mut coverage_changes = Vec::new();
     for plan in ["PPO", "PPO", "HMO"] {
         let request = ctx();
-        let (_, change) = registration::upsert_coverage(&request, ids[0], record(plan))
+        let (_, change) = coverage::upsert_coverage(&request, ids[0], record(plan))
             .await
             .expect("coverage");
         request.finish().await.expect("finish");
@@ -728,7 +730,7 @@ async fn master_data_changes_are_never_served_stale_from_the_read_cache(backend:
     let lab = app.as_lab(w.tenant_a).viewer().await;
     let origin = Origin::new(Some(lab), Uuid::now_v7().to_string(), None);
     let ctx = RequestContext::new(&app.db, Shape::Statements, origin);
-    let demographics = portal_services::registration::Demographics {
+    let demographics = portal_services::patients::registration::Demographics {
         mrn: "ADT-9".into(),
         given_name: "Hl7".into(),
         family_name: "Patient".into(),
@@ -741,7 +743,7 @@ async fn master_data_changes_are_never_served_stale_from_the_read_cache(backend:
         email: None,
         language: None,
     };
-    portal_services::registration::register(&ctx, demographics)
+    portal_services::patients::registration::register(&ctx, demographics)
         .await
         .expect("register");
     ctx.finish().await.expect("finish");
@@ -836,7 +838,7 @@ async fn the_directory_lists_only_the_organisations_facilities_and_clinicians(ba
 /// plan shows which index the query's shape can use at all).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_patient_search_can_use_an_index_on_postgres() {
-    use portal_services::patient_search::{PatientSearch, matching};
+    use portal_services::patients::search::{PatientSearch, matching};
     use sea_orm::{
         ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
         QueryTrait, Statement, TransactionTrait,

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use portal_entities::{AuditOutcome, NotificationStatus, notification, patient, result_link};
-use portal_services::result_links::token_hash;
+use portal_services::walk_in::token_hash;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder,

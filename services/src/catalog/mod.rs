@@ -1,4 +1,7 @@
-//! The test catalog (master data): searchable by code or name, no patient data.
+//! The test catalog (master data, no patient data): searching it by code or name here,
+//! keeping it in `admin`.
+
+pub mod admin;
 
 use portal_entities::test_catalog;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};

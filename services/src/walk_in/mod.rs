@@ -1,5 +1,8 @@
 //! Walk-in result links: a secret link sent by SMS or email that opens one released result after
-//! the holder proves the patient's birth date. Only the token's SHA-256 is stored.
+//! the holder proves the patient's birth date. Only the token's SHA-256 is stored; attempts
+//! are limited per client address (`rate_limit`).
+
+pub mod rate_limit;
 
 use std::time::Instant;
 
@@ -21,8 +24,8 @@ use subtle::ConstantTimeEq;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::rate_limit::AttemptLimiter;
 use crate::results::{self, Visibility};
+use crate::walk_in::rate_limit::AttemptLimiter;
 use portal_core::access::{self, Access};
 use portal_core::audit::{AuditRecord, Outcome};
 use portal_core::context::RequestContext;

@@ -2,18 +2,18 @@
 //! ranges, the sensitivity flag and the public-health `reportable` flag. Staff and admins;
 //! the code is unique within the organisation. Reading the catalog is `catalog`.
 
+use chrono::{DateTime, Utc};
 use portal_core::access::Access;
 use portal_core::context::{RequestContext, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::{CodeSystem, TestCategory, ValueType, catalog_analyte, test_catalog};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::master::fields::{self, MAX_TEXT};
-use crate::master::{self, Change, MAINTAINERS, Patch, patch, set};
+use crate::master::update::{self, Kept, Owner, Update};
+use crate::master::{self, Change, MAINTAINERS, Patch, given, patch, set};
 
 const CREATE: Access = Access::write("catalog_test.create", "TestCatalogItem");
 const UPDATE: Access = Access::write("catalog_test.update", "TestCatalogItem");
@@ -52,10 +52,25 @@ pub struct CatalogTestPatch {
     pub analytes: Option<Vec<AnalyteInput>>,
 }
 
-impl CatalogTestPatch {
+impl Kept for CatalogTestPatch {
+    type Row = test_catalog::Model;
+    type Entity = test_catalog::Entity;
+    type Active = test_catalog::ActiveModel;
+    const NAME: &'static str = "catalog test";
+    const OWNER: Owner = Owner::Organisation;
+    const DUPLICATE: Option<&'static str> = Some(DUPLICATE_CODE);
+
+    fn tenant_column() -> test_catalog::Column {
+        test_catalog::Column::TenantId
+    }
+
+    fn touch(row: &mut test_catalog::Model, at: DateTime<Utc>) {
+        row.updated_at = Some(at);
+    }
+
     /// Checks every given field (an import checks a whole file before writing any of it);
     /// field paths are those of the GraphQL input (`input.analytes[2].code`).
-    pub fn validated(mut self) -> ServiceResult<Self> {
+    fn validated(mut self) -> ServiceResult<Self> {
         if let Some(name) = &self.display_name {
             self.display_name = Some(fields::required("input.displayName", name, MAX_TEXT)?);
         }
@@ -67,7 +82,7 @@ impl CatalogTestPatch {
             ("input.unit", &self.unit),
             ("input.referenceText", &self.reference_text),
         ] {
-            fields::optional(field, value.as_ref().and_then(|v| v.as_deref()), MAX_TEXT)?;
+            fields::optional(field, given(value), MAX_TEXT)?;
         }
         if let (Some(code), Some(CodeSystem::Loinc)) = (&self.code, self.code_system) {
             fields::loinc("input.code", code)?;
@@ -102,6 +117,47 @@ impl CatalogTestPatch {
         Ok(t)
     }
 
+    async fn key_taken(
+        &self,
+        work: &Writing<'_>,
+        current: &test_catalog::Model,
+    ) -> ServiceResult<bool> {
+        Ok(match self.code.as_deref().filter(|c| *c != current.code) {
+            Some(code) => by_code(work, current.tenant_id, code).await?.is_some(),
+            None => false,
+        })
+    }
+
+    /// A given analyte list different from the stored one replaces it as a whole.
+    async fn children_change(
+        &self,
+        work: &Writing<'_>,
+        current: &test_catalog::Model,
+    ) -> ServiceResult<bool> {
+        Ok(match &self.analytes {
+            Some(wanted) => analytes_of(work, current.id).await? != *wanted,
+            None => false,
+        })
+    }
+
+    async fn save_children(
+        &self,
+        work: &Writing<'_>,
+        saved: &test_catalog::Model,
+    ) -> ServiceResult<()> {
+        let Some(wanted) = &self.analytes else {
+            return Ok(());
+        };
+        catalog_analyte::Entity::delete_many()
+            .filter(catalog_analyte::Column::TenantId.eq(saved.tenant_id))
+            .filter(catalog_analyte::Column::TestId.eq(saved.id))
+            .exec(work.txn())
+            .await?;
+        insert_analytes(work, saved, wanted).await
+    }
+}
+
+impl CatalogTestPatch {
     fn new_test(&self, tenant_id: Uuid) -> ServiceResult<test_catalog::Model> {
         let missing = |field: &str| ServiceError::bad_input(field, "is required");
         let blank = test_catalog::Model {
@@ -191,25 +247,9 @@ pub async fn update(
     test_id: Uuid,
     input: CatalogTestPatch,
 ) -> ServiceResult<test_catalog::Model> {
-    let what = UPDATE.entity(test_id);
-    let tenant_id = master::require(ctx, MAINTAINERS, what, None)?;
-    let fail = |e| ctx.failed(what, None, e);
-    let input = input.validated().map_err(fail)?;
-    let work = ctx.begin_write().await?;
-    let current = test_catalog::Entity::find_by_id(test_id)
-        .filter(test_catalog::Column::TenantId.eq(tenant_id))
-        .one(work.txn())
-        .await?
-        .ok_or(ServiceError::NotFound("catalog test"))?;
-    if let Some(code) = input.code.as_deref().filter(|c| *c != current.code)
-        && by_code(&work, tenant_id, code).await?.is_some()
-    {
-        return Err(fail(ServiceError::Conflict(DUPLICATE_CODE.into())));
-    }
-    let (row, change) = save(&work, &current, &input).await.map_err(fail)?;
-    work.commit().await?;
-    master::done(ctx, what, None, change);
-    Ok(row)
+    Update::new(MAINTAINERS, UPDATE, test_id)
+        .run(ctx, input)
+        .await
 }
 
 /// Creates the test (matched by code within the tenant) or brings it to `input`, inside the
@@ -226,7 +266,7 @@ pub async fn upsert_in(
         .clone()
         .ok_or_else(|| ServiceError::bad_input("input.code", "is required"))?;
     let (row, change) = match by_code(work, tenant_id, &code).await? {
-        Some(current) => save(work, &current, &input).await?,
+        Some(current) => update::save(work, &current, &input).await?,
         None => {
             let row = input.new_test(tenant_id)?;
             insert(work, &row, input.analytes.as_deref().unwrap_or_default()).await?;
@@ -294,39 +334,6 @@ async fn insert_analytes(
         .exec_without_returning(work.txn())
         .await?;
     Ok(())
-}
-
-/// Writes what the patch changes: the test row (then `updated_at` moves) and, when a
-/// different analyte list is given, the analytes (replaced as a whole).
-async fn save(
-    work: &Writing<'_>,
-    current: &test_catalog::Model,
-    input: &CatalogTestPatch,
-) -> ServiceResult<(test_catalog::Model, Change)> {
-    let mut next = input.applied(current)?;
-    let analytes_change = match &input.analytes {
-        Some(wanted) => analytes_of(work, current.id).await? != *wanted,
-        None => false,
-    };
-    if next == *current && !analytes_change {
-        return Ok((next, Change::Unchanged));
-    }
-    next.updated_at = Some(master::now());
-    next.clone()
-        .into_active_model()
-        .reset_all()
-        .update(work.txn())
-        .await
-        .map_err(|e| master::conflict_on_duplicate(e, DUPLICATE_CODE))?;
-    if let (true, Some(wanted)) = (analytes_change, &input.analytes) {
-        catalog_analyte::Entity::delete_many()
-            .filter(catalog_analyte::Column::TenantId.eq(current.tenant_id))
-            .filter(catalog_analyte::Column::TestId.eq(current.id))
-            .exec(work.txn())
-            .await?;
-        insert_analytes(work, &next, wanted).await?;
-    }
-    Ok((next, Change::Updated))
 }
 
 async fn analytes_of(work: &Writing<'_>, test_id: Uuid) -> ServiceResult<Vec<AnalyteInput>> {

@@ -1,18 +1,18 @@
-//! Coverage registration: a patient's payer plans, matched by payer and member id (HL7 IN1,
-//! `addCoverage`, `updateCoverage`).
+//! Coverage registration: a patient's payer plans, matched by payer and member id within the
+//! patient (HL7 IN1, `addCoverage`, `updateCoverage`).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use portal_core::access::Access;
 use portal_core::context::{RequestContext, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::{CoverageStatus, coverage};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::{Change, given};
 use crate::master::fields::{self, MAX_TEXT};
-use crate::master::{self, Patch, REGISTRARS, blank_clears, patch, set};
+use crate::master::update::{self, Kept, Owner, Update};
+use crate::master::{self, Change, Patch, REGISTRARS, blank_clears, given, patch, set};
 
 const UPSERT_COVERAGE: Access = Access::write("coverage.upsert", "Coverage");
 const ADD_COVERAGE: Access = Access::write("coverage.create", "Coverage");
@@ -61,7 +61,26 @@ impl From<CoverageRecord> for CoveragePatch {
     }
 }
 
-impl CoveragePatch {
+impl Kept for CoveragePatch {
+    type Row = coverage::Model;
+    type Entity = coverage::Entity;
+    type Active = coverage::ActiveModel;
+    const NAME: &'static str = "coverage";
+    const OWNER: Owner = Owner::Patient;
+    const DUPLICATE: Option<&'static str> = Some(DUPLICATE_COVERAGE);
+
+    fn tenant_column() -> coverage::Column {
+        coverage::Column::TenantId
+    }
+
+    fn patient_of(row: &coverage::Model) -> Option<Uuid> {
+        Some(row.patient_id)
+    }
+
+    fn touch(row: &mut coverage::Model, at: DateTime<Utc>) {
+        row.updated_at = Some(at);
+    }
+
     fn validated(mut self) -> ServiceResult<Self> {
         if let Some(id) = given(&self.payer_id) {
             self.payer_id = Some(Some(fields::identifier("input.payerId", id)?));
@@ -102,6 +121,25 @@ impl CoveragePatch {
         Ok(c)
     }
 
+    /// The changed coverage must not take the payer and member id of another of the
+    /// patient's (a change that does not apply is refused when it is applied).
+    async fn key_taken(
+        &self,
+        work: &Writing<'_>,
+        current: &coverage::Model,
+    ) -> ServiceResult<bool> {
+        let Ok(next) = self.applied(current) else {
+            return Ok(false);
+        };
+        Ok(
+            matching_coverage(work, current.patient_id, &Key::stored(&next))
+                .await?
+                .is_some_and(|other| other.id != current.id),
+        )
+    }
+}
+
+impl CoveragePatch {
     fn new_coverage(&self, tenant_id: Uuid, patient_id: Uuid) -> ServiceResult<coverage::Model> {
         let missing = |field: &str| ServiceError::bad_input(field, "is required");
         let now = master::now();
@@ -144,7 +182,7 @@ pub async fn upsert_coverage(
     crate::patients::in_tenant(work.txn(), tenant_id, patient_id).await?;
     crate::patients::lock(work.txn(), tenant_id, patient_id).await?;
     let (row, change) = match matching_coverage(&work, patient_id, &Key::of(&patch)).await? {
-        Some(current) => save_coverage(&work, &current, &patch).await.map_err(fail)?,
+        Some(current) => update::save(&work, &current, &patch).await.map_err(fail)?,
         None => {
             let row = patch.new_coverage(tenant_id, patient_id).map_err(fail)?;
             insert_coverage(&work, &row).await?;
@@ -199,28 +237,9 @@ pub async fn update_coverage(
     coverage_id: Uuid,
     patch: CoveragePatch,
 ) -> ServiceResult<coverage::Model> {
-    let what = UPDATE_COVERAGE.entity(coverage_id);
-    let tenant_id = master::require(ctx, REGISTRARS, what, None)?;
-    let work = ctx.begin_write().await?;
-    let current = coverage::Entity::find_by_id(coverage_id)
-        .filter(coverage::Column::TenantId.eq(tenant_id))
-        .one(work.txn())
-        .await?
-        .ok_or(ServiceError::NotFound("coverage"))?;
-    let patient_id = current.patient_id;
-    let fail = |e| ctx.failed(what, Some(patient_id), e);
-    let patch = patch.validated().map_err(fail)?;
-    let next = patch.applied(&current).map_err(fail)?;
-    if matching_coverage(&work, patient_id, &Key::stored(&next))
-        .await?
-        .is_some_and(|other| other.id != coverage_id)
-    {
-        return Err(fail(ServiceError::Conflict(DUPLICATE_COVERAGE.into())));
-    }
-    let (row, change) = save_coverage(&work, &current, &patch).await.map_err(fail)?;
-    master::done(ctx, what, Some(patient_id), change);
-    work.commit().await?;
-    Ok(row)
+    Update::new(REGISTRARS, UPDATE_COVERAGE, coverage_id)
+        .run(ctx, patch)
+        .await
 }
 
 /// What identifies a coverage of a patient: the member id with the payer.
@@ -278,22 +297,4 @@ async fn insert_coverage(work: &Writing<'_>, row: &coverage::Model) -> ServiceRe
         .exec_without_returning(work.txn())
         .await?;
     Ok(())
-}
-
-async fn save_coverage(
-    work: &Writing<'_>,
-    current: &coverage::Model,
-    patch: &CoveragePatch,
-) -> ServiceResult<(coverage::Model, Change)> {
-    let mut next = patch.applied(current)?;
-    if next == *current {
-        return Ok((next, Change::Unchanged));
-    }
-    next.updated_at = Some(master::now());
-    next.clone()
-        .into_active_model()
-        .reset_all()
-        .update(work.txn())
-        .await?;
-    Ok((next, Change::Updated))
 }

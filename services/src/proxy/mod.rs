@@ -1,20 +1,25 @@
-//! Granting and revoking proxy access: a patient lets a parent or carer see parts of the record.
+//! Proxy access: a patient lets a parent or carer see parts of the record. Granting and
+//! revoking it, and the list of grants a patient has given.
 
 use chrono::{DateTime, Utc};
 use portal_entities::proxy_grant;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, Order, QueryFilter,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::live::{PROXY_GRANTED, PROXY_REVOKED};
 use crate::patients;
-use portal_core::access::{self, Access, Scope};
+use portal_core::access::{self, Access, PatientAccess, Scope};
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::pagination::{KeyKind, Keyset, Page, PageRequest, PatientList};
 use portal_messaging::outbox::{self, NewEvent};
 
 const GRANT: Access = Access::write("proxy_grant.create", "ProxyGrant");
 const REVOKE: Access = Access::write("proxy_grant.revoke", "ProxyGrant");
+const GRANTS: Access = Access::read("proxy_grants.list", "ProxyGrant");
 
 /// Scopes a proxy may be given; PROFILE comes with any grant and ACCOUNT never does.
 pub const GRANTABLE: [Scope; 3] = [Scope::Results, Scope::Appointments, Scope::Coverage];
@@ -205,4 +210,31 @@ fn grant_event<'a>(event_type: &'a str, row: &proxy_grant::Model) -> NewEvent<'a
             "scopes": row.scopes,
         }),
     }
+}
+
+/// The proxy grants a patient has given, newest first, including expired and revoked ones.
+#[instrument(skip(ctx, parent, page), fields(request_id = %ctx.request_id))]
+pub async fn grants(
+    ctx: &RequestContext,
+    parent: &PatientAccess,
+    page: &PageRequest,
+) -> ServiceResult<(PatientAccess, Page<proxy_grant::Model>)> {
+    let access = access::confirm(ctx, parent, Scope::Account, GRANTS)?;
+    let list = PatientList {
+        tenant: proxy_grant::Column::TenantId,
+        patient: proxy_grant::Column::PatientId,
+        sort: Keyset {
+            key: proxy_grant::Column::CreatedAt,
+            id: proxy_grant::Column::Id,
+            kind: KeyKind::Time,
+            order: Order::Desc,
+        },
+    };
+    let grants = list
+        .fetch(ctx.db(), &access, proxy_grant::Entity::find(), page)
+        .await?;
+    for grant in &grants.items {
+        access::note_grant_bounds(ctx, grant);
+    }
+    Ok((access, grants))
 }

@@ -1,28 +1,26 @@
-//! Registering patients and their coverage (SPEC §7 master data): by staff mutations, CSV
-//! import and HL7 ADT, all through these functions. A patient is matched by MRN within the
-//! viewer's tenant; a coverage by payer and member id within the patient.
+//! Registering patients (SPEC §7 master data): by staff mutations, CSV import and HL7 ADT,
+//! all through these functions. A patient is matched by MRN within the viewer's tenant; their
+//! coverage is registered in `coverage::registration`.
 //!
 //! Optional fields follow one rule everywhere: `None` leaves the stored value alone, a blank
 //! string clears it, anything else replaces it (HL7 `""` and an empty CSV cell are blank).
 
 mod batch;
-mod coverage;
 
 pub use batch::{BatchFailure, register_all_in};
-pub use coverage::{CoveragePatch, CoverageRecord, add_coverage, update_coverage, upsert_coverage};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use portal_core::access::{self, Access, PatientAccess, Scope};
 use portal_core::context::{RequestContext, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::patient;
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+use sea_orm::{EntityTrait, IntoActiveModel};
 use tracing::instrument;
 use uuid::Uuid;
 
-pub use crate::master::Change;
 use crate::master::fields::{self, MAX_TEXT};
-use crate::master::{self, Patch, REGISTRARS, blank_clears, patch, set};
+use crate::master::update::{self, Kept, Owner, Update};
+use crate::master::{self, Change, Patch, REGISTRARS, blank_clears, given, patch, set};
 
 const REGISTER: Access = Access::write("patient.register", "Patient");
 const CREATE: Access = Access::write("patient.create", "Patient");
@@ -113,10 +111,29 @@ impl From<Demographics> for PatientPatch {
     }
 }
 
-impl PatientPatch {
+impl Kept for PatientPatch {
+    type Row = patient::Model;
+    type Entity = patient::Entity;
+    type Active = patient::ActiveModel;
+    const NAME: &'static str = "patient";
+    const OWNER: Owner = Owner::Itself;
+    const DUPLICATE: Option<&'static str> = Some(DUPLICATE_MRN);
+
+    fn tenant_column() -> patient::Column {
+        patient::Column::TenantId
+    }
+
+    fn patient_of(row: &patient::Model) -> Option<Uuid> {
+        Some(row.id)
+    }
+
+    fn touch(row: &mut patient::Model, at: DateTime<Utc>) {
+        row.updated_at = Some(at);
+    }
+
     /// Checks every given field and brings codes to their listed form; field paths are those
     /// of the GraphQL input (`input.address.postalCode`).
-    pub fn validated(mut self) -> ServiceResult<Self> {
+    fn validated(mut self) -> ServiceResult<Self> {
         if let Some(mrn) = &self.mrn {
             self.mrn = Some(fields::identifier("input.mrn", mrn)?);
         }
@@ -160,7 +177,7 @@ impl PatientPatch {
     }
 
     /// The patient with this patch applied.
-    fn applied(&self, current: &patient::Model) -> patient::Model {
+    fn applied(&self, current: &patient::Model) -> ServiceResult<patient::Model> {
         let mut p = current.clone();
         set(&mut p.mrn, self.mrn.clone());
         set(&mut p.given_name, self.given_name.clone());
@@ -179,9 +196,18 @@ impl PatientPatch {
         patch(&mut p.phone, self.phone.clone());
         patch(&mut p.email, self.email.clone());
         patch(&mut p.language, self.language.clone());
-        p
+        Ok(p)
     }
 
+    async fn key_taken(&self, work: &Writing<'_>, current: &patient::Model) -> ServiceResult<bool> {
+        Ok(match self.mrn.as_deref().filter(|m| *m != current.mrn) {
+            Some(mrn) => by_mrn(work, current.tenant_id, mrn).await?.is_some(),
+            None => false,
+        })
+    }
+}
+
+impl PatientPatch {
     /// A new patient of `tenant_id`; MRN, names and birth date are required.
     fn new_patient(&self, tenant_id: Uuid) -> ServiceResult<patient::Model> {
         let missing = |field: &str| ServiceError::bad_input(field, "is required");
@@ -215,12 +241,8 @@ impl PatientPatch {
             language: None,
             updated_at: None,
         };
-        Ok(self.applied(&blank))
+        self.applied(&blank)
     }
-}
-
-pub(crate) fn given(value: &Patch<String>) -> Option<&str> {
-    value.as_ref().and_then(|v| v.as_deref())
 }
 
 fn coded(value: &mut Patch<String>, field: &str, codes: &[&str]) -> ServiceResult<()> {
@@ -266,7 +288,7 @@ pub async fn register_in(
         .ok_or_else(|| ServiceError::bad_input("input.mrn", "is required"))?;
     let existing = by_mrn(work, tenant_id, mrn).await?;
     let (row, change) = match existing {
-        Some(current) => save_changes(work, &current, patch).await?,
+        Some(current) => update::save(work, &current, patch).await?,
         None => {
             let row = patch
                 .new_patient(tenant_id)
@@ -310,17 +332,9 @@ pub async fn update(
     patch: PatientPatch,
 ) -> ServiceResult<(PatientAccess, patient::Model)> {
     let what = UPDATE.entity(patient_id);
-    let tenant_id = master::require(ctx, REGISTRARS, what, Some(patient_id))?;
-    let fail = |e| ctx.failed(what, Some(patient_id), e);
-    let patch = patch.validated().map_err(fail)?;
-    let work = ctx.begin_write().await?;
-    let current = crate::patients::in_tenant(work.txn(), tenant_id, patient_id).await?;
-    if let Some(mrn) = patch.mrn.as_deref().filter(|m| *m != current.mrn)
-        && by_mrn(&work, tenant_id, mrn).await?.is_some()
-    {
-        return Err(fail(ServiceError::Conflict(DUPLICATE_MRN.into())));
-    }
-    let (row, _) = save_changes(&work, &current, &patch).await.map_err(fail)?;
+    let (work, row, _) = Update::new(REGISTRARS, UPDATE, patient_id)
+        .saved(ctx, patch)
+        .await?;
     let access = access::authorize(&work, patient_id, Scope::Profile, what).await?;
     work.commit().await?;
     Ok((access, row))
@@ -340,25 +354,4 @@ async fn insert(work: &Writing<'_>, row: &patient::Model) -> ServiceResult<()> {
         .await
         .map_err(|e| master::conflict_on_duplicate(e, DUPLICATE_MRN))?;
     Ok(())
-}
-
-/// Writes the patch when it changes anything (then `updated_at` moves); an identical patch
-/// writes nothing.
-async fn save_changes(
-    work: &Writing<'_>,
-    current: &patient::Model,
-    patch: &PatientPatch,
-) -> ServiceResult<(patient::Model, Change)> {
-    let mut next = patch.applied(current);
-    if next == *current {
-        return Ok((next, Change::Unchanged));
-    }
-    next.updated_at = Some(master::now());
-    next.clone()
-        .into_active_model()
-        .reset_all()
-        .update(work.txn())
-        .await
-        .map_err(|e| master::conflict_on_duplicate(e, DUPLICATE_MRN))?;
-    Ok((next, Change::Updated))
 }

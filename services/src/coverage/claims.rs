@@ -1,17 +1,18 @@
 //! Recording claims and their explanation of benefits against a patient's coverage (master
-//! data kept by staff and admins); reading them is `coverage::claims`. Claim numbers are
-//! unique within the organisation.
+//! data kept by staff and admins); reading them is the function `coverage::claims`. Claim
+//! numbers are unique within the organisation.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use portal_core::access::Access;
-use portal_core::context::RequestContext;
+use portal_core::context::{RequestContext, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::{ClaimStatus, claim, coverage};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::master::fields::{self, MAX_TEXT};
+use crate::master::update::{Kept, Owner, Update};
 use crate::master::{self, Change, MAINTAINERS, set};
 
 const CREATE: Access = Access::write("claim.create", "Claim");
@@ -33,7 +34,26 @@ pub struct ClaimPatch {
     pub status: Option<ClaimStatus>,
 }
 
-impl ClaimPatch {
+impl Kept for ClaimPatch {
+    type Row = claim::Model;
+    type Entity = claim::Entity;
+    type Active = claim::ActiveModel;
+    const NAME: &'static str = "claim";
+    const OWNER: Owner = Owner::Patient;
+    const DUPLICATE: Option<&'static str> = Some(DUPLICATE_NUMBER);
+
+    fn tenant_column() -> claim::Column {
+        claim::Column::TenantId
+    }
+
+    fn patient_of(row: &claim::Model) -> Option<Uuid> {
+        Some(row.patient_id)
+    }
+
+    fn touch(row: &mut claim::Model, at: DateTime<Utc>) {
+        row.updated_at = Some(at);
+    }
+
     fn validated(mut self) -> ServiceResult<Self> {
         if let Some(number) = &self.claim_number {
             self.claim_number = Some(fields::identifier("input.claimNumber", number)?);
@@ -102,6 +122,19 @@ impl ClaimPatch {
         Ok(c)
     }
 
+    /// A change that changes something, the claim number among it, must leave the number
+    /// unique (a change that does not apply is refused when it is applied).
+    async fn key_taken(&self, work: &Writing<'_>, current: &claim::Model) -> ServiceResult<bool> {
+        let Ok(next) = self.applied(current) else {
+            return Ok(false);
+        };
+        Ok(next != *current
+            && next.claim_number != current.claim_number
+            && number_taken(work, &next).await?)
+    }
+}
+
+impl ClaimPatch {
     fn new_claim(&self, coverage: &coverage::Model) -> ServiceResult<claim::Model> {
         let missing = |field: &str| ServiceError::bad_input(field, "is required");
         let blank = claim::Model {
@@ -177,43 +210,12 @@ pub async fn update(
     claim_id: Uuid,
     input: ClaimPatch,
 ) -> ServiceResult<claim::Model> {
-    let what = UPDATE.entity(claim_id);
-    let tenant_id = master::require(ctx, MAINTAINERS, what, None)?;
-    let work = ctx.begin_write().await?;
-    let current = claim::Entity::find_by_id(claim_id)
-        .filter(claim::Column::TenantId.eq(tenant_id))
-        .one(work.txn())
-        .await?
-        .ok_or(ServiceError::NotFound("claim"))?;
-    let fail = |e| ctx.failed(what, Some(current.patient_id), e);
-    let mut next = input
-        .validated()
-        .and_then(|input| input.applied(&current))
-        .map_err(fail)?;
-    let change = if next == current {
-        Change::Unchanged
-    } else {
-        if next.claim_number != current.claim_number && number_taken(&work, &next).await? {
-            return Err(fail(ServiceError::Conflict(DUPLICATE_NUMBER.into())));
-        }
-        next.updated_at = Some(master::now());
-        next.clone()
-            .into_active_model()
-            .reset_all()
-            .update(work.txn())
-            .await
-            .map_err(|e| fail(master::conflict_on_duplicate(e, DUPLICATE_NUMBER)))?;
-        Change::Updated
-    };
-    work.commit().await?;
-    master::done(ctx, what, Some(next.patient_id), change);
-    Ok(next)
+    Update::new(MAINTAINERS, UPDATE, claim_id)
+        .run(ctx, input)
+        .await
 }
 
-async fn number_taken(
-    work: &portal_core::context::Writing<'_>,
-    row: &claim::Model,
-) -> ServiceResult<bool> {
+async fn number_taken(work: &Writing<'_>, row: &claim::Model) -> ServiceResult<bool> {
     let other = claim::Entity::find()
         .filter(claim::Column::TenantId.eq(row.tenant_id))
         .filter(claim::Column::ClaimNumber.eq(row.claim_number.as_str()))

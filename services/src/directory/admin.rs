@@ -1,17 +1,19 @@
 //! The organisation's directory (master data): facilities with their CLIA number, address
 //! and phone, and clinicians with their NPI — what orders, appointments and public-health
-//! reports name. Staff and admins keep it.
+//! reports name. Staff and admins keep it; listing it is the parent `directory`.
 
+use chrono::{DateTime, Utc};
 use portal_core::access::Access;
 use portal_core::context::{RequestContext, Writing};
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::{clinician, facility};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
 use crate::master::fields::{self, MAX_TEXT};
-use crate::master::{self, Change, MAINTAINERS, Patch, patch, set};
+use crate::master::update::{Kept, Owner, Update};
+use crate::master::{self, Change, MAINTAINERS, Patch, given, patch, set};
 
 const CREATE_FACILITY: Access = Access::write("facility.create", "Facility");
 const UPDATE_FACILITY: Access = Access::write("facility.update", "Facility");
@@ -35,7 +37,21 @@ pub struct FacilityPatch {
     pub phone: Patch<String>,
 }
 
-impl FacilityPatch {
+impl Kept for FacilityPatch {
+    type Row = facility::Model;
+    type Entity = facility::Entity;
+    type Active = facility::ActiveModel;
+    const NAME: &'static str = "facility";
+    const OWNER: Owner = Owner::Organisation;
+
+    fn tenant_column() -> facility::Column {
+        facility::Column::TenantId
+    }
+
+    fn touch(row: &mut facility::Model, at: DateTime<Utc>) {
+        row.updated_at = Some(at);
+    }
+
     fn validated(mut self) -> ServiceResult<Self> {
         if let Some(name) = &self.name {
             self.name = Some(fields::required("input.name", name, MAX_TEXT)?);
@@ -51,7 +67,7 @@ impl FacilityPatch {
             ("input.postalCode", &self.postal_code, 20),
             ("input.country", &self.country, 60),
         ] {
-            fields::optional(field, value.as_ref().and_then(|v| v.as_deref()), max)?;
+            fields::optional(field, given(value), max)?;
         }
         if let Some(Some(phone)) = &self.phone {
             fields::phone("input.phone", phone)?;
@@ -59,7 +75,7 @@ impl FacilityPatch {
         Ok(self)
     }
 
-    fn applied(&self, current: &facility::Model) -> facility::Model {
+    fn applied(&self, current: &facility::Model) -> ServiceResult<facility::Model> {
         let mut f = current.clone();
         set(&mut f.name, self.name.clone());
         patch(&mut f.clia_number, self.clia_number.clone());
@@ -69,7 +85,7 @@ impl FacilityPatch {
         patch(&mut f.postal_code, self.postal_code.clone());
         patch(&mut f.country, self.country.clone());
         patch(&mut f.phone, self.phone.clone());
-        f
+        Ok(f)
     }
 }
 
@@ -86,20 +102,22 @@ pub async fn create_facility(
         .name
         .clone()
         .ok_or_else(|| fail(ServiceError::bad_input("input.name", "is required")))?;
-    let row = input.applied(&facility::Model {
-        id: Uuid::now_v7(),
-        tenant_id,
-        name,
-        clia_number: None,
-        address: None,
-        created_at: master::now(),
-        city: None,
-        state: None,
-        postal_code: None,
-        country: None,
-        phone: None,
-        updated_at: None,
-    });
+    let row = input
+        .applied(&facility::Model {
+            id: Uuid::now_v7(),
+            tenant_id,
+            name,
+            clia_number: None,
+            address: None,
+            created_at: master::now(),
+            city: None,
+            state: None,
+            postal_code: None,
+            country: None,
+            phone: None,
+            updated_at: None,
+        })
+        .map_err(fail)?;
     let work = ctx.begin_write().await?;
     facility::Entity::insert(row.clone().into_active_model())
         .exec_without_returning(work.txn())
@@ -116,30 +134,9 @@ pub async fn update_facility(
     facility_id: Uuid,
     input: FacilityPatch,
 ) -> ServiceResult<facility::Model> {
-    let what = UPDATE_FACILITY.entity(facility_id);
-    let tenant_id = master::require(ctx, MAINTAINERS, what, None)?;
-    let input = input.validated().map_err(|e| ctx.failed(what, None, e))?;
-    let work = ctx.begin_write().await?;
-    let current = facility::Entity::find_by_id(facility_id)
-        .filter(facility::Column::TenantId.eq(tenant_id))
-        .one(work.txn())
-        .await?
-        .ok_or(ServiceError::NotFound("facility"))?;
-    let mut next = input.applied(&current);
-    let change = if next == current {
-        Change::Unchanged
-    } else {
-        next.updated_at = Some(master::now());
-        next.clone()
-            .into_active_model()
-            .reset_all()
-            .update(work.txn())
-            .await?;
-        Change::Updated
-    };
-    work.commit().await?;
-    master::done(ctx, what, None, change);
-    Ok(next)
+    Update::new(MAINTAINERS, UPDATE_FACILITY, facility_id)
+        .run(ctx, input)
+        .await
 }
 
 /// A clinician's fields (`createClinician` needs a display name).
@@ -153,7 +150,22 @@ pub struct ClinicianPatch {
     pub user_subject: Patch<String>,
 }
 
-impl ClinicianPatch {
+impl Kept for ClinicianPatch {
+    type Row = clinician::Model;
+    type Entity = clinician::Entity;
+    type Active = clinician::ActiveModel;
+    const NAME: &'static str = "clinician";
+    const OWNER: Owner = Owner::Organisation;
+    const DUPLICATE: Option<&'static str> = Some(DUPLICATE_CLINICIAN);
+
+    fn tenant_column() -> clinician::Column {
+        clinician::Column::TenantId
+    }
+
+    fn touch(row: &mut clinician::Model, at: DateTime<Utc>) {
+        row.updated_at = Some(at);
+    }
+
     fn validated(mut self) -> ServiceResult<Self> {
         if let Some(name) = &self.display_name {
             self.display_name = Some(fields::required("input.displayName", name, MAX_TEXT)?);
@@ -163,7 +175,7 @@ impl ClinicianPatch {
             ("input.familyName", &self.family_name),
             ("input.userSubject", &self.user_subject),
         ] {
-            fields::optional(field, value.as_ref().and_then(|v| v.as_deref()), MAX_TEXT)?;
+            fields::optional(field, given(value), MAX_TEXT)?;
         }
         if let Some(Some(npi)) = &self.npi {
             fields::npi("input.npi", npi)?;
@@ -171,14 +183,24 @@ impl ClinicianPatch {
         Ok(self)
     }
 
-    fn applied(&self, current: &clinician::Model) -> clinician::Model {
+    fn applied(&self, current: &clinician::Model) -> ServiceResult<clinician::Model> {
         let mut c = current.clone();
         set(&mut c.display_name, self.display_name.clone());
         patch(&mut c.given_name, self.given_name.clone());
         patch(&mut c.family_name, self.family_name.clone());
         patch(&mut c.npi, self.npi.clone());
         patch(&mut c.user_subject, self.user_subject.clone());
-        c
+        Ok(c)
+    }
+
+    /// A change that changes something must leave the NPI and login the clinician's own.
+    async fn key_taken(
+        &self,
+        work: &Writing<'_>,
+        current: &clinician::Model,
+    ) -> ServiceResult<bool> {
+        let next = self.applied(current)?;
+        Ok(next != *current && taken(work, &next).await?)
     }
 }
 
@@ -195,17 +217,19 @@ pub async fn create_clinician(
         .display_name
         .clone()
         .ok_or_else(|| fail(ServiceError::bad_input("input.displayName", "is required")))?;
-    let row = input.applied(&clinician::Model {
-        id: Uuid::now_v7(),
-        tenant_id,
-        user_subject: None,
-        display_name,
-        npi: None,
-        created_at: master::now(),
-        given_name: None,
-        family_name: None,
-        updated_at: None,
-    });
+    let row = input
+        .applied(&clinician::Model {
+            id: Uuid::now_v7(),
+            tenant_id,
+            user_subject: None,
+            display_name,
+            npi: None,
+            created_at: master::now(),
+            given_name: None,
+            family_name: None,
+            updated_at: None,
+        })
+        .map_err(fail)?;
     let work = ctx.begin_write().await?;
     if taken(&work, &row).await? {
         return Err(fail(ServiceError::Conflict(DUPLICATE_CLINICIAN.into())));
@@ -226,35 +250,9 @@ pub async fn update_clinician(
     clinician_id: Uuid,
     input: ClinicianPatch,
 ) -> ServiceResult<clinician::Model> {
-    let what = UPDATE_CLINICIAN.entity(clinician_id);
-    let tenant_id = master::require(ctx, MAINTAINERS, what, None)?;
-    let fail = |e| ctx.failed(what, None, e);
-    let input = input.validated().map_err(fail)?;
-    let work = ctx.begin_write().await?;
-    let current = clinician::Entity::find_by_id(clinician_id)
-        .filter(clinician::Column::TenantId.eq(tenant_id))
-        .one(work.txn())
-        .await?
-        .ok_or(ServiceError::NotFound("clinician"))?;
-    let mut next = input.applied(&current);
-    if next == current {
-        work.commit().await?;
-        master::done(ctx, what, None, Change::Unchanged);
-        return Ok(next);
-    }
-    if taken(&work, &next).await? {
-        return Err(fail(ServiceError::Conflict(DUPLICATE_CLINICIAN.into())));
-    }
-    next.updated_at = Some(master::now());
-    next.clone()
-        .into_active_model()
-        .reset_all()
-        .update(work.txn())
+    Update::new(MAINTAINERS, UPDATE_CLINICIAN, clinician_id)
+        .run(ctx, input)
         .await
-        .map_err(|e| fail(master::conflict_on_duplicate(e, DUPLICATE_CLINICIAN)))?;
-    work.commit().await?;
-    master::done(ctx, what, None, Change::Updated);
-    Ok(next)
 }
 
 /// Whether another clinician of the tenant has the row's NPI or user subject.

@@ -10,8 +10,9 @@ use portal_entities::patient;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
-use super::{Change, DUPLICATE_MRN, PatientPatch, REGISTER, save_changes};
-use crate::master;
+use super::{DUPLICATE_MRN, PatientPatch, REGISTER};
+use crate::master::update;
+use crate::master::{self, Change};
 
 /// MRNs looked up per query.
 const LOOKUP_CHUNK: usize = 500;
@@ -58,7 +59,7 @@ pub async fn register_all_in(
             error,
         };
         let (row, change) = match stored.get(*mrn) {
-            Some(current) => save_changes(work, current, patch).await.map_err(at)?,
+            Some(current) => update::save(work, current, patch).await.map_err(at)?,
             None => {
                 let row = patch.new_patient(tenant_id).map_err(at)?;
                 created.push(row.clone());

@@ -1,4 +1,8 @@
-//! Reading insurance coverage and claims (explanations of benefits).
+//! Insurance coverage and claims: reading coverage and claims (explanations of benefits)
+//! here, registering a patient's coverage in `registration`, recording claims in `claims`.
+
+pub mod claims;
+pub mod registration;
 
 use portal_entities::{ClaimStatus, claim, coverage};
 use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter};

@@ -1,4 +1,8 @@
-//! Reading a patient's appointments.
+//! Appointments: reading a patient's appointments here, booking and cancelling them
+//! (`booking`), and keeping them in step with an external scheduling system (`scheduling`).
+
+pub mod booking;
+pub mod scheduling;
 
 use chrono::{DateTime, Utc};
 use portal_entities::{AppointmentKind, AppointmentStatus, appointment};

@@ -10,7 +10,7 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::booking::{self, BookingInput};
+use super::booking::{self, BookingInput};
 use crate::patients;
 use portal_core::access::{Access, Scope};
 use portal_core::audit::{AuditRecord, Outcome};

@@ -1,5 +1,8 @@
-//! Listing the organisation's facilities and clinicians (master data, no patient data), for
-//! the staff screens that keep them and for choosing where and with whom to book.
+//! The organisation's directory (master data, no patient data): listing its facilities and
+//! clinicians here, for the staff screens that keep them and for choosing where and with
+//! whom to book; keeping them in `admin`.
+
+pub mod admin;
 
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};

@@ -1,4 +1,8 @@
-//! Reading test results: a patient's result list, one result, and its correction history.
+//! Test results: a patient's result list, one result and its correction history here; a
+//! patient's orders (`orders`) and the trend of one analyte (`observations`).
+
+pub mod observations;
+pub mod orders;
 
 use chrono::{DateTime, Utc};
 use portal_entities::{

@@ -1,4 +1,8 @@
-//! Reading patients: one patient by id, and the patients a viewer may see.
+//! Patients: reading one patient by id and the patients a viewer may see here, staff search
+//! in `search`, registration (mutations, CSV import, HL7 ADT) in `registration`.
+
+pub mod registration;
+pub mod search;
 
 use portal_entities::{patient, test_order};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
