@@ -46,6 +46,7 @@ mod outage;
 mod parse_once;
 mod public_health;
 mod queries;
+mod queue;
 mod realtime;
 mod release;
 mod replicas;
