@@ -18,10 +18,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::Settings;
-use super::queue::Batches;
+use super::queue::{Batches, Reports};
 use super::rows::{self, RowSettings};
 use super::upload::Answer;
-use crate::queue::{self, Lease};
+use crate::queue::{self, Lease, Replay};
 use portal_core::clock;
 use portal_core::db::TenantDb;
 use portal_core::error::ServiceResult;
@@ -348,15 +348,8 @@ async fn refused(
         )
         .await?;
     }
-    let requeued = public_health_report::Entity::update_many()
-        .col_expr(
-            public_health_report::Column::Status,
-            Expr::value(ReportStatus::Queued),
-        )
-        .col_expr(
-            public_health_report::Column::BatchId,
-            Expr::value(Option::<Uuid>::None),
-        )
+    // The rows not named go back to the queue as a replayed row does.
+    let requeued = Reports::replayed(public_health_report::Entity::update_many(), clock::now())
         .filter(public_health_report::Column::BatchId.eq(batch_id))
         .filter(public_health_report::Column::Status.eq(ReportStatus::Batched))
         .exec(&txn)
