@@ -2,19 +2,32 @@
 //! again from its stored bytes, exactly as if the sender had resent it, in a unit of work of
 //! its own. A message that now succeeds becomes ACCEPTED; what it stores is stored once
 //! (its results carry the idempotency keys of its first attempt).
+//!
+//! The dead letter is not a retry queue (an AE goes straight to it, and only an operator
+//! replays it): it uses the dead, replay and metrics parts of `portal_messaging::queue`
+//! through [`DeadLetterQueue`].
 
 use chrono::{DateTime, Utc};
-use portal_core::db::TenantDb;
 use portal_core::error::ServiceResult;
 use portal_entities::{Hl7MessageStatus, hl7_message};
 use portal_hl7::messages::Header;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder,
-};
+use portal_messaging::queue::{self, DeadLetter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 
 use crate::dispatch;
 use crate::interface::{self, Outcome};
+
+/// `hl7_messages` as a dead letter: ERROR and DEAD messages, by the time they were received.
+pub struct DeadLetterQueue;
+
+impl DeadLetter for DeadLetterQueue {
+    type Entity = hl7_message::Entity;
+    type Status = Hl7MessageStatus;
+    const NAME: &'static str = "hl7_dead_letter";
+    const STATUS: hl7_message::Column = hl7_message::Column::Status;
+    const CREATED_AT: hl7_message::Column = hl7_message::Column::ReceivedAt;
+    const DEAD: &'static [Hl7MessageStatus] = &Hl7MessageStatus::DEAD_LETTER;
+}
 
 /// What a replay did (or, in a dry run, would do).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,7 +45,7 @@ pub async fn dead_letter(
 ) -> ServiceResult<Report> {
     let mut report = Report::default();
     for scope in portal_core::db::tenant_scopes(pool).await? {
-        for row in dead_rows(&scope, since).await? {
+        for row in queue::dead_rows::<DeadLetterQueue>(&scope, since, None).await? {
             report.selected += 1;
             if dry_run {
                 continue;
@@ -44,21 +57,6 @@ pub async fn dead_letter(
         }
     }
     Ok(report)
-}
-
-async fn dead_rows(
-    db: &TenantDb,
-    since: Option<DateTime<Utc>>,
-) -> ServiceResult<Vec<hl7_message::Model>> {
-    let mut select = hl7_message::Entity::find()
-        .filter(hl7_message::Column::Status.is_in(Hl7MessageStatus::DEAD_LETTER));
-    if let Some(since) = since {
-        select = select.filter(hl7_message::Column::ReceivedAt.gte(since));
-    }
-    Ok(select
-        .order_by_asc(hl7_message::Column::ReceivedAt)
-        .all(db)
-        .await?)
 }
 
 /// Applies one stored message again and records its new outcome.

@@ -13,11 +13,13 @@ use portal_hl7::messages::{Hd, Header};
 use portal_hl7::parse::Delimiters;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::failure::Failure;
+use crate::replay::DeadLetterQueue;
+use portal_messaging::queue;
 
 /// What storing a received message found.
 #[derive(Debug)]
@@ -162,7 +164,7 @@ pub async fn dead_letter(
     since: Option<DateTime<Utc>>,
     limit: u64,
 ) -> ServiceResult<Vec<DeadLetter>> {
-    let mut select = hl7_message::Entity::find()
+    let select = hl7_message::Entity::find()
         .select_only()
         .columns([
             hl7_message::Column::Id,
@@ -176,10 +178,7 @@ pub async fn dead_letter(
             hl7_message::Column::ErrorLocation,
             hl7_message::Column::Attempts,
         ])
-        .filter(hl7_message::Column::Status.is_in(Hl7MessageStatus::DEAD_LETTER));
-    if let Some(since) = since {
-        select = select.filter(hl7_message::Column::ReceivedAt.gte(since));
-    }
+        .filter(queue::dead_filter::<DeadLetterQueue>(since));
     type Row = (
         Uuid,
         Uuid,
@@ -217,12 +216,5 @@ pub async fn dead_letter(
 
 /// How many messages are in the dead letter, over every tenant (for the gauge).
 pub async fn dead_letter_count(pool: &sea_orm::DatabaseConnection) -> ServiceResult<u64> {
-    let mut total = 0;
-    for scope in portal_core::db::tenant_scopes(pool).await? {
-        total += hl7_message::Entity::find()
-            .filter(hl7_message::Column::Status.is_in(Hl7MessageStatus::DEAD_LETTER))
-            .count(&scope)
-            .await?;
-    }
-    Ok(total)
+    queue::dead_count::<DeadLetterQueue>(pool).await
 }

@@ -4,13 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use portal_entities::enums::NotificationStatus;
-use portal_entities::{notification, outbox_event};
+use portal_entities::outbox_event;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ExprTrait, QueryFilter,
     QuerySelect,
 };
 
+use crate::delivery::Notifications;
+use crate::queue;
 use portal_core::error::ServiceResult;
 
 /// Events not yet published to the bus.
@@ -54,31 +56,10 @@ async fn outbox_of<C: ConnectionTrait>(db: &C) -> ServiceResult<OutboxBacklog> {
     })
 }
 
-/// Notifications per status (one query over `idx_notifications_status_next_attempt_at`).
+/// Notifications per status (one query per tenant over
+/// `idx_notifications_status_next_attempt_at`).
 pub async fn notifications_by_status(
     db: &DatabaseConnection,
 ) -> ServiceResult<Vec<(NotificationStatus, i64)>> {
-    let mut totals: Vec<(NotificationStatus, i64)> = Vec::new();
-    for scope in portal_core::db::tenant_scopes(db).await? {
-        for (status, count) in notifications_of(&scope).await? {
-            match totals.iter_mut().find(|(s, _)| *s == status) {
-                Some((_, total)) => *total += count,
-                None => totals.push((status, count)),
-            }
-        }
-    }
-    Ok(totals)
-}
-
-async fn notifications_of<C: ConnectionTrait>(
-    db: &C,
-) -> ServiceResult<Vec<(NotificationStatus, i64)>> {
-    Ok(notification::Entity::find()
-        .select_only()
-        .column(notification::Column::Status)
-        .column_as(Expr::col(notification::Column::Id).count(), "count")
-        .group_by(notification::Column::Status)
-        .into_tuple::<(NotificationStatus, i64)>()
-        .all(db)
-        .await?)
+    queue::by_status::<Notifications>(db).await
 }

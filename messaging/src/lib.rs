@@ -8,4 +8,5 @@ pub mod delivery;
 pub mod jobs;
 pub mod outbox;
 pub mod public_health;
+pub mod queue;
 pub mod sealer;

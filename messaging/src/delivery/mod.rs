@@ -16,7 +16,9 @@ pub use http_provider::HttpProvider;
 pub use mailbox::MailboxDir;
 pub use message::{Language, Message, Template};
 pub use smtp::{SmtpSender, parse_sender};
-pub use worker::{DeliveryCounts, RetryPolicy, deliver_due, replay_dead, run_worker};
+pub use worker::{
+    DeliveryCounts, Notifications, RetryPolicy, deliver_due, replay_dead, run_worker,
+};
 
 /// Why one send failed. The text is stored in `notifications.last_error`, so it names the
 /// kind of failure (status code, timeout) and never an address or a provider's response body.

@@ -2,19 +2,16 @@
 //! them, records SENT / FAILED (with exponential backoff) / DEAD (after the last attempt, or
 //! at once on a permanent refusal) / SKIPPED, and replays the dead-letter state.
 //!
-//! Claiming is a lease: a status- and time-guarded `UPDATE … SET next_attempt_at = now + lease
-//! WHERE id = ? AND status IN (PENDING, FAILED) AND next_attempt_at <= now`. Exactly one
-//! worker sees `rows_affected = 1`: SQLite runs writes one at a time, and PostgreSQL makes a
-//! concurrent UPDATE wait for the row lock and then re-check its WHERE against the new row
-//! (READ COMMITTED), which no longer matches. No status or column is added, and a worker that
-//! dies mid-send loses only its lease: the row is due again once the lease ends. One lease
-//! covers the whole claimed batch, and no send starts when less than twice the send timeout
-//! of it is left, so a worker whose lease ran out never sends a row another worker holds.
+//! The `notifications` table is a [`crate::queue`] retry queue ([`Notifications`]): a batch
+//! is claimed in one statement under a lease, every outcome is written fenced by the lease's
+//! token, so a worker whose lease ran out changes nothing. A worker that dies mid-send loses
+//! only its lease: the row is due again once the lease ends. One lease covers the whole
+//! claimed batch, and no send starts when less than twice the send timeout of it is left, so
+//! a worker whose lease ran out never sends a row another worker holds.
 //! At least once: a worker killed after the provider accepted a message but before the
 //! outcome was stored leaves the row due again, and the message is sent a second time after
 //! the lease.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
@@ -22,18 +19,55 @@ use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 use portal_entities::{NotificationStatus, notification};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, UpdateMany};
 use tracing::instrument;
-use uuid::Uuid;
 
 use super::send::{Outcome, send};
 use super::{Channels, Template, contact, recheck};
+use crate::queue::{self, Backoff, DeadLetter, JobQueue, Lease, Replay, Retries};
 use portal_core::clock;
 use portal_core::db::TenantDb;
-use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::error::ServiceResult;
+
+/// The `notifications` table as a retry queue: PENDING or FAILED rows are claimed once
+/// `next_attempt_at` has passed; DEAD is the dead letter; one row per event and channel.
+pub struct Notifications;
+
+impl DeadLetter for Notifications {
+    type Entity = notification::Entity;
+    type Status = NotificationStatus;
+    const NAME: &'static str = "notifications";
+    const STATUS: notification::Column = notification::Column::Status;
+    const CREATED_AT: notification::Column = notification::Column::CreatedAt;
+    const DEAD: &'static [NotificationStatus] = &[NotificationStatus::Dead];
+}
+
+impl Replay for Notifications {
+    /// Back to PENDING with zero attempts, due now.
+    fn replayed(
+        update: UpdateMany<notification::Entity>,
+        now: DateTime<Utc>,
+    ) -> UpdateMany<notification::Entity> {
+        update
+            .col_expr(
+                notification::Column::Status,
+                Expr::value(NotificationStatus::Pending),
+            )
+            .col_expr(notification::Column::Attempts, Expr::value(0))
+            .col_expr(notification::Column::NextAttemptAt, Expr::value(now))
+    }
+}
+
+impl JobQueue for Notifications {
+    const ID: notification::Column = notification::Column::Id;
+    const RUN_AT: notification::Column = notification::Column::NextAttemptAt;
+    const ATTEMPTS: notification::Column = notification::Column::Attempts;
+    const READY: &'static [NotificationStatus] =
+        &[NotificationStatus::Pending, NotificationStatus::Failed];
+    const RETRY: NotificationStatus = NotificationStatus::Failed;
+    const UNIQUE: &'static [notification::Column] =
+        &[notification::Column::EventId, notification::Column::Channel];
+}
 
 /// Retries and claims, from `NOTIFY_MAX_ATTEMPTS`, `NOTIFY_BACKOFF_MS`, `NOTIFY_BACKOFF_MAX_MS`.
 #[derive(Debug, Clone)]
@@ -66,14 +100,12 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// `base · 2^(attempts − 1)`, capped: 1 s, 2 s, 4 s … after the 1st, 2nd, 3rd failure.
-    pub fn backoff(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1))
-            .unwrap_or(0)
-            .min(31);
-        self.backoff_base
-            .saturating_mul(1u32 << exponent)
-            .min(self.backoff_max)
+    /// Attempts and backoff as the queue applies them: doubling from the base, no jitter.
+    pub fn retries(&self) -> Retries {
+        Retries {
+            max_attempts: Some(self.max_attempts),
+            backoff: Backoff::exponential(self.backoff_base, self.backoff_max),
+        }
     }
 }
 
@@ -121,17 +153,23 @@ async fn deliver_scope(
     limit: u64,
     counts: &mut DeliveryCounts,
 ) -> ServiceResult<()> {
-    let (claimed, lease_until) = claim(db, policy, limit).await?;
+    let (claimed, lease) = queue::claim::<Notifications>(
+        db,
+        sea_orm::Condition::all().add(notification::Column::Template.is_in(Template::NAMES)),
+        limit,
+        policy.lease,
+    )
+    .await?;
     counts.claimed += claimed.len();
     // Up to `policy.concurrency` rows at once: each send waits on the provider, and one at a
     // time a worker delivered only ~20 messages a second (bench/ingest.sh). Every send still
     // starts only while enough of the lease is left.
     let outcomes: Vec<Option<ServiceResult<NotificationStatus>>> = stream::iter(claimed)
         .map(|row| async move {
-            if !time_left(lease_until, policy.send_timeout) {
+            if !lease.has_time_for(policy.send_timeout) {
                 return None;
             }
-            Some(deliver_one(db, channels, policy, &row, lease_until).await)
+            Some(deliver_one(db, channels, policy, &row, &lease).await)
         })
         .buffer_unordered(policy.concurrency.max(1))
         .collect()
@@ -204,91 +242,11 @@ pub async fn replay_dead(
     since: Option<DateTime<Utc>>,
     dry_run: bool,
 ) -> ServiceResult<u64> {
-    let mut total = 0;
-    for scope in portal_core::db::tenant_scopes(db).await? {
-        total += replay_scope(&scope, since, dry_run).await?;
-    }
+    let total = queue::replay::<Notifications>(db, since, dry_run).await?;
     if !dry_run {
         tracing::info!(replayed = total, "dead-letter notifications replayed");
     }
     Ok(total)
-}
-
-async fn replay_scope(
-    db: &TenantDb,
-    since: Option<DateTime<Utc>>,
-    dry_run: bool,
-) -> ServiceResult<u64> {
-    let mut dead =
-        sea_orm::Condition::all().add(notification::Column::Status.eq(NotificationStatus::Dead));
-    if let Some(since) = since {
-        dead = dead.add(notification::Column::CreatedAt.gte(since));
-    }
-    if dry_run {
-        return Ok(notification::Entity::find().filter(dead).count(db).await?);
-    }
-    let result = notification::Entity::update_many()
-        .col_expr(
-            notification::Column::Status,
-            Expr::value(NotificationStatus::Pending),
-        )
-        .col_expr(notification::Column::Attempts, Expr::value(0))
-        .col_expr(
-            notification::Column::NextAttemptAt,
-            Expr::value(clock::now()),
-        )
-        .filter(dead)
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// The due rows this worker now holds, and the lease end it holds them until.
-async fn claim(
-    db: &impl ConnectionTrait,
-    policy: &RetryPolicy,
-    limit: u64,
-) -> ServiceResult<(Vec<notification::Model>, DateTime<Utc>)> {
-    let now = clock::now();
-    let lease_until = after(now, policy.lease)?;
-    let due = notification::Entity::find()
-        .filter(due_at(now))
-        .order_by_asc(notification::Column::NextAttemptAt)
-        .order_by_asc(notification::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    if due.is_empty() {
-        return Ok((due, lease_until));
-    }
-    // One guarded UPDATE for the batch: a row another worker claimed in between no longer
-    // matches `due_at` (PostgreSQL re-checks it after waiting for the row lock), so it is not
-    // among the rows returned here.
-    let taken: HashSet<Uuid> = notification::Entity::update_many()
-        .col_expr(
-            notification::Column::NextAttemptAt,
-            Expr::value(lease_until),
-        )
-        .filter(notification::Column::Id.is_in(due.iter().map(|r| r.id)))
-        .filter(due_at(now))
-        .exec_with_returning(db)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let claimed = due.into_iter().filter(|r| taken.contains(&r.id)).collect();
-    Ok((claimed, lease_until))
-}
-
-/// Rows a worker may take at `now`: retryable, due, and of a template this worker renders.
-fn due_at(now: DateTime<Utc>) -> sea_orm::Condition {
-    sea_orm::Condition::all()
-        .add(
-            notification::Column::Status
-                .is_in([NotificationStatus::Pending, NotificationStatus::Failed]),
-        )
-        .add(notification::Column::NextAttemptAt.lte(now))
-        .add(notification::Column::Template.is_in(Template::NAMES))
 }
 
 #[instrument(skip_all, fields(notification.id = %row.id, channel = ?row.channel, template = %row.template))]
@@ -297,7 +255,7 @@ async fn deliver_one(
     channels: &Channels,
     policy: &RetryPolicy,
     row: &notification::Model,
-    lease_until: DateTime<Utc>,
+    lease: &Lease,
 ) -> ServiceResult<NotificationStatus> {
     let outcome = match Template::parse(&row.template) {
         Some(template) => match recheck::reason_to_skip(db, row, template).await? {
@@ -309,71 +267,57 @@ async fn deliver_one(
         },
         None => Outcome::Skipped("unknown template"),
     };
-    record(db, policy, row, lease_until, outcome).await
+    record(db, policy, row, lease, outcome).await
 }
 
-/// Stores the outcome, guarded by the lease so a worker whose lease ran out changes nothing.
+/// Stores the outcome, fenced by the lease so a worker whose lease ran out changes nothing.
 async fn record(
     db: &impl ConnectionTrait,
     policy: &RetryPolicy,
     row: &notification::Model,
-    lease_until: DateTime<Utc>,
+    lease: &Lease,
     outcome: Outcome,
 ) -> ServiceResult<NotificationStatus> {
     use notification::Column as C;
     let now = clock::now();
-    let mut update = notification::Entity::update_many();
-    let status = match outcome {
+    let update = notification::Entity::update_many();
+    let (status, held) = match outcome {
         Outcome::Sent => {
             // A walk-in link's secret is kept only until it has been sent.
-            update = update
+            let update = update
+                .col_expr(C::Status, Expr::value(NotificationStatus::Sent))
                 .col_expr(C::SentAt, Expr::value(Some(now)))
                 .col_expr(C::Params, Expr::value(Option::<serde_json::Value>::None));
-            NotificationStatus::Sent
+            let held = queue::write::<Notifications>(db, lease, row.id, update).await?;
+            (NotificationStatus::Sent, held)
         }
         Outcome::Skipped(reason) => {
-            update = update.col_expr(C::LastError, Expr::value(Some(reason.to_owned())));
-            NotificationStatus::Skipped
+            let update = update
+                .col_expr(C::Status, Expr::value(NotificationStatus::Skipped))
+                .col_expr(C::LastError, Expr::value(Some(reason.to_owned())));
+            let held = queue::write::<Notifications>(db, lease, row.id, update).await?;
+            (NotificationStatus::Skipped, held)
         }
         Outcome::Failed(failure) => {
-            let attempts = row.attempts.saturating_add(1);
-            let retry_at = after(now, policy.backoff(attempts))?;
-            let permanent = failure.is_permanent();
-            update = update
-                .col_expr(C::Attempts, Expr::value(attempts))
-                .col_expr(C::LastError, Expr::value(Some(failure.to_string())))
-                .col_expr(C::NextAttemptAt, Expr::value(retry_at));
             // A refusal for good is dead-lettered at once: retrying would only repeat it.
-            if permanent || attempts >= policy.max_attempts {
+            let failed = policy
+                .retries()
+                .failed(row.attempts, failure.is_permanent(), now)?;
+            let update = update.col_expr(C::LastError, Expr::value(Some(failure.to_string())));
+            let held = queue::fail::<Notifications>(db, lease, row.id, &failed, update).await?;
+            let status = if failed.dead {
                 NotificationStatus::Dead
             } else {
                 NotificationStatus::Failed
-            }
+            };
+            (status, held)
         }
     };
-    let result = update
-        .col_expr(C::Status, Expr::value(status))
-        .filter(C::Id.eq(row.id))
-        .filter(C::NextAttemptAt.eq(lease_until))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
+    if !held {
         tracing::warn!("claim lease ran out before the outcome was stored");
     }
     tracing::debug!(status = ?status, "notification attempt recorded");
     Ok(status)
-}
-
-/// Whether a send of at most `send_timeout` started now ends well inside the lease.
-fn time_left(lease_until: DateTime<Utc>, send_timeout: Duration) -> bool {
-    after(clock::now(), send_timeout.saturating_mul(2)).is_ok_and(|end| end < lease_until)
-}
-
-fn after(now: DateTime<Utc>, delay: Duration) -> ServiceResult<DateTime<Utc>> {
-    chrono::Duration::from_std(delay)
-        .ok()
-        .and_then(|delay| now.checked_add_signed(delay))
-        .ok_or_else(|| ServiceError::internal("notification delay out of range"))
 }
 
 #[cfg(test)]
@@ -387,8 +331,9 @@ mod tests {
             backoff_max: Duration::from_millis(700),
             ..RetryPolicy::default()
         };
-        let delays: Vec<u128> = (1..=5).map(|a| policy.backoff(a).as_millis()).collect();
+        let backoff = policy.retries().backoff;
+        let delays: Vec<u128> = (1..=5).map(|a| backoff.delay(a).as_millis()).collect();
         assert_eq!(delays, [100, 200, 400, 700, 700]);
-        assert_eq!(policy.backoff(1000), Duration::from_millis(700));
+        assert_eq!(backoff.delay(1000), Duration::from_millis(700));
     }
 }

@@ -1,5 +1,5 @@
-//! Batches: forming one from the queue, claiming a due one (a lease, like the notification
-//! worker's), and storing what the receiver answered.
+//! Batches: forming one from the queue, claiming a due one (under a [`crate::queue`] lease, like
+//! the notification worker), and storing what the receiver answered.
 //!
 //! A batch's membership is fixed when it is formed, in one transaction that also stores its
 //! CSV; every later attempt sends that CSV under that id. Forming takes queued reports with
@@ -7,7 +7,6 @@
 //! locked), so a report is in one batch at a time. It leaves a batch only when the batch was
 //! refused (4xx): the rows named go to the error queue, the others back to the queue.
 
-use chrono::{DateTime, Utc};
 use portal_entities::{
     BatchStatus, ReportStatus, public_health_batch, public_health_error, public_health_report,
 };
@@ -18,18 +17,20 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::Settings;
+use super::queue::{Batches, Reports};
 use super::rows::{self, RowSettings};
 use super::upload::Answer;
-use super::{Settings, after};
+use crate::queue::{self, Lease, Replay};
 use portal_core::clock;
 use portal_core::db::TenantDb;
 use portal_core::error::ServiceResult;
 
-/// A batch this worker holds until `lease_until`.
+/// A batch this worker holds under `lease`.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub batch: public_health_batch::Model,
-    pub lease_until: DateTime<Utc>,
+    pub lease: Lease,
 }
 
 /// What forming found.
@@ -48,39 +49,17 @@ pub async fn claim_due(
     tenant: Uuid,
     settings: &Settings,
 ) -> ServiceResult<Option<Claimed>> {
-    let now = clock::now();
-    let lease_until = after(now, settings.lease)?;
-    let due = public_health_batch::Entity::find()
-        .filter(public_health_batch::Column::TenantId.eq(tenant))
-        .filter(public_health_batch::Column::Status.eq(BatchStatus::Pending))
-        .filter(public_health_batch::Column::NextAttemptAt.lte(now))
-        .order_by_asc(public_health_batch::Column::NextAttemptAt)
-        .order_by_asc(public_health_batch::Column::Id)
-        .limit(8)
-        .all(db)
-        .await?;
-    for batch in due {
-        let taken = public_health_batch::Entity::update_many()
-            .col_expr(
-                public_health_batch::Column::NextAttemptAt,
-                Expr::value(lease_until),
-            )
-            .filter(public_health_batch::Column::Id.eq(batch.id))
-            .filter(public_health_batch::Column::Status.eq(BatchStatus::Pending))
-            .filter(public_health_batch::Column::NextAttemptAt.eq(batch.next_attempt_at))
-            .exec(db)
-            .await?;
-        if taken.rows_affected == 1 {
-            return Ok(Some(Claimed {
-                batch: public_health_batch::Model {
-                    next_attempt_at: lease_until,
-                    ..batch
-                },
-                lease_until,
-            }));
-        }
-    }
-    Ok(None)
+    let (batches, lease) = queue::claim::<Batches>(
+        db,
+        sea_orm::Condition::all().add(public_health_batch::Column::TenantId.eq(tenant)),
+        1,
+        settings.lease,
+    )
+    .await?;
+    Ok(batches
+        .into_iter()
+        .next()
+        .map(|batch| Claimed { batch, lease }))
 }
 
 /// Forms a new batch of up to `max_batch` queued reports of `tenant`, taken
@@ -104,7 +83,7 @@ pub async fn form(
         return Ok(Formed::Empty);
     }
     let now = clock::now();
-    let lease_until = after(now, settings.lease)?;
+    let lease = Lease::from_now(settings.lease)?;
     let batch_id = Uuid::now_v7();
     let txn = portal_core::db::begin_write(db).await?;
     let mut batch = public_health_batch::Model {
@@ -114,7 +93,7 @@ pub async fn form(
         row_count: 0,
         payload: String::new(),
         attempts: 0,
-        next_attempt_at: lease_until,
+        next_attempt_at: lease.token(),
         last_status: None,
         last_error: None,
         created_at: now,
@@ -155,7 +134,7 @@ pub async fn form(
         .await?;
     txn.commit().await?;
     Ok(Formed::Batch(
-        Claimed { batch, lease_until },
+        Claimed { batch, lease },
         rendered.problems.len(),
     ))
 }
@@ -222,7 +201,8 @@ pub enum Recorded {
 }
 
 /// Stores the receiver's answer. A 2xx is stored whoever holds the batch now (it was
-/// delivered); a retry or a refusal only while this worker's lease holds.
+/// delivered, and a resend carries the same id); a retry or a refusal only while this
+/// worker's lease holds (fenced by its token).
 pub async fn record(
     db: &TenantDb,
     claimed: &Claimed,
@@ -279,19 +259,15 @@ async fn retry(
     settings: &Settings,
 ) -> ServiceResult<Recorded> {
     use public_health_batch::Column as B;
-    let attempts = claimed.batch.attempts.saturating_add(1);
-    let retry_at = after(clock::now(), settings.backoff(attempts))?;
-    let stored = public_health_batch::Entity::update_many()
-        .col_expr(B::Attempts, Expr::value(attempts))
-        .col_expr(B::NextAttemptAt, Expr::value(retry_at))
+    let failure = settings
+        .retries()
+        .failed(claimed.batch.attempts, false, clock::now())?;
+    let update = public_health_batch::Entity::update_many()
         .col_expr(B::LastStatus, Expr::value(status.map(i32::from)))
-        .col_expr(B::LastError, Expr::value(Some(reason.to_owned())))
-        .filter(B::Id.eq(claimed.batch.id))
-        .filter(B::Status.eq(BatchStatus::Pending))
-        .filter(B::NextAttemptAt.eq(claimed.lease_until))
-        .exec(db)
-        .await?;
-    Ok(if stored.rows_affected == 1 {
+        .col_expr(B::LastError, Expr::value(Some(reason.to_owned())));
+    let held =
+        queue::fail::<Batches>(db, &claimed.lease, claimed.batch.id, &failure, update).await?;
+    Ok(if held {
         Recorded::Retried
     } else {
         Recorded::LeaseLost
@@ -308,7 +284,7 @@ async fn refused(
     use public_health_batch::Column as B;
     let batch_id = claimed.batch.id;
     let txn = portal_core::db::begin_write(db).await?;
-    let closed = public_health_batch::Entity::update_many()
+    let close = public_health_batch::Entity::update_many()
         .col_expr(B::Status, Expr::value(BatchStatus::Refused))
         .col_expr(
             B::Attempts,
@@ -318,13 +294,8 @@ async fn refused(
         .col_expr(
             B::LastError,
             Expr::value(Some(format!("receiver refused the batch: HTTP {status}"))),
-        )
-        .filter(B::Id.eq(batch_id))
-        .filter(B::Status.eq(BatchStatus::Pending))
-        .filter(B::NextAttemptAt.eq(claimed.lease_until))
-        .exec(&txn)
-        .await?;
-    if closed.rows_affected == 0 {
+        );
+    if !queue::write::<Batches>(&txn, &claimed.lease, batch_id, close).await? {
         txn.rollback().await?;
         return Ok(Recorded::LeaseLost);
     }
@@ -377,15 +348,8 @@ async fn refused(
         )
         .await?;
     }
-    let requeued = public_health_report::Entity::update_many()
-        .col_expr(
-            public_health_report::Column::Status,
-            Expr::value(ReportStatus::Queued),
-        )
-        .col_expr(
-            public_health_report::Column::BatchId,
-            Expr::value(Option::<Uuid>::None),
-        )
+    // The rows not named go back to the queue as a replayed row does.
+    let requeued = Reports::replayed(public_health_report::Entity::update_many(), clock::now())
         .filter(public_health_report::Column::BatchId.eq(batch_id))
         .filter(public_health_report::Column::Status.eq(ReportStatus::Batched))
         .exec(&txn)

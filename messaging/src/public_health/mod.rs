@@ -6,8 +6,10 @@
 //! CSV never change, and every resend carries the same id, so a receiver that drops repeated
 //! ids records each report once, even after a timeout or a "504 that was really a success";
 //! a report enters a new batch only after its batch was refused (4xx). Rows a 4xx names go to
-//! the error queue (`queue::open_errors`, `queue::replay_errors`). A batch is held under a
-//! lease, so a worker killed mid-upload leaves it to the next worker once the lease ends.
+//! the error queue (`queue::open_errors`, `queue::replay_errors`). Batches are a
+//! [`crate::queue`] retry queue ([`queue::Batches`]) and the error queue its dead letter
+//! ([`queue::Reports`]): a batch is held under a lease, so a worker killed mid-upload leaves
+//! it to the next worker once the lease ends.
 
 mod batch;
 mod columns;
@@ -18,7 +20,6 @@ mod upload;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use portal_entities::tenant;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use tracing::instrument;
@@ -29,9 +30,9 @@ pub use columns::{COLUMNS, REQUIRED};
 pub use rows::RowSettings;
 pub use upload::{Answer, Destination, HttpEndpoint, is_refusal, parse_header};
 
-use portal_core::clock;
+use crate::queue::{Backoff, Retries};
 use portal_core::db::TenantDb;
-use portal_core::error::{ServiceError, ServiceResult};
+use portal_core::error::ServiceResult;
 
 /// Sizes, lease and backoff (`PUBLIC_HEALTH_*`).
 #[derive(Debug, Clone)]
@@ -51,14 +52,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `base · 2^(attempts − 1)`, capped.
-    pub fn backoff(&self, attempts: i32) -> Duration {
-        let exponent = u32::try_from(attempts.saturating_sub(1))
-            .unwrap_or(0)
-            .min(31);
-        self.backoff_base
-            .saturating_mul(1u32 << exponent)
-            .min(self.backoff_max)
+    /// Uploads are retried for ever (a batch leaves only when answered), doubling from the
+    /// base, no jitter.
+    pub fn retries(&self) -> Retries {
+        Retries {
+            max_attempts: None,
+            backoff: Backoff::exponential(self.backoff_base, self.backoff_max),
+        }
     }
 }
 
@@ -170,7 +170,7 @@ async fn report_tenant(
                 batch::Formed::Empty => return Ok(()),
             },
         };
-        if !time_left(claimed.lease_until, settings.timeout) {
+        if !claimed.lease.has_time_for(settings.timeout) {
             tracing::warn!(batch.id = %claimed.batch.id, "lease nearly over: batch left for the next claim");
             return Ok(());
         }
@@ -203,21 +203,10 @@ async fn report_tenant(
     Ok(())
 }
 
-/// Whether an upload started now ends well inside the lease.
-fn time_left(lease_until: DateTime<Utc>, timeout: Duration) -> bool {
-    after(clock::now(), timeout.saturating_mul(2)).is_ok_and(|end| end < lease_until)
-}
-
-fn after(now: DateTime<Utc>, delay: Duration) -> ServiceResult<DateTime<Utc>> {
-    chrono::Duration::from_std(delay)
-        .ok()
-        .and_then(|delay| now.checked_add_signed(delay))
-        .ok_or_else(|| ServiceError::internal("public-health delay out of range"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_core::clock;
 
     fn tenant(slug: &str) -> tenant::Model {
         tenant::Model {
@@ -270,7 +259,8 @@ mod tests {
             backoff_max: Duration::from_secs(300),
             processing_mode: "P".into(),
         };
-        let delays: Vec<u64> = (1..=5).map(|a| settings.backoff(a).as_secs()).collect();
+        let backoff = settings.retries().backoff;
+        let delays: Vec<u64> = (1..=5).map(|a| backoff.delay(a).as_secs()).collect();
         assert_eq!(delays, [60, 120, 240, 300, 300]);
     }
 }

@@ -1,5 +1,6 @@
-//! The queue seen from outside: its gauges for `/metrics`, the open error queue for
-//! `portal report errors`, and replay after a fix. Counts and ids only: no PHI.
+//! The queue seen from outside: its [`crate::queue`] descriptors (batches, a retry queue;
+//! reports, whose ERROR status is the error queue), its gauges for `/metrics`, the open
+//! error queue for `portal report errors`, and replay after a fix. Counts and ids only: no PHI.
 
 use chrono::{DateTime, Utc};
 use portal_entities::{
@@ -7,13 +8,66 @@ use portal_entities::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, UpdateMany,
 };
 use uuid::Uuid;
 
+use crate::queue::{self, DeadLetter, JobQueue, Replay};
+
 use portal_core::clock;
 use portal_core::error::ServiceResult;
+
+/// Uploads: PENDING batches are claimed once `next_attempt_at` has passed and retried for
+/// ever; a batch ends SENT or REFUSED (its reports then go to the error queue).
+pub struct Batches;
+
+impl DeadLetter for Batches {
+    type Entity = public_health_batch::Entity;
+    type Status = BatchStatus;
+    const NAME: &'static str = "public_health_batches";
+    const STATUS: public_health_batch::Column = public_health_batch::Column::Status;
+    const CREATED_AT: public_health_batch::Column = public_health_batch::Column::CreatedAt;
+    const DEAD: &'static [BatchStatus] = &[BatchStatus::Refused];
+}
+
+impl JobQueue for Batches {
+    const ID: public_health_batch::Column = public_health_batch::Column::Id;
+    const RUN_AT: public_health_batch::Column = public_health_batch::Column::NextAttemptAt;
+    const ATTEMPTS: public_health_batch::Column = public_health_batch::Column::Attempts;
+    const READY: &'static [BatchStatus] = &[BatchStatus::Pending];
+    const RETRY: BatchStatus = BatchStatus::Pending;
+    const UNIQUE: &'static [public_health_batch::Column] = &[public_health_batch::Column::Id];
+}
+
+/// Reports: QUEUED or BATCHED wait; ERROR is the error queue, replayed back to QUEUED.
+pub struct Reports;
+
+impl DeadLetter for Reports {
+    type Entity = public_health_report::Entity;
+    type Status = ReportStatus;
+    const NAME: &'static str = "public_health_reports";
+    const STATUS: public_health_report::Column = public_health_report::Column::Status;
+    const CREATED_AT: public_health_report::Column = public_health_report::Column::CreatedAt;
+    const DEAD: &'static [ReportStatus] = &[ReportStatus::Error];
+}
+
+impl Replay for Reports {
+    /// Back to QUEUED, out of its batch: it goes into a new batch with a new id.
+    fn replayed(
+        update: UpdateMany<public_health_report::Entity>,
+        _now: DateTime<Utc>,
+    ) -> UpdateMany<public_health_report::Entity> {
+        update
+            .col_expr(
+                public_health_report::Column::Status,
+                Expr::value(ReportStatus::Queued),
+            )
+            .col_expr(
+                public_health_report::Column::BatchId,
+                Expr::value(Option::<Uuid>::None),
+            )
+    }
+}
 
 /// The queue's state, added up over tenants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,51 +82,14 @@ pub struct Backlog {
 }
 
 pub async fn backlog(db: &DatabaseConnection) -> ServiceResult<Backlog> {
-    let mut total = Backlog::default();
-    for scope in portal_core::db::tenant_scopes(db).await? {
-        let (depth, oldest): (i64, Option<DateTime<Utc>>) = public_health_report::Entity::find()
-            .select_only()
-            .column_as(Expr::col(public_health_report::Column::Id).count(), "depth")
-            .column_as(
-                Expr::col(public_health_report::Column::CreatedAt).min(),
-                "oldest",
-            )
-            .filter(
-                public_health_report::Column::Status
-                    .is_in([ReportStatus::Queued, ReportStatus::Batched]),
-            )
-            .into_tuple()
-            .one(&scope)
-            .await?
-            .unwrap_or((0, None));
-        total.depth += depth;
-        total.oldest_created_at = match (total.oldest_created_at, oldest) {
-            (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
-            (a, b) => a.or(b),
-        };
-        total.errors += i64::try_from(
-            public_health_report::Entity::find()
-                .filter(public_health_report::Column::Status.eq(ReportStatus::Error))
-                .count(&scope)
-                .await?,
-        )
-        .unwrap_or(i64::MAX);
-        let by_status: Vec<(BatchStatus, i64)> = public_health_batch::Entity::find()
-            .select_only()
-            .column(public_health_batch::Column::Status)
-            .column_as(Expr::col(public_health_batch::Column::Id).count(), "count")
-            .group_by(public_health_batch::Column::Status)
-            .into_tuple()
-            .all(&scope)
-            .await?;
-        for (status, count) in by_status {
-            match total.batches.iter_mut().find(|(s, _)| *s == status) {
-                Some((_, n)) => *n += count,
-                None => total.batches.push((status, count)),
-            }
-        }
-    }
-    Ok(total)
+    let waiting =
+        queue::backlog::<Reports>(db, &[ReportStatus::Queued, ReportStatus::Batched]).await?;
+    Ok(Backlog {
+        depth: waiting.depth,
+        oldest_created_at: waiting.oldest_created_at,
+        errors: i64::try_from(queue::dead_count::<Reports>(db).await?).unwrap_or(i64::MAX),
+        batches: queue::by_status::<Batches>(db).await?,
+    })
 }
 
 /// One open entry of the error queue.
@@ -117,38 +134,22 @@ pub async fn open_errors(db: &DatabaseConnection, limit: u64) -> ServiceResult<V
 pub async fn replay_errors(db: &DatabaseConnection, dry_run: bool) -> ServiceResult<u64> {
     let mut total = 0;
     for scope in portal_core::db::tenant_scopes(db).await? {
-        let in_error = public_health_report::Column::Status.eq(ReportStatus::Error);
         if dry_run {
-            total += public_health_report::Entity::find()
-                .filter(in_error)
-                .count(&scope)
-                .await?;
+            total += queue::count_dead_in::<Reports>(&scope, None).await?;
             continue;
         }
         let txn = portal_core::db::begin_write(&scope).await?;
-        let now = clock::now();
-        let requeued = public_health_report::Entity::update_many()
-            .col_expr(
-                public_health_report::Column::Status,
-                Expr::value(ReportStatus::Queued),
-            )
-            .col_expr(
-                public_health_report::Column::BatchId,
-                Expr::value(Option::<Uuid>::None),
-            )
-            .filter(in_error)
-            .exec(&txn)
-            .await?;
+        let requeued = queue::replay_in::<Reports>(&txn, None).await?;
         public_health_error::Entity::update_many()
             .col_expr(
                 public_health_error::Column::ReplayedAt,
-                Expr::value(Some(now)),
+                Expr::value(Some(clock::now())),
             )
             .filter(public_health_error::Column::ReplayedAt.is_null())
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        total += requeued.rows_affected;
+        total += requeued;
     }
     if !dry_run {
         tracing::info!(replayed = total, "public-health error queue replayed");

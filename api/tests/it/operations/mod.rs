@@ -6,5 +6,6 @@ mod jobs;
 pub(crate) mod metrics;
 mod operations;
 mod outage;
+mod queue;
 mod rls;
 mod workers;
