@@ -2,6 +2,11 @@
 //! `pg_stat_statements` (track = all, top-level statements of the application role in this
 //! test's database), so BEGIN, COMMIT and `set_config` count like any query. The in-process
 //! counter of the test kit does not see them.
+//!
+//! That count takes in every connection of the application, so nothing else of the app may
+//! run while a test measures: the `TestApp` starts no relay, sealer or worker, and the one
+//! background task a test here starts (a tenant's event-hub follower, with its first
+//! subscription) has done its start-up reading before the measured window opens.
 
 use chrono::Utc;
 use portal_entities::ResultStatus;
@@ -68,12 +73,34 @@ impl<'a> Counter<'a> {
 
     /// How many times the statement `text` ran since the last reset.
     async fn calls(&self, text: &str) -> i64 {
+        self.calls_of(|query| query == text).await
+    }
+
+    /// How many times the statements `matching` ran since the last reset.
+    async fn calls_of(&self, matching: impl Fn(&str) -> bool) -> i64 {
         self.statements()
             .await
             .iter()
-            .filter(|(query, _)| query == text)
+            .filter(|(query, _)| matching(query))
             .map(|(_, calls)| calls)
             .sum()
+    }
+
+    /// Waits until the statements `matching` ran `n` times since the last reset (work the
+    /// application does in the background, at a moment of its choosing).
+    async fn wait_for_calls(&self, matching: impl Fn(&str) -> bool + Copy, n: i64) {
+        let waiting = async {
+            while self.calls_of(matching).await < n {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+            .await
+            .is_err()
+        {
+            let (_, listing) = self.total().await;
+            panic!("expected {n} calls of the awaited statement:\n{listing}");
+        }
     }
 
     async fn total(&self) -> (i64, String) {
@@ -302,9 +329,17 @@ async fn a_subscribe_is_authorized_and_audited_in_one_transaction() {
         tokio::spawn(async move { while stream.next().await.is_some() {} })
     };
     let counter = Counter::new(&app).await;
+    counter.reset().await;
     // The first subscribe of the tenant starts the replica's follower for it (not counted).
+    // The follower reads the tenant's last number once more when its task first runs, in a
+    // transaction of its own (BEGIN, set_config, the read, COMMIT), which a loaded machine
+    // may schedule late; the measured window opens after it. The last number is read three
+    // times in all: the subscribe's starting point, the hub's start, the follower's catch-up.
     let _first = subscribe(1);
     app.wait_for_subscribers_within(1, Duration::from_secs(30))
+        .await;
+    counter
+        .wait_for_calls(|q| q.contains("MAX(") && q.contains("publish_seq"), 3)
         .await;
     counter.reset().await;
     let _second = subscribe(2);
