@@ -73,24 +73,14 @@ impl<'a> Counter<'a> {
 
     /// How many times the statement `text` ran since the last reset.
     async fn calls(&self, text: &str) -> i64 {
-        self.calls_of(|query| query == text).await
+        count(&self.statements().await, |query| query == text)
     }
 
-    /// How many times the statements `matching` ran since the last reset.
-    async fn calls_of(&self, matching: impl Fn(&str) -> bool) -> i64 {
-        self.statements()
-            .await
-            .iter()
-            .filter(|(query, _)| matching(query))
-            .map(|(_, calls)| calls)
-            .sum()
-    }
-
-    /// Waits until the statements `matching` ran `n` times since the last reset (work the
-    /// application does in the background, at a moment of its choosing).
-    async fn wait_for_calls(&self, matching: impl Fn(&str) -> bool + Copy, n: i64) {
+    /// Waits until `done` holds for the statements since the last reset: for work the
+    /// application does in the background, at a moment of its choosing.
+    async fn wait_until(&self, what: &str, done: impl Fn(&[(String, i64)]) -> bool) {
         let waiting = async {
-            while self.calls_of(matching).await < n {
+            while !done(&self.statements().await) {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
         };
@@ -99,7 +89,7 @@ impl<'a> Counter<'a> {
             .is_err()
         {
             let (_, listing) = self.total().await;
-            panic!("expected {n} calls of the awaited statement:\n{listing}");
+            panic!("still waiting for {what}:\n{listing}");
         }
     }
 
@@ -118,6 +108,15 @@ impl<'a> Counter<'a> {
             .join("\n");
         (total, listing)
     }
+}
+
+/// How many times the statements `matching` ran, in a listing of `Counter::statements`.
+fn count(statements: &[(String, i64)], matching: impl Fn(&str) -> bool) -> i64 {
+    statements
+        .iter()
+        .filter(|(query, _)| matching(query))
+        .map(|(_, calls)| calls)
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,14 +331,18 @@ async fn a_subscribe_is_authorized_and_audited_in_one_transaction() {
     counter.reset().await;
     // The first subscribe of the tenant starts the replica's follower for it (not counted).
     // The follower reads the tenant's last number once more when its task first runs, in a
-    // transaction of its own (BEGIN, set_config, the read, COMMIT), which a loaded machine
-    // may schedule late; the measured window opens after it. The last number is read three
-    // times in all: the subscribe's starting point, the hub's start, the follower's catch-up.
+    // transaction of its own (BEGIN, set_config, the read, COMMIT) that a loaded machine may
+    // run late, even after the second subscribe: the measured window opens once it has
+    // committed. The last number is read three times in all (the subscribe's starting point,
+    // the hub's start, the follower's catch-up), each BEGIN before its read.
     let _first = subscribe(1);
     app.wait_for_subscribers_within(1, Duration::from_secs(30))
         .await;
     counter
-        .wait_for_calls(|q| q.contains("MAX(") && q.contains("publish_seq"), 3)
+        .wait_until("the follower's start-up read, committed", |s| {
+            let last_seq = |q: &str| q.contains("MAX(") && q.contains("publish_seq");
+            count(s, last_seq) >= 3 && count(s, |q| q == "COMMIT") >= count(s, |q| q == "BEGIN")
+        })
         .await;
     counter.reset().await;
     let _second = subscribe(2);
