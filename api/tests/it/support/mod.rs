@@ -1,5 +1,5 @@
-//! The `TestApp`: a fresh database (SQLite file, or on the throwaway PostgreSQL cluster a
-//! copy of a database migrated once per test process), migrated, with the very state and
+//! The `TestApp`: a fresh, migrated database (a SQLite file, or on the throwaway PostgreSQL
+//! cluster a copy of a database migrated once per test process) with the very state and
 //! router the server runs; actors that call it (`actors.rs`), fixtures, and the shared id
 //! helpers (`ids.rs`).
 
