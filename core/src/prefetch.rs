@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use portal_entities::{observation, test_catalog};
 use uuid::Uuid;
 
+use crate::sync::lock;
+
 #[derive(Default)]
 pub struct Prefetch {
     observations: Mutex<HashMap<Uuid, Vec<observation::Model>>>,
@@ -52,11 +54,4 @@ impl Prefetch {
     pub fn hold(&self, patient: Uuid) -> Option<bool> {
         lock(&self.holds).get(&patient).copied()
     }
-}
-
-/// A poisoned lock only means another task panicked mid-insert; the rows are still usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

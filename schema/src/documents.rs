@@ -5,14 +5,15 @@
 //! a copy of the parsed document (`Request::set_parsed_query`), so it does not parse again;
 //! validation, which depends on the variables, still runs on every request.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_graphql::Request;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 
 /// Distinct documents kept; past it the least recently used one goes.
@@ -53,70 +54,60 @@ impl Parsed {
 }
 
 /// The cache; cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Documents {
-    inner: Arc<Inner>,
+    kept: Cache<[u8; 32], Arc<Parsed>>,
+    parses: Arc<AtomicU64>,
 }
 
-#[derive(Default)]
-struct Inner {
-    entries: Mutex<HashMap<[u8; 32], Kept>>,
-    /// A logical clock for least-recently-used eviction.
-    clock: AtomicU64,
-    parses: AtomicU64,
-}
-
-struct Kept {
-    parsed: Arc<Parsed>,
-    used: u64,
+impl Default for Documents {
+    fn default() -> Self {
+        Self {
+            kept: Cache::builder()
+                .max_capacity(MAX_DOCUMENTS as u64)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
+            parses: Arc::default(),
+        }
+    }
 }
 
 impl Documents {
     /// The request's document, parsed now or found parsed; `None` when it does not parse
-    /// (the engine then parses it itself and reports the error).
+    /// (the engine then parses it itself and reports the error). Requests that bring the
+    /// same new text at once wait for one parse.
     pub fn get(&self, request: &Request) -> Option<Arc<Parsed>> {
         let operation_name = request.operation_name.as_deref();
         if request.query.len() > MAX_QUERY_BYTES {
             return self.parse(&request.query, operation_name).map(Arc::new);
         }
-        let key = key(&request.query, operation_name);
-        let now = self.inner.clock.fetch_add(1, Ordering::Relaxed);
-        if let Some(kept) = lock(&self.inner.entries).get_mut(&key) {
-            kept.used = now;
-            return Some(kept.parsed.clone());
-        }
-        let parsed = Arc::new(self.parse(&request.query, operation_name)?);
-        let mut entries = lock(&self.inner.entries);
-        if entries.len() >= MAX_DOCUMENTS
-            && let Some(oldest) = entries.iter().min_by_key(|(_, k)| k.used).map(|(k, _)| *k)
-        {
-            entries.remove(&oldest);
-        }
-        entries.insert(
-            key,
-            Kept {
-                parsed: parsed.clone(),
-                used: now,
-            },
-        );
-        Some(parsed)
+        self.kept
+            .optionally_get_with(key(&request.query, operation_name), || {
+                self.parse(&request.query, operation_name).map(Arc::new)
+            })
     }
 
     /// How many times a query text was parsed since start (a test and metrics figure).
     pub fn parses(&self) -> u64 {
-        self.inner.parses.load(Ordering::Relaxed)
+        self.parses.load(Ordering::Relaxed)
     }
 
-    pub fn len(&self) -> usize {
-        lock(&self.inner.entries).len()
+    /// Documents kept. Eventually consistent: exact after `run_pending_tasks`.
+    pub fn len(&self) -> u64 {
+        self.kept.entry_count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Applies pending evictions and counts now rather than on a later access.
+    pub fn run_pending_tasks(&self) {
+        self.kept.run_pending_tasks();
+    }
+
     fn parse(&self, query: &str, operation_name: Option<&str>) -> Option<Parsed> {
-        self.inner.parses.fetch_add(1, Ordering::Relaxed);
+        self.parses.fetch_add(1, Ordering::Relaxed);
         Parsed::parse(query, operation_name)
     }
 }
@@ -163,13 +154,6 @@ fn selects_uncached(document: &ExecutableDocument, set: &SelectionSet, depth: us
     })
 }
 
-/// A poisoned lock only means another task panicked mid-insert; the map is still usable.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +166,7 @@ mod tests {
             documents.get(&Request::new(q).operation_name("A"));
             documents.get(&Request::new(q).operation_name("B"));
         }
+        documents.run_pending_tasks();
         assert_eq!(documents.parses(), 2);
         assert_eq!(documents.len(), 2);
         documents.get(&Request::new("{ viewer { subject } }"));
@@ -193,6 +178,7 @@ mod tests {
         let documents = Documents::default();
         assert!(documents.get(&Request::new("not graphql")).is_none());
         assert!(documents.get(&Request::new("not graphql")).is_none());
+        documents.run_pending_tasks();
         assert_eq!((documents.parses(), documents.len()), (2, 0));
     }
 
@@ -204,7 +190,8 @@ mod tests {
             documents.get(&hot);
             documents.get(&Request::new(format!("{{ q{i}: viewer {{ subject }} }}")));
         }
-        assert_eq!(documents.len(), MAX_DOCUMENTS);
+        documents.run_pending_tasks();
+        assert_eq!(documents.len(), MAX_DOCUMENTS as u64);
         let before = documents.parses();
         documents.get(&hot);
         assert_eq!(documents.parses(), before, "the hot document stayed");

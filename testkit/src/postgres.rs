@@ -3,7 +3,9 @@
 //!
 //! Call [`fresh_database`] from a test to get the URL of a new, uniquely named, empty
 //! database (`postgres://postgres@127.0.0.1:<port>/t_<pid>_<counter>`); [`admin_url`]
-//! gives the URL of the maintenance database on the same server.
+//! gives the URL of the maintenance database on the same server. A [`Template`] prepares a
+//! database once per test process (the migrations, say) and hands each test a copy of it
+//! (`CREATE DATABASE … TEMPLATE`), as crates.io's test_db does.
 //!
 //! - If `DATABASE_URL` is set to a `postgres://` or `postgresql://` URL, nothing is started:
 //!   that server is the admin URL and the fresh databases are created there.
@@ -101,10 +103,18 @@ pub fn admin_url() -> &'static str {
 
 /// Creates a new empty database named `t_<pid>_<counter>` and returns its URL.
 pub fn fresh_database() -> String {
+    create_database(None)
+}
+
+/// Creates a new database, empty or a copy of `template`, and returns its URL.
+fn create_database(template: Option<&str>) -> String {
     let server = server();
     for _ in 0..100 {
         let name = next_database_name();
-        let create = format!("CREATE DATABASE \"{name}\"");
+        let create = match template {
+            None => format!("CREATE DATABASE \"{name}\""),
+            Some(template) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""),
+        };
         match run_psql(&server.psql, &server.admin_url, &create) {
             Ok(_) => return with_database(&server.admin_url, &name),
             // Left over from an earlier run with the same pid on a DATABASE_URL server.
@@ -161,6 +171,72 @@ pub fn with_app_role(owner_url: &str) -> Result<String, String> {
     run_psql(&psql, owner_url, CREATE_APP_ROLE)?;
     run_psql(&psql, owner_url, GRANT_APP_ROLE)?;
     Ok(with_user(owner_url, APP_ROLE, APP_ROLE))
+}
+
+/// A database prepared once per test process and copied for each test that asks for one:
+/// `prepare` (the migrations) runs once instead of once per test.
+///
+/// ```text
+/// static MIGRATED: Template = Template::new(migrate);
+/// let database = MIGRATED.fresh_app_database();
+/// ```
+///
+/// The template is an empty database with [`APP_ROLE`] set up (as [`fresh_app_database`]
+/// does), then `prepare(owner_url)`. `prepare` must close its connections before it
+/// returns: PostgreSQL copies a database only while nobody is connected to it. Afterwards
+/// the template refuses connections, so no test can connect to it by mistake while it is
+/// being copied. The first test thread to ask prepares it; the others wait for it. When
+/// `prepare` fails, every test that asks panics with its message.
+pub struct Template {
+    prepare: fn(&str) -> Result<(), String>,
+    /// The template database's name, once prepared.
+    name: OnceLock<Result<String, String>>,
+}
+
+impl Template {
+    pub const fn new(prepare: fn(owner_url: &str) -> Result<(), String>) -> Self {
+        Self {
+            prepare,
+            name: OnceLock::new(),
+        }
+    }
+
+    /// A fresh copy of the template, with the two URLs [`fresh_app_database`] gives.
+    pub fn fresh_app_database(&self) -> AppDatabase {
+        let template = match self.name.get_or_init(|| self.create()) {
+            Ok(name) => name,
+            Err(message) => panic!("could not prepare the template database: {message}"),
+        };
+        let owner_url = create_database(Some(template));
+        let app_url = with_user(&owner_url, APP_ROLE, APP_ROLE);
+        AppDatabase { owner_url, app_url }
+    }
+
+    fn create(&self) -> Result<String, String> {
+        let server = server();
+        let owner_url = fresh_database();
+        let name = database_name(&owner_url).to_owned();
+        with_app_role(&owner_url)?;
+        (self.prepare)(&owner_url)?;
+        let close =
+            format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false IS_TEMPLATE true");
+        run_psql(&server.psql, &server.admin_url, &close)?;
+        // A connection `prepare` left (a pool closing in the background) would make every
+        // copy wait, then fail.
+        let left = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}'"
+        );
+        run_psql(&server.psql, &server.admin_url, &left)?;
+        Ok(name)
+    }
+}
+
+/// The database (path) of a PostgreSQL URL.
+fn database_name(url: &str) -> &str {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[authority_start..];
+    let path = rest.find('/').map_or("", |i| &rest[i + 1..]);
+    path.split('?').next().unwrap_or_default()
 }
 
 /// `url` with its user and password replaced.
@@ -718,4 +794,73 @@ fn spawn_dedicated_watchdog(
         _child: child,
         _stdin: stdin,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static PREPARED: AtomicU64 = AtomicU64::new(0);
+    static MARKED: Template = Template::new(mark);
+
+    /// The template's content: a table with one row, readable by the application role.
+    fn mark(owner_url: &str) -> Result<(), String> {
+        PREPARED.fetch_add(1, Ordering::SeqCst);
+        let psql = PgBin::find().tool("psql");
+        run_psql(
+            &psql,
+            owner_url,
+            "CREATE TABLE marker (n int); INSERT INTO marker VALUES (1)",
+        )
+        .map(|_| ())
+    }
+
+    #[test]
+    fn a_template_is_prepared_once_and_every_test_gets_its_own_copy() {
+        let copies: Vec<AppDatabase> = (0..4)
+            .map(|_| thread::spawn(|| MARKED.fresh_app_database()))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().expect("copy"))
+            .collect();
+        assert_eq!(PREPARED.load(Ordering::SeqCst), 1);
+        let psql = PgBin::find().tool("psql");
+        run_psql(&psql, &copies[0].owner_url, "INSERT INTO marker VALUES (2)").expect("insert");
+        let counts: Vec<String> = copies
+            .iter()
+            .map(|c| run_psql(&psql, &c.app_url, "SELECT count(*) FROM marker").expect("read"))
+            .collect();
+        assert_eq!(
+            counts,
+            ["2", "1", "1", "1"],
+            "the application role reads its copy"
+        );
+        let names: std::collections::HashSet<&str> =
+            copies.iter().map(|c| database_name(&c.owner_url)).collect();
+        assert_eq!(names.len(), 4);
+    }
+
+    #[test]
+    fn the_template_itself_refuses_connections() {
+        let copy = MARKED.fresh_app_database();
+        let Some(Ok(template)) = MARKED.name.get() else {
+            panic!("prepared by the copy");
+        };
+        let url = with_database(&copy.owner_url, template);
+        let psql = PgBin::find().tool("psql");
+        let refused = run_psql(&psql, &url, "SELECT 1").expect_err("no connections");
+        assert!(
+            refused.contains("not currently accepting connections"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn the_database_name_is_the_path_of_the_url() {
+        assert_eq!(
+            database_name("postgres://u:p@127.0.0.1:5/t_1_2?sslmode=disable"),
+            "t_1_2"
+        );
+        assert_eq!(database_name("postgresql://127.0.0.1/db"), "db");
+    }
 }

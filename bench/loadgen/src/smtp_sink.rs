@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,7 +43,7 @@ async fn write_stats(counts: Counts, out: PathBuf) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let (total, lines) = {
-            let map = counts.lock().unwrap_or_else(|p| p.into_inner());
+            let map = counts.lock().await;
             let lines: String = map.iter().map(|(a, n)| format!("{n} {a}\n")).collect();
             (map.values().sum::<u64>(), lines)
         };
@@ -70,7 +71,7 @@ async fn session(stream: TcpStream, counts: Counts) -> std::io::Result<()> {
                     break;
                 }
             }
-            let mut map = counts.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = counts.lock().await;
             for r in recipients.drain(..) {
                 *map.entry(r).or_default() += 1;
             }

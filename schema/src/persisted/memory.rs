@@ -1,32 +1,38 @@
 //! The in-process part of the automatic persisted-query store: bounded, so that clients
 //! registering ever new texts cannot grow it without end.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 
-/// How many texts are kept; past it, an arbitrary one makes room (clients re-send it).
-const CAPACITY: usize = 10_000;
+/// How many texts are kept; past it, the least recently used one makes room (clients
+/// re-send it).
+const CAPACITY: u64 = 10_000;
 
-#[derive(Default)]
+/// Texts by hash.
 pub struct Memory {
-    queries: Mutex<HashMap<String, String>>,
+    queries: Cache<String, String>,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self {
+            // Least recently used: a text registered a moment ago is always kept, so the
+            // client's next request by hash alone finds it.
+            queries: Cache::builder()
+                .max_capacity(CAPACITY)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
+        }
+    }
 }
 
 impl Memory {
     pub fn get(&self, hash: &str) -> Option<String> {
-        let queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
-        queries.get(hash).cloned()
+        self.queries.get(hash)
     }
 
     pub fn put(&self, hash: &str, query: &str) {
-        let mut queries = self.queries.lock().unwrap_or_else(|e| e.into_inner());
-        if queries.len() >= CAPACITY && !queries.contains_key(hash) {
-            let evicted = queries.keys().next().cloned();
-            if let Some(evicted) = evicted {
-                queries.remove(&evicted);
-            }
-        }
-        queries.insert(hash.to_owned(), query.to_owned());
+        self.queries.insert(hash.to_owned(), query.to_owned());
     }
 }
 
@@ -40,8 +46,9 @@ mod tests {
         for i in 0..CAPACITY + 10 {
             memory.put(&format!("h{i}"), "{ __typename }");
         }
-        let held = memory.queries.lock().map(|q| q.len()).unwrap_or_default();
-        assert_eq!(held, CAPACITY);
+        memory.queries.run_pending_tasks();
+        assert_eq!(memory.queries.entry_count(), CAPACITY);
         assert!(memory.get(&format!("h{}", CAPACITY + 9)).is_some());
+        assert!(memory.get("h0").is_none(), "the least recently used went");
     }
 }

@@ -2,6 +2,11 @@
 //! `pg_stat_statements` (track = all, top-level statements of the application role in this
 //! test's database), so BEGIN, COMMIT and `set_config` count like any query. The in-process
 //! counter of the test kit does not see them.
+//!
+//! That count takes in every connection of the application, so nothing else of the app may
+//! run while a test measures: the `TestApp` starts no relay, sealer or worker, and the one
+//! background task a test here starts (a tenant's event-hub follower, with its first
+//! subscription) has done its start-up reading before the measured window opens.
 
 use chrono::Utc;
 use portal_entities::ResultStatus;
@@ -68,12 +73,24 @@ impl<'a> Counter<'a> {
 
     /// How many times the statement `text` ran since the last reset.
     async fn calls(&self, text: &str) -> i64 {
-        self.statements()
+        count(&self.statements().await, |query| query == text)
+    }
+
+    /// Waits until `done` holds for the statements since the last reset: for work the
+    /// application does in the background, at a moment of its choosing.
+    async fn wait_until(&self, what: &str, done: impl Fn(&[(String, i64)]) -> bool) {
+        let waiting = async {
+            while !done(&self.statements().await) {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        };
+        if tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
             .await
-            .iter()
-            .filter(|(query, _)| query == text)
-            .map(|(_, calls)| calls)
-            .sum()
+            .is_err()
+        {
+            let (_, listing) = self.total().await;
+            panic!("still waiting for {what}:\n{listing}");
+        }
     }
 
     async fn total(&self) -> (i64, String) {
@@ -91,6 +108,15 @@ impl<'a> Counter<'a> {
             .join("\n");
         (total, listing)
     }
+}
+
+/// How many times the statements `matching` ran, in a listing of `Counter::statements`.
+fn count(statements: &[(String, i64)], matching: impl Fn(&str) -> bool) -> i64 {
+    statements
+        .iter()
+        .filter(|(query, _)| matching(query))
+        .map(|(_, calls)| calls)
+        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,9 +328,21 @@ async fn a_subscribe_is_authorized_and_audited_in_one_transaction() {
         tokio::spawn(async move { while stream.next().await.is_some() {} })
     };
     let counter = Counter::new(&app).await;
+    counter.reset().await;
     // The first subscribe of the tenant starts the replica's follower for it (not counted).
+    // The follower reads the tenant's last number once more when its task first runs, in a
+    // transaction of its own (BEGIN, set_config, the read, COMMIT) that a loaded machine may
+    // run late, even after the second subscribe: the measured window opens once it has
+    // committed. The last number is read three times in all (the subscribe's starting point,
+    // the hub's start, the follower's catch-up), each BEGIN before its read.
     let _first = subscribe(1);
     app.wait_for_subscribers_within(1, Duration::from_secs(30))
+        .await;
+    counter
+        .wait_until("the follower's start-up read, committed", |s| {
+            let last_seq = |q: &str| q.contains("MAX(") && q.contains("publish_seq");
+            count(s, last_seq) >= 3 && count(s, |q| q == "COMMIT") >= count(s, |q| q == "BEGIN")
+        })
         .await;
     counter.reset().await;
     let _second = subscribe(2);

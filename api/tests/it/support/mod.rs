@@ -1,6 +1,7 @@
-//! The `TestApp`: a fresh database (SQLite file or a database on the throwaway PostgreSQL
-//! cluster), migrated, with the very state and router the server runs; actors that call it
-//! (`actors.rs`), fixtures, and the shared id helpers (`ids.rs`).
+//! The `TestApp`: a fresh, migrated database (a SQLite file, or on the throwaway PostgreSQL
+//! cluster a copy of a database migrated once per test process) with the very state and
+//! router the server runs; actors that call it (`actors.rs`), fixtures, and the shared id
+//! helpers (`ids.rs`).
 
 pub mod actors;
 pub mod binary;
@@ -17,7 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use portal_api::{AppState, Config};
+use portal_core::sync::lock;
 use portal_entities::audit_event;
+use portal_testkit::postgres::Template;
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -134,7 +137,7 @@ impl TestAppBuilder {
                 None,
             ),
             Database::Fresh(Backend::Postgres) => {
-                let database = portal_testkit::postgres::fresh_app_database();
+                let database = MIGRATED.fresh_app_database();
                 (database.app_url, Some(database.owner_url))
             }
             Database::Url(url) => (
@@ -180,7 +183,7 @@ impl TestApp {
         let log = sql.clone();
         db.set_metric_callback(move |metric| {
             counter.fetch_add(1, Ordering::SeqCst);
-            if let Some(log) = log.lock().expect("sql log").as_mut() {
+            if let Some(log) = lock(&log).as_mut() {
                 log.push(metric.statement.sql.clone());
             }
         });
@@ -212,12 +215,12 @@ impl TestApp {
 
     /// From now on the SQL of every statement of the app's pool is kept (see `recorded_sql`).
     pub fn record_sql(&self) {
-        *self.sql.lock().expect("sql log") = Some(Vec::new());
+        *lock(&self.sql) = Some(Vec::new());
     }
 
     /// The statements run since `record_sql`, and stops recording.
     pub fn recorded_sql(&self) -> Vec<String> {
-        self.sql.lock().expect("sql log").take().unwrap_or_default()
+        lock(&self.sql).take().unwrap_or_default()
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -264,6 +267,34 @@ impl TestApp {
             .await
             .expect("audit rows")
     }
+}
+
+/// The PostgreSQL databases of `TestApp::init(Backend::Postgres)` are copies of this one,
+/// migrated once per test process (the application still runs its start-up migration step,
+/// which finds nothing to apply).
+static MIGRATED: Template = Template::new(migrate);
+
+/// Applies every migration over `owner_url`, on a thread and runtime of its own (the test
+/// that asks first may be on any runtime), and closes the connection before it returns.
+fn migrate(owner_url: &str) -> Result<(), String> {
+    let url = owner_url.to_owned();
+    let migrating = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        runtime.block_on(async {
+            let db = portal_core::db::connect(&url, 1, std::time::Duration::from_secs(30))
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let applied = portal_api::migrate::apply(&db).await;
+            db.close().await.map_err(|e| format!("close: {e}"))?;
+            applied.map_err(|e| format!("migrations: {e}"))
+        })
+    });
+    migrating
+        .join()
+        .map_err(|_| "the migrations panicked".to_owned())?
 }
 
 /// The test configuration over `url` (migrations over `owner_url` when given), data in
