@@ -2,9 +2,9 @@
 
 mod audit;
 pub(crate) mod audit_seal;
+mod commands;
 mod jobs;
 pub(crate) mod metrics;
-mod operations;
 mod outage;
 mod queue;
 mod rls;
