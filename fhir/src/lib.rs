@@ -8,12 +8,14 @@
 mod bundle;
 mod capability;
 mod codes;
+mod dates;
 mod edge;
 mod format;
 mod outcome;
 mod params;
 mod resources;
 mod routes;
+mod versions;
 
 use std::sync::Arc;
 

@@ -2,8 +2,8 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{Extensions, HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::FhirState;
@@ -19,6 +19,7 @@ type Pairs = Query<Vec<(String, String)>>;
 /// The FHIR routes, to be nested at `/fhir/R4` (any outer state: this router carries its own).
 pub fn router<S: Clone + Send + Sync + 'static>(state: FhirState) -> Router<S> {
     Router::new()
+        .route("/", get(base).fallback(not_allowed))
         .route("/metadata", get(metadata).fallback(not_allowed))
         .route("/{kind}", get(search).fallback(not_allowed))
         .route("/{kind}/{id}", get(read).fallback(not_allowed))
@@ -29,6 +30,16 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: FhirState) -> Router<S> {
         )
         .fallback(unknown)
         .with_state(state)
+}
+
+/// The base (`/fhir/R4` and `/fhir/R4/`) answers nothing itself: it sends the client to the
+/// CapabilityStatement (303 See Other), which says what is served here.
+async fn base(State(state): State<FhirState>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("{}/metadata", state.base_url)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// The CapabilityStatement: no token needed, nothing read from the database.
@@ -79,7 +90,7 @@ async fn read(
     Query(query): Pairs,
 ) -> Response {
     let pairs = query.clone();
-    edge::run(&state, &headers, &extensions, &pairs, |call| async move {
+    edge::run_read(&state, &headers, &extensions, &pairs, |call| async move {
         let served = known(&kind, &query)?;
         resources::read(&call, served.kind, resource_id(&id)?).await
     })
@@ -109,7 +120,7 @@ async fn vread(
     Query(query): Pairs,
 ) -> Response {
     let pairs = query.clone();
-    edge::run(&state, &headers, &extensions, &pairs, |call| async move {
+    edge::run_read(&state, &headers, &extensions, &pairs, |call| async move {
         versioned(&kind, &query)?;
         resources::report::vread(&call, resource_id(&id)?, resource_id(&version)?).await
     })

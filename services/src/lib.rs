@@ -32,5 +32,6 @@ pub mod registration;
 pub mod result_links;
 pub mod results;
 pub mod scheduling;
+pub mod times;
 
 pub use portal_core::{ErrorCode, RequestContext, ServiceError, ServiceResult};

@@ -15,6 +15,7 @@ mod delivery;
 mod delivery_checks;
 mod e2e;
 mod fhir_access;
+mod fhir_dates;
 mod fhir_e2e;
 mod fhir_errors;
 mod fhir_kit;
