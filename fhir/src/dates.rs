@@ -5,7 +5,10 @@
 //! kept to the microsecond and shown to the microsecond, so the value a resource shows finds
 //! it with `eq`, `le` and `ge`.
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound, TimeZone,
+    Utc,
+};
 use portal_services::times::{Span, Within};
 
 use crate::outcome::{FhirError, FhirResult};
@@ -145,10 +148,22 @@ pub fn range(value: &str) -> FhirResult<Range> {
         .single()
         .ok_or_else(bad)?
         .with_timezone(&Utc);
+    // Instants are kept to the microsecond: a finer bound is the next microsecond (the same
+    // instants match, and PostgreSQL, which rounds a finer bound, compares it rightly).
     Ok(Range {
-        start,
-        end: start + step,
+        start: to_micros(start),
+        end: to_micros(start + step),
     })
+}
+
+/// The first whole microsecond at or after `at`.
+fn to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    let truncated = at.trunc_subsecs(6);
+    if truncated < at {
+        truncated + Duration::microseconds(1)
+    } else {
+        truncated
+    }
 }
 
 /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`, in UTC.
@@ -320,6 +335,16 @@ mod tests {
                 "2024-03-05T10:15:30.999999Z",
                 "2024-03-05T10:15:30.999999Z",
                 "2024-03-05T10:15:31Z",
+            ),
+            (
+                "2024-03-05T10:15:30.123456000Z",
+                "2024-03-05T10:15:30.123456Z",
+                "2024-03-05T10:15:30.123457Z",
+            ),
+            (
+                "2024-03-05T10:15:30.1234561Z",
+                "2024-03-05T10:15:30.123457Z",
+                "2024-03-05T10:15:30.123457Z",
             ),
         ];
         for (value, start, end) in cases {

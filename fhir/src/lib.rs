@@ -24,7 +24,7 @@ use portal_core::ServiceError;
 use portal_core::context::Origin;
 use sea_orm::DatabaseConnection;
 
-pub use routes::router;
+pub use routes::{router, to_metadata};
 
 /// Who is asking, as the server's authentication decides it (the same for GraphQL and
 /// FHIR): the request id, the client's address and the viewer of a valid bearer token.

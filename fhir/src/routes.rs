@@ -2,8 +2,8 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::FhirState;
@@ -32,14 +32,15 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: FhirState) -> Router<S> {
         .with_state(state)
 }
 
-/// The base (`/fhir/R4` and `/fhir/R4/`) answers nothing itself: it sends the client to the
-/// CapabilityStatement (303 See Other), which says what is served here.
 async fn base(State(state): State<FhirState>) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("{}/metadata", state.base_url)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+    to_metadata(&state.base_url)
+}
+
+/// The answer at the base (`/fhir/R4`, and `/fhir/R4/` where the server mounts it): the base
+/// is no resource, so it sends the client to the CapabilityStatement (303 See Other), which
+/// says what is served here.
+pub fn to_metadata(base_url: &str) -> Response {
+    Redirect::to(&format!("{base_url}/metadata")).into_response()
 }
 
 /// The CapabilityStatement: no token needed, nothing read from the database.
