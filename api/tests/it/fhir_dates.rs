@@ -60,12 +60,12 @@ const PREFIXES: [&str; 8] = ["eq", "ne", "lt", "le", "gt", "ge", "sa", "eb"];
 
 /// Whether `prefix` with a value lying so finds the instant (R4 search, "date").
 fn expected(prefix: &str, lies: Lies) -> bool {
-    match (prefix, lies) {
-        ("eq" | "le" | "ge", Lies::Around) => true,
-        ("ne" | "lt" | "le" | "eb", Lies::After) => true,
-        ("ne" | "gt" | "ge" | "sa", Lies::Before) => true,
-        _ => false,
-    }
+    matches!(
+        (prefix, lies),
+        ("eq" | "le" | "ge", Lies::Around)
+            | ("ne" | "lt" | "le" | "eb", Lies::After)
+            | ("ne" | "gt" | "ge" | "sa", Lies::Before)
+    )
 }
 
 /// A search of one date parameter and how a match is recognised.
