@@ -31,6 +31,21 @@ pub struct SearchParam {
     pub doc: &'static str,
 }
 
+impl SearchParam {
+    /// A date searched by R4's rules (`birthdate` takes one exact day).
+    pub fn ranged(&self) -> bool {
+        self.kind == ParamType::Date && self.name != "birthdate"
+    }
+
+    fn documentation(&self) -> String {
+        if self.ranged() {
+            format!("{} {DATE_RULES}", self.doc)
+        } else {
+            self.doc.to_owned()
+        }
+    }
+}
+
 pub struct Served {
     pub kind: &'static str,
     /// `vread` and `history-instance` (correction chains).
@@ -57,12 +72,23 @@ const fn param(
     }
 }
 
-const PATIENT_PARAM: SearchParam = param(
-    "patient",
-    ParamType::Reference,
-    "http://hl7.org/fhir/SearchParameter/clinical-patient",
-    "Required: `Patient/{id}` or `{id}`.",
-);
+/// `patient` as R4 defines it for `definition` (clinical-patient or the type's own).
+const fn patient(definition: &'static str) -> SearchParam {
+    param(
+        "patient",
+        ParamType::Reference,
+        definition,
+        "Required: `Patient/{id}` or `{id}`.",
+    )
+}
+
+const CLINICAL_PATIENT: SearchParam =
+    patient("http://hl7.org/fhir/SearchParameter/clinical-patient");
+
+/// How every date parameter reads its values (docs/fhir.md has the examples).
+const DATE_RULES: &str = "Prefixes eq, ne, lt, le, gt, ge, sa, eb, ap on the range of the \
+    value's precision (year to fraction of a second; UTC when no zone is given); may repeat \
+    (AND), a comma is OR.";
 
 pub const SERVED: &[Served] = &[
     Served {
@@ -96,7 +122,7 @@ pub const SERVED: &[Served] = &[
         kind: "DiagnosticReport",
         history: true,
         search: &[
-            PATIENT_PARAM,
+            CLINICAL_PATIENT,
             param(
                 "category",
                 ParamType::Token,
@@ -107,7 +133,13 @@ pub const SERVED: &[Served] = &[
                 "date",
                 ParamType::Date,
                 "http://hl7.org/fhir/SearchParameter/clinical-date",
-                "Issued time; prefixes eq, ge, gt, le, lt; may repeat.",
+                "effective[x] (the issue time).",
+            ),
+            param(
+                "issued",
+                ParamType::Date,
+                "http://hl7.org/fhir/SearchParameter/DiagnosticReport-issued",
+                "The issue time.",
             ),
             param(
                 "status",
@@ -132,7 +164,7 @@ pub const SERVED: &[Served] = &[
         kind: "Observation",
         history: false,
         search: &[
-            PATIENT_PARAM,
+            CLINICAL_PATIENT,
             param(
                 "code",
                 ParamType::Token,
@@ -143,7 +175,7 @@ pub const SERVED: &[Served] = &[
                 "date",
                 ParamType::Date,
                 "http://hl7.org/fhir/SearchParameter/clinical-date",
-                "Issued time of the result; prefixes eq, ge, gt, le, lt; may repeat.",
+                "effective[x] (the result's issue time).",
             ),
             param(
                 "category",
@@ -160,12 +192,12 @@ pub const SERVED: &[Served] = &[
         kind: "Appointment",
         history: false,
         search: &[
-            PATIENT_PARAM,
+            patient("http://hl7.org/fhir/SearchParameter/Appointment-patient"),
             param(
                 "date",
                 ParamType::Date,
                 "http://hl7.org/fhir/SearchParameter/Appointment-date",
-                "Start time; prefixes eq, ge, gt, le, lt; may repeat.",
+                "The start.",
             ),
         ],
         includes: &[],
@@ -175,7 +207,9 @@ pub const SERVED: &[Served] = &[
     Served {
         kind: "Coverage",
         history: false,
-        search: &[PATIENT_PARAM],
+        search: &[patient(
+            "http://hl7.org/fhir/SearchParameter/Coverage-patient",
+        )],
         includes: &[],
         sorts: &[],
         doc: "A patient's coverages, latest period first (scope COVERAGE).",
@@ -183,7 +217,9 @@ pub const SERVED: &[Served] = &[
     Served {
         kind: "ExplanationOfBenefit",
         history: false,
-        search: &[PATIENT_PARAM],
+        search: &[patient(
+            "http://hl7.org/fhir/SearchParameter/ExplanationOfBenefit-patient",
+        )],
         includes: &[],
         sorts: &[],
         doc: "A patient's claims, latest service date first (scope COVERAGE).",
@@ -191,7 +227,7 @@ pub const SERVED: &[Served] = &[
     Served {
         kind: "ServiceRequest",
         history: false,
-        search: &[PATIENT_PARAM],
+        search: &[CLINICAL_PATIENT],
         includes: &[],
         sorts: &[],
         doc: "A patient's test orders, newest first.",
@@ -288,7 +324,7 @@ fn resource(served: &Served) -> Value {
                     "name": p.name,
                     "definition": p.definition,
                     "type": p.kind.as_str(),
-                    "documentation": p.doc,
+                    "documentation": p.documentation(),
                 })
             })
             .collect();

@@ -15,6 +15,7 @@ use crate::FhirState;
 use crate::format::{FHIR_JSON, negotiate};
 use crate::outcome::{FhirError, FhirResult, body};
 use crate::params::Search;
+use crate::versions;
 
 /// The request as handlers see it: its unit of work and where links point.
 pub struct Call {
@@ -55,6 +56,44 @@ where
     F: FnOnce(Arc<Call>) -> Fut,
     Fut: Future<Output = FhirResult<Value>>,
 {
+    answer(state, headers, extensions, query, handler, |resource| {
+        json(StatusCode::OK, &resource)
+    })
+    .await
+}
+
+/// [`run`] for a read or vread: a versioned resource is answered with its `ETag` and
+/// `Last-Modified`, or 304 when the client's copy is current (the read happened and is
+/// audited either way).
+pub async fn run_read<F, Fut>(
+    state: &FhirState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    query: &[(String, String)],
+    handler: F,
+) -> Response
+where
+    F: FnOnce(Arc<Call>) -> Fut,
+    Fut: Future<Output = FhirResult<Value>>,
+{
+    answer(state, headers, extensions, query, handler, |resource| {
+        versions::answer(headers, &resource)
+    })
+    .await
+}
+
+async fn answer<F, Fut>(
+    state: &FhirState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    query: &[(String, String)],
+    handler: F,
+    respond: impl FnOnce(Value) -> Response,
+) -> Response
+where
+    F: FnOnce(Arc<Call>) -> Fut,
+    Fut: Future<Output = FhirResult<Value>>,
+{
     let format = query
         .iter()
         .find(|(name, _)| name == "_format")
@@ -83,7 +122,7 @@ where
         return FhirError::Withheld.into_response(&request_id);
     }
     match answer {
-        Ok(resource) => json(StatusCode::OK, &resource),
+        Ok(resource) => respond(resource),
         Err(err) => err.into_response(&request_id),
     }
 }

@@ -1,6 +1,9 @@
 //! Content negotiation: this server speaks FHIR JSON only. `_format` wins over `Accept`;
 //! XML (or anything else that is not JSON) is refused with 406.
 
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
+
 use crate::outcome::{FhirError, FhirResult};
 
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
@@ -66,9 +69,55 @@ fn weighed(range: &str) -> (String, bool) {
     (media_type(range), refused)
 }
 
+/// FHIR JSON text: every object that is a resource (the answer, a Bundle's entries, ...)
+/// starts with `resourceType`, as R4's JSON format asks; the other members keep their order.
+pub fn text(value: &Value) -> String {
+    serde_json::to_string(&ResourceFirst(value)).unwrap_or_default()
+}
+
+struct ResourceFirst<'a>(&'a Value);
+
+impl Serialize for ResourceFirst<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                if let Some(kind) = members.get("resourceType") {
+                    map.serialize_entry("resourceType", kind)?;
+                }
+                for (name, member) in members.iter().filter(|(n, _)| *n != "resourceType") {
+                    map.serialize_entry(name, &ResourceFirst(member))?;
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&ResourceFirst(item))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_type_comes_first_at_every_level() {
+        let bundle = serde_json::json!({
+            "type": "searchset",
+            "resourceType": "Bundle",
+            "entry": [{ "resource": { "id": "1", "meta": {}, "resourceType": "Patient" } }],
+        });
+        assert_eq!(
+            text(&bundle),
+            r#"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"1","meta":{}}}],"type":"searchset"}"#
+        );
+    }
 
     #[test]
     fn json_is_accepted_in_every_spelling() {

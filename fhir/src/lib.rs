@@ -8,12 +8,14 @@
 mod bundle;
 mod capability;
 mod codes;
+mod dates;
 mod edge;
 mod format;
 mod outcome;
 mod params;
 mod resources;
 mod routes;
+mod versions;
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ use portal_core::ServiceError;
 use portal_core::context::Origin;
 use sea_orm::DatabaseConnection;
 
-pub use routes::router;
+pub use routes::{router, to_metadata};
 
 /// Who is asking, as the server's authentication decides it (the same for GraphQL and
 /// FHIR): the request id, the client's address and the viewer of a valid bearer token.

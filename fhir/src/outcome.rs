@@ -120,5 +120,5 @@ fn outcome(status: StatusCode, code: &str, message: &str) -> Value {
 }
 
 pub(crate) fn body(value: &Value) -> String {
-    value.to_string()
+    crate::format::text(value)
 }

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::FhirState;
@@ -19,6 +19,7 @@ type Pairs = Query<Vec<(String, String)>>;
 /// The FHIR routes, to be nested at `/fhir/R4` (any outer state: this router carries its own).
 pub fn router<S: Clone + Send + Sync + 'static>(state: FhirState) -> Router<S> {
     Router::new()
+        .route("/", get(base).fallback(not_allowed))
         .route("/metadata", get(metadata).fallback(not_allowed))
         .route("/{kind}", get(search).fallback(not_allowed))
         .route("/{kind}/{id}", get(read).fallback(not_allowed))
@@ -29,6 +30,17 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: FhirState) -> Router<S> {
         )
         .fallback(unknown)
         .with_state(state)
+}
+
+async fn base(State(state): State<FhirState>) -> Response {
+    to_metadata(&state.base_url)
+}
+
+/// The answer at the base (`/fhir/R4`, and `/fhir/R4/` where the server mounts it): the base
+/// is no resource, so it sends the client to the CapabilityStatement (303 See Other), which
+/// says what is served here.
+pub fn to_metadata(base_url: &str) -> Response {
+    Redirect::to(&format!("{base_url}/metadata")).into_response()
 }
 
 /// The CapabilityStatement: no token needed, nothing read from the database.
@@ -79,7 +91,7 @@ async fn read(
     Query(query): Pairs,
 ) -> Response {
     let pairs = query.clone();
-    edge::run(&state, &headers, &extensions, &pairs, |call| async move {
+    edge::run_read(&state, &headers, &extensions, &pairs, |call| async move {
         let served = known(&kind, &query)?;
         resources::read(&call, served.kind, resource_id(&id)?).await
     })
@@ -109,7 +121,7 @@ async fn vread(
     Query(query): Pairs,
 ) -> Response {
     let pairs = query.clone();
-    edge::run(&state, &headers, &extensions, &pairs, |call| async move {
+    edge::run_read(&state, &headers, &extensions, &pairs, |call| async move {
         versioned(&kind, &query)?;
         resources::report::vread(&call, resource_id(&id)?, resource_id(&version)?).await
     })

@@ -25,6 +25,7 @@ pub mod patients;
 pub mod prefetch;
 pub mod proxy;
 pub mod results;
+pub mod times;
 pub mod walk_in;
 
 pub use portal_core::{ErrorCode, RequestContext, ServiceError, ServiceResult};

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::http::{Extensions, HeaderMap, header};
+use axum::routing::get;
 use portal_core::ServiceError;
 use portal_core::context::Origin;
 use portal_fhir::{FhirState, Gate};
@@ -13,15 +14,20 @@ use crate::state::AppState;
 
 pub const BASE_PATH: &str = "/fhir/R4";
 
-/// The FHIR routes over the server's state.
+/// The FHIR routes over the server's state, at `/fhir/R4`.
 pub fn routes(state: &AppState) -> Router<AppState> {
+    let base_url = format!("{}{BASE_PATH}", state.config.notify.public_url);
     let fhir = FhirState {
         db: state.app.db.clone(),
         max_page_size: state.config.max_page_size,
-        base_url: format!("{}{BASE_PATH}", state.config.notify.public_url),
+        base_url: base_url.clone(),
         gate: Arc::new(BearerGate(state.clone())),
     };
-    portal_fhir::router(fhir)
+    // Nesting routes `/fhir/R4` and what is below it, not `/fhir/R4/`: the base too.
+    let slash = get(move || async move { portal_fhir::to_metadata(&base_url) });
+    Router::new()
+        .nest(BASE_PATH, portal_fhir::router(fhir))
+        .route(&format!("{BASE_PATH}/"), slash)
 }
 
 struct BearerGate(AppState);

@@ -22,7 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", post(graphql::post).get(graphql::get))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .nest(fhir::BASE_PATH, fhir::routes(&state));
+        .merge(fhir::routes(&state));
     if state.config.playground {
         let pages = Router::new()
             .route("/", get(playground::page))

@@ -10,9 +10,10 @@ use uuid::Uuid;
 use super::{instant, prune, reference, searched_patient};
 use crate::bundle::{self, Entry};
 use crate::codes;
+use crate::dates;
 use crate::edge::Call;
 use crate::outcome::FhirResult;
-use crate::params::{Search, date_range};
+use crate::params::Search;
 
 pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
     let (_, row) = nodes::appointment(&call.ctx, id).await?;
@@ -22,10 +23,9 @@ pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
 /// `patient` (required), `date` (the start); earliest first.
 pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
     let access = searched_patient(call, search).await?;
-    let (from, to) = date_range(&search.all("date"))?;
+    let now = portal_core::clock::now();
     let filter = AppointmentFilter {
-        from,
-        to,
+        within: dates::within(search, "date", appointment::Column::StartsAt, now)?,
         ..AppointmentFilter::default()
     };
     let (_, page) = appointments::list(&call.ctx, &access, &filter, &call.page(search)?).await?;

@@ -76,8 +76,23 @@ pub fn concept(system: &str, code: &str, display: Option<&str>) -> Value {
     concept
 }
 
+/// An instant as stored: to the microsecond (the precision both databases keep), so the value
+/// a resource shows is the value searched.
 pub fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// `effective[x]` of a result's DiagnosticReport and Observations, the time `date` searches:
+/// the column searched and the value shown, kept together (the issue time today).
+pub mod effective {
+    use chrono::{DateTime, Utc};
+    use portal_entities::test_result;
+
+    pub const COLUMN: test_result::Column = test_result::Column::IssuedAt;
+
+    pub fn of(result: &test_result::Model) -> DateTime<Utc> {
+        result.issued_at
+    }
 }
 
 pub fn date(day: NaiveDate) -> String {

@@ -8,12 +8,13 @@ use portal_services::results::observations::{self, ObservationFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{concept, instant, prune, reference, searched_patient};
+use super::{concept, effective, instant, prune, reference, searched_patient};
 use crate::bundle::{self, Entry};
 use crate::codes::{self, OBSERVATION_CATEGORY};
+use crate::dates;
 use crate::edge::Call;
 use crate::outcome::{FhirError, FhirResult};
-use crate::params::{Search, date_range, tokens};
+use crate::params::{Search, tokens};
 
 pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
     let (_, (obs, result)) = observations::get(&call.ctx, id).await?;
@@ -57,7 +58,8 @@ pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
             filter.category = Some(*one);
         }
     }
-    (filter.since, filter.until) = date_range(&search.all("date"))?;
+    let now = portal_core::clock::now();
+    filter.within = dates::within(search, "date", effective::COLUMN, now)?;
     let (_, page) = observations::list(&call.ctx, &access, &filter, &call.page(search)?).await?;
     let entries = page
         .items
@@ -85,7 +87,7 @@ pub fn resource(obs: &Model, result: &test_result::Model) -> Value {
         "category": [concept(OBSERVATION_CATEGORY, category_code, Some(category_display))],
         "code": concept(codes::analyte_system(&obs.code), &obs.code, Some(&obs.display_name)),
         "subject": reference("Patient", result.patient_id),
-        "effectiveDateTime": instant(result.issued_at),
+        "effectiveDateTime": instant(effective::of(result)),
         "issued": instant(result.issued_at),
     });
     match value(obs) {

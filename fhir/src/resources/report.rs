@@ -19,12 +19,13 @@ use portal_services::results::{self, ResultFilter, TestCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{concept, instant, prune, reference, searched_patient, uuid_identifier};
+use super::{concept, effective, instant, prune, reference, searched_patient, uuid_identifier};
 use crate::bundle::{self, Entry};
 use crate::codes::{self, DICOM_UID, V2_0074};
+use crate::dates;
 use crate::edge::Call;
 use crate::outcome::{FhirError, FhirResult};
-use crate::params::{Search, date_range, tokens};
+use crate::params::{Search, tokens};
 use crate::resources::observation as fhir_observation;
 
 /// What a page of results points to, loaded with one query per kind for the whole page.
@@ -148,7 +149,7 @@ async fn chain(call: &Call, id: Uuid) -> FhirResult<Vec<test_result::Model>> {
     Ok(versions)
 }
 
-/// `patient` (required), `category`, `date`, `status`, `code`; `_include=DiagnosticReport:result`.
+/// `patient` (required), `category`, `date`, `issued`, `status`, `code`; `_include=DiagnosticReport:result`.
 pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
     let access = searched_patient(call, search).await?;
     let filter = filter(search)?;
@@ -221,7 +222,10 @@ fn filter(search: &Search) -> FhirResult<ResultFilter> {
         }
         filter.tests = Some(tests);
     }
-    (filter.since, filter.until) = date_range(&search.all("date"))?;
+    let now = portal_core::clock::now();
+    filter.within = dates::within(search, "date", effective::COLUMN, now)?;
+    let issued = dates::within(search, "issued", test_result::Column::IssuedAt, now)?;
+    filter.within.extend(issued);
     Ok(filter)
 }
 
@@ -262,7 +266,7 @@ pub fn resource(result: &test_result::Model, parts: &Parts) -> Value {
         "category": [concept(V2_0074, category_code, Some(category_display))],
         "code": code,
         "subject": reference("Patient", result.patient_id),
-        "effectiveDateTime": instant(result.issued_at),
+        "effectiveDateTime": instant(effective::of(result)),
         "issued": instant(result.issued_at),
         "performer": performer,
         "result": if observations.is_empty() { Value::Null } else { json!(observations) },

@@ -189,6 +189,7 @@ impl Patient {
             since: filter.since,
             until: filter.until,
             tests: None,
+            within: Vec::new(),
         };
         let (vis, rows) = results::list(request(ctx)?, &self.access, &filter, &page)
             .await
@@ -229,6 +230,7 @@ impl Patient {
             kind: filter.kind.map(Into::into),
             from: filter.from,
             to: filter.to,
+            within: Vec::new(),
         };
         let (access, rows) = appointments::list(request(ctx)?, &self.access, &filter, &page)
             .await

@@ -9,6 +9,8 @@ use portal_entities::{AppointmentKind, AppointmentStatus, appointment};
 use sea_orm::{ColumnTrait, EntityTrait, Order, QueryFilter};
 use tracing::instrument;
 
+use crate::times::Within;
+
 use portal_core::access::{self, Access, PatientAccess, Scope};
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
@@ -23,6 +25,8 @@ pub struct AppointmentFilter {
     pub kind: Option<AppointmentKind>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Conditions on the appointment's times, all of them met.
+    pub within: Vec<Within<appointment::Column>>,
 }
 
 /// A patient's appointments in start order (earliest first).
@@ -54,6 +58,9 @@ pub async fn list(
     }
     if let Some(to) = filter.to {
         select = select.filter(appointment::Column::StartsAt.lte(to));
+    }
+    for within in &filter.within {
+        select = select.filter(within.condition());
     }
     let list = PatientList {
         tenant: appointment::Column::TenantId,

@@ -16,6 +16,8 @@ use sea_orm::{
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::times::Within;
+
 use portal_core::access::{self, Access, PatientAccess, Scope};
 use portal_core::audit::{AuditRecord, Outcome};
 use portal_core::context::RequestContext;
@@ -32,6 +34,8 @@ pub struct ResultFilter {
     pub until: Option<DateTime<Utc>>,
     /// Only results of these catalog tests (by code, in `code_system` when given).
     pub tests: Option<Vec<TestCode>>,
+    /// Conditions on the result's times, all of them met.
+    pub within: Vec<Within<test_result::Column>>,
 }
 
 /// A catalog test code, optionally with its code system.
@@ -101,6 +105,9 @@ pub async fn list(
     }
     if let Some(tests) = &filter.tests {
         select = select.filter(of_tests(access.tenant_id, tests));
+    }
+    for within in &filter.within {
+        select = select.filter(within.condition());
     }
     let list = PatientList {
         tenant: test_result::Column::TenantId,

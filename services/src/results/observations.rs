@@ -11,6 +11,7 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use crate::results::{self, Visibility};
+use crate::times::Within;
 use portal_core::access::{self, Access, PatientAccess, Scope};
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
@@ -27,6 +28,8 @@ pub struct ObservationFilter {
     pub since: Option<DateTime<Utc>>,
     /// Issued (its result) at or before.
     pub until: Option<DateTime<Utc>>,
+    /// Conditions on its result's times, all of them met.
+    pub within: Vec<Within<test_result::Column>>,
 }
 
 /// An observation with the result version it belongs to (its status, time and patient).
@@ -74,6 +77,9 @@ pub async fn list(
     }
     if let Some(until) = filter.until {
         select = select.filter(test_result::Column::IssuedAt.lte(until));
+    }
+    for within in &filter.within {
+        select = select.filter(within.condition());
     }
     let total = if page.total {
         Some(select.clone().count(ctx.db()).await?)

@@ -33,7 +33,12 @@ async fn unknown_ids_types_and_malformed_parameters_are_operation_outcomes(backe
             "invalid",
         ),
         (
-            format!("DiagnosticReport?patient={p}&date=ap2026"),
+            format!("DiagnosticReport?patient={p}&date=ab2026"),
+            400,
+            "invalid",
+        ),
+        (
+            format!("DiagnosticReport?patient={p}&issued=2026-03-05T10"),
             400,
             "invalid",
         ),

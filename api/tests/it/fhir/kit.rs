@@ -25,6 +25,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub www_authenticate: Option<String>,
+    pub headers: axum::http::HeaderMap,
+    /// `Null` when the answer has no body (304, 303).
     pub body: Value,
 }
 
@@ -50,6 +52,11 @@ impl Reply {
         self.body["link"].as_array()?.iter().find_map(|l| {
             (l["relation"] == "next").then(|| l["url"].as_str().unwrap_or_default().to_owned())
         })
+    }
+
+    /// A header's value, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The text of the OperationOutcome's first issue.
@@ -112,9 +119,24 @@ impl Fhir {
         let status = response.status().as_u16();
         let content_type = header("content-type").unwrap_or_default();
         let www_authenticate = header("www-authenticate");
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), 16 << 20)
             .await
             .expect("body");
+        if bytes.is_empty() {
+            return Reply {
+                status,
+                content_type,
+                www_authenticate,
+                headers,
+                body: Value::Null,
+            };
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.starts_with("{\"resourceType\":"),
+            "{path}: resourceType is not first: {text}"
+        );
         let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             panic!(
                 "{path}: not JSON ({status}): {}",
@@ -125,6 +147,7 @@ impl Fhir {
             status,
             content_type,
             www_authenticate,
+            headers,
             body,
         }
     }
@@ -254,8 +277,27 @@ pub async fn appointment(
     clinician: Option<Uuid>,
     starts_in: Duration,
 ) -> Uuid {
+    appointment_at(
+        app,
+        tenant,
+        patient,
+        facility,
+        clinician,
+        Utc::now() + starts_in,
+    )
+    .await
+}
+
+/// An appointment starting at `starts_at`.
+pub async fn appointment_at(
+    app: &TestApp,
+    tenant: Uuid,
+    patient: Uuid,
+    facility: Uuid,
+    clinician: Option<Uuid>,
+    starts_at: chrono::DateTime<Utc>,
+) -> Uuid {
     let id = Uuid::now_v7();
-    let starts_at = Utc::now() + starts_in;
     appointment::Model {
         id,
         tenant_id: tenant,

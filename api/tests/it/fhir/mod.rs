@@ -1,6 +1,7 @@
 //! The FHIR R4 read API: resources, search, paging, errors, access, checked by the independent validator.
 
 mod access;
+mod dates;
 mod e2e;
 mod errors;
 pub(crate) mod kit;

