@@ -32,9 +32,9 @@ pub struct SearchParam {
 }
 
 impl SearchParam {
-    /// A date searched by R4's rules (`birthdate` takes one exact day).
+    /// A date searched by R4's rules.
     pub fn ranged(&self) -> bool {
-        self.kind == ParamType::Date && self.name != "birthdate"
+        self.kind == ParamType::Date
     }
 
     fn documentation(&self) -> String {
@@ -111,7 +111,7 @@ pub const SERVED: &[Served] = &[
                 "birthdate",
                 ParamType::Date,
                 "http://hl7.org/fhir/SearchParameter/individual-birthdate",
-                "The birth date, `YYYY-MM-DD` (eq only).",
+                "The birth date (a whole day, in UTC).",
             ),
         ],
         includes: &[],

@@ -95,6 +95,67 @@ pub fn instants(prefix: Prefix, range: Range, now: DateTime<Utc>) -> Vec<Span> {
     }
 }
 
+/// Every value of the date parameter `name` as conditions on a date `column` (a birth date:
+/// the resource's value is a whole day, in UTC), with R4's rules for a range against a range:
+/// `eq` the search range holds the day, `ne` it does not, `gt`/`lt` the day reaches past
+/// the end / before the start of the search range, `ge`/`le` the day reaches the search
+/// range or past it / before it, `sa`/`eb` the day starts after its end / ends before its
+/// start, `ap` the day meets the widened range. Repeats are ANDed, a comma list is ORed.
+pub fn days<C: Copy>(
+    search: &Search,
+    name: &str,
+    column: C,
+    now: DateTime<Utc>,
+) -> FhirResult<Vec<Within<C, NaiveDate>>> {
+    search
+        .all(name)
+        .into_iter()
+        .map(|value| {
+            let mut spans = Vec::new();
+            for part in value.split(',') {
+                let (prefix, range) = parse(part)?;
+                spans.extend(day_spans(prefix, range, now));
+            }
+            Ok(Within { column, spans })
+        })
+        .collect()
+}
+
+/// The days `d` (the instants `[d, d + 1 day)`) that match `prefix` `range`, as spans of days.
+pub fn day_spans(prefix: Prefix, range: Range, now: DateTime<Utc>) -> Vec<Span<NaiveDate>> {
+    // `d` starts at or after `at` from this day on (and before `at` until it).
+    let starts_from = |at: DateTime<Utc>| {
+        let day = at.date_naive();
+        if at.time() == NaiveTime::MIN {
+            day
+        } else {
+            day.succ_opt().unwrap_or(day)
+        }
+    };
+    // `d` ends after `at` from this day on (and at or before `at` until it).
+    let ends_after = |at: DateTime<Utc>| at.date_naive();
+    let span = |from, to| Span { from, to };
+    let (s, e) = (range.start, range.end);
+    match prefix {
+        Prefix::Eq => vec![span(Some(starts_from(s)), Some(ends_after(e)))],
+        Prefix::Ne => vec![
+            span(None, Some(starts_from(s))),
+            span(Some(ends_after(e)), None),
+        ],
+        Prefix::Gt => vec![span(Some(ends_after(e)), None)],
+        Prefix::Lt => vec![span(None, Some(starts_from(s)))],
+        Prefix::Ge => vec![span(Some(ends_after(s)), None)],
+        Prefix::Le => vec![span(None, Some(starts_from(e)))],
+        Prefix::Sa => vec![span(Some(starts_from(e)), None)],
+        Prefix::Eb => vec![span(None, Some(ends_after(s)))],
+        Prefix::Ap => {
+            let margin = approximation(range, now);
+            let (s, e) = (s - margin, e + margin);
+            vec![span(Some(ends_after(s)), Some(starts_from(e)))]
+        }
+    }
+}
+
 /// `ap` widens the range on both sides by a tenth of its distance from now (R4's suggestion).
 fn approximation(range: Range, now: DateTime<Utc>) -> Duration {
     let distance = if now < range.start {

@@ -3,7 +3,6 @@
 //! silently ignored (a client that filters by something the server ignores would get more
 //! data than it asked for).
 
-use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::capability::Served;
@@ -155,13 +154,6 @@ pub fn tokens(value: &str) -> FhirResult<Vec<Token<'_>>> {
             Ok(Token { system, code })
         })
         .collect()
-}
-
-/// `birthdate`: a day, `eq` or no prefix.
-pub fn birth_date(value: &str) -> FhirResult<NaiveDate> {
-    let value = value.strip_prefix("eq").unwrap_or(value);
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| FhirError::invalid("birthdate must be YYYY-MM-DD"))
 }
 
 #[cfg(test)]

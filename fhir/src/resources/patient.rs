@@ -9,9 +9,10 @@ use uuid::Uuid;
 use super::{date, prune, reference};
 use crate::bundle::{self, Entry};
 use crate::codes::{MRN, V2_0203};
+use crate::dates;
 use crate::edge::Call;
 use crate::outcome::{FhirError, FhirResult};
-use crate::params::{Search, birth_date, tokens};
+use crate::params::{Search, tokens};
 
 pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
     let (_, row) = patients::get(&call.ctx, id).await?;
@@ -34,9 +35,15 @@ pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
         criteria.mrn = Some(token.code.to_owned());
     }
     criteria.name = search.one("name").map(str::to_owned);
-    criteria.birth_date = search.one("birthdate").map(birth_date).transpose()?;
+    criteria.birth_within = dates::days(
+        search,
+        "birthdate",
+        patient::Column::BirthDate,
+        portal_core::clock::now(),
+    )?;
     let page = call.page(search)?;
-    let none = criteria.name.is_none() && criteria.mrn.is_none() && criteria.birth_date.is_none();
+    let none =
+        criteria.name.is_none() && criteria.mrn.is_none() && criteria.birth_within.is_empty();
     let page = if none {
         patients::visible_to_viewer(&call.ctx, &page).await?
     } else {

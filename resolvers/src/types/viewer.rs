@@ -73,6 +73,7 @@ impl Viewer {
                     name: s.name,
                     mrn: s.mrn,
                     birth_date: s.birth_date,
+                    ..Default::default()
                 };
                 patient_search::search(request(ctx)?, &search, &page).await
             }

@@ -16,6 +16,7 @@ use sea_orm::{ColumnTrait, Condition, Order, QueryFilter};
 use tracing::instrument;
 
 use crate::patients;
+use crate::times::Within;
 
 const SEARCH: Access = Access::read("patient.search", "Patient");
 const MAX_NAME: usize = 100;
@@ -30,6 +31,8 @@ pub struct PatientSearch {
     /// The exact MRN.
     pub mrn: Option<String>,
     pub birth_date: Option<NaiveDate>,
+    /// Birth dates as day spans (the FHIR `birthdate` search with its prefixes), ANDed.
+    pub birth_within: Vec<Within<patient::Column, NaiveDate>>,
 }
 
 impl PatientSearch {
@@ -76,7 +79,7 @@ impl PatientSearch {
         if self.mrn().is_some() {
             used.push("mrn");
         }
-        if self.birth_date.is_some() {
+        if self.birth_date.is_some() || !self.birth_within.is_empty() {
             used.push("birthDate");
         }
         used.join(",")
@@ -135,6 +138,9 @@ pub fn matching(search: &PatientSearch, words: &[String]) -> Condition {
     }
     if let Some(date) = search.birth_date {
         all = all.add(patient::Column::BirthDate.eq(date));
+    }
+    for within in &search.birth_within {
+        all = all.add(within.condition());
     }
     all
 }

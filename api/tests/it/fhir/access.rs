@@ -287,6 +287,61 @@ async fn staff_search_patients_by_name_birthdate_and_mrn(backend: Backend) {
     assert_eq!(wrong_system.status, 400);
 }
 
+/// `birthdate` follows R4's date rules: a birth date is a whole day (in UTC), the search
+/// value the range of its precision; P1 and P2 (tenant a) are born on 1980-01-02.
+async fn birthdate_search_takes_every_prefix_and_precision(backend: Backend) {
+    let app = TestApp::init(backend).await;
+    let w = app.world().await;
+    let fhir = Fhir::new(&app);
+    let t = Tokens::of(&app, &w);
+    let cases: [(&str, u64); 27] = [
+        ("1980", 2),
+        ("1979", 0),
+        ("1980-01", 2),
+        ("1980-02", 0),
+        ("1980-01-02", 2),
+        ("eq1980-01-02", 2),
+        ("1980-01-03", 0),
+        ("1980-01-02T10:00Z", 0),
+        ("gt1980-01-01", 2),
+        ("gt1980-01-02", 0),
+        ("gt1980-01-02T10:00Z", 2),
+        ("ge1980-01-02", 2),
+        ("ge1980-01-03", 0),
+        ("lt1980-01-03", 2),
+        ("lt1980-01-02", 0),
+        ("lt1980-01-02T10:00Z", 2),
+        ("le1980-01-02", 2),
+        ("le1980-01-01", 0),
+        ("ne1980-01-02", 0),
+        ("ne1980-01-03", 2),
+        ("sa1980-01-01", 2),
+        ("sa1980-01-01T23:59Z", 2),
+        ("sa1980-01-02", 0),
+        ("eb1980-01-03", 2),
+        ("eb1980-01-02", 0),
+        ("ap1980-01-02", 2),
+        ("1980-01-01,1980-01-02", 2),
+    ];
+    for (value, total) in cases {
+        let path = format!("Patient?name=familyp&birthdate={value}");
+        let found = fhir.ok(&t.staff, &path).await;
+        assert_eq!(found["total"], total, "{path}: {found:#}");
+    }
+    let both = fhir
+        .ok(
+            &t.staff,
+            "Patient?name=familyp&birthdate=ge1980-01-01&birthdate=le1980-01-01",
+        )
+        .await;
+    assert_eq!(both["total"], 0, "repeats are ANDed: {both:#}");
+    let alone = fhir.ok(&t.staff, "Patient?birthdate=1980-01").await;
+    assert_eq!(
+        alone["total"], 2,
+        "a birth date alone is a search: {alone:#}"
+    );
+}
+
 /// A clinician sees the patients they ordered for, not the others of the tenant (403, as
 /// GraphQL's FORBIDDEN); they read the patient's orders and results.
 async fn a_clinician_sees_only_the_patients_they_ordered_for(backend: Backend) {
@@ -334,4 +389,5 @@ on_both_backends!(
     a_proxy_without_the_coverage_scope_gets_no_coverage,
     fhir_reads_are_audited_allowed_and_denied,
     staff_search_patients_by_name_birthdate_and_mrn,
+    birthdate_search_takes_every_prefix_and_precision,
 );
