@@ -457,7 +457,7 @@ async fn a_sealer_killed_while_holding_the_seal_is_taken_over() {
     let tenant = reads(&app, 4).await;
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            "audit_seal::child_process_holding_a_seal",
+            "operations::audit_seal::child_process_holding_a_seal",
             "--exact",
             "--ignored",
             "--nocapture",
