@@ -1,7 +1,6 @@
 //! The crate's one error type, and which ACK each error earns.
 
-use crate::ack::{AckCode, ErrorCode, Issue, Severity};
-use crate::parse::Location;
+use crate::codes::{AckCode, ErrorCode, Issue, Location, Severity};
 
 /// Everything that can go wrong from bytes on the wire to typed structs.
 ///

@@ -5,6 +5,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod ack;
+pub mod codes;
 pub mod datetime;
 pub mod error;
 pub mod listener;
@@ -12,7 +13,8 @@ pub mod messages;
 pub mod mllp;
 pub mod parse;
 
-pub use ack::{Ack, AckBuilder, AckCode, ErrorCode, Issue, Severity};
+pub use ack::{Ack, AckBuilder};
+pub use codes::{AckCode, ErrorCode, Issue, Location, Severity};
 pub use error::Hl7Error;
 pub use listener::{Handler, Inbound, Limits, serve};
-pub use parse::{Location, Message, parse};
+pub use parse::{Message, parse};

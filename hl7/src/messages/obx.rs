@@ -2,7 +2,7 @@
 
 use super::rules::{coded, required, text, time};
 use super::types::Coded;
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
 use crate::parse::Segment;

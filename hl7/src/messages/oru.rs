@@ -6,7 +6,7 @@ use super::obx::Observation;
 use super::pid::{PatientIdentity, single_pid};
 use super::rules::{coded, required, time};
 use super::types::{Clinician, Coded, Ei};
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
 use crate::parse::{Location, Message, Segment};

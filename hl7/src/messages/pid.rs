@@ -1,7 +1,7 @@
 //! The patient of a message, from PID: the MRN chosen among the PID-3 identifiers.
 
 use super::types::{Cx, PersonName};
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::error::Hl7Error;
 use crate::parse::{Location, Message, Segment};
 

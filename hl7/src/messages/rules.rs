@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
 use crate::parse::{FieldRef, Segment};

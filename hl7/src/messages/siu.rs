@@ -8,7 +8,7 @@ use super::pid::PatientIdentity;
 use super::rules::{required, text, time, time_in};
 use super::types::{Clinician, Coded, Ei, Hd};
 use super::unsupported_event;
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
 use crate::parse::{Message, Segment};

@@ -6,13 +6,12 @@
 mod charset;
 mod delimiters;
 mod escape;
-mod location;
 mod tree;
 
+pub use crate::codes::Location;
 pub use charset::{Charset, Decoding};
 pub use delimiters::Delimiters;
 pub use escape::{escape, unescape};
-pub use location::Location;
 pub use tree::{
     Component, ComponentRef, Field, FieldRef, Message, Repetition, RepetitionRef, Segment, Value,
 };

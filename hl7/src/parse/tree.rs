@@ -3,7 +3,7 @@
 
 use super::charset::Decoding;
 use super::delimiters::Delimiters;
-use super::location::Location;
+use crate::codes::Location;
 
 /// One leaf value: a subcomponent.
 #[derive(Debug, Clone, PartialEq, Eq)]
