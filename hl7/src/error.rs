@@ -28,6 +28,10 @@ pub enum Hl7Error {
     /// An MLLP frame larger than the configured limit.
     #[error("frame of at least {size} bytes exceeds the limit of {limit} bytes")]
     FrameTooLarge { size: usize, limit: usize },
+    /// A limit of this receiver on the shape of a message (segments, repetitions), which
+    /// bounds the memory one message can take (AR).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// The application could not process the message (AR: the sender may resend).
     #[error("processing failed: {0}")]
     Processing(String),
@@ -81,6 +85,10 @@ impl Hl7Error {
             Self::FrameTooLarge { limit, .. } => Issue::error(
                 ErrorCode::InternalError,
                 format!("message exceeds the {limit}-byte limit"),
+            ),
+            Self::LimitExceeded(what) => Issue::error(
+                ErrorCode::InternalError,
+                format!("{what}, a limit of this receiver"),
             ),
             Self::Processing(_) | Self::Io(_) => Issue::error(
                 ErrorCode::InternalError,

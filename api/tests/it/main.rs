@@ -21,6 +21,7 @@ mod fhir_kit;
 mod fhir_paging;
 mod fhir_resources;
 mod hl7_e2e;
+mod hl7_memory;
 mod hl7_operations;
 mod hl7_registration;
 mod hl7_results;
