@@ -82,6 +82,8 @@ pub struct MllpConfig {
     /// `PORTAL_MLLP_IN`: which command runs the listeners, `serve` or `worker` (never both,
     /// so a port is never bound twice).
     pub run_in: MllpRunIn,
+    /// TLS listeners and allow-lists (`config/mllp_tls.rs`).
+    pub tls: mllp_tls::MllpTlsConfig,
 }
 
 /// One MLLP listen address and the tenant slug it serves (none: by sending facility).
@@ -196,6 +198,8 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]
 pub struct ConfigError(String);
+
+pub mod mllp_tls;
 
 /// A lookup of variables: the process environment in production, a map in tests.
 pub trait Vars {
@@ -594,6 +598,7 @@ fn mllp_config(vars: &impl Vars, dev: bool) -> Result<MllpConfig, ConfigError> {
         }
     };
     Ok(MllpConfig {
+        tls: mllp_tls::MllpTlsConfig::from_vars(vars, &listeners, dev)?,
         listeners,
         senders,
         run_in,

@@ -35,6 +35,9 @@ pub enum Hl7Error {
     /// The application could not process the message (AR: the sender may resend).
     #[error("processing failed: {0}")]
     Processing(String),
+    /// The listener's TLS certificate, key or client CA could not be used.
+    #[error("tls: {0}")]
+    Tls(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -90,7 +93,7 @@ impl Hl7Error {
                 ErrorCode::InternalError,
                 format!("{what}, a limit of this receiver"),
             ),
-            Self::Processing(_) | Self::Io(_) => Issue::error(
+            Self::Processing(_) | Self::Io(_) | Self::Tls(_) => Issue::error(
                 ErrorCode::InternalError,
                 "the receiver could not process the message; resend later",
             ),

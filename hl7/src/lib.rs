@@ -7,6 +7,7 @@
 pub mod ack;
 pub mod codes;
 pub mod datetime;
+pub mod door;
 pub mod error;
 pub mod listener;
 pub mod messages;
@@ -15,6 +16,7 @@ pub mod parse;
 
 pub use ack::{Ack, AckBuilder};
 pub use codes::{AckCode, ErrorCode, Issue, Location, Severity};
+pub use door::{ClientIdentity, ConnectionEvent, Door, Refusal, SenderBinding, Tls, TlsFiles};
 pub use error::Hl7Error;
-pub use listener::{Handler, Inbound, Limits, serve};
+pub use listener::{Handler, Inbound, Limits, serve, serve_through};
 pub use parse::{Message, parse};
