@@ -27,6 +27,7 @@ mod hl7_registration;
 mod hl7_results;
 mod hl7_rig;
 mod hl7_scheduling;
+mod hl7_tls;
 mod http_audit;
 mod http_browser;
 mod http_client;
