@@ -31,6 +31,7 @@ mod hl7_tls;
 mod http_audit;
 mod http_browser;
 mod http_client;
+mod http_early_refusals;
 mod http_limits;
 mod http_order;
 mod http_persisted;
