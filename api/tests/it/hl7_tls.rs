@@ -171,6 +171,22 @@ async fn count(dir: &Path, sql: &str) -> i64 {
     row.try_get_by_index::<i64>(0).expect("count")
 }
 
+/// Waits until `sql` counts `expected` (audit rows are appended after the answer).
+async fn eventually(dir: &Path, sql: &str, expected: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = count(dir, sql).await;
+        if found == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql}: {found}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn peer_fingerprint(stream: &TlsStream<TcpStream>) -> Vec<u8> {
     stream
         .get_ref()
@@ -268,32 +284,32 @@ async fn mllp_over_tls_admits_bound_client_certificates_only_and_reloads_its_cer
     assert_eq!(metric(&server, "unknown_ca").await, 1);
     assert_eq!(metric(&server, "certificate_expired").await, 1);
     assert!(metric(&server, "accepted").await >= 3);
-    drop(server);
-
     let stored = |id: &str| format!("SELECT COUNT(*) FROM hl7_messages WHERE control_id = '{id}'");
-    assert_eq!(count(dir.path(), &stored("TLS-1")).await, 1);
-    assert_eq!(
-        count(dir.path(), &stored("TLS-2")).await,
-        0,
-        "denied: not stored"
-    );
+    let dir = dir.path();
+    eventually(dir, &stored("TLS-1"), 1).await;
+    eventually(
+        dir,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.receive' AND outcome = 'DENIED'",
+        1,
+    )
+    .await;
+    eventually(
+        dir,
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.connect' AND outcome = 'DENIED' AND reason LIKE 'unknown_ca peer=127.0.0.1:%'",
+        1,
+    )
+    .await;
+    assert_eq!(count(dir, &stored("TLS-2")).await, 0, "denied: not stored");
     assert_eq!(
         count(
-            dir.path(),
-            "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.receive' AND outcome = 'DENIED'"
+            dir,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.connect' AND reason LIKE '%Nguyen%'"
         )
         .await,
-        1
-    );
-    assert_eq!(
-        count(dir.path(), "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.connect' AND outcome = 'DENIED' AND reason LIKE 'unknown_ca peer=127.0.0.1:%'").await,
-        1
-    );
-    assert_eq!(
-        count(dir.path(), "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.connect' AND reason LIKE '%Nguyen%'").await,
         0,
         "no patient data in connection audit rows"
     );
+    drop(server);
 }
 
 #[tokio::test]
