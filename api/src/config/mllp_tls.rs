@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_plain_listener_on_all_addresses_without_an_allow_list_refuses_to_start_in_production() {
-        let refused = read(&[], &["0.0.0.0:2575"], false).unwrap_err();
+        let refused = read(&[], &["0.0.0.0:2575"], false).expect_err("refused");
         assert!(refused.0.contains("PORTAL_MLLP_ALLOW"), "{}", refused.0);
         assert!(read(&[], &["127.0.0.1:2575"], false).is_ok());
         assert!(
