@@ -46,6 +46,7 @@ const PH_BATCHES: &str = "portal_public_health_batches";
 const PH_UPLOADS: &str = "portal_public_health_uploads_total";
 const HL7_MESSAGES: &str = "portal_hl7_messages_total";
 const HL7_DEAD_LETTER: &str = "portal_hl7_dead_letter";
+const HL7_CONNECTIONS: &str = "portal_hl7_connections_total";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -151,6 +152,15 @@ impl Metrics {
         self.record(|| {
             metrics::counter!(HL7_MESSAGES, "type" => message_type, "outcome" => outcome)
                 .increment(1);
+        });
+    }
+
+    /// One MLLP connection: `accepted`, or the refusal's reason (not_allowed,
+    /// connection_limit, no_certificate, unknown_ca, certificate_expired, handshake_failed,
+    /// unbound_certificate).
+    pub fn hl7_connection(&self, outcome: &'static str) {
+        self.record(|| {
+            metrics::counter!(HL7_CONNECTIONS, "outcome" => outcome).increment(1);
         });
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use portal_core::RequestContext;
 use portal_entities::tenant;
-use portal_hl7::{Handler, Limits};
+use portal_hl7::{Door, Handler, Limits, Tls};
 use portal_hl7_inbound::{Interface, Observer, Outcome};
 use portal_schema::ReadCache;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -33,16 +33,38 @@ impl Listeners {
     /// Binds every configured address and serves it until `state.shutdown()`.
     pub async fn start(state: &AppState) -> anyhow::Result<Self> {
         let mut tasks = Vec::new();
-        for listener in &state.config.mllp.listeners {
+        let config = &state.config.mllp;
+        let tls = match &config.tls.files {
+            Some(files) if !config.tls.listeners.is_empty() => {
+                let tls = Arc::new(
+                    Tls::load(files.clone(), config.tls.senders.clone())
+                        .context("PORTAL_MLLP_TLS_CERT / _KEY / _CLIENT_CA")?,
+                );
+                tasks.push(tokio::spawn(
+                    tls.clone()
+                        .watch(config.tls.reload_every, state.shutting_down()),
+                ));
+                Some(tls)
+            }
+            _ => None,
+        };
+        let plain = config.listeners.iter().map(|l| (l, None));
+        let secure = config.tls.listeners.iter().map(|l| (l, tls.clone()));
+        for (listener, tls) in plain.chain(secure) {
             let routes = routes(state, listener).await?;
             let socket = TcpListener::bind(listener.addr)
                 .await
                 .with_context(|| format!("binding {} (PORTAL_MLLP_BIND)", listener.addr))?;
             let addr: SocketAddr = socket.local_addr()?;
-            tracing::info!(%addr, "mllp listening (HL7 v2)");
+            let door = Door {
+                allow: config.tls.allow_for(listener.addr),
+                tls,
+            };
+            tracing::info!(%addr, tls = door.tls.is_some(), allow = door.allow.len(), "mllp listening (HL7 v2)");
             let handler: Arc<dyn Handler> = Arc::new(interface(state, routes));
-            tasks.push(tokio::spawn(portal_hl7::serve(
+            tasks.push(tokio::spawn(portal_hl7::serve_through(
                 socket,
+                door,
                 handler,
                 Limits::default(),
                 state.shutting_down(),
@@ -117,6 +139,12 @@ impl Observer for Observed {
     fn answered(&self, message_type: &str, outcome: Outcome) {
         if let Some(metrics) = &self.metrics {
             metrics.hl7_message(message_type, outcome.label());
+        }
+    }
+
+    fn connection(&self, outcome: &'static str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.hl7_connection(outcome);
         }
     }
 

@@ -13,12 +13,14 @@ use portal_core::identity::{Role, Viewer};
 use portal_core::policy::Access;
 use portal_hl7::messages::Header;
 use portal_hl7::{
-    Ack, AckBuilder, AckCode, ErrorCode, Handler, Hl7Error, Inbound, Issue, Location,
+    Ack, AckBuilder, AckCode, ConnectionEvent, ErrorCode, Handler, Hl7Error, Inbound, Issue,
+    Location,
 };
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::connections::ConnectionAudit;
 use crate::dispatch;
 use crate::failure::{Failure, Kind};
 use crate::lookup;
@@ -53,6 +55,8 @@ pub enum Outcome {
     Error,
     Rejected,
     Failed,
+    /// AR: the sending facility is not bound to the connection's client certificate.
+    Denied,
 }
 
 impl Outcome {
@@ -63,6 +67,7 @@ impl Outcome {
             Self::Error => "error",
             Self::Rejected => "rejected",
             Self::Failed => "failed",
+            Self::Denied => "denied",
         }
     }
 
@@ -83,6 +88,10 @@ impl Outcome {
 pub trait Observer: Send + Sync {
     fn answered(&self, message_type: &str, outcome: Outcome);
     async fn committed(&self, ctx: &RequestContext);
+    /// One connection accepted (`accepted`) or refused (the refusal's label).
+    fn connection(&self, outcome: &'static str) {
+        let _ = outcome;
+    }
 }
 
 /// The handler of one listener.
@@ -91,6 +100,7 @@ pub struct Interface {
     routes: Routes,
     outbox_wake: Arc<Notify>,
     observer: Option<Arc<dyn Observer>>,
+    connections: ConnectionAudit,
 }
 
 impl Interface {
@@ -101,8 +111,9 @@ impl Interface {
         observer: Option<Arc<dyn Observer>>,
     ) -> Self {
         Self {
-            db,
             routes,
+            connections: ConnectionAudit::start(db.clone()),
+            db,
             outbox_wake,
             observer,
         }
@@ -127,6 +138,11 @@ impl Interface {
 
     async fn answer(&self, inbound: &Inbound) -> (Ack, Outcome) {
         let header = &inbound.header;
+        if let Some(identity) = &inbound.identity
+            && !identity.speaks_for(lookup::clia(header.sending_facility.as_ref()))
+        {
+            return self.deny(inbound).await;
+        }
         let Some(tenant) = self.routes.tenant_for(header) else {
             let issue = Issue::error(
                 ErrorCode::UnknownKeyIdentifier,
@@ -175,6 +191,47 @@ impl Interface {
             self.outbox_wake.notify_one();
         }
         finished(&ctx, header, ack, outcome).await
+    }
+}
+
+impl Interface {
+    /// AR for a message whose sending facility (MSH-4) is not bound to the connection's
+    /// client certificate: nothing is stored; a denied write is audited (in the tenant the
+    /// message names, when it names one).
+    async fn deny(&self, inbound: &Inbound) -> (Ack, Outcome) {
+        let header = &inbound.header;
+        let client_addr = Some(inbound.peer.ip().to_string());
+        let ctx = match self.routes.tenant_for(header) {
+            Some(tenant) => context(&self.db, tenant, header, client_addr),
+            None => RequestContext::new(
+                &self.db,
+                Shape::Statements,
+                Origin::new(None, Uuid::now_v7().to_string(), client_addr),
+            ),
+        };
+        let names = inbound
+            .identity
+            .as_ref()
+            .map(|i| i.names.join("+"))
+            .unwrap_or_default();
+        tracing::warn!(peer = %inbound.peer, certificate = %names, control_id = header.control_id.as_deref().unwrap_or(""), "hl7.message denied: MSH-4 not bound to the client certificate");
+        ctx.record(
+            AuditRecord::new(RECEIVE, None, AuditOutcome::Denied).reason(&format!(
+                "MSH-4 not bound to the client certificate {names}"
+            )),
+        );
+        let issue = Issue::error(
+            ErrorCode::UnknownKeyIdentifier,
+            "the sending facility (MSH-4) is not bound to this connection's client certificate",
+        )
+        .at(Location::field("MSH", 1, 4));
+        finished(
+            &ctx,
+            header,
+            reply(header, AckCode::Reject, vec![issue]),
+            Outcome::Denied,
+        )
+        .await
     }
 }
 
@@ -284,5 +341,12 @@ fn metric_type(header: &Header) -> String {
 impl Handler for Interface {
     async fn handle(&self, inbound: &Inbound) -> Result<Ack, Hl7Error> {
         Ok(self.receive(inbound).await)
+    }
+
+    fn connection(&self, event: ConnectionEvent) {
+        if let Some(observer) = &self.observer {
+            observer.connection(event.refused.map_or("accepted", |r| r.label()));
+        }
+        self.connections.record(event);
     }
 }

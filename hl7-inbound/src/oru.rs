@@ -226,9 +226,8 @@ impl Group<'_> {
         };
         let modality = self
             .obr_segment()
-            .and_then(|obr| obr.field(24).text())
-            .unwrap_or(UNKNOWN_MODALITY)
-            .to_owned();
+            .and_then(|obr| obr.field(24).text().map(String::from))
+            .unwrap_or_else(|| UNKNOWN_MODALITY.to_owned());
         Ok(NewImagingReport {
             modality,
             study_instance_uid: uid,
@@ -319,7 +318,7 @@ impl Group<'_> {
         reason.chars().take(MAX_REASON).collect()
     }
 
-    fn obr_segment(&self) -> Option<&portal_hl7::parse::Segment> {
+    fn obr_segment(&self) -> Option<portal_hl7::parse::Segment<'_>> {
         self.message
             .segments("OBR")
             .find(|s| s.sequence() == self.group.obr_sequence)

@@ -101,7 +101,7 @@ async fn book(
         order_number: message
             .segment("SCH")
             .and_then(|sch| sch.field(26).component(1).text())
-            .map(str::to_owned),
+            .map(String::from),
     };
     let create = siu.event == SiuEvent::Book;
     let (_, synced) = scheduling::sync(ctx, &input, create)

@@ -97,9 +97,12 @@ pub async fn receive(
         processed_at: None,
         peer,
     };
-    Ok(Received::Stored(
-        row.into_active_model().insert(ctx.db()).await?,
-    ))
+    // Without RETURNING: reading the raw message back would hold it twice more (the
+    // database's copy and the driver's) for nothing.
+    hl7_message::Entity::insert(row.clone().into_active_model())
+        .exec_without_returning(ctx.db())
+        .await?;
+    Ok(Received::Stored(row))
 }
 
 async fn by_identity(

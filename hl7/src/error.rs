@@ -1,7 +1,6 @@
 //! The crate's one error type, and which ACK each error earns.
 
-use crate::ack::{AckCode, ErrorCode, Issue, Severity};
-use crate::parse::Location;
+use crate::codes::{AckCode, ErrorCode, Issue, Location, Severity};
 
 /// Everything that can go wrong from bytes on the wire to typed structs.
 ///
@@ -29,9 +28,16 @@ pub enum Hl7Error {
     /// An MLLP frame larger than the configured limit.
     #[error("frame of at least {size} bytes exceeds the limit of {limit} bytes")]
     FrameTooLarge { size: usize, limit: usize },
+    /// A limit of this receiver on the shape of a message (segments, repetitions), which
+    /// bounds the memory one message can take (AR).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// The application could not process the message (AR: the sender may resend).
     #[error("processing failed: {0}")]
     Processing(String),
+    /// The listener's TLS certificate, key or client CA could not be used.
+    #[error("tls: {0}")]
+    Tls(String),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -83,7 +89,11 @@ impl Hl7Error {
                 ErrorCode::InternalError,
                 format!("message exceeds the {limit}-byte limit"),
             ),
-            Self::Processing(_) | Self::Io(_) => Issue::error(
+            Self::LimitExceeded(what) => Issue::error(
+                ErrorCode::InternalError,
+                format!("{what}, a limit of this receiver"),
+            ),
+            Self::Processing(_) | Self::Io(_) | Self::Tls(_) => Issue::error(
                 ErrorCode::InternalError,
                 "the receiver could not process the message; resend later",
             ),

@@ -5,14 +5,18 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod ack;
+pub mod codes;
 pub mod datetime;
+pub mod door;
 pub mod error;
 pub mod listener;
 pub mod messages;
 pub mod mllp;
 pub mod parse;
 
-pub use ack::{Ack, AckBuilder, AckCode, ErrorCode, Issue, Severity};
+pub use ack::{Ack, AckBuilder};
+pub use codes::{AckCode, ErrorCode, Issue, Location, Severity};
+pub use door::{ClientIdentity, ConnectionEvent, Door, Refusal, SenderBinding, Tls, TlsFiles};
 pub use error::Hl7Error;
-pub use listener::{Handler, Inbound, Limits, serve};
-pub use parse::{Location, Message, parse};
+pub use listener::{Handler, Inbound, Limits, serve, serve_through};
+pub use parse::{Message, parse};

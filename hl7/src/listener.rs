@@ -1,5 +1,7 @@
 //! The MLLP server: bounded connections, one message at a time per connection, timeouts,
-//! graceful shutdown. Logs carry control ids, types, sizes and outcomes, never content.
+//! graceful shutdown; each connection admitted by the listener's [`Door`] (allow-list,
+//! TLS, client certificate) and told to the handler, accepted or refused. Logs carry
+//! control ids, types, sizes and outcomes, never content.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -7,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::ack::Ack;
+use crate::door::{ClientIdentity, ConnectionEvent, Door, Refusal};
 use crate::error::Hl7Error;
 use crate::messages::Header;
 use crate::mllp::{self, Decoder, Frame};
@@ -58,6 +61,9 @@ pub struct Inbound {
     /// The header, read even when the whole message did not parse (empty if not even MSH).
     pub header: Header,
     pub peer: SocketAddr,
+    /// The sender the connection's client certificate identifies (TLS with client
+    /// certificates only).
+    pub identity: Option<Arc<ClientIdentity>>,
 }
 
 /// What the application does with a message: store it, apply it, and say which ACK to
@@ -65,17 +71,37 @@ pub struct Inbound {
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
     async fn handle(&self, inbound: &Inbound) -> Result<Ack, Hl7Error>;
+
+    /// Told of every connection, accepted or refused, before anything is read from it.
+    /// Must not wait: the accept loop calls it.
+    fn connection(&self, event: ConnectionEvent) {
+        let _ = event;
+    }
 }
 
 /// Serves MLLP on `listener` until `shutdown` resolves, then stops accepting, lets each
 /// connection finish the message it is handling (its ACK is sent) and returns when all
-/// connections have closed.
+/// connections have closed. Plain, from any source: see [`serve_through`].
 pub async fn serve(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) {
+    serve_through(listener, Door::default(), handler, limits, shutdown).await;
+}
+
+/// [`serve`], admitting connections through `door`: a source outside its allow-list is
+/// closed at once; over TLS the handshake (and the client certificate) must succeed
+/// within the frame timeout.
+pub async fn serve_through(
+    listener: TcpListener,
+    door: Door,
+    handler: Arc<dyn Handler>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let door = Arc::new(door);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -92,14 +118,19 @@ pub async fn serve(
                         continue;
                     }
                 };
+                if !door.admits(peer.ip()) {
+                    refuse(handler.as_ref(), peer, None, Refusal::NotAllowed);
+                    continue;
+                }
                 let Ok(permit) = permits.clone().try_acquire_owned() else {
                     tracing::warn!(%peer, limit = limits.max_connections, "mllp.connection refused: limit reached");
-                    drop(stream);
+                    refuse(handler.as_ref(), peer, None, Refusal::ConnectionLimit);
                     continue;
                 };
-                let connection = Connection { handler: handler.clone(), limits, peer, stopped: stopped.clone() };
+                let connection = Connection { handler: handler.clone(), limits, peer, identity: None, stopped: stopped.clone() };
+                let door = door.clone();
                 connections.spawn(async move {
-                    connection.run(stream).await;
+                    connection.open(stream, &door).await;
                     drop(permit);
                 });
             }
@@ -114,10 +145,25 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+fn refuse(
+    handler: &dyn Handler,
+    peer: SocketAddr,
+    identity: Option<Arc<ClientIdentity>>,
+    refusal: Refusal,
+) {
+    tracing::info!(%peer, reason = refusal.label(), "mllp.connection refused");
+    handler.connection(ConnectionEvent {
+        peer,
+        identity,
+        refused: Some(refusal),
+    });
+}
+
 struct Connection {
     handler: Arc<dyn Handler>,
     limits: Limits,
     peer: SocketAddr,
+    identity: Option<Arc<ClientIdentity>>,
     stopped: watch::Receiver<bool>,
 }
 
@@ -133,7 +179,51 @@ enum Close {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
+    /// Plain: serves at once. TLS: the handshake first, then the client certificate's
+    /// identity; a failure closes the connection.
+    async fn open(mut self, stream: TcpStream, door: &Door) {
+        let Some(tls) = &door.tls else {
+            self.accepted();
+            return self.run(stream).await;
+        };
+        let handshake = timeout(self.limits.frame_timeout, tls.acceptor().accept(stream)).await;
+        let stream = match handshake {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::debug!(peer = %self.peer, %error, "mllp.tls handshake failed");
+                return refuse(
+                    self.handler.as_ref(),
+                    self.peer,
+                    None,
+                    Refusal::of_handshake(&error),
+                );
+            }
+            Err(_) => {
+                return refuse(
+                    self.handler.as_ref(),
+                    self.peer,
+                    None,
+                    Refusal::HandshakeFailed,
+                );
+            }
+        };
+        match tls.identify(stream.get_ref().1.peer_certificates()) {
+            Ok(identity) => self.identity = identity.map(Arc::new),
+            Err(refusal) => return refuse(self.handler.as_ref(), self.peer, None, refusal),
+        }
+        self.accepted();
+        self.run(stream).await;
+    }
+
+    fn accepted(&self) {
+        self.handler.connection(ConnectionEvent {
+            peer: self.peer,
+            identity: self.identity.clone(),
+            refused: None,
+        });
+    }
+
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut self, stream: S) {
         let peer = self.peer;
         tracing::debug!(%peer, "mllp.connection open");
         match self.serve(stream).await {
@@ -142,7 +232,7 @@ impl Connection {
         }
     }
 
-    async fn serve(&mut self, mut stream: TcpStream) -> Close {
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(&mut self, mut stream: S) -> Close {
         let mut decoder = Decoder::new(self.limits.max_frame_bytes);
         let mut buf = BytesMut::with_capacity(16 * 1024);
         let mut frame_started: Option<Instant> = None;
@@ -152,11 +242,12 @@ impl Connection {
                 let Some(ack) = self.answer(frame).await else {
                     return Close::Oversized;
                 };
-                let written = timeout(
-                    self.limits.frame_timeout,
-                    stream.write_all(&mllp::frame(ack.as_bytes())),
-                )
-                .await;
+                let framed = mllp::frame(ack.as_bytes());
+                let write = async {
+                    stream.write_all(&framed).await?;
+                    stream.flush().await
+                };
+                let written = timeout(self.limits.frame_timeout, write).await;
                 match written {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => return Close::Io(e),
@@ -218,6 +309,7 @@ impl Connection {
             message,
             header,
             peer: self.peer,
+            identity: self.identity.clone(),
         });
         let handler = self.handler.clone();
         let task_input = inbound.clone();

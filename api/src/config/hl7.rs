@@ -1,9 +1,10 @@
 //! `PORTAL_MLLP_*` and `PORTAL_HL7_RETENTION_DAYS`: the HL7 v2 inbound interface over MLLP
-//! (docs/hl7.md).
+//! (docs/hl7.md); who may connect (TLS, allow-lists) is read in `mllp_tls`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::mllp_tls::{self, MllpTlsConfig};
 use super::var::{Reader, Var, kind, section};
 use super::{ConfigError, err};
 
@@ -19,6 +20,21 @@ section! {
         "Which command runs the listeners: with API replicas and a `portal worker`, set `worker` everywhere so only the worker binds the port.")
         .default("serve")
         .choices(&["serve", "worker"]);
+    TLS_BIND = Var::new("PORTAL_MLLP_TLS_BIND", kind::LIST,
+        "Listen addresses served as MLLP over TLS (TLS 1.2+), each optionally bound to a tenant by slug, as in `PORTAL_MLLP_BIND`: `0.0.0.0:2576=riverside`. Needs `PORTAL_MLLP_TLS_CERT` and `PORTAL_MLLP_TLS_KEY`.");
+    TLS_CERT = Var::new("PORTAL_MLLP_TLS_CERT", kind::PATH,
+        "The TLS listeners' certificate chain (PEM). Reloaded when the file changes or on SIGHUP; a bad file keeps the old certificate and logs why.");
+    TLS_KEY = Var::new("PORTAL_MLLP_TLS_KEY", kind::PATH,
+        "The TLS listeners' private key (PEM), set together with `PORTAL_MLLP_TLS_CERT`. The file is the secret: keep it readable by the portal only.");
+    TLS_CLIENT_CA = Var::new("PORTAL_MLLP_TLS_CLIENT_CA", kind::PATH,
+        "A CA bundle (PEM): when set, every TLS connection must present a client certificate it issued, bound to facilities by `PORTAL_MLLP_TLS_SENDERS`.");
+    TLS_SENDERS = Var::new("PORTAL_MLLP_TLS_SENDERS", kind::LIST,
+        "Client certificates bound to sending facilities: `name=CLIA+CLIA,...`, the name a DNS or IP SAN of the certificate: `lis.riverside.example=05D2101234+05D2109999`. A message whose MSH-4 is not a facility bound to the presenting certificate is answered AR, not stored, and audited as denied. Required with `PORTAL_MLLP_TLS_CLIENT_CA`.");
+    TLS_RELOAD = Var::new("PORTAL_MLLP_TLS_RELOAD_SECS", kind::SECONDS,
+        "How often the certificate, key and CA files are checked for a change; 0: on SIGHUP only.")
+        .default("30");
+    ALLOW = Var::new("PORTAL_MLLP_ALLOW", kind::LIST,
+        "Source networks allowed per listen address (plain or TLS): `0.0.0.0:2575=10.1.2.0/24+10.1.3.7/32`. A peer outside is closed and counted; an address without an entry admits any source. In production a plain listener on a non-loopback address needs one.");
     RETENTION = Var::new("PORTAL_HL7_RETENTION_DAYS", kind::DAYS,
         "Received messages (raw, they hold PHI) are deleted this many days after they arrived, by the scheduled jobs; replay the dead letter within this time. Results they stored stay.")
         .default("30")
@@ -34,6 +50,8 @@ pub struct MllpConfig {
     pub senders: Vec<(String, String)>,
     /// Which command runs the listeners (never both, so a port is never bound twice).
     pub run_in: MllpRunIn,
+    /// TLS listeners, client certificates and allow-lists.
+    pub tls: MllpTlsConfig,
 }
 
 /// One MLLP listen address and the tenant slug it serves (none: by sending facility).
@@ -63,6 +81,7 @@ pub(super) fn read(r: &Reader) -> Result<MllpConfig, ConfigError> {
         _ => MllpRunIn::Serve,
     };
     Ok(MllpConfig {
+        tls: mllp_tls::read(r, &listeners)?,
         listeners,
         senders,
         run_in,

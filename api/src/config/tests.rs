@@ -238,6 +238,10 @@ fn mllp_listens_on_2575_in_development_and_nowhere_unless_told_in_production() {
                 "05D2101234=riverside,05D9999999=northside",
             ),
             ("PORTAL_MLLP_IN", "worker"),
+            (
+                "PORTAL_MLLP_ALLOW",
+                "0.0.0.0:2575=10.1.2.0/24,0.0.0.0:2576=10.1.3.0/24",
+            ),
         ],
     ]
     .concat();

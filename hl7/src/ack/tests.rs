@@ -1,5 +1,6 @@
 use super::*;
 use crate::Hl7Error;
+use crate::codes::Location;
 use crate::parse::parse;
 
 fn header() -> Header {

@@ -129,7 +129,7 @@ impl Coverage {
             .or(self.policy_number.as_deref())
     }
 
-    fn from_in1(in1: &Segment) -> Result<Self, Hl7Error> {
+    fn from_in1(in1: Segment<'_>) -> Result<Self, Hl7Error> {
         let payer = required(in1, 3, "IN1-3 insurance company id")?;
         let payer_id = Cx::from_repetition(payer.repetition(0))
             .map(|cx| cx.id)
@@ -182,7 +182,7 @@ impl AdtMessage {
     }
 }
 
-fn demographics(pid: &Segment) -> Result<Demographics, Hl7Error> {
+fn demographics(pid: Segment<'_>) -> Result<Demographics, Hl7Error> {
     let birth_time = super::rules::time(pid, 7, "PID-7 date of birth")?;
     let telecoms: Vec<Telecom> = [13, 14]
         .iter()
@@ -215,9 +215,11 @@ fn demographics(pid: &Segment) -> Result<Demographics, Hl7Error> {
         phones,
         emails: emails.into_iter().filter_map(|t| t.email).collect(),
         primary_language: Coded::from_repetition(pid.field(15).repetition(0)),
-        deceased: pid.field(30).text() == Some("Y") || pid.field(29).text().is_some(),
-        cleared_fields: (1..=pid.field_count())
-            .filter(|&n| pid.field(n).is_null())
+        deceased: pid.field(30).text().as_deref() == Some("Y") || pid.field(29).text().is_some(),
+        cleared_fields: pid
+            .fields()
+            .filter(|(_, field)| field.is_null())
+            .map(|(n, _)| n)
             .collect(),
     })
 }

@@ -18,7 +18,7 @@ pub use pid::PatientIdentity;
 pub use siu::{Appointment, AppointmentPlace, SiuEvent};
 pub use types::{Address, Clinician, Coded, Cx, Ei, Hd, PersonName, Telecom};
 
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::error::Hl7Error;
 use crate::parse::{Location, Message};
 

@@ -39,13 +39,13 @@ pub struct Header {
 impl Header {
     pub fn read(message: &Message) -> Self {
         let msh = message.msh();
-        let text = |n: usize, c: usize| msh.field(n).component(c).text().map(str::to_owned);
+        let text = |n: usize, c: usize| msh.field(n).component(c).text().map(String::from);
         Self {
             sending_application: Hd::from_field(msh.field(3).repetition(0)),
             sending_facility: Hd::from_field(msh.field(4).repetition(0)),
             receiving_application: Hd::from_field(msh.field(5).repetition(0)),
             receiving_facility: Hd::from_field(msh.field(6).repetition(0)),
-            sent_at: msh.field(7).text().and_then(|t| Hl7Time::parse(t).ok()),
+            sent_at: msh.field(7).text().and_then(|t| Hl7Time::parse(&t).ok()),
             message_type: text(9, 1),
             trigger: text(9, 2),
             structure: text(9, 3),

@@ -2,10 +2,10 @@
 
 use super::rules::{coded, required, text, time};
 use super::types::Coded;
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
-use crate::parse::Segment;
+use crate::parse::{FieldRef, Segment};
 
 /// OBX-5 read according to OBX-2.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,7 +146,7 @@ pub struct Observation {
 }
 
 impl Observation {
-    pub fn from_obx(obx: &Segment) -> Result<Self, Hl7Error> {
+    pub fn from_obx(obx: Segment<'_>) -> Result<Self, Hl7Error> {
         let code =
             Coded::from_repetition(required(obx, 3, "OBX-3 observation identifier")?.repetition(0))
                 .filter(|c| c.code.is_some() || c.text.is_some())
@@ -183,7 +183,7 @@ impl Observation {
                 .field(8)
                 .repetitions()
                 .filter_map(|r| r.text())
-                .map(AbnormalFlag::from_code)
+                .map(|code| AbnormalFlag::from_code(&code))
                 .collect(),
             status,
             observed_at: time(obx, 14, "OBX-14 observation time")?,
@@ -207,7 +207,7 @@ const OTHER_TYPES: [&str; 14] = [
     "ED", "RP", "HD", "TM", "ID", "IS", "CP", "MO", "TN", "PN", "XPN", "XAD", "XCN", "XON",
 ];
 
-fn value(obx: &Segment) -> Result<ObservationValue, Hl7Error> {
+fn value(obx: Segment<'_>) -> Result<ObservationValue, Hl7Error> {
     let field = obx.field(5);
     if field.is_empty() {
         return Ok(ObservationValue::Empty);
@@ -221,18 +221,13 @@ fn value(obx: &Segment) -> Result<ObservationValue, Hl7Error> {
         )
     })?;
     let first = field.text().unwrap_or_default();
-    Ok(match value_type {
+    let first = first.as_ref();
+    Ok(match value_type.as_ref() {
         "NM" => ObservationValue::Numeric {
             value: number(first).ok_or_else(|| bad("NM value is not numeric"))?,
             text: first.trim().to_owned(),
         },
-        t if TEXT_TYPES.contains(&t) => ObservationValue::Text(
-            field
-                .repetitions()
-                .map(|r| r.text().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
+        t if TEXT_TYPES.contains(&t) => ObservationValue::Text(lines(field)),
         t if CODED_TYPES.contains(&t) => ObservationValue::Coded(
             Coded::from_repetition(field.repetition(0))
                 .ok_or_else(|| bad("coded value is empty"))?,
@@ -268,13 +263,25 @@ fn number(s: &str) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
-fn structured_numeric(obx: &Segment) -> Option<StructuredNumeric> {
+/// The repetitions' texts, one per line, written into one string as they are read.
+pub(super) fn lines(field: FieldRef<'_>) -> String {
+    let mut out = String::new();
+    for (i, r) in field.repetitions().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&r.text().unwrap_or_default());
+    }
+    out
+}
+
+fn structured_numeric(obx: Segment<'_>) -> Option<StructuredNumeric> {
     let c = |n: usize| obx.field(5).component(n).text();
-    let num = |n: usize| c(n).map(number).map(|v| v.ok_or(())).transpose();
+    let num = |n: usize| c(n).map(|t| number(&t)).map(|v| v.ok_or(())).transpose();
     let sn = StructuredNumeric {
-        comparator: c(1).map(str::to_owned),
+        comparator: c(1).map(String::from),
         first: num(2).ok()?,
-        separator: c(3).map(str::to_owned),
+        separator: c(3).map(String::from),
         second: num(4).ok()?,
     };
     let comparator_ok = sn

@@ -6,7 +6,7 @@ use super::obx::Observation;
 use super::pid::{PatientIdentity, single_pid};
 use super::rules::{coded, required, time};
 use super::types::{Clinician, Coded, Ei};
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
 use crate::parse::{Location, Message, Segment};
@@ -111,12 +111,12 @@ impl OruR01 {
 #[derive(Default)]
 struct Grouper<'a> {
     done: Vec<OrderGroup>,
-    orc: Option<&'a Segment>,
+    orc: Option<Segment<'a>>,
     current: Option<OrderGroup>,
 }
 
 impl<'a> Grouper<'a> {
-    fn push(&mut self, seg: &'a Segment) -> Result<(), Hl7Error> {
+    fn push(&mut self, seg: Segment<'a>) -> Result<(), Hl7Error> {
         match seg.id() {
             "ORC" => {
                 self.close();
@@ -145,7 +145,7 @@ impl<'a> Grouper<'a> {
             }
             "ZDS" => {
                 if let Some(group) = self.current.as_mut() {
-                    let uid = seg.field(1).text().map(str::to_owned);
+                    let uid = seg.field(1).text().map(String::from);
                     group.study_instance_uid = group.study_instance_uid.take().or(uid);
                 }
             }
@@ -164,7 +164,7 @@ impl<'a> Grouper<'a> {
     }
 }
 
-fn order_group(obr: &Segment, orc: Option<&Segment>) -> Result<OrderGroup, Hl7Error> {
+fn order_group(obr: Segment<'_>, orc: Option<Segment<'_>>) -> Result<OrderGroup, Hl7Error> {
     let test = Coded::from_repetition(
         required(obr, 4, "OBR-4 universal service identifier")?.repetition(0),
     )
@@ -184,10 +184,10 @@ fn order_group(obr: &Segment, orc: Option<&Segment>) -> Result<OrderGroup, Hl7Er
                 "OBR-25 result status missing",
             )
         })?;
-    let ei = |seg: Option<&Segment>, n: usize| {
+    let ei = |seg: Option<Segment<'_>>, n: usize| {
         seg.and_then(|s| Ei::from_repetition(s.field(n).repetition(0)))
     };
-    let clinician = |seg: Option<&Segment>, n: usize| {
+    let clinician = |seg: Option<Segment<'_>>, n: usize| {
         seg.and_then(|s| Clinician::from_repetition(s.field(n).repetition(0)))
     };
     Ok(OrderGroup {
@@ -209,15 +209,11 @@ fn is_study_uid(observation: &Observation) -> bool {
     observation.code.is("113014", "DCM")
 }
 
-fn note(nte: &Segment) -> String {
-    nte.field(3)
-        .repetitions()
-        .map(|r| r.text().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n")
+fn note(nte: Segment<'_>) -> String {
+    super::obx::lines(nte.field(3))
 }
 
-fn out_of_place(seg: &Segment) -> Hl7Error {
+fn out_of_place(seg: Segment<'_>) -> Hl7Error {
     Hl7Error::content(
         Location::segment(seg.id(), seg.sequence()),
         ErrorCode::SegmentSequence,

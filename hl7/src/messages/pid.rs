@@ -1,7 +1,7 @@
 //! The patient of a message, from PID: the MRN chosen among the PID-3 identifiers.
 
 use super::types::{Cx, PersonName};
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::error::Hl7Error;
 use crate::parse::{Location, Message, Segment};
 
@@ -20,7 +20,7 @@ impl PatientIdentity {
     /// The MRN is the PID-3 repetition whose identifier type (CX.5) is `MR`; failing that,
     /// the first PID-3 repetition with an id; failing that PID-2 (the external id that
     /// v2.3 senders often fill instead). None of them: 101 at `PID^1^3`.
-    pub fn from_pid(pid: &Segment) -> Result<Self, Hl7Error> {
+    pub fn from_pid(pid: Segment<'_>) -> Result<Self, Hl7Error> {
         let identifiers: Vec<Cx> = pid
             .field(3)
             .repetitions()
@@ -48,7 +48,7 @@ impl PatientIdentity {
 }
 
 /// The one PID of a message, or 100 when it is missing or repeated.
-pub fn single_pid(message: &Message) -> Result<&Segment, Hl7Error> {
+pub fn single_pid(message: &Message) -> Result<Segment<'_>, Hl7Error> {
     let mut pids = message.segments("PID");
     let pid = pids.next().ok_or_else(|| {
         Hl7Error::content(

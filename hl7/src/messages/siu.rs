@@ -8,7 +8,7 @@ use super::pid::PatientIdentity;
 use super::rules::{required, text, time, time_in};
 use super::types::{Clinician, Coded, Ei, Hd};
 use super::unsupported_event;
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
 use crate::datetime::Hl7Time;
 use crate::error::Hl7Error;
 use crate::parse::{Message, Segment};
@@ -160,7 +160,7 @@ impl Appointment {
     }
 }
 
-fn opt_time(seg: Option<&Segment>, n: usize, what: &str) -> Result<Option<Hl7Time>, Hl7Error> {
+fn opt_time(seg: Option<Segment<'_>>, n: usize, what: &str) -> Result<Option<Hl7Time>, Hl7Error> {
     seg.map_or(Ok(None), |s| time(s, n, what))
 }
 
@@ -169,7 +169,7 @@ fn first_time<const N: usize>(times: [Option<Hl7Time>; N]) -> Option<Hl7Time> {
 }
 
 /// A duration field `n` with its units in CE field `units` (minutes unless stated).
-fn duration(seg: &Segment, n: usize, units: usize) -> Result<Option<Duration>, Hl7Error> {
+fn duration(seg: Segment<'_>, n: usize, units: usize) -> Result<Option<Duration>, Hl7Error> {
     let Some(value) = text(seg, n) else {
         return Ok(None);
     };
@@ -181,7 +181,7 @@ fn duration(seg: &Segment, n: usize, units: usize) -> Result<Option<Duration>, H
     let unit = seg
         .field(units)
         .text()
-        .unwrap_or("min")
+        .unwrap_or(std::borrow::Cow::Borrowed("min"))
         .to_ascii_lowercase();
     let d = match unit.as_str() {
         "s" | "sec" | "second" | "seconds" => Duration::try_seconds(amount),
@@ -199,12 +199,12 @@ fn duration(seg: &Segment, n: usize, units: usize) -> Result<Option<Duration>, H
     d.map(Some).ok_or_else(|| bad("duration out of range"))
 }
 
-fn place(ail: &Segment) -> Option<AppointmentPlace> {
+fn place(ail: Segment<'_>) -> Option<AppointmentPlace> {
     let pl = ail.field(3).repetition(0);
     if pl.is_empty() {
         return None;
     }
-    let text = |n: usize| pl.component(n).text().map(str::to_owned);
+    let text = |n: usize| pl.component(n).text().map(String::from);
     Some(AppointmentPlace {
         point_of_care: text(1),
         room: text(2),

@@ -3,11 +3,11 @@
 use crate::parse::{ComponentRef, Delimiters, RepetitionRef, escape};
 
 fn text(c: ComponentRef<'_>) -> Option<String> {
-    c.text().map(str::to_owned)
+    c.text().map(String::from)
 }
 
 fn sub(c: ComponentRef<'_>, n: usize) -> Option<String> {
-    c.subcomponent(n).map(str::to_owned)
+    c.subcomponent(n).map(String::from)
 }
 
 /// HD: namespace id, universal id (e.g. a CLIA number or an OID), universal id type.
@@ -233,7 +233,7 @@ pub struct Telecom {
 
 impl Telecom {
     pub fn from_repetition(r: RepetitionRef<'_>) -> Option<Self> {
-        let parts: Vec<&str> = [5, 6, 7]
+        let parts: Vec<_> = [5, 6, 7]
             .iter()
             .filter_map(|&n| r.component(n).text())
             .collect();

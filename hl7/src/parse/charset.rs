@@ -2,8 +2,8 @@
 //! Latin-1 fallback. Never panics, whatever the bytes.
 
 use super::delimiters::Delimiters;
-use super::location::Location;
-use crate::ack::ErrorCode;
+use crate::codes::ErrorCode;
+use crate::codes::Location;
 use crate::error::Hl7Error;
 
 /// The character set a message was decoded with.

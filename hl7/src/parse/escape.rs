@@ -1,6 +1,8 @@
 //! HL7 escape sequences: decoded on read (`\F\ \S\ \T\ \R\ \E\`, `\Xhh..\`, `\.br\`),
 //! encoded on write.
 
+use std::borrow::Cow;
+
 use super::charset::{Charset, decode_hex_bytes};
 use super::delimiters::Delimiters;
 
@@ -9,9 +11,10 @@ use super::delimiters::Delimiters;
 /// Formatting commands other than line breaks (`\H\`, `\N\`, `\.in\`, `\.ce\`...) and
 /// character-set switches (`\C..\`, `\M..\`) are dropped; an unknown or unterminated
 /// sequence is kept as written.
-pub fn unescape(raw: &str, d: &Delimiters, charset: Charset) -> String {
+/// Text without escapes is returned as it is, without a copy.
+pub fn unescape<'a>(raw: &'a str, d: &Delimiters, charset: Charset) -> Cow<'a, str> {
     if !raw.contains(d.escape) {
-        return raw.to_owned();
+        return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -20,7 +23,7 @@ pub fn unescape(raw: &str, d: &Delimiters, charset: Charset) -> String {
         let after = &rest[start + d.escape.len_utf8()..];
         let Some(end) = after.find(d.escape) else {
             out.push_str(&rest[start..]);
-            return out;
+            return Cow::Owned(out);
         };
         let sequence = &after[..end];
         match decode_sequence(sequence, d, charset) {
@@ -34,7 +37,7 @@ pub fn unescape(raw: &str, d: &Delimiters, charset: Charset) -> String {
         rest = &after[end + d.escape.len_utf8()..];
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 fn decode_sequence(sequence: &str, d: &Delimiters, charset: Charset) -> Option<String> {
@@ -95,7 +98,7 @@ mod tests {
     use super::*;
 
     fn un(raw: &str) -> String {
-        unescape(raw, &Delimiters::default(), Charset::Utf8)
+        unescape(raw, &Delimiters::default(), Charset::Utf8).into_owned()
     }
 
     #[test]

@@ -7,7 +7,7 @@ const LATIN1: &[u8] = include_bytes!("../../tests/fixtures/adt_a08_latin1.hl7");
 #[test]
 fn crlf_line_ends_give_one_segment_per_line() {
     let m = parse(CBC).unwrap();
-    let ids: Vec<&str> = m.all_segments().iter().map(Segment::id).collect();
+    let ids: Vec<&str> = m.all_segments().map(Segment::id).collect();
     assert_eq!(
         ids,
         [
@@ -23,11 +23,14 @@ fn crlf_line_ends_give_one_segment_per_line() {
 fn msh_fields_are_numbered_as_in_the_standard() {
     let m = parse(CBC).unwrap();
     let msh = m.msh();
-    assert_eq!(msh.field(1).text(), Some("|"));
-    assert_eq!(msh.field(2).text(), Some("^~\\&"));
-    assert_eq!(msh.field(4).component(2).text(), Some("05D2101234"));
-    assert_eq!(msh.field(9).component(3).text(), Some("ORU_R01"));
-    assert_eq!(msh.field(10).text(), Some("LAB20260301-0001"));
+    assert_eq!(msh.field(1).text().as_deref(), Some("|"));
+    assert_eq!(msh.field(2).text().as_deref(), Some("^~\\&"));
+    assert_eq!(
+        msh.field(4).component(2).text().as_deref(),
+        Some("05D2101234")
+    );
+    assert_eq!(msh.field(9).component(3).text().as_deref(), Some("ORU_R01"));
+    assert_eq!(msh.field(10).text().as_deref(), Some("LAB20260301-0001"));
 }
 
 #[test]
@@ -35,10 +38,16 @@ fn repetitions_components_and_subcomponents_are_split() {
     let m = parse(CBC).unwrap();
     let pid3 = m.segment("PID").unwrap().field(3);
     assert_eq!(pid3.repetitions().count(), 2);
-    assert_eq!(pid3.repetition(1).component(1).text(), Some("884412"));
-    assert_eq!(pid3.repetition(0).component(5).text(), Some("MR"));
     assert_eq!(
-        pid3.repetition(0).component(4).subcomponent(2),
+        pid3.repetition(1).component(1).text().as_deref(),
+        Some("884412")
+    );
+    assert_eq!(
+        pid3.repetition(0).component(5).text().as_deref(),
+        Some("MR")
+    );
+    assert_eq!(
+        pid3.repetition(0).component(4).subcomponent(2).as_deref(),
         Some("2.16.840.1.113883.3.999")
     );
     assert!(pid3.repetition(2).component(1).text().is_none());
@@ -47,7 +56,7 @@ fn repetitions_components_and_subcomponents_are_split() {
 #[test]
 fn escapes_are_decoded_on_read() {
     let m = parse(CBC).unwrap();
-    let notes: Vec<&str> = m
+    let notes: Vec<_> = m
         .segments("NTE")
         .filter_map(|s| s.field(3).text())
         .collect();
@@ -71,11 +80,14 @@ fn empty_and_null_fields_are_told_apart() {
 fn other_encoding_characters_from_msh_2_are_used() {
     let m = parse(OTHER).unwrap();
     assert_eq!(m.delimiters().field, '#');
-    assert_eq!(m.msh().field(9).component(2).text(), Some("R01"));
+    assert_eq!(m.msh().field(9).component(2).text().as_deref(), Some("R01"));
     let pid3 = m.segment("PID").unwrap().field(3);
-    assert_eq!(pid3.repetition(1).component(5).text(), Some("MB"));
+    assert_eq!(
+        pid3.repetition(1).component(5).text().as_deref(),
+        Some("MB")
+    );
     let obx = m.segment("OBX").unwrap();
-    assert_eq!(obx.field(6).component(1).text(), Some("%"));
+    assert_eq!(obx.field(6).component(1).text().as_deref(), Some("%"));
     let note = m.segment("NTE").unwrap().field(3).text().unwrap();
     assert_eq!(note, "Fasting 12 h % no interfering medication#confirmed.");
 }
@@ -85,7 +97,7 @@ fn non_utf8_bytes_fall_back_to_latin1() {
     let m = parse(LATIN1).unwrap();
     assert_eq!(m.decoding().charset, Charset::Latin1);
     let name = m.segment("PID").unwrap().field(5);
-    assert_eq!(name.component(3).text(), Some("Renée"));
+    assert_eq!(name.component(3).text().as_deref(), Some("Renée"));
 }
 
 #[test]
@@ -115,4 +127,58 @@ fn a_line_without_a_segment_id_is_unparseable() {
 #[test]
 fn a_second_msh_is_refused() {
     assert!(parse(b"MSH|^~\\&|A\rMSH|^~\\&|B\r").is_err());
+}
+
+#[test]
+fn a_million_empty_fields_are_read_without_building_them() {
+    let mut bytes = b"MSH|^~\\&|A|B\rNTE|1||".to_vec();
+    bytes.extend(std::iter::repeat_n(b'|', 1_000_000));
+    bytes.extend_from_slice(b"last");
+    let m = parse(&bytes).unwrap();
+    let nte = m.segment("NTE").unwrap();
+    assert_eq!(nte.field_count(), 1_000_003);
+    assert!(nte.field(3).is_empty());
+    assert_eq!(nte.field(1_000_003).text().as_deref(), Some("last"));
+    assert_eq!(nte.fields().filter(|(_, f)| !f.is_empty()).count(), 2);
+}
+
+#[test]
+fn fields_are_numbered_alike_one_by_one_and_all_at_once() {
+    let m = parse(CBC).unwrap();
+    for segment in m.all_segments() {
+        let last = segment.fields().last().map_or(0, |(n, _)| n);
+        assert_eq!(last, segment.field_count(), "{segment:?}");
+        for (n, field) in segment.fields() {
+            assert_eq!(field.text(), segment.field(n).text(), "{segment:?} {n}");
+        }
+    }
+}
+
+#[test]
+fn more_segments_than_the_limit_are_refused() {
+    let mut bytes = b"MSH|^~\\&|A|B\r".to_vec();
+    bytes.extend(b"NTE|1\r".repeat(MAX_SEGMENTS));
+    let err = parse(&bytes).unwrap_err();
+    assert!(matches!(err, Hl7Error::LimitExceeded(_)), "{err}");
+    assert!(err.issue().message.contains("segments"), "{err}");
+}
+
+#[test]
+fn more_repetitions_than_the_limit_are_refused_with_the_field_named() {
+    let mut bytes = b"MSH|^~\\&|A|B\rPID|1||".to_vec();
+    bytes.extend(b"X~".repeat(MAX_REPETITIONS));
+    let err = parse(&bytes).unwrap_err();
+    assert!(err.issue().message.contains("PID^1^3"), "{err}");
+    let ok = parse(b"MSH|^~\\&|A|B\rPID|1||A~B~C\r").unwrap();
+    assert_eq!(ok.segment("PID").unwrap().field(3).repetitions().count(), 3);
+}
+
+#[test]
+fn a_message_shows_its_shape_not_its_content_when_debugged() {
+    let m = parse(CBC).unwrap();
+    let printed = format!("{m:?} {:?}", m.segment("PID").unwrap().field(5));
+    assert!(
+        !printed.contains("Nguyen") && printed.contains("segments: 13"),
+        "{printed}"
+    );
 }

@@ -104,13 +104,37 @@ fn browser_page(state: &AppState) -> axum::response::Response {
     .into_response()
 }
 
-/// The POST body, refused unless it is `application/json` (UTF-8) and within the limit.
+/// How much of a refused body is read and discarded before the refusal is sent, and for
+/// how long: a client still sending when the server closes gets a reset instead of the
+/// answer (node's `fetch` reports a network error). A larger or slower body is cut off.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads and discards the rest of a refused body, within [`DRAIN_BYTES`] and [`DRAIN_TIME`].
+async fn drain(body: Body) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut read = 0usize;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while read <= DRAIN_BYTES {
+            match stream.next().await {
+                Some(Ok(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
+    })
+    .await;
+}
+
+/// The POST body, refused unless it is `application/json` (UTF-8) and within the limit; a
+/// refused body is drained first so that the client reads the refusal.
 async fn read_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<axum::body::Bytes, EdgeError> {
     if !is_json(headers) {
+        drain(body).await;
         return Err(EdgeError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::UNSUPPORTED_MEDIA_TYPE,
@@ -133,11 +157,22 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > max) {
+        drain(body).await;
         return Err(too_large());
     }
-    axum::body::to_bytes(body, max)
-        .await
-        .map_err(|_| too_large())
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let Ok(chunk) = chunk else {
+            return Err(too_large());
+        };
+        if bytes.len() + chunk.len() > max {
+            drain(Body::from_stream(stream)).await;
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
 }
 
 /// `application/json`, with no charset or `charset=utf-8`.

@@ -13,7 +13,7 @@ use crate::support::binary::{graphql, portal, start_with, token};
 use crate::support::ws::WsClient;
 
 /// Sends one framed message and returns MSA-1 and the whole ACK.
-async fn send(port: u16, message: &[u8]) -> (String, String) {
+pub(crate) async fn send(port: u16, message: &[u8]) -> (String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to MLLP");
@@ -41,7 +41,7 @@ async fn send(port: u16, message: &[u8]) -> (String, String) {
     (code, text)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")

@@ -4,6 +4,7 @@ mod audit;
 pub(crate) mod auth;
 mod browser;
 pub(crate) mod client;
+mod early_refusals;
 mod limits;
 mod order;
 mod parse_once;

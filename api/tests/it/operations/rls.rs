@@ -140,6 +140,7 @@ async fn received_hl7_message(app: &TestApp, tenant: Uuid) {
         message,
         header,
         peer: "127.0.0.1:2575".parse().expect("peer"),
+        identity: None,
     };
     let ack = mllp::interface(&app.state, Routes::Tenant(tenant))
         .receive(&inbound)
