@@ -31,10 +31,7 @@ impl AttemptLimiter {
 
     /// Counts one attempt by `key` at `now`; false when the key is over its limit.
     pub fn try_acquire(&self, key: &str, now: Instant) -> bool {
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = portal_core::sync::lock(&self.windows);
         if windows.len() >= SWEEP_AT {
             windows.retain(|_, (start, _)| now.duration_since(*start) < self.window);
         }
