@@ -336,6 +336,57 @@ async fn a_plain_listener_closes_and_counts_a_peer_outside_its_allow_list() {
     assert_eq!(metric(&server, "not_allowed").await, 1);
 }
 
+/// PostgreSQL, served as the NOBYPASSRLS application role: a refused connection's audit row
+/// (it has no tenant) is written under row-level security too.
+#[tokio::test]
+async fn a_refused_connection_is_audited_on_postgres_under_row_level_security() {
+    let database = portal_testkit::postgres::fresh_app_database();
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let allow = format!("{bind}=10.0.0.0/8");
+    let server = start_with(
+        dir.path(),
+        &[
+            ("DATABASE_URL", database.app_url.as_str()),
+            ("DATABASE_MIGRATION_URL", database.owner_url.as_str()),
+            ("PORTAL_MLLP_BIND", bind.as_str()),
+            ("PORTAL_MLLP_ALLOW", allow.as_str()),
+        ],
+    )
+    .await;
+    let mut stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    assert!(
+        exchange(&mut stream, &cbc("ALLOW-PG")).await.is_none(),
+        "closed without an ACK"
+    );
+    assert_eq!(metric(&server, "not_allowed").await, 1);
+    let owner = Database::connect(database.owner_url.as_str())
+        .await
+        .expect("connect as the owner");
+    let sql = "SELECT COUNT(*) FROM audit_events WHERE action = 'hl7.connect' \
+               AND outcome = 'DENIED' AND tenant_id IS NULL AND reason LIKE 'not_allowed peer=127.0.0.1:%'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = owner
+            .query_one_raw(Statement::from_string(owner.get_database_backend(), sql))
+            .await
+            .expect("query")
+            .expect("row");
+        let found: i64 = row.try_get_by_index(0).expect("count");
+        if found == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the refused connection was not audited: {found} rows"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[test]
 fn production_refuses_a_plain_listener_on_all_addresses_without_an_allow_list() {
     let dir = tempfile::tempdir().expect("dir");
