@@ -6,7 +6,7 @@ const LATIN1: &[u8] = include_bytes!("../../tests/fixtures/adt_a08_latin1.hl7");
 
 #[test]
 fn crlf_line_ends_give_one_segment_per_line() {
-    let m = parse(CBC).unwrap();
+    let m = parse(CBC).expect("parses");
     let ids: Vec<&str> = m.all_segments().map(Segment::id).collect();
     assert_eq!(
         ids,
@@ -16,12 +16,12 @@ fn crlf_line_ends_give_one_segment_per_line() {
         ]
     );
     assert_eq!(m.segments("OBX").count(), 5);
-    assert_eq!(m.segments("NTE").nth(1).unwrap().sequence(), 2);
+    assert_eq!(m.segments("NTE").nth(1).expect("present").sequence(), 2);
 }
 
 #[test]
 fn msh_fields_are_numbered_as_in_the_standard() {
-    let m = parse(CBC).unwrap();
+    let m = parse(CBC).expect("parses");
     let msh = m.msh();
     assert_eq!(msh.field(1).text().as_deref(), Some("|"));
     assert_eq!(msh.field(2).text().as_deref(), Some("^~\\&"));
@@ -35,8 +35,8 @@ fn msh_fields_are_numbered_as_in_the_standard() {
 
 #[test]
 fn repetitions_components_and_subcomponents_are_split() {
-    let m = parse(CBC).unwrap();
-    let pid3 = m.segment("PID").unwrap().field(3);
+    let m = parse(CBC).expect("parses");
+    let pid3 = m.segment("PID").expect("PID").field(3);
     assert_eq!(pid3.repetitions().count(), 2);
     assert_eq!(
         pid3.repetition(1).component(1).text().as_deref(),
@@ -55,7 +55,7 @@ fn repetitions_components_and_subcomponents_are_split() {
 
 #[test]
 fn escapes_are_decoded_on_read() {
-    let m = parse(CBC).unwrap();
+    let m = parse(CBC).expect("parses");
     let notes: Vec<_> = m
         .segments("NTE")
         .filter_map(|s| s.field(3).text())
@@ -69,8 +69,8 @@ fn escapes_are_decoded_on_read() {
 
 #[test]
 fn empty_and_null_fields_are_told_apart() {
-    let m = parse(CBC).unwrap();
-    let hct = m.segments("OBX").nth(3).unwrap();
+    let m = parse(CBC).expect("parses");
+    let hct = m.segments("OBX").nth(3).expect("present");
     assert!(hct.field(8).is_null());
     assert!(hct.field(9).is_empty() && !hct.field(9).is_null());
     assert!(hct.field(99).is_empty());
@@ -78,25 +78,30 @@ fn empty_and_null_fields_are_told_apart() {
 
 #[test]
 fn other_encoding_characters_from_msh_2_are_used() {
-    let m = parse(OTHER).unwrap();
+    let m = parse(OTHER).expect("present");
     assert_eq!(m.delimiters().field, '#');
     assert_eq!(m.msh().field(9).component(2).text().as_deref(), Some("R01"));
-    let pid3 = m.segment("PID").unwrap().field(3);
+    let pid3 = m.segment("PID").expect("PID").field(3);
     assert_eq!(
         pid3.repetition(1).component(5).text().as_deref(),
         Some("MB")
     );
-    let obx = m.segment("OBX").unwrap();
+    let obx = m.segment("OBX").expect("present");
     assert_eq!(obx.field(6).component(1).text().as_deref(), Some("%"));
-    let note = m.segment("NTE").unwrap().field(3).text().unwrap();
+    let note = m
+        .segment("NTE")
+        .expect("NTE")
+        .field(3)
+        .text()
+        .expect("present");
     assert_eq!(note, "Fasting 12 h % no interfering medication#confirmed.");
 }
 
 #[test]
 fn non_utf8_bytes_fall_back_to_latin1() {
-    let m = parse(LATIN1).unwrap();
+    let m = parse(LATIN1).expect("present");
     assert_eq!(m.decoding().charset, Charset::Latin1);
-    let name = m.segment("PID").unwrap().field(5);
+    let name = m.segment("PID").expect("PID").field(5);
     assert_eq!(name.component(3).text().as_deref(), Some("Renée"));
 }
 
@@ -120,7 +125,7 @@ fn a_message_not_starting_with_msh_is_unparseable() {
 
 #[test]
 fn a_line_without_a_segment_id_is_unparseable() {
-    let err = parse(b"MSH|^~\\&|A\rPID|1\rthis is free text\r").unwrap_err();
+    let err = parse(b"MSH|^~\\&|A\rPID|1\rthis is free text\r").expect_err("refused");
     assert!(err.to_string().contains("segment 3"), "{err}");
 }
 
@@ -134,8 +139,8 @@ fn a_million_empty_fields_are_read_without_building_them() {
     let mut bytes = b"MSH|^~\\&|A|B\rNTE|1||".to_vec();
     bytes.extend(std::iter::repeat_n(b'|', 1_000_000));
     bytes.extend_from_slice(b"last");
-    let m = parse(&bytes).unwrap();
-    let nte = m.segment("NTE").unwrap();
+    let m = parse(&bytes).expect("parses");
+    let nte = m.segment("NTE").expect("NTE");
     assert_eq!(nte.field_count(), 1_000_003);
     assert!(nte.field(3).is_empty());
     assert_eq!(nte.field(1_000_003).text().as_deref(), Some("last"));
@@ -144,7 +149,7 @@ fn a_million_empty_fields_are_read_without_building_them() {
 
 #[test]
 fn fields_are_numbered_alike_one_by_one_and_all_at_once() {
-    let m = parse(CBC).unwrap();
+    let m = parse(CBC).expect("parses");
     for segment in m.all_segments() {
         let last = segment.fields().last().map_or(0, |(n, _)| n);
         assert_eq!(last, segment.field_count(), "{segment:?}");
@@ -158,7 +163,7 @@ fn fields_are_numbered_alike_one_by_one_and_all_at_once() {
 fn more_segments_than_the_limit_are_refused() {
     let mut bytes = b"MSH|^~\\&|A|B\r".to_vec();
     bytes.extend(b"NTE|1\r".repeat(MAX_SEGMENTS));
-    let err = parse(&bytes).unwrap_err();
+    let err = parse(&bytes).expect_err("refused");
     assert!(matches!(err, Hl7Error::LimitExceeded(_)), "{err}");
     assert!(err.issue().message.contains("segments"), "{err}");
 }
@@ -167,16 +172,23 @@ fn more_segments_than_the_limit_are_refused() {
 fn more_repetitions_than_the_limit_are_refused_with_the_field_named() {
     let mut bytes = b"MSH|^~\\&|A|B\rPID|1||".to_vec();
     bytes.extend(b"X~".repeat(MAX_REPETITIONS));
-    let err = parse(&bytes).unwrap_err();
+    let err = parse(&bytes).expect_err("refused");
     assert!(err.issue().message.contains("PID^1^3"), "{err}");
-    let ok = parse(b"MSH|^~\\&|A|B\rPID|1||A~B~C\r").unwrap();
-    assert_eq!(ok.segment("PID").unwrap().field(3).repetitions().count(), 3);
+    let ok = parse(b"MSH|^~\\&|A|B\rPID|1||A~B~C\r").expect("parses");
+    assert_eq!(
+        ok.segment("PID")
+            .expect("PID")
+            .field(3)
+            .repetitions()
+            .count(),
+        3
+    );
 }
 
 #[test]
 fn a_message_shows_its_shape_not_its_content_when_debugged() {
-    let m = parse(CBC).unwrap();
-    let printed = format!("{m:?} {:?}", m.segment("PID").unwrap().field(5));
+    let m = parse(CBC).expect("parses");
+    let printed = format!("{m:?} {:?}", m.segment("PID").expect("PID").field(5));
     assert!(
         !printed.contains("Nguyen") && printed.contains("segments: 13"),
         "{printed}"
