@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """HL7 ingestion throughput (usage: bench/hl7_throughput.py PORTAL_BIN MESSAGES CONNECTIONS): N CBC ORU^R01 messages (unique control id, placer and filler numbers)
 over C MLLP connections to a `portal serve` on the embedded default; prints messages/s."""
-import os, socket, subprocess, sys, tempfile, time, threading
+import os, shutil, socket, subprocess, sys, tempfile, time, threading
 binary, n, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 fixture = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'hl7', 'tests', 'fixtures', 'oru_r01_v251_cbc.hl7'), 'rb').read()
 def free():
@@ -28,5 +28,5 @@ def worker(k):
     s.close()
 t0 = time.time(); ts = [threading.Thread(target=worker, args=(k,)) for k in range(conns)]
 [t.start() for t in ts]; [t.join() for t in ts]; dt = time.time() - t0
-proc.terminate(); proc.wait()
+proc.terminate(); proc.wait(); shutil.rmtree(d, ignore_errors=True)
 print(f'{binary}: {n} messages over {conns} connections in {dt:.1f} s = {n/dt:.0f}/s; ACKs {codes}')
