@@ -332,5 +332,14 @@ fn resource(served: &Served) -> Value {
     if !served.includes.is_empty() {
         resource["searchInclude"] = json!(served.includes);
     }
+    if served.kind == "Patient" {
+        resource["operation"] = json!([{
+            "name": "everything",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+            "documentation": "The patient's compartment the viewer may see (release policy and \
+                proxy scopes apply), paged; _type, _since (meta.lastUpdated; resources without \
+                an update time are kept), _count.",
+        }]);
+    }
     resource
 }

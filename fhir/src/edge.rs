@@ -25,6 +25,13 @@ pub struct Call {
 }
 
 impl Call {
+    /// The page size for `_count` (the server's maximum when not given or larger).
+    pub fn page_size(&self, count: Option<i32>) -> u64 {
+        count.map_or(self.max_page_size, |n| {
+            (n.max(1) as u64).min(self.max_page_size)
+        })
+    }
+
     /// The page a search asks for (`_count` lowered to the maximum, the cursor decoded),
     /// counting all matches for `Bundle.total`.
     pub fn page(&self, search: &Search) -> ServiceResult<PageRequest> {

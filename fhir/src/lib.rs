@@ -10,6 +10,7 @@ mod capability;
 mod codes;
 mod dates;
 mod edge;
+mod everything;
 mod format;
 mod outcome;
 mod params;

@@ -9,6 +9,7 @@ use axum::routing::get;
 use crate::FhirState;
 use crate::capability::{self, served};
 use crate::edge::{self, json};
+use crate::everything;
 use crate::format::negotiate;
 use crate::outcome::{FhirError, FhirResult};
 use crate::params::{Search, resource_id};
@@ -24,6 +25,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: FhirState) -> Router<S> {
         .route("/{kind}", get(search).fallback(not_allowed))
         .route("/{kind}/{id}", get(read).fallback(not_allowed))
         .route("/{kind}/{id}/_history", get(history).fallback(not_allowed))
+        .route(
+            "/{kind}/{id}/{operation}",
+            get(operation).fallback(not_allowed),
+        )
         .route(
             "/{kind}/{id}/_history/{version}",
             get(vread).fallback(not_allowed),
@@ -94,6 +99,28 @@ async fn read(
     edge::run_read(&state, &headers, &extensions, &pairs, |call| async move {
         let served = known(&kind, &query)?;
         resources::read(&call, served.kind, resource_id(&id)?).await
+    })
+    .await
+}
+
+/// An operation on an instance: `Patient/{id}/$everything` is the one served.
+async fn operation(
+    State(state): State<FhirState>,
+    Path((kind, id, operation)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    Query(query): Pairs,
+) -> Response {
+    let pairs = query.clone();
+    edge::run(&state, &headers, &extensions, &pairs, |call| async move {
+        served(&kind).ok_or_else(|| FhirError::UnknownType(kind.clone()))?;
+        if kind != "Patient" || operation != "$everything" {
+            return Err(FhirError::NotAllowed(format!(
+                "{kind}/{{id}}/{operation} is not served (Patient/{{id}}/$everything is)"
+            )));
+        }
+        let asked = everything::Everything::parse(query)?;
+        everything::page(&call, resource_id(&id)?, &asked).await
     })
     .await
 }

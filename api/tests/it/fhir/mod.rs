@@ -4,6 +4,7 @@ mod access;
 mod dates;
 mod e2e;
 mod errors;
+mod everything;
 pub(crate) mod kit;
 mod paging;
 mod resources;

@@ -299,6 +299,8 @@ impl TestApp {
         replaces: Option<Uuid>,
     ) -> Uuid {
         let id = Uuid::now_v7();
+        // Stored as the services store instants: to the microsecond (portal_core::clock).
+        let issued = chrono::SubsecRound::trunc_subsecs(issued, 6);
         test_result::Model {
             id,
             tenant_id: tenant,
