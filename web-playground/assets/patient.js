@@ -115,7 +115,7 @@
   // HIGH, LOW, CRITICAL_* and ABNORMAL are flags; NORMAL is not.
   function flags(result) {
     return result.observations.map(function (o) { return o.interpretation; })
-      .filter(function (f) { return f && f !== "NORMAL"; });
+      .filter(function (f, i, all) { return f && f !== "NORMAL" && all.indexOf(f) === i; });
   }
   function range(r, unit) {
     if (!r) return "—";
@@ -247,12 +247,17 @@
     });
     chart.appendChild(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     chart.appendChild(svg("polyline", { class: "line", points: points.map(function (p) { return x(p.at.getTime()) + "," + y(p.value); }).join(" ") }));
-    points.forEach(function (p) {
-      var dot = svg("circle", { class: "point" + (p.corrected ? " point-corrected" : ""), cx: x(p.at.getTime()), cy: y(p.value), r: 5, "data-value": p.value });
+    // Labels: one value and one date per day (the day's last value), anchored inside the plot.
+    var anchor = function (px) { return px < L + 40 ? "start" : px > W - R - 40 ? "end" : "middle"; };
+    points.forEach(function (p, i) {
+      var px = x(p.at.getTime());
+      var dot = svg("circle", { class: "point" + (p.corrected ? " point-corrected" : ""), cx: px, cy: y(p.value), r: 5, "data-value": p.value });
       dot.appendChild(svg("title", {}, p.label + " on " + day(p.at) + (p.corrected ? " (corrected)" : "")));
       chart.appendChild(dot);
-      chart.appendChild(svg("text", { class: "value", x: x(p.at.getTime()), y: y(p.value) - 10, "text-anchor": "middle" }, String(p.value)));
-      chart.appendChild(svg("text", { class: "tick", x: x(p.at.getTime()), y: H - B + 16, "text-anchor": "middle" }, day(p.at)));
+      var next = points[i + 1];
+      if (next && day(next.at) === day(p.at)) return;
+      chart.appendChild(svg("text", { class: "value", x: px, y: y(p.value) - 10, "text-anchor": anchor(px) }, String(p.value)));
+      chart.appendChild(svg("text", { class: "tick", x: px, y: H - B + 16, "text-anchor": anchor(px) }, day(p.at)));
     });
     figure.appendChild(chart);
     // The caption is the chart's accessible text: every value, in words.

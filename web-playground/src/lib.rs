@@ -294,7 +294,10 @@ mod tests {
             tokens_path: None,
         });
         let mut referenced = Vec::new();
-        for (i, _) in patient.match_indices(" src=\"").chain(patient.match_indices(" href=\"")) {
+        for (i, _) in patient
+            .match_indices(" src=\"")
+            .chain(patient.match_indices(" href=\""))
+        {
             let url = patient[i..].split('"').nth(1).unwrap_or_default();
             if let Some(hashed) = url.strip_prefix(ASSET_PREFIX) {
                 let served = fingerprinted_asset(hashed);

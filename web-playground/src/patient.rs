@@ -87,8 +87,8 @@ pub fn render_patient(page: &PatientPage<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fingerprinted_asset;
     use crate::assets::ASSET_PREFIX;
+    use crate::fingerprinted_asset;
 
     #[test]
     fn loads_its_own_assets_and_carries_no_token() {

@@ -47,9 +47,16 @@ mod tests {
                 .message
                 .starts_with("a bearer token is required (development: ")
         );
-        assert!(hinted.errors[0].message.contains("`portal token --patient MRN1001`"));
+        assert!(
+            hinted.errors[0]
+                .message
+                .contains("`portal token --patient MRN1001`")
+        );
         assert_eq!(
-            hinted.errors[0].extensions.as_ref().and_then(|x| x.get("code")),
+            hinted.errors[0]
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code")),
             Some(&Value::String("UNAUTHENTICATED".into()))
         );
         assert_eq!(hinted.errors[1].message, "no such result");

@@ -99,7 +99,11 @@ fn read(path: &Path, modified: SystemTime) -> Option<MailboxMessage> {
             "sms" => field("to").unwrap_or_default(),
             _ => "a registered device".to_owned(),
         },
-        subject: if channel == "push" { field("title") } else { None },
+        subject: if channel == "push" {
+            field("title")
+        } else {
+            None
+        },
         link: link(&body),
         body,
         sent_at,
@@ -150,7 +154,9 @@ fn quoted_printable(text: &str) -> String {
     let raw = joined.as_bytes();
     let mut i = 0;
     while i < raw.len() {
-        let hex = raw.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = raw
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (raw[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'=', Some(byte)) => {
                 bytes.push(byte);

@@ -14,8 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use portal_web_playground::{
-    PatientPage, PlaygroundPage, asset as find_asset, fingerprinted_asset, render,
-    render_patient,
+    PatientPage, PlaygroundPage, asset as find_asset, fingerprinted_asset, render, render_patient,
 };
 
 use crate::state::AppState;
@@ -28,9 +27,7 @@ const EXAMPLES: &str = include_str!("../examples.graphql");
 pub async fn page(State(state): State<AppState>) -> Response {
     let session = demo::session(&state).await;
     let banner = match &session {
-        Some(_) => {
-            "Development mode: demo data. Tabs run as the token in their Headers:"
-        }
+        Some(_) => "Development mode: demo data. Tabs run as the token in their Headers:",
         None => "Patient Portal Results API",
     };
     let page = PlaygroundPage {

@@ -89,7 +89,8 @@ pub async fn list(State(state): State<AppState>) -> Response {
     let Some(users) = demo_users(&state).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let mut response = Json(json!({ "development": DEVELOPMENT_ONLY, "users": users })).into_response();
+    let mut response =
+        Json(json!({ "development": DEVELOPMENT_ONLY, "users": users })).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
