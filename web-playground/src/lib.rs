@@ -106,8 +106,6 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
         "demo": demo,
     });
 
-    // A constant without `"`, `<` or `&` (see the tests): written as is.
-    let csp = CONTENT_SECURITY_POLICY;
     let banner = html_text(page.banner);
     let config = script_json(&config);
     let url = |name: &str| asset_url(name).unwrap_or_default();
@@ -117,19 +115,13 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
         url("react-dom.production.min.js"),
     );
     let (graphiql, own_js) = (url("graphiql.min.js"), url("playground.js"));
-    let icon = url("favicon.svg");
+    let head = head("GraphiQL");
     let live = if page.demo.is_some() { LIVE_PANEL } else { "" };
     format!(
         r#"<!doctype html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex">
-<title>Patient portal · GraphiQL</title>
-<link rel="icon" href="{icon}" type="image/svg+xml">
+{head}
 <link rel="stylesheet" href="{css}">
 <link rel="stylesheet" href="{own_css}">
 </head>
@@ -146,6 +138,24 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
 </body>
 </html>
 "#
+    )
+}
+
+/// The head both pages share: charset, the Content-Security-Policy, no referrer, no
+/// indexing, the title ("Patient portal · {title}") and the favicon.
+fn head(title: &str) -> String {
+    // A constant without `"`, `<` or `&` (see the tests): written as is.
+    let csp = CONTENT_SECURITY_POLICY;
+    let title = html_text(title);
+    let icon = asset_url("favicon.svg").unwrap_or_default();
+    format!(
+        r#"<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex">
+<title>Patient portal · {title}</title>
+<link rel="icon" href="{icon}" type="image/svg+xml">"#
     )
 }
 

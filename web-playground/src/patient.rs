@@ -5,7 +5,6 @@
 
 use serde_json::json;
 
-use crate::CONTENT_SECURITY_POLICY;
 use crate::assets::asset_url;
 use crate::escape::script_json;
 
@@ -21,24 +20,18 @@ pub struct PatientPage<'a> {
 
 /// The full HTML document of the patient view.
 pub fn render_patient(page: &PatientPage<'_>) -> String {
-    let csp = CONTENT_SECURITY_POLICY;
+    let head = crate::head("My results");
     let config = script_json(&json!({
         "graphqlPath": page.graphql_path,
         "tokensPath": page.tokens_path,
     }));
     let url = |name: &str| asset_url(name).unwrap_or_default();
-    let (css, js, icon) = (url("patient.css"), url("patient.js"), url("favicon.svg"));
+    let (css, js) = (url("patient.css"), url("patient.js"));
     format!(
         r#"<!doctype html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex">
-<title>Patient portal · My results</title>
-<link rel="icon" href="{icon}" type="image/svg+xml">
+{head}
 <link rel="stylesheet" href="{css}">
 </head>
 <body>
