@@ -5,13 +5,15 @@
 // written by `render()` loads React, ReactDOM and GraphiQL (UMD globals)
 // before this file, and gives its settings in the JSON data block
 // `#playground-config`: { graphqlPath, defaultToken, defaultHeaders,
-// defaultQuery, demo }. No inline script and no inline event handler, so the
+// defaultQuery, welcomeQuery, demo }. No inline script and no inline event handler, so the
 // page's Content-Security-Policy can keep `script-src 'self'`.
 //
 // Each GraphiQL tab has its own Headers; they decide the token of the tab's
-// queries (HTTP) and of its subscriptions (the `connection_init` payload).
-// GraphiQL runs one operation at a time, so the live results panel holds its
-// own subscription: it keeps listening while the tabs run mutations.
+// queries (HTTP) and of its subscriptions (the `connection_init` payload); the
+// badge in the banner names whose token the current tab holds. GraphiQL runs
+// one operation at a time and stops a tab's subscription when another tab is
+// opened, so the live results panel holds its own subscription, on its own
+// socket: it keeps listening while the tabs run mutations.
 (function () {
   "use strict";
 
@@ -146,6 +148,13 @@
     isHeadersEditorEnabled: true,
     shouldPersistHeaders: false,
     defaultEditorToolsVisibility: "headers",
+    // What a tab opened with "+" shows (and its headers, below): the project's welcome.
+    defaultQuery: config.welcomeQuery,
+    onTabChange: function (state) {
+      var tab = state.tabs[state.activeTabIndex];
+      showBadge(tab && tab.headers);
+    },
+    onEditHeaders: showBadge,
   };
   if (typeof config.defaultHeaders === "string") {
     props.defaultHeaders = config.defaultHeaders;
@@ -157,29 +166,116 @@
       { query: demo.labQuery, variables: demo.labVariables, headers: demo.labHeaders },
     ];
   } else {
-    props.defaultQuery = config.defaultQuery;
+    props.defaultTabs = [{ query: config.defaultQuery, headers: config.defaultHeaders || "" }];
   }
   ReactDOM.createRoot(root).render(React.createElement(GraphiQL, props));
 
-  if (demo) {
-    startLivePanel(demo);
+  // The demo users ({ label, role, token, patientId }) once loaded; labels for the badge.
+  var users = [];
+  var shownHeaders = config.defaultHeaders || "";
+
+  // The token of a tab's Headers text (JSON), or null.
+  function tokenOf(headersText) {
+    try {
+      var auth = normaliseHeaders(JSON.parse(headersText || "{}")).Authorization;
+      return typeof auth === "string" ? auth.replace(/^bearer\s+/i, "").trim() : null;
+    } catch (e) {
+      return null;
+    }
   }
 
-  // The live results panel: `resultReady` for the demo patient with the
+  // The claims of a JWT (its middle part, base64url JSON), or null. Not verified: the
+  // badge only names whose token it is; the server decides what it may do.
+  function claimsOf(token) {
+    try {
+      var part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Whose token the current tab holds: a demo user's label (same subject and roles; each
+  // minting gives a new token), else the token's own claims.
+  function showBadge(headersText) {
+    shownHeaders = headersText || "";
+    var badge = document.getElementById("tab-badge");
+    if (!badge) {
+      return;
+    }
+    var token = tokenOf(shownHeaders);
+    var claims = token && claimsOf(token);
+    var roles = claims ? String(claims.roles || []) : "";
+    var known = claims && users.filter(function (u) {
+      var theirs = claimsOf(u.token);
+      return theirs && theirs.sub === claims.sub && String(theirs.roles || []) === roles;
+    })[0];
+    var text = "no token: anonymous";
+    var role = "none";
+    if (known) {
+      text = known.label;
+      role = known.role;
+    } else if (claims) {
+      role = (claims.roles || [])[0] || "unknown";
+      text = claims.sub + " — " + (claims.roles || []).join(", ");
+    } else if (token) {
+      text = "a token that is not a JWT";
+    }
+    badge.textContent = text;
+    badge.dataset.role = role;
+  }
+  showBadge(shownHeaders);
+
+  if (demo) {
+    fetch(demo.tokensPath, { headers: { accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : { users: [] }; })
+      .then(function (answer) {
+        users = answer.users || [];
+        showBadge(shownHeaders);
+        startLivePanel(demo, users);
+      });
+  }
+
+  // The live results panel: `resultReady` as the demo patient picked, with that
   // patient's token, and the newest messages of the local mailbox.
-  function startLivePanel(demo) {
+  function startLivePanel(demo, users) {
+    var picker = document.getElementById("live-user");
     var who = document.getElementById("live-who");
     var toggle = document.getElementById("live-toggle");
     var status = document.getElementById("live-status");
     var deliveries = document.getElementById("live-deliveries");
     var mailbox = document.getElementById("live-mailbox");
-    if (!who || !toggle || !status || !deliveries || !mailbox) {
+    var note = document.getElementById("mailbox-note");
+    if (!picker || !who || !toggle || !status || !deliveries || !mailbox || !note) {
       return;
     }
-    who.textContent =
-      "resultReady for " + demo.patientName + ", with " + demo.patientName +
-      "'s token. Add a result in the lab tab and it appears here. Other demo users: " +
-      demo.tokenCommand;
+    var patients = users.filter(function (u) { return u.patientId; });
+    patients.forEach(function (u, i) {
+      var option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = u.label;
+      picker.appendChild(option);
+    });
+    function listener() {
+      return patients[Number(picker.value)] || patients[0];
+    }
+    function explain() {
+      var user = listener();
+      who.textContent = user
+        ? "resultReady for " + user.name + ", with " + user.name + "'s token. Run AddHbA1c in " +
+          "the lab tab and Alice's result appears here. In a terminal: " + demo.tokenCommand
+        : "No demo patient.";
+    }
+    picker.addEventListener("change", function () {
+      // A new listener: stop the running subscription, then subscribe as the one picked.
+      var wasRunning = !!running;
+      stop();
+      explain();
+      if (wasRunning) {
+        start();
+      }
+    });
+    explain();
     // Subscribing with `after` (an event id made from the server's clock a moment before now)
     // makes the server replay anything committed while the subscription was being set up.
     var loadedAt = Date.now();
@@ -193,13 +289,15 @@
     var running = null;
     var timer = null;
 
-    function item(text, className) {
-      var li = document.createElement("li");
-      li.textContent = text;
-      if (className) {
-        li.className = className;
+    function el(tag, text, className) {
+      var node = document.createElement(tag);
+      if (text) {
+        node.textContent = text;
       }
-      return li;
+      if (className) {
+        node.className = className;
+      }
+      return node;
     }
 
     function describe(payload) {
@@ -217,38 +315,71 @@
       return result.test.displayName + " — " + result.status + (values ? ": " + values : "");
     }
 
+    // One message as its recipient gets it: an email with its headers, an SMS as a
+    // text bubble, a push notification as a banner; the link is a link.
+    var CHANNEL = { email: "Email", sms: "SMS", push: "Push" };
+    function message(m) {
+      var li = el("li", "", "mail mail-" + m.channel);
+      var meta = el("p", "", "mail-meta");
+      meta.appendChild(el("strong", CHANNEL[m.channel] || m.channel));
+      meta.appendChild(document.createTextNode(" to " + m.to + " · "));
+      var time = el("time", new Date(m.sentAt).toLocaleString());
+      time.dateTime = m.sentAt;
+      meta.appendChild(time);
+      li.appendChild(meta);
+      if (m.subject) {
+        li.appendChild(el("p", m.subject, "mail-subject"));
+      }
+      var body = el("p", "", "mail-body");
+      var parts = m.link ? m.body.split(m.link) : [m.body];
+      parts.forEach(function (part, i) {
+        body.appendChild(document.createTextNode(part));
+        if (i < parts.length - 1) {
+          var a = el("a", m.link);
+          a.href = m.link;
+          body.appendChild(a);
+        }
+      });
+      li.appendChild(body);
+      return li;
+    }
+
     function refreshMailbox() {
       fetch(demo.mailboxPath, { headers: { accept: "application/json" } })
-        .then(function (response) { return response.ok ? response.json() : []; })
-        .then(function (messages) {
-          mailbox.replaceChildren.apply(
-            mailbox,
-            messages.map(function (m) {
-              return item(m.kind + " to " + m.to + ": " + m.subject + " — " + m.text, "mailbox-message");
-            })
-          );
+        .then(function (response) { return response.ok ? response.json() : { messages: [] }; })
+        .then(function (answer) {
+          var messages = answer.messages || [];
+          note.textContent = messages.length
+            ? "Newest first. " + (answer.development || "")
+            : "No messages yet. When a result is added, the email, SMS and push the patient " +
+              "is sent appear here" + (answer.folder ? " (files in " + answer.folder + ")" : "") + ".";
+          mailbox.replaceChildren.apply(mailbox, messages.map(message));
         })
         .catch(function () {});
     }
 
     function start() {
+      var user = listener();
+      if (!user) {
+        return;
+      }
       status.textContent = "subscribing…";
       running = subscribe(
         {
           query: query,
           variables: {
-            patientId: demo.patientId,
+            patientId: user.patientId,
             after: eventIdAt(demo.serverTimeMs + (Date.now() - loadedAt) - 2000),
           },
           operationName: "ResultReady",
         },
-        JSON.parse(config.defaultHeaders || "{}"),
+        { Authorization: "Bearer " + user.token },
         {
           subscribed: function () {
-            status.textContent = "listening";
+            status.textContent = "listening as " + user.label;
           },
           next: function (payload) {
-            deliveries.prepend(item(describe(payload), payload.errors ? "delivery-error" : "delivery"));
+            deliveries.prepend(el("li", describe(payload), payload.errors ? "delivery-error" : "delivery"));
             refreshMailbox();
           },
           error: function () {},
@@ -266,7 +397,10 @@
     function stop() {
       if (running) {
         running.unsubscribe();
+        running = null;
       }
+      status.textContent = "not subscribed";
+      toggle.textContent = "Subscribe";
       window.clearInterval(timer);
     }
 

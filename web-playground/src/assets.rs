@@ -1,8 +1,8 @@
 //! The files the playground page loads, embedded in the binary.
 //!
 //! The third-party builds live in `vendor/` (see `vendor/README.md` for the
-//! versions and how to refresh them); `playground.js` and `playground.css`
-//! are this crate's own, in `assets/`.
+//! versions and how to refresh them); `playground.*`, `patient.*` and the
+//! favicon are this crate's own, in `assets/`.
 
 use std::sync::OnceLock;
 
@@ -23,6 +23,7 @@ pub struct Asset {
 
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Every served file: name under [`ASSET_PREFIX`], content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -56,6 +57,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         CSS,
         include_bytes!("../assets/playground.css"),
     ),
+    ("patient.js", JS, include_bytes!("../assets/patient.js")),
+    ("patient.css", CSS, include_bytes!("../assets/patient.css")),
+    ("favicon.svg", SVG, include_bytes!("../assets/favicon.svg")),
 ];
 
 /// The embedded file called `name` (the part of the URL path after
@@ -149,6 +153,9 @@ mod tests {
                 CSS,
                 include_bytes!("../assets/playground.css"),
             ),
+            ("patient.js", JS, include_bytes!("../assets/patient.js")),
+            ("patient.css", CSS, include_bytes!("../assets/patient.css")),
+            ("favicon.svg", SVG, include_bytes!("../assets/favicon.svg")),
         ];
         for &(name, content_type, body) in expected {
             let found = asset(name).unwrap_or_else(|| panic!("{name} is not served"));

@@ -15,8 +15,10 @@
 
 mod assets;
 mod escape;
+mod patient;
 
 pub use assets::{ASSET_PREFIX, Asset, asset, asset_names, asset_url, fingerprinted_asset};
+pub use patient::{PatientPage, render_patient};
 
 use escape::{html_text, script_json};
 use serde_json::{Value, json};
@@ -58,6 +60,8 @@ pub struct DemoSession<'a> {
     pub lab_variables: &'a str,
     /// Path that lists the newest messages of the local mailbox folder (JSON).
     pub mailbox_path: &'a str,
+    /// Path that lists the demo users with a token each (JSON), for the pickers and badges.
+    pub tokens_path: &'a str,
     /// The command that mints other demo tokens, as this binary was started.
     pub token_command: &'a str,
     /// The server's clock when the page was written (milliseconds since the
@@ -88,6 +92,7 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
             "labQuery": demo.lab_query,
             "labVariables": demo.lab_variables,
             "mailboxPath": demo.mailbox_path,
+            "tokensPath": demo.tokens_path,
             "tokenCommand": demo.token_command,
             "serverTimeMs": demo.server_time_ms,
         })
@@ -97,11 +102,10 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
         "defaultToken": page.default_token,
         "defaultHeaders": default_headers.map_or(Value::Null, Value::String),
         "defaultQuery": page.default_query,
+        "welcomeQuery": WELCOME,
         "demo": demo,
     });
 
-    // A constant without `"`, `<` or `&` (see the tests): written as is.
-    let csp = CONTENT_SECURITY_POLICY;
     let banner = html_text(page.banner);
     let config = script_json(&config);
     let url = |name: &str| asset_url(name).unwrap_or_default();
@@ -111,23 +115,18 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
         url("react-dom.production.min.js"),
     );
     let (graphiql, own_js) = (url("graphiql.min.js"), url("playground.js"));
+    let head = head("GraphiQL");
     let live = if page.demo.is_some() { LIVE_PANEL } else { "" };
     format!(
         r#"<!doctype html>
 <html lang="en">
 <head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<meta name="robots" content="noindex">
-<title>Patient portal · GraphiQL</title>
-<link rel="icon" href="data:,">
+{head}
 <link rel="stylesheet" href="{css}">
 <link rel="stylesheet" href="{own_css}">
 </head>
 <body>
-<div id="playground-banner" role="note">{banner}</div>
+<div id="playground-banner" role="note"><span>{banner}</span> <span id="tab-badge" role="status"></span> <a href="/playground/patient">Patient view</a></div>
 <main id="playground-main">
 <div id="graphiql"><noscript>The GraphQL playground needs JavaScript.</noscript></div>
 {live}</main>
@@ -142,17 +141,54 @@ pub fn render(page: &PlaygroundPage<'_>) -> String {
     )
 }
 
+/// The head both pages share: charset, the Content-Security-Policy, no referrer, no
+/// indexing, the title ("Patient portal · {title}") and the favicon.
+fn head(title: &str) -> String {
+    // A constant without `"`, `<` or `&` (see the tests): written as is.
+    let csp = CONTENT_SECURITY_POLICY;
+    let title = html_text(title);
+    let icon = asset_url("favicon.svg").unwrap_or_default();
+    format!(
+        r#"<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex">
+<title>Patient portal · {title}</title>
+<link rel="icon" href="{icon}" type="image/svg+xml">"#
+    )
+}
+
 /// The live results panel beside the editor (filled by `playground.js`).
 const LIVE_PANEL: &str = r#"<aside id="live-panel" aria-label="Live results">
 <h2>Live results</h2>
+<label for="live-user">Listen as</label>
+<select id="live-user"></select>
 <p id="live-who"></p>
 <button type="button" id="live-toggle">Subscribe</button>
 <span id="live-status" role="status">not subscribed</span>
-<ol id="live-deliveries" aria-label="Delivered results"></ol>
+<ol id="live-deliveries" aria-label="Delivered results" aria-live="polite"></ol>
 <h2>Mailbox</h2>
-<ol id="live-mailbox" aria-label="Messages sent"></ol>
+<p id="mailbox-note"></p>
+<ol id="live-mailbox" aria-label="Messages sent" aria-live="polite"></ol>
 </aside>
 "#;
+
+/// What a new tab's editor shows (GraphiQL's own welcome text is about GraphiQL).
+const WELCOME: &str = "# Patient Portal Results API — a new tab.
+#
+# This tab's Headers decide who you are: {\"Authorization\": \"Bearer <token>\"}.
+# In development the Live results panel's picker lists the demo users; the badge above
+# shows who the current tab's token belongs to. Press Ctrl-Space for completion and
+# open the Docs (book icon) for every type, field and error code.
+#
+# Live results: a tab's subscription stops when you switch tabs (GraphiQL runs one
+# operation at a time); the Live results panel on the right keeps listening.
+
+query Me {
+  viewer { subject roles patient { givenName familyName } }
+}
+";
 
 /// `{"Authorization": "Bearer <token>"}`, pretty-printed as GraphiQL shows it.
 fn headers_json(token: &str) -> String {
@@ -200,6 +236,7 @@ mod tests {
                 "defaultToken": "eyJhbGciOi.payload.sig",
                 "defaultHeaders": "{\n  \"Authorization\": \"Bearer eyJhbGciOi.payload.sig\"\n}",
                 "defaultQuery": query,
+                "welcomeQuery": WELCOME,
                 "demo": null,
             })
         );
@@ -213,7 +250,11 @@ mod tests {
         let config = config_of(&html);
         assert_eq!(config["defaultToken"], Value::Null);
         assert_eq!(config["defaultHeaders"], Value::Null);
-        assert!(!html.contains("Bearer"));
+        // Only the welcome text's placeholder, never a token.
+        assert_eq!(
+            html.matches("Bearer ").count(),
+            html.matches("Bearer \\u003ctoken\\u003e").count()
+        );
     }
 
     #[test]
@@ -258,13 +299,28 @@ mod tests {
     #[test]
     fn loads_only_served_assets_and_no_inline_code() {
         let html = render(&page(Some("t"), "{ __typename }"));
+        let patient = render_patient(&PatientPage {
+            graphql_path: "/graphql",
+            tokens_path: None,
+        });
         let mut referenced = Vec::new();
+        for (i, _) in patient
+            .match_indices(" src=\"")
+            .chain(patient.match_indices(" href=\""))
+        {
+            let url = patient[i..].split('"').nth(1).unwrap_or_default();
+            if let Some(hashed) = url.strip_prefix(ASSET_PREFIX) {
+                let served = fingerprinted_asset(hashed);
+                let name = asset_names().find(|n| served.is_some() && asset(n) == served);
+                referenced.push(name.unwrap_or_else(|| panic!("{hashed} is not served")));
+            }
+        }
         for attr in ["src=\"", "href=\""] {
             for (i, _) in html.match_indices(attr) {
                 let rest = &html[i + attr.len()..];
                 let url = &rest[..rest.find('"').expect("attribute is closed")];
-                if url == "data:," {
-                    continue; // the empty favicon, which spares a request
+                if url == "/playground/patient" {
+                    continue; // the banner's link to the patient view, a page
                 }
                 let hashed = url.strip_prefix(ASSET_PREFIX);
                 let hashed = hashed.unwrap_or_else(|| panic!("{url} is not an asset URL"));
@@ -275,6 +331,7 @@ mod tests {
             }
         }
         referenced.sort_unstable();
+        referenced.dedup();
         let mut served: Vec<_> = asset_names().collect();
         served.sort_unstable();
         assert_eq!(

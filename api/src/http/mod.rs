@@ -26,11 +26,19 @@ pub fn router(state: AppState) -> Router {
     if state.config.playground {
         let pages = Router::new()
             .route("/", get(playground::page))
+            .route("/playground/patient", get(playground::patient))
             .route("/playground/assets/{name}", get(playground::asset))
-            .route("/playground/mailbox", get(playground::mailbox))
-            // 1.4 MB of scripts and styles: sent compressed (gzip or Brotli) when accepted.
-            .layer(tower_http::compression::CompressionLayer::new());
-        router = router.merge(pages);
+            .route("/favicon.ico", get(playground::favicon));
+        // The demo's mailbox and tokens: the embedded default only, never in production.
+        let pages = if state.config.is_development() && state.dev.is_some() {
+            pages
+                .route("/playground/mailbox", get(playground::mailbox))
+                .route("/playground/tokens", get(playground::tokens))
+        } else {
+            pages
+        };
+        // 1.4 MB of scripts and styles: sent compressed (gzip or Brotli) when accepted.
+        router = router.merge(pages.layer(tower_http::compression::CompressionLayer::new()));
     }
     finish(router, state)
 }

@@ -68,6 +68,7 @@ pub struct RevokeProxyAccessPayload {
 #[Object]
 impl AccountMutation {
     /// Changes how the patient is told about new results (the patient or staff; never a proxy).
+    /// Sets the preferences given: repeating the same call changes nothing.
     async fn update_notification_preferences(
         &self,
         ctx: &Context<'_>,
@@ -123,7 +124,8 @@ impl AccountMutation {
         })
     }
 
-    /// Lets a parent or carer see parts of the patient's record.
+    /// Lets a parent or carer see parts of the patient's record. Granting again while the
+    /// same person holds an active grant is a CONFLICT (revoke it first).
     async fn grant_proxy_access(
         &self,
         ctx: &Context<'_>,

@@ -41,6 +41,8 @@ pub struct CancelAppointmentPayload {
 #[Object]
 impl AppointmentMutation {
     /// Books an appointment (the patient, a proxy with APPOINTMENTS, or the care team).
+    /// A booking that overlaps one the patient already has is a CONFLICT, so repeating the
+    /// call never books twice.
     async fn book_appointment(
         &self,
         ctx: &Context<'_>,

@@ -55,7 +55,8 @@ pub struct ClaimPayload {
 
 #[Object]
 impl MasterDataMutation {
-    /// Adds a facility (staff, admin).
+    /// Adds a facility (staff, admin). The fields follow the master-data rules (e.g. a CLIA
+    /// number is two digits, D, seven digits); each call adds a new facility.
     async fn create_facility(
         &self,
         ctx: &Context<'_>,
@@ -69,7 +70,7 @@ impl MasterDataMutation {
         })
     }
 
-    /// Changes the fields given of a facility (staff, admin).
+    /// Changes the fields given of a facility (staff, admin); repeating it changes nothing.
     async fn update_facility(
         &self,
         ctx: &Context<'_>,
@@ -99,7 +100,7 @@ impl MasterDataMutation {
         })
     }
 
-    /// Changes the fields given of a clinician (staff, admin).
+    /// Changes the fields given of a clinician (staff, admin); repeating it changes nothing.
     async fn update_clinician(
         &self,
         ctx: &Context<'_>,
@@ -156,7 +157,8 @@ impl MasterDataMutation {
         })
     }
 
-    /// Changes the demographics given of a patient (staff, admin, lab).
+    /// Changes the demographics given of a patient (staff, admin, lab); repeating it changes
+    /// nothing.
     async fn update_patient(
         &self,
         ctx: &Context<'_>,
@@ -188,7 +190,8 @@ impl MasterDataMutation {
         })
     }
 
-    /// Changes the fields given of a coverage (staff, admin, lab).
+    /// Changes the fields given of a coverage (staff, admin, lab); repeating it changes
+    /// nothing.
     async fn update_coverage(
         &self,
         ctx: &Context<'_>,
@@ -218,7 +221,7 @@ impl MasterDataMutation {
         Ok(ClaimPayload { claim: Claim(row) })
     }
 
-    /// Changes the fields given of a claim (staff, admin).
+    /// Changes the fields given of a claim (staff, admin); repeating it changes nothing.
     async fn update_claim(
         &self,
         ctx: &Context<'_>,

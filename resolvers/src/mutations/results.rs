@@ -147,6 +147,24 @@ impl ResultMutation {
 
     /// Stores a result (lab, clinician, staff): creates or completes the order, writes the
     /// outbox event and queues notifications per the patient's preferences, atomically.
+    ///
+    /// Validation, against the tenant's catalog: the patient, order, facility and
+    /// clinicians exist; the test code is in the catalog; laboratory results carry
+    /// observations (each analyte of the test, once, with the value of its type and the
+    /// catalog's unit), imaging results an imaging report; `issuedAt` is not in the future;
+    /// texts have no control characters and fit their limits. The interpretation is derived
+    /// from the reference range when omitted.
+    ///
+    /// Errors (`extensions.code`): UNAUTHENTICATED without a token; FORBIDDEN for patients
+    /// and proxies; BAD_USER_INPUT with `extensions.field` naming the input at fault (e.g.
+    /// `input.observations[0].unit`); CONFLICT when the order was cancelled, already has a
+    /// released result (use correctTestResult), or the idempotencyKey was used with a
+    /// different request; UNAVAILABLE when the database is unreachable (retry with the same
+    /// idempotencyKey).
+    ///
+    /// Idempotency: with `idempotencyKey`, a retry of the same request returns the first
+    /// outcome with `replayed: true` and stores nothing new; without one, each call stores a
+    /// new result (and a new order when `order` is given).
     async fn add_test_result(
         &self,
         ctx: &Context<'_>,
@@ -165,6 +183,11 @@ impl ResultMutation {
     /// stored again alone, one transaction each, so nothing is lost and nothing is stored
     /// twice. Every stored result is committed when the answer is sent; an input repeating
     /// an earlier input's idempotencyKey replays it.
+    ///
+    /// Each input is validated as in addTestResult; its error is in its item (`code`,
+    /// `message`, `field` such as `inputs[3].observations[0].unit`), not in `errors`. The
+    /// whole call fails only when it cannot run: UNAUTHENTICATED, FORBIDDEN (patients and
+    /// proxies), BAD_USER_INPUT for no input or more than 500, UNAVAILABLE.
     async fn add_test_results(
         &self,
         ctx: &Context<'_>,
@@ -190,6 +213,14 @@ impl ResultMutation {
 
     /// Corrects a released result: a new CORRECTED version replaces it, the original stays
     /// in the history, and the patient is notified again.
+    ///
+    /// `id` must be the current version of a FINAL or CORRECTED result; the input is
+    /// validated as in addTestResult and `reason` is required (1 to 2000 characters).
+    /// Errors: UNAUTHENTICATED; FORBIDDEN for patients and proxies; NOT_FOUND for an
+    /// unknown result; BAD_USER_INPUT with `extensions.field`; CONFLICT when the result is
+    /// PRELIMINARY (add the final result instead), ENTERED_IN_ERROR, or was already
+    /// replaced (correct its current version). Not idempotent: a repeated call is a
+    /// CONFLICT, since the first one replaced the version it names.
     async fn correct_test_result(
         &self,
         ctx: &Context<'_>,
@@ -211,6 +242,11 @@ impl ResultMutation {
     }
 
     /// Withdraws a released result: a new ENTERED_IN_ERROR version replaces it.
+    ///
+    /// `reason` is required (1 to 2000 characters). Errors as for correctTestResult:
+    /// UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, BAD_USER_INPUT, and CONFLICT for a
+    /// PRELIMINARY, already withdrawn or already replaced version — so repeating the call is
+    /// a CONFLICT and never withdraws twice.
     async fn mark_test_result_entered_in_error(
         &self,
         ctx: &Context<'_>,

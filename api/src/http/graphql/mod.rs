@@ -11,6 +11,7 @@
 mod params;
 mod persisted;
 mod reply;
+mod token_hint;
 
 use std::collections::HashMap;
 
@@ -339,6 +340,12 @@ fn request_limits(state: &AppState) -> RequestLimits {
 fn answer(state: &AppState, response: &Response, media: MediaType) -> axum::response::Response {
     if let Some(metrics) = &state.metrics {
         metrics.graphql_errors(response);
+    }
+    if state.config.is_development()
+        && state.dev.is_some()
+        && let Some(hinted) = token_hint::add(response, &crate::invocation())
+    {
+        return reply::graphql(&hinted, media);
     }
     reply::graphql(response, media)
 }

@@ -1,8 +1,11 @@
-//! The README walk-through in a real browser: headless Chromium (Debian `chromium`, driven by
+//! The README tour in a real browser: headless Chromium (Debian `chromium`, driven by
 //! `puppeteer-core`, never a downloaded browser build) opens the playground of the real
 //! binary, runs an example as Alice, subscribes in the live results panel, adds a result in
-//! the lab tab and sees it arrive, then sees the email in the mailbox list — with no console
-//! error. Needs node, chromium and `npm ci` in `api/tests/browser` (`.ci/run` does all three).
+//! the lab tab and sees it arrive, sees the email with its link in the mailbox, opens a new
+//! tab and the patient view, and sees the new point on the trend chart — then a second result
+//! arrive there live — with no console error and no failed request. On failure the pages are
+//! saved as PNGs in `<target dir>/browser-screenshots/` (docs/playground.md). Needs node,
+//! chromium and `npm ci` in `api/tests/browser` (`.ci/run` does all three).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -34,10 +37,12 @@ async fn the_playground_walk_through_works_in_a_real_browser() {
     let data = tempfile::tempdir().expect("dir");
     let server = start(data.path()).await;
     let base = server.base.clone();
+    let screenshots = screenshot_dir();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(dir.join("walkthrough.mjs"))
             .arg(base)
+            .arg(screenshots)
             .env("CHROMIUM", chromium)
             .output()
             .expect("run node")
@@ -63,12 +68,26 @@ async fn the_playground_walk_through_works_in_a_real_browser() {
     assert_eq!(
         steps,
         [
-            "playground rendered",
+            "playground rendered, first tab badged Alice Nguyen — patient",
             "example MyResults answered as Alice",
             "subscribed as Alice",
-            "result added as the lab",
+            "result added as the lab (tab badged Riverside LIS — lab)",
             "result arrived in the live panel",
-            "email listed in the mailbox",
+            "email with its link in the mailbox",
+            "new tab shows the welcome text",
+            "patient view: results, flags, a corrected result with its history",
+            "the new point is on the trend chart",
+            "the trend chart updated live",
         ]
     );
+}
+
+/// `<target dir>/browser-screenshots`: this test binary is `<target dir>/<profile>/deps/it-…`,
+/// so the folder follows `CARGO_TARGET_DIR` and CI can keep it as an artifact.
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let target = exe.ancestors().nth(3).map(PathBuf::from);
+    target
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("browser-screenshots")
 }

@@ -9,4 +9,5 @@ mod limits;
 mod order;
 mod parse_once;
 mod persisted;
+mod playground;
 mod spec;
