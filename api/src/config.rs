@@ -87,6 +87,8 @@ pub struct Config {
     pub request_limits: portal_schema::limits::RequestLimits,
     pub persisted_queries: PersistedQueries,
     pub log_json: bool,
+    /// How long `/ready` fails before the listener closes after SIGTERM (the drain).
+    pub shutdown_drain: Duration,
     /// Deliveries buffered per live subscription (and events per tenant follower on the
     /// bus): a subscriber whose buffer is full is closed (4008) and resumes with `after`.
     pub event_bus_capacity: usize,
@@ -171,6 +173,7 @@ impl Config {
             introspection: server.introspection,
             metrics: server.metrics,
             log_json: server.log_json,
+            shutdown_drain: server.shutdown_drain,
             database_url: database.url,
             database_migration_url: database.migration_url,
             allow_rls_bypass: database.allow_rls_bypass,

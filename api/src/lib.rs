@@ -57,8 +57,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
-        // Subscriptions never finish on their own: close their sockets too.
-        stopping.shutdown();
+        stopping.drain_then_shutdown().await;
     })
     .await;
     state.shutdown();

@@ -1,7 +1,7 @@
 //! Prometheus metrics (`GET /metrics`): HTTP traffic, GraphQL error codes (HTTP and
 //! WebSocket), open WebSocket connections and subscriptions, the event hub, read cache
 //! outcomes, HL7 messages by type and outcome, and database gauges (outbox, notifications,
-//! the HL7 dead letter) sampled at scrape time.
+//! the HL7 dead letter, the audit sealer's lag) sampled at scrape time.
 //!
 //! Each application owns its registry: a `PrometheusRecorder` built with `build_recorder()`
 //! (never installed as the process-global recorder) and recorded into through
@@ -47,6 +47,8 @@ const PH_UPLOADS: &str = "portal_public_health_uploads_total";
 const HL7_MESSAGES: &str = "portal_hl7_messages_total";
 const HL7_DEAD_LETTER: &str = "portal_hl7_dead_letter";
 const HL7_CONNECTIONS: &str = "portal_hl7_connections_total";
+const AUDIT_UNSEALED: &str = "portal_audit_unsealed";
+const AUDIT_UNSEALED_AGE: &str = "portal_audit_unsealed_oldest_age_seconds";
 
 /// Request durations, in seconds: from a cached read to a request near the timeouts.
 const DURATION_BUCKETS: &[f64] = &[
@@ -240,6 +242,8 @@ impl Metrics {
             metrics::gauge!(OUTBOX_UNPUBLISHED).set(sample.outbox.unpublished as f64);
             metrics::gauge!(OUTBOX_OLDEST_AGE).set(age);
             metrics::gauge!(HL7_DEAD_LETTER).set(sample.hl7_dead_letter as f64);
+            metrics::gauge!(AUDIT_UNSEALED).set(sample.audit.unsealed as f64);
+            metrics::gauge!(AUDIT_UNSEALED_AGE).set(age_seconds(sample.audit.oldest));
             for status in NotificationStatus::iter() {
                 let count = sample
                     .notifications
@@ -274,6 +278,7 @@ struct Sample {
     hl7_dead_letter: u64,
     notifications: Vec<(NotificationStatus, i64)>,
     public_health: queue::Backlog,
+    audit: portal_core::audit::lag::Lag,
 }
 
 async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sample> {
@@ -282,6 +287,7 @@ async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sampl
         hl7_dead_letter: portal_hl7_inbound::store::dead_letter_count(db).await?,
         notifications: backlog::notifications_by_status(db).await?,
         public_health: queue::backlog(db).await?,
+        audit: portal_core::audit::lag::lag(db).await?,
     })
 }
 

@@ -45,6 +45,8 @@ pub struct AppState {
     /// This application's metrics registry; `None` when `PORTAL_METRICS` is off.
     pub metrics: Option<Arc<Metrics>>,
     shutdown: Arc<watch::Sender<bool>>,
+    /// Set when SIGTERM arrives: `/ready` fails from then on, while requests are still served.
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -118,6 +120,7 @@ impl AppState {
             persisted,
             metrics,
             shutdown: Arc::new(watch::channel(false).0),
+            draining: Arc::default(),
         })
     }
 
@@ -163,6 +166,32 @@ impl AppState {
             )),
             EventBus::InProcess(_) => None,
         }
+    }
+
+    /// Marks the process as leaving: `/ready` answers 503 from now on, so the load balancer
+    /// takes it out of rotation while it still serves (`PORTAL_SHUTDOWN_DRAIN_SECS`).
+    pub fn begin_drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// After SIGINT or SIGTERM: fail `/ready`, keep serving for the drain, then stop.
+    pub async fn drain_then_shutdown(&self) {
+        self.begin_drain();
+        let drain = self.config.shutdown_drain;
+        if !drain.is_zero() {
+            tracing::info!(
+                drain_secs = drain.as_secs(),
+                "draining: /ready answers 503, requests still served"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        // Subscriptions never finish on their own: close their sockets too.
+        self.shutdown();
     }
 
     /// Stops the relay and closes every open WebSocket (HTTP requests finish normally).
@@ -227,21 +256,23 @@ fn persisted_queries(config: &Config) -> anyhow::Result<PersistedQueries> {
 }
 
 /// Applies pending migrations as the owner role (`DATABASE_MIGRATION_URL`) when one is
-/// configured, else over `db`.
+/// configured, else over `db`; on PostgreSQL under the migration lock, so concurrent
+/// `portal migrate` runs take turns.
 pub async fn apply_migrations(config: &Config, db: &DatabaseConnection) -> anyhow::Result<()> {
+    let timeout = config.database_timeout;
     match &config.database_migration_url {
         Some(url) => {
-            let owner = db::connect(url.expose_secret(), 1, config.database_timeout)
+            let owner = db::connect(url.expose_secret(), 1, timeout)
                 .await
                 .context("connecting with DATABASE_MIGRATION_URL")?;
-            let applied = crate::migrate::apply(&owner)
+            let applied = crate::migrate::apply_locked(url.expose_secret(), &owner, timeout)
                 .await
                 .context("applying migrations");
             // Only the one connection of this short-lived pool is closed.
             let _ = owner.close().await;
             applied
         }
-        None => crate::migrate::apply(db)
+        None => crate::migrate::apply_locked(config.database_url.expose_secret(), db, timeout)
             .await
             .context("applying migrations"),
     }

@@ -125,7 +125,7 @@ pub async fn run(state: AppState) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(async move {
         crate::shutdown_signal().await;
-        stopping.shutdown();
+        stopping.drain_then_shutdown().await;
     })
     .await;
     state.shutdown();

@@ -3,6 +3,7 @@
 //! one hash chain per tenant (`seal`) and check them (`verify`). See docs/audit.md.
 
 pub mod chain;
+pub mod lag;
 pub mod seal;
 pub mod verify;
 

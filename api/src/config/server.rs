@@ -30,6 +30,10 @@ section! {
         .default("text");
     LOG_FILTER = Var::new("RUST_LOG", kind::TEXT, "The log filter (`tracing_subscriber`'s `EnvFilter` syntax).")
         .default("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn");
+    SHUTDOWN_DRAIN = Var::new("PORTAL_SHUTDOWN_DRAIN_SECS", kind::SECONDS,
+        "After SIGTERM or SIGINT, `/ready` answers 503 at once while requests are still served for this long, so the load balancer stops sending traffic before the listener closes; in-flight requests then finish. Keep it plus the longest request under Kubernetes' `terminationGracePeriodSeconds`.")
+        .by_environment(Some("0"), Some("10"))
+        .max(300);
 }
 
 /// What this section sets.
@@ -40,6 +44,7 @@ pub(super) struct Server {
     pub introspection: bool,
     pub metrics: bool,
     pub log_json: bool,
+    pub shutdown_drain: std::time::Duration,
 }
 
 /// `PORTAL_ENV`, read first: every other default may depend on it.
@@ -62,5 +67,6 @@ pub(super) fn read(r: &Reader) -> Result<Server, ConfigError> {
         introspection: r.flag(&INTROSPECTION)?,
         metrics: r.flag(&METRICS)?,
         log_json: r.text(&LOG_FORMAT).as_deref() == Some("json"),
+        shutdown_drain: r.seconds(&SHUTDOWN_DRAIN)?,
     })
 }

@@ -1,4 +1,5 @@
-//! Liveness (`/health`) and readiness (`/ready`: database reachable, migrations applied).
+//! Liveness (`/health`) and readiness (`/ready`: database reachable, migrations applied, not
+//! shutting down).
 
 use axum::Json;
 use axum::extract::State;
@@ -13,7 +14,14 @@ pub async fn health() -> Json<Value> {
 
 /// Answers within about two database timeouts even when the database hangs: a stopped
 /// database is "not ready" at once, never a stuck probe.
+/// From SIGTERM on it answers 503 `"shutting down"` at once, before the listener closes.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    if state.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "shutting down" })),
+        );
+    }
     let timeout = state.config.database_timeout;
     let database = tokio::time::timeout(timeout, portal_core::db::ping(&state.app.db))
         .await
