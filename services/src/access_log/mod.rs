@@ -120,8 +120,7 @@ pub async fn list(
 
 // Names that go with each row, looked up in the same statement (correlated on the row).
 const CLINICIAN: &str = "(SELECT c.display_name FROM clinicians c \
-     WHERE c.tenant_id = audit_events.tenant_id AND c.user_subject = audit_events.subject \
-     ORDER BY c.created_at LIMIT 1)";
+     WHERE c.tenant_id = audit_events.tenant_id AND c.user_subject = audit_events.subject)";
 const PROXY: &str = "(SELECT g.grantee_name FROM proxy_grants g \
      WHERE g.tenant_id = audit_events.tenant_id AND g.patient_id = audit_events.patient_id \
      AND g.grantee_subject = audit_events.subject ORDER BY g.created_at DESC LIMIT 1)";
