@@ -18,6 +18,8 @@ pub enum Scope {
     Coverage,
     /// Notification preferences, push tokens, proxy grants: the patient and staff only.
     Account,
+    /// Who looked at the record and what left it (docs/patients.md, "Access history").
+    AccessLog,
 }
 
 impl Scope {
@@ -26,6 +28,7 @@ impl Scope {
             "RESULTS" => Some(Self::Results),
             "APPOINTMENTS" => Some(Self::Appointments),
             "COVERAGE" => Some(Self::Coverage),
+            "ACCESS_LOG" => Some(Self::AccessLog),
             _ => None,
         }
     }
@@ -37,6 +40,7 @@ impl Scope {
             Self::Appointments => "APPOINTMENTS",
             Self::Coverage => "COVERAGE",
             Self::Account => "ACCOUNT",
+            Self::AccessLog => "ACCESS_LOG",
         }
     }
 }

@@ -94,6 +94,11 @@ impl ReleaseRule {
         cond
     }
 
+    /// Whether sensitive results are held from this viewer.
+    pub fn holds_sensitive(&self) -> bool {
+        self.hold_sensitive
+    }
+
     /// Whether one result is visible; `sensitive` is its catalog entry's flag.
     pub fn allows(&self, result: &test_result::Model, sensitive: bool) -> bool {
         if !self.patient_facing {

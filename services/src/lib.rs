@@ -7,10 +7,11 @@
 //! One folder per domain, holding its reads, writes and administration: `results` (with
 //! orders and observations), `ingest`, `patients` (search, registration), `appointments`
 //! (booking, scheduling), `coverage` (registration, claims), `catalog`, `directory`,
-//! `account`, `proxy`, `walk_in`, `live`. Beside them: `master`, what every master-data
+//! `account`, `proxy`, `walk_in`, `live`, `access_log` (the patient's access history). Beside them: `master`, what every master-data
 //! write shares (the update sequence among it), and what spans domains: `lookup` (the
 //! DataLoaders' batched reads), `nodes` (`node(id)`) and `prefetch`.
 
+pub mod access_log;
 pub mod account;
 pub mod appointments;
 pub mod catalog;

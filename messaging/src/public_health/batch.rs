@@ -203,20 +203,27 @@ pub enum Recorded {
 /// Stores the receiver's answer. A 2xx is stored whoever holds the batch now (it was
 /// delivered, and a resend carries the same id); a retry or a refusal only while this
 /// worker's lease holds (fenced by its token).
+/// `receiver` names the destination on the audit rows of a delivered batch.
 pub async fn record(
     db: &TenantDb,
     claimed: &Claimed,
     answer: &Answer,
     settings: &Settings,
+    receiver: &str,
 ) -> ServiceResult<Recorded> {
     match answer {
-        Answer::Accepted(status) => accepted(db, claimed, *status).await,
+        Answer::Accepted(status) => accepted(db, claimed, *status, receiver).await,
         Answer::Retry { status, reason } => retry(db, claimed, *status, reason, settings).await,
         Answer::Refused { status, rows, body } => refused(db, claimed, *status, rows, body).await,
     }
 }
 
-async fn accepted(db: &TenantDb, claimed: &Claimed, status: u16) -> ServiceResult<Recorded> {
+async fn accepted(
+    db: &TenantDb,
+    claimed: &Claimed,
+    status: u16,
+    receiver: &str,
+) -> ServiceResult<Recorded> {
     use public_health_batch::Column as B;
     let now = clock::now();
     let txn = portal_core::db::begin_write(db).await?;
@@ -237,6 +244,8 @@ async fn accepted(db: &TenantDb, claimed: &Claimed, status: u16) -> ServiceResul
         txn.rollback().await?;
         return Ok(Recorded::LeaseLost);
     }
+    let batch = &claimed.batch;
+    super::disclosure::record(&txn, batch.tenant_id, batch.id, receiver, now).await?;
     public_health_report::Entity::update_many()
         .col_expr(
             public_health_report::Column::Status,

@@ -13,6 +13,7 @@
 
 mod batch;
 mod columns;
+pub mod disclosure;
 pub mod queue;
 mod rows;
 mod upload;
@@ -175,7 +176,8 @@ async fn report_tenant(
             return Ok(());
         }
         let answer = upload::send(destination, claimed.batch.id, &claimed.batch.payload).await;
-        let recorded = batch::record(db, &claimed, &answer, settings).await?;
+        let recorded =
+            batch::record(db, &claimed, &answer, settings, &destination.receiver()).await?;
         tracing::info!(
             batch.id = %claimed.batch.id,
             rows = claimed.batch.row_count,

@@ -20,6 +20,20 @@ pub enum Destination {
     Directory(PathBuf),
 }
 
+impl Destination {
+    /// The receiver as the audit trail names it (a disclosure's recipient): the endpoint's
+    /// host, never its path, query or credentials.
+    pub fn receiver(&self) -> String {
+        match self {
+            Self::Http(endpoint) => reqwest::Url::parse(&endpoint.url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "the public-health endpoint".to_owned()),
+            Self::Directory(_) => "the public-health report folder".to_owned(),
+        }
+    }
+}
+
 impl std::fmt::Debug for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

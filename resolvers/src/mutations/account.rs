@@ -32,7 +32,7 @@ pub struct GrantProxyAccessInput {
     pub grantee_name: String,
     /// E.g. PARENT, GUARDIAN, CARER.
     pub relationship: String,
-    /// Any of RESULTS, APPOINTMENTS, COVERAGE.
+    /// Any of RESULTS, APPOINTMENTS, COVERAGE, ACCESS_LOG.
     pub scopes: Vec<AccessScope>,
     /// Defaults to now.
     pub valid_from: Option<DateTime<Utc>>,

@@ -158,6 +158,8 @@ pub enum AccessScope {
     Appointments,
     Coverage,
     Account,
+    /// The patient's access history (`Patient.accessLog`).
+    AccessLog,
 }
 
 impl From<portal_core::access::Scope> for AccessScope {
@@ -169,6 +171,7 @@ impl From<portal_core::access::Scope> for AccessScope {
             Scope::Appointments => Self::Appointments,
             Scope::Coverage => Self::Coverage,
             Scope::Account => Self::Account,
+            Scope::AccessLog => Self::AccessLog,
         }
     }
 }
@@ -181,6 +184,7 @@ impl From<AccessScope> for portal_core::access::Scope {
             AccessScope::Appointments => Self::Appointments,
             AccessScope::Coverage => Self::Coverage,
             AccessScope::Account => Self::Account,
+            AccessScope::AccessLog => Self::AccessLog,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! GraphQL output and input types, one module per domain area.
 
+pub mod access_log;
 pub mod account;
 pub mod catalog;
 pub mod common;

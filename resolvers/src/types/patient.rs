@@ -6,8 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use portal_core::access::{PatientAccess, Relation};
 use portal_entities::patient;
 use portal_services::results::orders;
-use portal_services::{account, appointments, coverage, patients, proxy, results};
+use portal_services::{access_log, account, appointments, coverage, patients, proxy, results};
 
+use super::access_log::{AccessLogEntry, AccessLogFilter};
 use super::account::{NotificationPreferences, ProxyGrant};
 use super::coverage::{Claim, Coverage};
 use super::enums::{
@@ -211,6 +212,24 @@ impl Patient {
             .gql()?;
         let vis = results::visibility(request, access).await.gql()?;
         Ok(connection(rows, |o| TestOrder::new(o, vis.clone())))
+    }
+
+    /// Who looked at or changed this record, and what left the portal (disclosures), newest
+    /// first, from the audit trail. The patient, a proxy granted `ACCESS_LOG`, staff and
+    /// admins; reading it is itself recorded. See docs/patients.md, "Access history".
+    async fn access_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AccessLogFilter>,
+    ) -> Result<Connection<String, AccessLogEntry>> {
+        let page = page(ctx, first, after)?;
+        let filter = filter.unwrap_or_default().into();
+        let rows = access_log::list(request(ctx)?, &self.access, &self.model, &filter, &page)
+            .await
+            .gql()?;
+        Ok(connection(rows, AccessLogEntry::from))
     }
 
     /// Appointments in start order (earliest first).

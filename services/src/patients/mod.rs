@@ -207,6 +207,7 @@ pub fn relation_scopes(relation: &Relation) -> Vec<Scope> {
         Scope::Appointments,
         Scope::Coverage,
         Scope::Account,
+        Scope::AccessLog,
     ]
     .into_iter()
     .filter(|s| relation.allows(*s))

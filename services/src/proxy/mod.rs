@@ -22,7 +22,12 @@ const REVOKE: Access = Access::write("proxy_grant.revoke", "ProxyGrant");
 const GRANTS: Access = Access::read("proxy_grants.list", "ProxyGrant");
 
 /// Scopes a proxy may be given; PROFILE comes with any grant and ACCOUNT never does.
-pub const GRANTABLE: [Scope; 3] = [Scope::Results, Scope::Appointments, Scope::Coverage];
+pub const GRANTABLE: [Scope; 4] = [
+    Scope::Results,
+    Scope::Appointments,
+    Scope::Coverage,
+    Scope::AccessLog,
+];
 const MAX_TEXT: usize = 200;
 
 /// The fields of `grantProxyAccess`.
@@ -52,7 +57,7 @@ impl GrantInput {
         if self.scopes.is_empty() || self.scopes.iter().any(|s| !GRANTABLE.contains(s)) {
             return Err(ServiceError::bad_input(
                 "input.scopes",
-                "scopes must be one or more of RESULTS, APPOINTMENTS, COVERAGE",
+                "scopes must be one or more of RESULTS, APPOINTMENTS, COVERAGE, ACCESS_LOG",
             ));
         }
         let from = self.valid_from.unwrap_or(now);

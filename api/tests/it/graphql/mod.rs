@@ -1,6 +1,7 @@
 //! GraphQL: queries, writes, corrections, access, release, master data, the unit of work and statement counts.
 
 mod access;
+mod access_log;
 mod account;
 mod appointments;
 mod cache;

@@ -5,6 +5,7 @@
 mod atomic;
 mod csv_file;
 mod delivery;
+mod disclosure;
 mod operations;
 mod refusals;
 mod takeover;
