@@ -212,6 +212,7 @@ fn test_columns(row: &mut Row<'_>) -> CatalogTestPatch {
         reference_text: blank_clears(row.text("reference_text")),
         sensitive: row.flag("sensitive"),
         reportable: row.flag("reportable"),
+        device_model: blank_clears(row.text("device_model")),
         analytes: None,
     }
 }
@@ -241,5 +242,7 @@ fn analyte_columns(row: &mut Row<'_>) -> Option<AnalyteInput> {
         reference_low: row.number("analyte_low").flatten(),
         reference_high: row.number("analyte_high").flatten(),
         reference_text: row.text("analyte_reference_text"),
+        // Blank or absent: reported with its test.
+        reportable: row.flag("analyte_reportable").unwrap_or(true),
     })
 }
