@@ -29,7 +29,11 @@ impl MigrationTrait for Migration {
         columns::add(
             manager,
             CatalogAnalytes::Table,
-            vec![boolean(CatalogAnalytes::Reportable).default(true).to_owned()],
+            vec![
+                boolean(CatalogAnalytes::Reportable)
+                    .default(true)
+                    .to_owned(),
+            ],
         )
         .await?;
         columns::add(

@@ -239,7 +239,12 @@ impl Schema {
             .map_or_else(|| element.name.clone(), |(c, _)| c.clone())
     }
 
-    fn check_value(&self, element: &Element, format: Option<&str>, value: &str) -> Result<(), String> {
+    fn check_value(
+        &self,
+        element: &Element,
+        format: Option<&str>,
+        value: &str,
+    ) -> Result<(), String> {
         match element.kind.as_deref() {
             Some("CODE") if format == Some("$alt") => {
                 if element.alt_values.iter().any(|a| a == value) {
@@ -253,9 +258,10 @@ impl Schema {
             }
             Some("CODE") => {
                 let name = element.value_set.as_deref().unwrap_or_default();
-                let accepted = self.value_sets.get(name).is_some_and(|displays| {
-                    displays.iter().any(|d| d.eq_ignore_ascii_case(value))
-                });
+                let accepted = self
+                    .value_sets
+                    .get(name)
+                    .is_some_and(|displays| displays.iter().any(|d| d.eq_ignore_ascii_case(value)));
                 if accepted {
                     Ok(())
                 } else {
@@ -273,7 +279,9 @@ impl Schema {
                 if is_phone(value) {
                     Ok(())
                 } else {
-                    Err(format!("{value:?} is not a telephone number the receiver parses"))
+                    Err(format!(
+                        "{value:?} is not a telephone number the receiver parses"
+                    ))
                 }
             }
             Some("POSTAL_CODE") => {
@@ -316,10 +324,13 @@ impl Schema {
         let Some(mapper) = element.mapper.as_deref() else {
             return false;
         };
-        let (function, args) = mapper
-            .split_once('(')
-            .map_or((mapper, ""), |(f, rest)| (f.trim(), rest.trim_end_matches(')')));
-        let args = args.split(',').map(str::trim).filter(|a| !a.starts_with('$'));
+        let (function, args) = mapper.split_once('(').map_or((mapper, ""), |(f, rest)| {
+            (f.trim(), rest.trim_end_matches(')'))
+        });
+        let args = args
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.starts_with('$'));
         match function {
             // Values the receiver makes itself (its own ids, the sender's settings).
             "concat" | "useSenderSetting" => true,
@@ -336,7 +347,9 @@ impl Schema {
 /// The `elements` of a schema file.
 fn elements_of(text: &str, what: &str) -> Result<Vec<Element>, String> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| format!("schema {what}: {e}"))?;
-    let doc = docs.first().ok_or_else(|| format!("schema {what} is empty"))?;
+    let doc = docs
+        .first()
+        .ok_or_else(|| format!("schema {what} is empty"))?;
     let list = doc["elements"]
         .as_vec()
         .ok_or_else(|| format!("schema {what} has no elements"))?;
@@ -363,7 +376,12 @@ fn element(y: &Yaml) -> Option<Element> {
         mapper: text("mapper"),
         alt_values: y["altValues"]
             .as_vec()
-            .map(|values| values.iter().filter_map(|v| scalar(&v["display"])).collect())
+            .map(|values| {
+                values
+                    .iter()
+                    .filter_map(|v| scalar(&v["display"]))
+                    .collect()
+            })
             .unwrap_or_default(),
         required: false,
     };
@@ -548,7 +566,10 @@ mod tests {
             );
         }
         assert!(schema.columns().contains("equipment_model_name"));
-        assert!(!schema.columns().contains("message_id"), "the upload reads no message_id");
+        assert!(
+            !schema.columns().contains("message_id"),
+            "the upload reads no message_id"
+        );
     }
 
     #[test]
@@ -580,11 +601,23 @@ mod tests {
             columns.dedup();
             columns
         };
-        assert_eq!(column_of(with("test_result_status", "W")), ["test_result_status"]);
-        assert_eq!(column_of(with("patient_phone_number", "1 340 5555555")), ["patient_phone_number"]);
+        assert_eq!(
+            column_of(with("test_result_status", "W")),
+            ["test_result_status"]
+        );
+        assert_eq!(
+            column_of(with("patient_phone_number", "1 340 5555555")),
+            ["patient_phone_number"]
+        );
         assert_eq!(column_of(with("patient_gender", "X")), ["patient_gender"]);
-        assert_eq!(column_of(with("patient_last_name", "")), ["patient_last_name"]);
-        assert_eq!(column_of(with("test_result_date", "yesterday")), ["test_result_date"]);
+        assert_eq!(
+            column_of(with("patient_last_name", "")),
+            ["patient_last_name"]
+        );
+        assert_eq!(
+            column_of(with("test_result_date", "yesterday")),
+            ["test_result_date"]
+        );
         assert!(column_of(with("test_result_status", "C")).is_empty());
         // The collection date falls back on the order date, as the schema's mapper does.
         assert!(column_of(with("specimen_collection_date", "")).is_empty());
@@ -594,16 +627,33 @@ mod tests {
 
     #[test]
     fn phones_are_written_in_one_accepted_shape() {
-        assert_eq!(phone_for_upload("1 340 5555555").as_deref(), Some("340-555-5555"));
-        assert_eq!(phone_for_upload("+1 (555) 555-0100").as_deref(), Some("555-555-0100"));
+        assert_eq!(
+            phone_for_upload("1 340 5555555").as_deref(),
+            Some("340-555-5555")
+        );
+        assert_eq!(
+            phone_for_upload("+1 (555) 555-0100").as_deref(),
+            Some("555-555-0100")
+        );
         assert_eq!(phone_for_upload("+44 20 7946 0958"), None);
-        for ok in ["541-261-0980", "(541) 261-0980", "+1 541-261-0980", "5412610980", "541 261 0980 x12"] {
+        for ok in [
+            "541-261-0980",
+            "(541) 261-0980",
+            "+1 541-261-0980",
+            "5412610980",
+            "541 261 0980 x12",
+        ] {
             assert!(is_phone(ok), "{ok}");
         }
         for bad in ["1 340 5555555", "261-0980", "call me"] {
             assert!(!is_phone(bad), "{bad}");
         }
-        for date in ["20240226", "2/26/2024", "20240226153000+0000", "2024-02-26T15:30:00Z"] {
+        for date in [
+            "20240226",
+            "2/26/2024",
+            "20240226153000+0000",
+            "2024-02-26T15:30:00Z",
+        ] {
             assert!(is_date(date), "{date}");
         }
     }

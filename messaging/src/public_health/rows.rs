@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use portal_entities::{
-    ReportKind, catalog_analyte, clinician, facility, observation, patient,
-    public_health_report, test_catalog, test_order, test_result,
+    ReportKind, catalog_analyte, clinician, facility, observation, patient, public_health_report,
+    test_catalog, test_order, test_result,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -270,7 +270,12 @@ fn report_rows(
     base.set("processing_mode_code", settings.processing_mode.clone());
     base.set(
         "test_result_status",
-        if report.kind == ReportKind::Correction { "C" } else { "F" }.to_owned(),
+        if report.kind == ReportKind::Correction {
+            "C"
+        } else {
+            "F"
+        }
+        .to_owned(),
     );
     base.set_opt("specimen_type", test.specimen.clone());
     base.set("test_result_date", datetime(result.issued_at));
@@ -440,7 +445,10 @@ fn patient_columns(row: &mut Row, patient: &patient::Model) {
     // Optional values the receiver would refuse are left out rather than holding the report.
     row.set_opt(
         "patient_phone_number",
-        patient.phone.as_deref().and_then(receiver::phone_for_upload),
+        patient
+            .phone
+            .as_deref()
+            .and_then(receiver::phone_for_upload),
     );
     row.set_opt(
         "patient_preferred_language",

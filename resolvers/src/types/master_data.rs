@@ -3,7 +3,6 @@
 //! optional one.
 
 use async_graphql::{ID, InputObject, MaybeUndefined};
-use uuid::Uuid;
 use chrono::NaiveDate;
 use portal_services::catalog::admin::{AnalyteInput as ServiceAnalyte, CatalogTestPatch};
 use portal_services::coverage::claims::ClaimPatch;
@@ -11,6 +10,7 @@ use portal_services::coverage::registration::{CoveragePatch, CoverageRecord};
 use portal_services::directory::admin::{ClinicianPatch, FacilityPatch};
 use portal_services::master::{Patch, blank_clears};
 use portal_services::patients::registration::PatientPatch;
+use uuid::Uuid;
 
 use crate::ids::{NodeType, decode};
 
@@ -66,7 +66,9 @@ impl From<CreateFacilityInput> for FacilityPatch {
             postal_code: blank_clears(i.postal_code),
             country: blank_clears(i.country),
             phone: blank_clears(i.phone),
-            default_ordering_clinician_id: i.default_ordering_clinician_id.map(|id| Some(clinician_id(id))),
+            default_ordering_clinician_id: i
+                .default_ordering_clinician_id
+                .map(|id| Some(clinician_id(id))),
         }
     }
 }
@@ -95,7 +97,9 @@ impl From<UpdateFacilityInput> for FacilityPatch {
             postal_code: text(i.postal_code),
             country: text(i.country),
             phone: text(i.phone),
-            default_ordering_clinician_id: value(i.default_ordering_clinician_id.map_value(clinician_id)),
+            default_ordering_clinician_id: value(
+                i.default_ordering_clinician_id.map_value(clinician_id),
+            ),
         }
     }
 }

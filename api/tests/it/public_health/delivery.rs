@@ -138,6 +138,4 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
     assert_eq!(batches.iter().map(|b| b.attempts).sum::<i32>(), 4);
 }
 
-on_both_backends!(
-    a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_batch_id,
-);
+on_both_backends!(a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_batch_id,);

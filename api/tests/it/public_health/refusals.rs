@@ -12,7 +12,10 @@ use crate::on_both_backends;
 
 async fn set_zip(h: &Hospital, mrn: &str, zip: &str) {
     patient::Entity::update_many()
-        .col_expr(patient::Column::PostalCode, Expr::value(Some(zip.to_owned())))
+        .col_expr(
+            patient::Column::PostalCode,
+            Expr::value(Some(zip.to_owned())),
+        )
         .filter(patient::Column::Mrn.eq(mrn))
         .exec(&h.app.owner)
         .await
@@ -35,7 +38,10 @@ async fn rows_a_400_names_wait_in_the_error_queue_until_replayed_after_the_fix(b
     let open = queue::open_errors(&h.app.db, 10).await.expect("errors");
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].http_status, Some(400));
-    assert_eq!(open[0].message, "patient_zip_code: 00000 is not a US ZIP code");
+    assert_eq!(
+        open[0].message,
+        "patient_zip_code: 00000 is not a US ZIP code"
+    );
     let backlog = queue::backlog(&h.app.db).await.expect("backlog");
     assert_eq!((backlog.depth, backlog.errors), (0, 1));
     let refused_id = open[0].report_id.to_string();
@@ -127,7 +133,10 @@ async fn a_report_missing_required_data_goes_to_the_error_queue_naming_the_colum
     assert_eq!((pass.sent, pass.errors), (1, 1), "{pass:?}");
     let open = queue::open_errors(&h.app.db, 10).await.expect("errors");
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].message, "missing required columns: patient_street");
+    assert_eq!(
+        open[0].message,
+        "analyte 94500-6: missing required columns: patient_street"
+    );
     assert_eq!((open[0].http_status, open[0].batch_id), (None, None));
     let rows: Vec<_> = receiver
         .received()

@@ -30,9 +30,7 @@ const UPDATE_FACILITY: &str = r#"mutation($id: ID!, $input: UpdateFacilityInput!
 /// analytes and one (an internal control) that is not reported.
 async fn panel(h: &Hospital) {
     let staff = h.app.as_staff(h.tenant);
-    let analyte = |code: &str, name: &str, reportable: bool| {
-        json!({ "code": code, "displayName": name, "valueType": "CODED", "reportable": reportable })
-    };
+    let analyte = |code: &str, name: &str, reportable: bool| json!({ "code": code, "displayName": name, "valueType": "CODED", "reportable": reportable });
     let created = staff
         .query(
             CREATE_TEST,
@@ -50,7 +48,10 @@ async fn panel(h: &Hospital) {
         )
         .await;
     no_errors(&created);
-    assert_eq!(created["data"]["createCatalogTest"]["test"]["deviceModel"], DEVICE);
+    assert_eq!(
+        created["data"]["createCatalogTest"]["test"]["deviceModel"],
+        DEVICE
+    );
 }
 
 fn panel_input(base: Value, values: [&str; 4]) -> Value {
@@ -91,22 +92,41 @@ async fn a_panel_is_one_row_per_reportable_analyte_and_its_correction_reaches_th
     panel(&h).await;
     let id = add_panel(&h, [DETECTED, NOT_DETECTED, NOT_DETECTED, NOT_DETECTED]).await;
     let first = h.pass().await;
-    assert_eq!((first.sent, first.reports_sent, first.errors), (1, 1, 0), "{first:?}");
+    assert_eq!(
+        (first.sent, first.reports_sent, first.errors),
+        (1, 1, 0),
+        "{first:?}"
+    );
 
     let received = receiver.received();
     assert_eq!(received.len(), 1, "one batch");
     let rows = rows_of(&received[0]);
-    let codes: Vec<&str> = rows.iter().map(|r| r["test_performed_code"].as_str()).collect();
-    assert_eq!(codes, [SARS, FLU_A, FLU_B, RSV], "four analytes, no control");
+    let codes: Vec<&str> = rows
+        .iter()
+        .map(|r| r["test_performed_code"].as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        [SARS, FLU_A, FLU_B, RSV],
+        "four analytes, no control"
+    );
     let results: Vec<&str> = rows.iter().map(|r| r["test_result"].as_str()).collect();
-    assert_eq!(results, [DETECTED, NOT_DETECTED, NOT_DETECTED, NOT_DETECTED]);
+    assert_eq!(
+        results,
+        [DETECTED, NOT_DETECTED, NOT_DETECTED, NOT_DETECTED]
+    );
     for row in &rows {
         assert_eq!(row["test_result_status"], "F");
         assert_eq!(row["accession_number"], "ACC-1");
         assert_eq!(row["equipment_model_name"], DEVICE);
-        assert_eq!(row["message_id"], rows[0]["message_id"], "one report, four rows");
+        assert_eq!(
+            row["message_id"], rows[0]["message_id"],
+            "one report, four rows"
+        );
         assert!(
-            row["comment"].contains("specimen_collection_date and testing_lab_specimen_received_date is the order time"),
+            row["comment"].contains(
+                "specimen_collection_date and testing_lab_specimen_received_date is the order time"
+            ),
             "the stand-in dates are flagged: {}",
             row["comment"]
         );
@@ -131,12 +151,19 @@ async fn a_panel_is_one_row_per_reportable_analyte_and_its_correction_reaches_th
     let received = receiver.received();
     assert_eq!(received.len(), 2);
     let corrections = rows_of(&received[1]);
-    assert_eq!(corrections.len(), 4, "every analyte of the corrected version");
+    assert_eq!(
+        corrections.len(),
+        4,
+        "every analyte of the corrected version"
+    );
     for (original, correction) in rows.iter().zip(&corrections) {
         assert_eq!(correction["test_result_status"], "C");
         // ReportStream files a row under its filler order id (the accession) and test code.
         assert_eq!(correction["accession_number"], original["accession_number"]);
-        assert_eq!(correction["test_performed_code"], original["test_performed_code"]);
+        assert_eq!(
+            correction["test_performed_code"],
+            original["test_performed_code"]
+        );
         assert!(
             correction["comment"].starts_with(&format!(
                 "corrects the earlier report (message_id {}): Flu A re-run",
@@ -162,7 +189,11 @@ async fn a_withdrawal_waits_in_the_error_queue_with_what_staff_must_do(backend: 
     );
     let pass = h.pass().await;
     assert_eq!((pass.sent, pass.held.withdrawal), (0, 1), "{pass:?}");
-    assert_eq!(receiver.received().len(), 1, "nothing uploaded for the withdrawal");
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "nothing uploaded for the withdrawal"
+    );
     let open = queue::open_errors(&h.app.db, 10).await.expect("errors");
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].message, WITHDRAWAL_HELD);
@@ -191,17 +222,22 @@ async fn a_test_the_endpoint_does_not_accept_waits_with_that_reason(backend: Bac
     let open = queue::open_errors(&h.app.db, 10).await.expect("errors");
     assert_eq!(open.len(), 1);
     assert!(
-        open[0]
-            .message
-            .starts_with(&format!("test {HIV} (")),
+        open[0].message.starts_with(&format!("test {HIV} (")),
         "{}",
         open[0].message
     );
-    assert!(open[0].message.contains(&format!("accepts ({SARS}, {PANEL})")));
+    assert!(
+        open[0]
+            .message
+            .contains(&format!("accepts ({SARS}, {PANEL})"))
+    );
     let rows = rows_of(&receiver.received()[0]);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["test_performed_code"], SARS);
-    assert_eq!(rows[0]["reporting_facility_name"], "Riverside Health Reporting");
+    assert_eq!(
+        rows[0]["reporting_facility_name"],
+        "Riverside Health Reporting"
+    );
     assert_eq!(rows[0]["reporting_facility_clia"], "05D9876543");
     assert_eq!(rows[0]["testing_lab_clia"], "05D2101234");
 }
@@ -216,7 +252,7 @@ async fn an_order_without_a_clinician_names_the_facilitys_default_ordering_provi
         .query(
             CREATE_CLINICIAN,
             json!({ "input": { "displayName": "Dr. Sam Rivera", "givenName": "Sam",
-                               "familyName": "Rivera", "npi": "1245319599" } }),
+                               "familyName": "Rivera", "npi": "1999999901" } }),
         )
         .await;
     no_errors(&created);
@@ -244,11 +280,16 @@ async fn an_order_without_a_clinician_names_the_facilitys_default_ordering_provi
     let rows = rows_of(&receiver.received()[0]);
     let providers: Vec<(&str, &str)> = rows
         .iter()
-        .map(|r| (r["ordering_provider_last_name"].as_str(), r["ordering_provider_id"].as_str()))
+        .map(|r| {
+            (
+                r["ordering_provider_last_name"].as_str(),
+                r["ordering_provider_id"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         providers,
-        [("Rivera", "1245319599"), ("Patel", "1234567893")],
+        [("Rivera", "1999999901"), ("Patel", "1234567893")],
         "the default when the order names none, else the order's clinician"
     );
 }
