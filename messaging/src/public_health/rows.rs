@@ -248,7 +248,7 @@ fn report_rows(
         return Err((Hold::Withdrawal, WITHDRAWAL_HELD.to_owned()));
     }
     if let Some(accepted) = &settings.rules.accepts
-        && !accepted.iter().any(|code| *code == test.code)
+        && !accepted.contains(&test.code)
     {
         return Err((
             Hold::OutOfScope,
