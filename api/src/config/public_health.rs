@@ -397,4 +397,44 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn an_endpoint_names_the_tests_it_accepts_and_its_reporter() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("endpoints.json");
+        let file = path.display().to_string();
+        let read = || {
+            from_vars(
+                &vars(&[("PUBLIC_HEALTH_ENDPOINTS_FILE", file.as_str())]),
+                Path::new("/tmp"),
+                false,
+            )
+        };
+        std::fs::write(
+            &path,
+            r#"{"riverside": {"url": "https://rs.example/api/reports", "accepts": ["94500-6"],
+                              "reporter": {"name": "Riverside Reporting", "clia": "05d9876543"}}}"#,
+        )
+        .expect("write");
+        let rules = read().expect("valid file").per_tenant["riverside"]
+            .rules
+            .clone();
+        assert_eq!(rules.accepts, Some(vec!["94500-6".to_owned()]));
+        assert_eq!(
+            rules.reporter.map(|r| (r.name, r.clia)),
+            Some(("Riverside Reporting".to_owned(), "05D9876543".to_owned()))
+        );
+        std::fs::write(
+            &path,
+            r#"{"riverside": {"url": "https://x", "reporter": {"name": "R", "clia": "123"}}}"#,
+        )
+        .expect("write");
+        assert!(read().is_err(), "a reporter's CLIA number is checked");
+        let default = from_vars(
+            &vars(&[("PUBLIC_HEALTH_REPORTER_NAME", "Riverside Reporting")]),
+            Path::new("/tmp"),
+            false,
+        );
+        assert!(default.is_err(), "name and CLIA are set together");
+    }
 }
