@@ -44,6 +44,7 @@ const PH_QUEUE_OLDEST_AGE: &str = "portal_public_health_queue_oldest_age_seconds
 const PH_ERRORS: &str = "portal_public_health_error_queue";
 const PH_BATCHES: &str = "portal_public_health_batches";
 const PH_UPLOADS: &str = "portal_public_health_uploads_total";
+const PH_HELD: &str = "portal_public_health_held_total";
 const HL7_MESSAGES: &str = "portal_hl7_messages_total";
 const HL7_DEAD_LETTER: &str = "portal_hl7_dead_letter";
 const HL7_CONNECTIONS: &str = "portal_hl7_connections_total";
@@ -143,6 +144,9 @@ impl Metrics {
                 ("refused", counts.refused),
             ] {
                 metrics::counter!(PH_UPLOADS, "outcome" => outcome).increment(n as u64);
+            }
+            for (hold, n) in counts.held.by_reason() {
+                metrics::counter!(PH_HELD, "reason" => hold.as_str()).increment(n as u64);
             }
         });
     }

@@ -40,9 +40,16 @@ pub fn destinations(config: &PublicHealthConfig) -> anyhow::Result<Destinations>
         .iter()
         .map(|(tenant, endpoint)| Ok((tenant.clone(), http(endpoint)?)))
         .collect::<anyhow::Result<_>>()?;
+    let rules = config
+        .per_tenant
+        .iter()
+        .map(|(tenant, endpoint)| (tenant.clone(), endpoint.rules.clone()))
+        .collect();
     Ok(Destinations {
         default,
         per_tenant,
+        default_rules: config.default_rules.clone(),
+        rules,
     })
 }
 

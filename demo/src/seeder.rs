@@ -101,6 +101,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             country: Some(f.country.clone()),
             phone: Some(f.phone.clone()),
             updated_at: None,
+            default_ordering_clinician_id: None,
         };
         Ok(row.into_active_model().insert(self.db).await?.id)
     }
@@ -169,6 +170,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             reference_low: a.low,
             reference_high: a.high,
             reference_text: a.reference_text.clone(),
+            reportable: true,
         }
         .into_active_model()
         .insert(self.db)

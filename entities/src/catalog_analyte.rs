@@ -23,6 +23,8 @@ pub struct Model {
     pub reference_high: Option<f64>,
     #[sea_orm(column_type = "Text")]
     pub reference_text: Option<String>,
+    /// Rows of this analyte go to public health when its test is reportable.
+    pub reportable: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,6 +28,8 @@ pub struct Model {
     pub phone: Option<String>,
     /// Last change through master data; `None` when unchanged since created.
     pub updated_at: Option<DateTimeUtc>,
+    /// The clinician public-health reports name when an order names none.
+    pub default_ordering_clinician_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use portal_messaging::public_health::{EndpointRules, Reporter};
 use serde::Deserialize;
 
 use super::var::{Reader, Var, kind, section};
@@ -36,7 +37,13 @@ section! {
         "One header, `Name: value`, e.g. `x-functions-key: …` or `Authorization: Bearer …`.")
         .secret();
     ENDPOINTS_FILE = Var::new("PUBLIC_HEALTH_ENDPOINTS_FILE", kind::PATH,
-        "Per-tenant endpoints for production: a JSON object `{\"<tenant slug or id>\": {\"url\", \"client\", \"auth_header\"}}`, mounted as a secret.");
+        "Per-tenant endpoints for production: a JSON object `{\"<tenant slug or id>\": {\"url\", \"client\", \"auth_header\", \"accepts\": [\"<catalog test code>\", …], \"reporter\": {\"name\", \"clia\"}}}`, mounted as a secret.");
+    ACCEPTS = Var::new("PUBLIC_HEALTH_ACCEPTS", kind::TEXT,
+        "Comma-separated catalog test codes `PUBLIC_HEALTH_URL` accepts (e.g. the respiratory tests a COVID-19 upload takes). Reports of other tests wait in the error queue, saying so. Unset: every reportable test.");
+    REPORTER_NAME = Var::new("PUBLIC_HEALTH_REPORTER_NAME", kind::TEXT,
+        "The CSV's `reporting_facility_name` for `PUBLIC_HEALTH_URL` (with `PUBLIC_HEALTH_REPORTER_CLIA`). Unset: the testing lab.");
+    REPORTER_CLIA = Var::new("PUBLIC_HEALTH_REPORTER_CLIA", kind::TEXT,
+        "The reporter's CLIA number (`reporting_facility_clia`): two digits, D, seven digits.");
     DIR = Var::new("PUBLIC_HEALTH_DIR", kind::PATH,
         "Embedded default without a URL: each batch is written here as `<batch id>.csv`. Production never writes files.")
         .derived("`<PORTAL_DATA_DIR>/public-health` in development; unused in production");
@@ -74,6 +81,9 @@ pub struct PublicHealthConfig {
     pub default: Option<Endpoint>,
     /// Endpoints bound per tenant (`PUBLIC_HEALTH_ENDPOINTS_FILE`), by tenant id or slug.
     pub per_tenant: HashMap<String, Endpoint>,
+    /// What the default endpoint accepts and whom it names as reporter
+    /// (`PUBLIC_HEALTH_ACCEPTS`, `PUBLIC_HEALTH_REPORTER_*`).
+    pub default_rules: EndpointRules,
     /// Where batches are written when no endpoint applies: the embedded default only
     /// (`PUBLIC_HEALTH_DIR`, default `<PORTAL_DATA_DIR>/public-health`).
     pub dir: Option<PathBuf>,
@@ -85,12 +95,14 @@ pub struct PublicHealthConfig {
     pub processing_mode: String,
 }
 
-/// One receiver: URL (may carry a key), `client` header, auth header (`Name: value`).
+/// One receiver: URL (may carry a key), `client` header, auth header (`Name: value`), the
+/// tests it accepts and the reporter its rows name.
 #[derive(Clone)]
 pub struct Endpoint {
     pub url: Secret,
     pub client: Option<String>,
     pub auth_header: Option<Secret>,
+    pub rules: EndpointRules,
 }
 
 /// One entry of `PUBLIC_HEALTH_ENDPOINTS_FILE`.
@@ -100,6 +112,15 @@ struct FileEndpoint {
     url: String,
     client: Option<String>,
     auth_header: Option<String>,
+    accepts: Option<Vec<String>>,
+    reporter: Option<FileReporter>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReporter {
+    name: String,
+    clia: String,
 }
 
 impl PublicHealthConfig {
@@ -122,12 +143,32 @@ pub(super) fn from_vars(
 }
 
 pub(super) fn read(r: &Reader, data_dir: &Path) -> Result<PublicHealthConfig, ConfigError> {
+    let default_rules = rules(
+        URL.name,
+        r.text(&ACCEPTS).map(|list| {
+            list.split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect()
+        }),
+        match (r.text(&REPORTER_NAME), r.text(&REPORTER_CLIA)) {
+            (Some(name), Some(clia)) => Some(FileReporter { name, clia }),
+            (None, None) => None,
+            _ => {
+                return Err(err(format!(
+                    "{} and {} are set together",
+                    REPORTER_NAME.name, REPORTER_CLIA.name
+                )));
+            }
+        },
+    )?;
     let default = match r.set(&URL) {
         Some(url) => Some(endpoint(
             URL.name,
             url,
             r.text(&CLIENT),
             r.set(&AUTH_HEADER),
+            default_rules.clone(),
         )?),
         None if r.set(&AUTH_HEADER).is_some() => {
             return Err(err(format!(
@@ -152,6 +193,7 @@ pub(super) fn read(r: &Reader, data_dir: &Path) -> Result<PublicHealthConfig, Co
         max_batch: r.number(&MAX_BATCH)?,
         default,
         per_tenant,
+        default_rules,
         dir,
         timeout: r.millis(&TIMEOUT)?,
         lease: r.seconds(&LEASE)?,
@@ -168,6 +210,7 @@ fn endpoint(
     url: String,
     client: Option<String>,
     auth_header: Option<String>,
+    rules: EndpointRules,
 ) -> Result<Endpoint, ConfigError> {
     check_http_url(name, &url)?;
     if let Some(header) = &auth_header {
@@ -178,7 +221,42 @@ fn endpoint(
         url: Secret::from(url),
         client,
         auth_header: auth_header.map(Secret::from),
+        rules,
     })
+}
+
+/// An endpoint's accepted tests and reporter; the reporter's CLIA number is checked.
+fn rules(
+    name: &str,
+    accepts: Option<Vec<String>>,
+    reporter: Option<FileReporter>,
+) -> Result<EndpointRules, ConfigError> {
+    if accepts.as_ref().is_some_and(Vec::is_empty) {
+        return Err(err(format!(
+            "{name}: `accepts` is empty; leave it out to accept every reportable test"
+        )));
+    }
+    let reporter = match reporter {
+        Some(r) => {
+            let clia = r.clia.trim().to_uppercase();
+            let b = clia.as_bytes();
+            let valid = b.len() == 10
+                && b[..2].iter().all(u8::is_ascii_digit)
+                && b[2] == b'D'
+                && b[3..].iter().all(u8::is_ascii_digit);
+            if !valid || r.name.trim().is_empty() {
+                return Err(err(format!(
+                    "{name}: the reporter needs a name and a CLIA number (two digits, D, seven digits)"
+                )));
+            }
+            Some(Reporter {
+                name: r.name.trim().to_owned(),
+                clia,
+            })
+        }
+        None => None,
+    };
+    Ok(EndpointRules { accepts, reporter })
 }
 
 /// `{"<tenant id or slug>": {"url": "…", "client": "…", "auth_header": "Name: value"}}`.
@@ -201,7 +279,8 @@ fn endpoints_file(path: &Path) -> Result<HashMap<String, Endpoint>, ConfigError>
         .into_iter()
         .map(|(tenant, e)| {
             let name = format!("{} entry {tenant:?}", ENDPOINTS_FILE.name);
-            endpoint(&name, e.url, e.client, e.auth_header).map(|e| (tenant, e))
+            let rules = rules(&name, e.accepts, e.reporter)?;
+            endpoint(&name, e.url, e.client, e.auth_header, rules).map(|e| (tenant, e))
         })
         .collect()
 }
@@ -317,5 +396,45 @@ mod tests {
             error.contains("riverside") && !error.contains("s3cret"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_endpoint_names_the_tests_it_accepts_and_its_reporter() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("endpoints.json");
+        let file = path.display().to_string();
+        let read = || {
+            from_vars(
+                &vars(&[("PUBLIC_HEALTH_ENDPOINTS_FILE", file.as_str())]),
+                Path::new("/tmp"),
+                false,
+            )
+        };
+        std::fs::write(
+            &path,
+            r#"{"riverside": {"url": "https://rs.example/api/reports", "accepts": ["94500-6"],
+                              "reporter": {"name": "Riverside Reporting", "clia": "05d9876543"}}}"#,
+        )
+        .expect("write");
+        let rules = read().expect("valid file").per_tenant["riverside"]
+            .rules
+            .clone();
+        assert_eq!(rules.accepts, Some(vec!["94500-6".to_owned()]));
+        assert_eq!(
+            rules.reporter.map(|r| (r.name, r.clia)),
+            Some(("Riverside Reporting".to_owned(), "05D9876543".to_owned()))
+        );
+        std::fs::write(
+            &path,
+            r#"{"riverside": {"url": "https://x", "reporter": {"name": "R", "clia": "123"}}}"#,
+        )
+        .expect("write");
+        assert!(read().is_err(), "a reporter's CLIA number is checked");
+        let default = from_vars(
+            &vars(&[("PUBLIC_HEALTH_REPORTER_NAME", "Riverside Reporting")]),
+            Path::new("/tmp"),
+            false,
+        );
+        assert!(default.is_err(), "name and CLIA are set together");
     }
 }

@@ -24,6 +24,7 @@ const TEST_OPTIONAL: &[&str] = &[
     "reference_text",
     "sensitive",
     "reportable",
+    "device_model",
 ];
 const ANALYTE: &[&str] = &[
     "analyte_code",
@@ -33,6 +34,7 @@ const ANALYTE: &[&str] = &[
     "analyte_low",
     "analyte_high",
     "analyte_reference_text",
+    "analyte_reportable",
 ];
 
 /// One test of the file: its patch, the line of its first row and of each analyte row.
@@ -212,6 +214,7 @@ fn test_columns(row: &mut Row<'_>) -> CatalogTestPatch {
         reference_text: blank_clears(row.text("reference_text")),
         sensitive: row.flag("sensitive"),
         reportable: row.flag("reportable"),
+        device_model: blank_clears(row.text("device_model")),
         analytes: None,
     }
 }
@@ -241,5 +244,10 @@ fn analyte_columns(row: &mut Row<'_>) -> Option<AnalyteInput> {
         reference_low: row.number("analyte_low").flatten(),
         reference_high: row.number("analyte_high").flatten(),
         reference_text: row.text("analyte_reference_text"),
+        // Blank or absent: reported with its test.
+        reportable: match row.text("analyte_reportable") {
+            Some(cell) if !cell.is_empty() => row.flag("analyte_reportable").unwrap_or(true),
+            _ => true,
+        },
     })
 }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::Settings;
 use super::queue::{Batches, Reports};
-use super::rows::{self, RowSettings};
+use super::rows::{self, Hold, RowSettings};
 use super::upload::Answer;
 use crate::queue::{self, Lease, Replay};
 use portal_core::clock;
@@ -35,10 +35,10 @@ pub struct Claimed {
 
 /// What forming found.
 pub enum Formed {
-    /// A batch to send, and how many reports taken with it went to the error queue instead.
-    Batch(Claimed, usize),
+    /// A batch to send, and why each report taken with it went to the error queue instead.
+    Batch(Claimed, Vec<Hold>),
     /// Every report taken had a problem and went to the error queue; there may be more.
-    OnlyProblems(usize),
+    OnlyProblems(Vec<Hold>),
     Empty,
 }
 
@@ -108,15 +108,16 @@ pub async fn form(
         return Ok(Formed::Empty);
     }
     let rendered = rows::render(&txn, &taken, row_settings).await?;
-    for (report_id, problem) in &rendered.problems {
+    for (report_id, _, problem) in &rendered.problems {
         to_error_queue(&txn, tenant, *report_id, None, None, problem, None).await?;
     }
+    let held: Vec<Hold> = rendered.problems.iter().map(|(_, h, _)| *h).collect();
     if rendered.included.is_empty() {
         public_health_batch::Entity::delete_by_id(batch_id)
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        return Ok(Formed::OnlyProblems(rendered.problems.len()));
+        return Ok(Formed::OnlyProblems(held));
     }
     batch.row_count = i32::try_from(rendered.included.len()).unwrap_or(i32::MAX);
     batch.payload = rendered.csv;
@@ -133,10 +134,7 @@ pub async fn form(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    Ok(Formed::Batch(
-        Claimed { batch, lease },
-        rendered.problems.len(),
-    ))
+    Ok(Formed::Batch(Claimed { batch, lease }, held))
 }
 
 async fn take_queued<C: ConnectionTrait>(

@@ -14,7 +14,9 @@
 mod batch;
 mod columns;
 pub mod disclosure;
+mod facts;
 pub mod queue;
+pub mod receiver;
 mod rows;
 mod upload;
 
@@ -28,7 +30,8 @@ use uuid::Uuid;
 
 pub use batch::Recorded;
 pub use columns::{COLUMNS, REQUIRED};
-pub use rows::RowSettings;
+pub use facts::{Place, ResultFacts, When, facts_from_stored_result};
+pub use rows::{Hold, RowSettings, WITHDRAWAL_HELD};
 pub use upload::{Answer, Destination, HttpEndpoint, is_refusal, parse_header};
 
 use crate::queue::{Backoff, Retries};
@@ -63,20 +66,58 @@ impl Settings {
     }
 }
 
+/// The reporting facility an endpoint's rows name (`reporting_facility_name`, `_clia`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reporter {
+    pub name: String,
+    pub clia: String,
+}
+
+/// What an endpoint takes and whom its rows name as reporter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointRules {
+    /// Codes of the catalog tests the endpoint accepts; `None` takes every reportable test.
+    /// Reports of other tests wait in the error queue, saying so.
+    pub accepts: Option<Vec<String>>,
+    /// The tenant's configured reporter; `None`: the testing lab reports.
+    pub reporter: Option<Reporter>,
+}
+
 /// Where each tenant reports: its own binding (by tenant id or slug), else the default.
 #[derive(Debug, Clone, Default)]
 pub struct Destinations {
     pub default: Option<Destination>,
     /// Keyed by tenant id (as text) or slug.
     pub per_tenant: HashMap<String, Destination>,
+    /// The rules of the default endpoint.
+    pub default_rules: EndpointRules,
+    /// The rules of each tenant's own endpoint, keyed as `per_tenant`.
+    pub rules: HashMap<String, EndpointRules>,
 }
 
 impl Destinations {
     pub fn for_tenant(&self, tenant: &tenant::Model) -> Option<&Destination> {
-        self.per_tenant
-            .get(&tenant.id.to_string())
-            .or_else(|| self.per_tenant.get(&tenant.slug))
+        self.binding(tenant)
+            .and_then(|key| self.per_tenant.get(key))
             .or(self.default.as_ref())
+    }
+
+    /// The rules of the endpoint `for_tenant` picks.
+    pub fn rules_for(&self, tenant: &tenant::Model) -> &EndpointRules {
+        match self.binding(tenant) {
+            Some(key) => self.rules.get(key).unwrap_or(&self.default_rules),
+            None => &self.default_rules,
+        }
+    }
+
+    fn binding(&self, tenant: &tenant::Model) -> Option<&str> {
+        let id = tenant.id.to_string();
+        if self.per_tenant.contains_key(&id) {
+            return self.per_tenant.get_key_value(&id).map(|(k, _)| k.as_str());
+        }
+        self.per_tenant
+            .get_key_value(&tenant.slug)
+            .map(|(k, _)| k.as_str())
     }
 }
 
@@ -91,8 +132,37 @@ pub struct PassCounts {
     pub refused: usize,
     /// Reports moved to the error queue (refused, or missing required data).
     pub errors: usize,
+    /// Of those, the reports held back before sending, by why (`Hold::as_str`).
+    pub held: HeldCounts,
     /// Reports delivered.
     pub reports_sent: usize,
+}
+
+/// Reports held back before sending, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeldCounts {
+    pub withdrawal: usize,
+    pub out_of_scope: usize,
+    pub invalid_row: usize,
+}
+
+impl HeldCounts {
+    fn add(&mut self, hold: Hold) {
+        match hold {
+            Hold::Withdrawal => self.withdrawal += 1,
+            Hold::OutOfScope => self.out_of_scope += 1,
+            Hold::InvalidRow => self.invalid_row += 1,
+        }
+    }
+
+    /// Each reason with its count.
+    pub fn by_reason(&self) -> [(Hold, usize); 3] {
+        [
+            (Hold::Withdrawal, self.withdrawal),
+            (Hold::OutOfScope, self.out_of_scope),
+            (Hold::InvalidRow, self.invalid_row),
+        ]
+    }
 }
 
 /// One pass over every tenant: retries due batches, forms and sends new ones until the queue
@@ -113,6 +183,7 @@ pub async fn report_due(
         let row_settings = RowSettings {
             processing_mode: settings.processing_mode.clone(),
             sender_id: sender_id(destination, &tenant),
+            rules: destinations.rules_for(&tenant).clone(),
         };
         report_tenant(
             &db,
@@ -160,12 +231,12 @@ async fn report_tenant(
         let claimed = match batch::claim_due(db, tenant, settings).await? {
             Some(claimed) => claimed,
             None => match batch::form(db, tenant, settings, row_settings).await? {
-                batch::Formed::Batch(claimed, problems) => {
-                    counts.errors += problems;
+                batch::Formed::Batch(claimed, held) => {
+                    count_held(counts, &held);
                     claimed
                 }
-                batch::Formed::OnlyProblems(n) => {
-                    counts.errors += n;
+                batch::Formed::OnlyProblems(held) => {
+                    count_held(counts, &held);
                     continue;
                 }
                 batch::Formed::Empty => return Ok(()),
@@ -205,6 +276,13 @@ async fn report_tenant(
     Ok(())
 }
 
+fn count_held(counts: &mut PassCounts, held: &[Hold]) {
+    counts.errors += held.len();
+    for hold in held {
+        counts.held.add(*hold);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +313,7 @@ mod tests {
                     Destination::Directory("/hilltop".into()),
                 ),
             ]),
+            ..Destinations::default()
         };
         let dir = |t: &tenant::Model| match destinations.for_tenant(t) {
             Some(Destination::Directory(dir)) => dir.display().to_string(),

@@ -89,6 +89,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         country: Some(String::from("country value")),
         phone: Some(String::from("phone value")),
         updated_at: Some(now),
+        default_ordering_clinician_id: Some(Uuid::now_v7()),
     };
     round_trip!(db, facility, facility, facility.id);
 
@@ -207,6 +208,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         reference_low: Some(4.25),
         reference_high: Some(4.25),
         reference_text: Some(String::from("reference_text value")),
+        reportable: false,
     };
     round_trip!(db, catalog_analyte, catalog_analyte, catalog_analyte.id);
 

@@ -49,6 +49,10 @@ impl TestCatalogItem {
     async fn reportable(&self) -> bool {
         self.0.reportable
     }
+    /// The instrument or test kit model public-health rows name (`equipment_model_name`).
+    async fn device_model(&self) -> Option<&str> {
+        self.0.device_model.as_deref()
+    }
     /// The analytes a result of this test reports.
     async fn analytes(&self, ctx: &Context<'_>) -> Result<Vec<CatalogAnalyte>> {
         let rows = loader(ctx)?.load_one(AnalytesOf(self.0.id)).await.gql()?;
@@ -76,6 +80,10 @@ impl CatalogAnalyte {
     }
     async fn unit(&self) -> Option<&str> {
         self.0.unit.as_deref()
+    }
+    /// Rows of this analyte go to public health when its test is reportable.
+    async fn reportable(&self) -> bool {
+        self.0.reportable
     }
     async fn reference_range(&self) -> Option<ReferenceRange> {
         let m = &self.0;

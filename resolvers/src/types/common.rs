@@ -55,6 +55,12 @@ impl Facility {
     async fn clia_number(&self) -> Option<&str> {
         self.0.clia_number.as_deref()
     }
+    /// The clinician public-health reports name when an order names none.
+    async fn default_ordering_clinician_id(&self) -> Option<ID> {
+        self.0
+            .default_ordering_clinician_id
+            .map(|id| encode(NodeType::Clinician, id))
+    }
     /// The street line(s).
     async fn address(&self) -> Option<&str> {
         self.0.address.as_deref()

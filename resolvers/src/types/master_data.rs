@@ -2,7 +2,7 @@
 //! In an update, an omitted field stays as it is and `null` (or a blank string) clears an
 //! optional one.
 
-use async_graphql::{InputObject, MaybeUndefined};
+use async_graphql::{ID, InputObject, MaybeUndefined};
 use chrono::NaiveDate;
 use portal_services::catalog::admin::{AnalyteInput as ServiceAnalyte, CatalogTestPatch};
 use portal_services::coverage::claims::ClaimPatch;
@@ -10,6 +10,9 @@ use portal_services::coverage::registration::{CoveragePatch, CoverageRecord};
 use portal_services::directory::admin::{ClinicianPatch, FacilityPatch};
 use portal_services::master::{Patch, blank_clears};
 use portal_services::patients::registration::PatientPatch;
+use uuid::Uuid;
+
+use crate::ids::{NodeType, decode};
 
 use super::enums::{ClaimStatus, CodeSystem, CoverageStatus, TestCategory, ValueType};
 
@@ -42,6 +45,14 @@ pub struct CreateFacilityInput {
     pub postal_code: Option<String>,
     pub country: Option<String>,
     pub phone: Option<String>,
+    /// The clinician public-health reports name when an order names none.
+    pub default_ordering_clinician_id: Option<ID>,
+}
+
+/// A clinician's global id; one that is not a clinician's becomes the nil id, which the
+/// service refuses as BAD_USER_INPUT on `input.defaultOrderingClinicianId`.
+fn clinician_id(id: ID) -> Uuid {
+    decode(&id, NodeType::Clinician, "input.defaultOrderingClinicianId").unwrap_or(Uuid::nil())
 }
 
 impl From<CreateFacilityInput> for FacilityPatch {
@@ -55,6 +66,9 @@ impl From<CreateFacilityInput> for FacilityPatch {
             postal_code: blank_clears(i.postal_code),
             country: blank_clears(i.country),
             phone: blank_clears(i.phone),
+            default_ordering_clinician_id: i
+                .default_ordering_clinician_id
+                .map(|id| Some(clinician_id(id))),
         }
     }
 }
@@ -69,6 +83,7 @@ pub struct UpdateFacilityInput {
     pub postal_code: MaybeUndefined<String>,
     pub country: MaybeUndefined<String>,
     pub phone: MaybeUndefined<String>,
+    pub default_ordering_clinician_id: MaybeUndefined<ID>,
 }
 
 impl From<UpdateFacilityInput> for FacilityPatch {
@@ -82,6 +97,9 @@ impl From<UpdateFacilityInput> for FacilityPatch {
             postal_code: text(i.postal_code),
             country: text(i.country),
             phone: text(i.phone),
+            default_ordering_clinician_id: value(
+                i.default_ordering_clinician_id.map_value(clinician_id),
+            ),
         }
     }
 }
@@ -142,6 +160,9 @@ pub struct CatalogAnalyteInput {
     pub reference_low: Option<f64>,
     pub reference_high: Option<f64>,
     pub reference_text: Option<String>,
+    /// Whether rows of this analyte go to public health when the test is reportable.
+    #[graphql(default = true)]
+    pub reportable: bool,
 }
 
 fn analytes(list: Vec<CatalogAnalyteInput>) -> Vec<ServiceAnalyte> {
@@ -154,6 +175,7 @@ fn analytes(list: Vec<CatalogAnalyteInput>) -> Vec<ServiceAnalyte> {
             reference_low: a.reference_low,
             reference_high: a.reference_high,
             reference_text: a.reference_text,
+            reportable: a.reportable,
         })
         .collect()
 }
@@ -176,6 +198,8 @@ pub struct CreateCatalogTestInput {
     /// Results are reported to public health.
     #[graphql(default)]
     pub reportable: bool,
+    /// The instrument or test kit model public-health rows name (`equipment_model_name`).
+    pub device_model: Option<String>,
     #[graphql(default)]
     pub analytes: Vec<CatalogAnalyteInput>,
 }
@@ -194,6 +218,7 @@ impl From<CreateCatalogTestInput> for CatalogTestPatch {
             reference_text: blank_clears(i.reference_text),
             sensitive: Some(i.sensitive),
             reportable: Some(i.reportable),
+            device_model: blank_clears(i.device_model),
             analytes: Some(analytes(i.analytes)),
         }
     }
@@ -212,6 +237,7 @@ pub struct UpdateCatalogTestInput {
     pub reference_text: MaybeUndefined<String>,
     pub sensitive: Option<bool>,
     pub reportable: Option<bool>,
+    pub device_model: MaybeUndefined<String>,
     /// Replaces the test's analytes when given.
     pub analytes: Option<Vec<CatalogAnalyteInput>>,
 }
@@ -230,6 +256,7 @@ impl From<UpdateCatalogTestInput> for CatalogTestPatch {
             reference_text: text(i.reference_text),
             sensitive: i.sensitive,
             reportable: i.reportable,
+            device_model: text(i.device_model),
             analytes: i.analytes.map(analytes),
         }
     }

@@ -32,6 +32,8 @@ pub struct AnalyteInput {
     pub reference_low: Option<f64>,
     pub reference_high: Option<f64>,
     pub reference_text: Option<String>,
+    /// Whether rows of this analyte go to public health when the test is reportable.
+    pub reportable: bool,
 }
 
 /// A catalog test's fields (`createCatalogTest` needs code, code system, display name and
@@ -49,6 +51,8 @@ pub struct CatalogTestPatch {
     pub reference_text: Patch<String>,
     pub sensitive: Option<bool>,
     pub reportable: Option<bool>,
+    /// The instrument or test kit model public-health rows name (`equipment_model_name`).
+    pub device_model: Patch<String>,
     pub analytes: Option<Vec<AnalyteInput>>,
 }
 
@@ -81,6 +85,7 @@ impl Kept for CatalogTestPatch {
             ("input.specimen", &self.specimen),
             ("input.unit", &self.unit),
             ("input.referenceText", &self.reference_text),
+            ("input.deviceModel", &self.device_model),
         ] {
             fields::optional(field, given(value), MAX_TEXT)?;
         }
@@ -110,6 +115,7 @@ impl Kept for CatalogTestPatch {
         patch(&mut t.reference_text, self.reference_text.clone());
         set(&mut t.sensitive, self.sensitive);
         set(&mut t.reportable, self.reportable);
+        patch(&mut t.device_model, self.device_model.clone());
         if t.code_system == CodeSystem::Loinc {
             fields::loinc("input.code", &t.code)?;
         }
@@ -327,6 +333,7 @@ async fn insert_analytes(
             reference_low: a.reference_low,
             reference_high: a.reference_high,
             reference_text: a.reference_text.clone(),
+            reportable: a.reportable,
         }
         .into_active_model()
     });
@@ -352,6 +359,7 @@ async fn analytes_of(work: &Writing<'_>, test_id: Uuid) -> ServiceResult<Vec<Ana
             reference_low: a.reference_low,
             reference_high: a.reference_high,
             reference_text: a.reference_text,
+            reportable: a.reportable,
         })
         .collect())
 }

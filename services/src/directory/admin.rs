@@ -35,6 +35,8 @@ pub struct FacilityPatch {
     pub postal_code: Patch<String>,
     pub country: Patch<String>,
     pub phone: Patch<String>,
+    /// The clinician public-health reports name when an order names none.
+    pub default_ordering_clinician_id: Patch<Uuid>,
 }
 
 impl Kept for FacilityPatch {
@@ -72,6 +74,12 @@ impl Kept for FacilityPatch {
         if let Some(Some(phone)) = &self.phone {
             fields::phone("input.phone", phone)?;
         }
+        if self.default_ordering_clinician_id == Some(Some(Uuid::nil())) {
+            return Err(ServiceError::bad_input(
+                "input.defaultOrderingClinicianId",
+                "is not a clinician id",
+            ));
+        }
         Ok(self)
     }
 
@@ -85,6 +93,10 @@ impl Kept for FacilityPatch {
         patch(&mut f.postal_code, self.postal_code.clone());
         patch(&mut f.country, self.country.clone());
         patch(&mut f.phone, self.phone.clone());
+        patch(
+            &mut f.default_ordering_clinician_id,
+            self.default_ordering_clinician_id,
+        );
         Ok(f)
     }
 }
@@ -116,6 +128,7 @@ pub async fn create_facility(
             country: None,
             phone: None,
             updated_at: None,
+            default_ordering_clinician_id: None,
         })
         .map_err(fail)?;
     let work = ctx.begin_write().await?;

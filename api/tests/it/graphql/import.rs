@@ -18,11 +18,11 @@ CSV-3,Lin,Wu,2001-12-31,U,2028-9,2186-5,,,,,,,,,
 ";
 
 const CATALOG: &str = "\
-code,code_system,display_name,category,specimen,sensitive,reportable,analyte_code,analyte_name,analyte_value_type,analyte_unit,analyte_low,analyte_high,analyte_reference_text
-94500-6,LOINC,SARS-CoV-2 RNA,LAB,Nasopharyngeal swab,false,true,94500-6,SARS-CoV-2 RNA,CODED,,,,Not detected
-24331-1,LOINC,Lipid panel,LAB,Serum,false,false,2093-3,Cholesterol,NUMERIC,mg/dL,,200,
-24331-1,LOINC,Lipid panel,LAB,Serum,false,false,2571-8,Triglyceride,NUMERIC,mg/dL,,150,
-CHEST-1,LOCAL,Chest X-ray,IMAGING,,,,,,,,,,
+code,code_system,display_name,category,specimen,sensitive,reportable,device_model,analyte_code,analyte_name,analyte_value_type,analyte_unit,analyte_low,analyte_high,analyte_reference_text,analyte_reportable
+94500-6,LOINC,SARS-CoV-2 RNA,LAB,Nasopharyngeal swab,false,true,cobas SARS-CoV-2,94500-6,SARS-CoV-2 RNA,CODED,,,,Not detected,
+24331-1,LOINC,Lipid panel,LAB,Serum,false,false,,2093-3,Cholesterol,NUMERIC,mg/dL,,200,,
+24331-1,LOINC,Lipid panel,LAB,Serum,false,false,,2571-8,Triglyceride,NUMERIC,mg/dL,,150,,false
+CHEST-1,LOCAL,Chest X-ray,IMAGING,,,,,,,,,,,,
 ";
 
 async fn run(app: &TestApp, tenant: Uuid, kind: Kind, csv: &str) -> Result<Imported, ImportError> {
@@ -259,7 +259,19 @@ async fn importing_the_same_catalog_twice_is_the_same_as_once(backend: Backend) 
     let lipid = first.0.iter().find(|t| t.code == "24331-1").expect("lipid");
     let lipid_analytes: Vec<_> = first.1.iter().filter(|a| a.test_id == lipid.id).collect();
     assert_eq!(lipid_analytes.len(), 2);
-    assert!(first.0.iter().any(|t| t.code == "94500-6" && t.reportable));
+    assert!(first.0.iter().any(|t| t.code == "94500-6"
+        && t.reportable
+        && t.device_model.as_deref() == Some("cobas SARS-CoV-2")));
+    let reported: Vec<(&str, bool)> = first
+        .1
+        .iter()
+        .map(|a| (a.code.as_str(), a.reportable))
+        .collect();
+    assert!(
+        reported.contains(&("2093-3", true)),
+        "empty: reported with its test"
+    );
+    assert!(reported.contains(&("2571-8", false)));
     assert!(first.0.iter().any(|t| t.code == "CHEST-1" && !t.reportable));
     assert_eq!(
         run(&app, w.tenant_a, Kind::Catalog, CATALOG)

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use portal_entities::{ReportStatus, notification_preference, public_health_batch};
+use portal_entities::{ReportKind, ReportStatus, notification_preference, public_health_batch};
 use portal_messaging::public_health::{COLUMNS, queue};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -83,12 +83,18 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
     let kept = batches(&received, None);
     assert_eq!(kept.len(), 2, "two batch ids in all: {kept:?}");
     let owner = one_batch_each(&kept);
-    let reports = h.reports().await;
+    // The withdrawal cannot be uploaded (the schema has no W): it waits in the error queue.
+    let (held, reports): (Vec<_>, Vec<_>) = h
+        .reports()
+        .await
+        .into_iter()
+        .partition(|r| r.kind == ReportKind::Withdrawal);
+    assert!(held.iter().all(|r| r.status == ReportStatus::Error));
     let expected: HashSet<String> = reports.iter().map(|r| r.id.to_string()).collect();
     assert_eq!(
         owner.keys().cloned().collect::<HashSet<_>>(),
         expected,
-        "every queued report arrived, and nothing else"
+        "every sendable report arrived, and nothing else"
     );
     let accepted = batches(&received, Some(200));
     assert_eq!(accepted.len(), 2, "both batch ids were finally accepted");
@@ -108,7 +114,7 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
         .collect();
     let mut counted: Vec<&str> = statuses.values().map(String::as_str).collect();
     counted.sort_unstable();
-    assert_eq!(counted, ["C", "F", "F", "F", "W"]);
+    assert_eq!(counted, ["C", "F", "F", "F"]);
     let (header, rows) = parse(&received[0].body);
     assert_eq!(header, COLUMNS, "the documented header");
     assert!(rows.iter().all(|row| row["test_performed_code"] != HBA1C));
@@ -122,8 +128,8 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
     let backlog = queue::backlog(&h.app.db).await.expect("backlog");
     assert_eq!(
         (backlog.depth, backlog.errors),
-        (0, 0),
-        "the queue is empty"
+        (0, 1),
+        "the queue is empty; the withdrawal waits in the error queue"
     );
     let batches = public_health_batch::Entity::find()
         .all(&h.app.owner)
@@ -132,35 +138,4 @@ async fn a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_ba
     assert_eq!(batches.iter().map(|b| b.attempts).sum::<i32>(), 4);
 }
 
-async fn withdrawals_carry_the_withdrawn_value_and_name_the_earlier_report(backend: Backend) {
-    let receiver = Receiver::start(&[], Reply::Status(200)).await;
-    let h = Hospital::new(backend, &receiver_vars(&receiver.url)).await;
-    let sars = h.add("MRN1001", SARS, "FINAL", coded(DETECTED)).await;
-    h.drain(3).await;
-    let withdrawn = h
-        .lab
-        .query(WITHDRAW, json!({ "id": sars, "reason": "wrong patient" }))
-        .await;
-    no_errors(&withdrawn);
-    h.drain(3).await;
-    let received = receiver.received();
-    let rows: Vec<_> = received.iter().flat_map(|r| parse(&r.body).1).collect();
-    assert_eq!(rows.len(), 2);
-    let (original, withdrawal) = (&rows[0], &rows[1]);
-    assert_eq!(original["test_result_status"], "F");
-    assert_eq!(withdrawal["test_result_status"], "W");
-    assert_eq!(
-        withdrawal["test_result"], DETECTED,
-        "the value being withdrawn"
-    );
-    assert_eq!(
-        withdrawal["comment"],
-        format!("withdraws message_id {}", original["message_id"])
-    );
-    assert_eq!(withdrawal["placer_order_id"], original["placer_order_id"]);
-}
-
-on_both_backends!(
-    a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_batch_id,
-    withdrawals_carry_the_withdrawn_value_and_name_the_earlier_report,
-);
+on_both_backends!(a_500_then_a_false_504_then_200_delivers_every_report_once_under_one_batch_id,);

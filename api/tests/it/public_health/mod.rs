@@ -8,6 +8,7 @@ mod delivery;
 mod disclosure;
 mod operations;
 mod refusals;
+mod rows;
 mod takeover;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,7 +22,7 @@ use axum::routing::post;
 use portal_api::auth::Role;
 use portal_api::config::PublicHealthConfig;
 use portal_entities::{ReportStatus, clinician, facility, patient, public_health_report};
-use portal_messaging::public_health::{Destinations, PassCounts, Settings, queue};
+use portal_messaging::public_health::{Destinations, PassCounts, Settings, queue, receiver};
 use portal_resolvers::ids::{NodeType, encode};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -35,7 +36,8 @@ pub enum Reply {
     Status(u16),
     /// Answers `status` after `delay` (a slow receiver, or one that stalls while a worker dies).
     Slow(Duration, u16),
-    /// 400 naming every row whose `patient_state` is `XX` (ReportStream's item errors), else 200.
+    /// 400 naming every row whose `patient_zip_code` is `00000` (ReportStream's item errors:
+    /// a code of valid shape its ZIP lookup does not know), else 200.
     Validate,
 }
 
@@ -107,13 +109,13 @@ async fn report(
         Reply::Status(status) => (Duration::ZERO, status, String::new()),
         Reply::Slow(delay, status) => (delay, status, String::new()),
         Reply::Validate => {
-            let bad = rows_where(&body, "patient_state", "XX");
+            let bad = rows_where(&body, "patient_zip_code", UNKNOWN_ZIP);
             if bad.is_empty() {
                 (Duration::ZERO, 200, String::new())
             } else {
                 let errors = json!({ "errors": [{
                     "scope": "item", "trackingIds": bad,
-                    "message": "patient_state: XX is not a US state" }] });
+                    "message": "patient_zip_code: 00000 is not a US ZIP code" }] });
                 (Duration::ZERO, 400, errors.to_string())
             }
         }
@@ -140,8 +142,13 @@ async fn report(
     )
 }
 
-/// Parses a batch with a standard CSV reader: the header and one map per row.
+/// Parses a batch with a standard CSV reader: the header and one map per row. Every batch
+/// is first read as ReportStream reads an upload (the reader built from its vendored schema
+/// and value sets), so no test passes with a CSV the receiver would refuse.
 pub fn parse(body: &str) -> (Vec<String>, Vec<HashMap<String, String>>) {
+    if let Err(problems) = receiver::read(body) {
+        panic!("the receiver would refuse this batch: {problems:#?}");
+    }
     let mut reader = csv::Reader::from_reader(body.as_bytes());
     let header: Vec<String> = reader
         .headers()
@@ -348,6 +355,8 @@ pub fn coded(code: &str) -> Value {
 }
 
 pub const SARS: &str = "94500-6";
+/// A ZIP code of valid shape the stand-in receiver refuses (`Reply::Validate`).
+pub const UNKNOWN_ZIP: &str = "00000";
 pub const HIV: &str = "56888-1";
 pub const HBA1C: &str = "4548-4";
 pub const DETECTED: &str = "260373001";
@@ -419,6 +428,7 @@ pub async fn rows_for_rls(app: &TestApp, tenant: Uuid) {
     let destinations = Destinations {
         default: Some(Destination::Directory(app.data_dir().join("rls-reports"))),
         per_tenant: HashMap::new(),
+        ..Destinations::default()
     };
     let settings = portal_api::public_health::settings(&app.state.config.public_health);
     let pass = report_due(&app.db, &destinations, &settings, &|| false)

@@ -34,13 +34,13 @@ async fn metrics_show_the_queue_the_error_queue_and_uploads_by_outcome(backend: 
     let david = h.patient("MRN1004").await;
     portal_entities::patient::Entity::update_many()
         .col_expr(
-            portal_entities::patient::Column::State,
-            sea_orm::sea_query::Expr::value(Some("XX")),
+            portal_entities::patient::Column::PostalCode,
+            sea_orm::sea_query::Expr::value(Some(UNKNOWN_ZIP)),
         )
         .filter(portal_entities::patient::Column::Id.eq(david.id))
         .exec(&h.app.owner)
         .await
-        .expect("bad state");
+        .expect("unknown ZIP");
     h.add("MRN1004", SARS, "FINAL", coded(DETECTED)).await;
     h.pass().await;
     let text = scrape().await;

@@ -10,19 +10,22 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::*;
 use crate::on_both_backends;
 
-async fn set_state(h: &Hospital, mrn: &str, state: &str) {
+async fn set_zip(h: &Hospital, mrn: &str, zip: &str) {
     patient::Entity::update_many()
-        .col_expr(patient::Column::State, Expr::value(Some(state.to_owned())))
+        .col_expr(
+            patient::Column::PostalCode,
+            Expr::value(Some(zip.to_owned())),
+        )
         .filter(patient::Column::Mrn.eq(mrn))
         .exec(&h.app.owner)
         .await
-        .expect("state");
+        .expect("zip");
 }
 
 async fn rows_a_400_names_wait_in_the_error_queue_until_replayed_after_the_fix(backend: Backend) {
     let receiver = Receiver::start(&[], Reply::Validate).await;
     let h = Hospital::new(backend, &receiver_vars(&receiver.url)).await;
-    set_state(&h, "MRN1004", "XX").await;
+    set_zip(&h, "MRN1004", UNKNOWN_ZIP).await;
     h.add("MRN1001", SARS, "FINAL", coded(DETECTED)).await;
     h.add("MRN1004", SARS, "FINAL", coded(NOT_DETECTED)).await;
 
@@ -35,7 +38,10 @@ async fn rows_a_400_names_wait_in_the_error_queue_until_replayed_after_the_fix(b
     let open = queue::open_errors(&h.app.db, 10).await.expect("errors");
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].http_status, Some(400));
-    assert_eq!(open[0].message, "patient_state: XX is not a US state");
+    assert_eq!(
+        open[0].message,
+        "patient_zip_code: 00000 is not a US ZIP code"
+    );
     let backlog = queue::backlog(&h.app.db).await.expect("backlog");
     assert_eq!((backlog.depth, backlog.errors), (0, 1));
     let refused_id = open[0].report_id.to_string();
@@ -50,7 +56,7 @@ async fn rows_a_400_names_wait_in_the_error_queue_until_replayed_after_the_fix(b
     );
     assert_eq!(h.reports_in(ReportStatus::Error).await, 1);
 
-    set_state(&h, "MRN1004", "IL").await;
+    set_zip(&h, "MRN1004", "62701").await;
     assert_eq!(
         queue::replay_errors(&h.app.db, false)
             .await
@@ -127,7 +133,10 @@ async fn a_report_missing_required_data_goes_to_the_error_queue_naming_the_colum
     assert_eq!((pass.sent, pass.errors), (1, 1), "{pass:?}");
     let open = queue::open_errors(&h.app.db, 10).await.expect("errors");
     assert_eq!(open.len(), 1);
-    assert_eq!(open[0].message, "missing required columns: patient_street");
+    assert_eq!(
+        open[0].message,
+        "analyte 94500-6: missing required columns: patient_street"
+    );
     assert_eq!((open[0].http_status, open[0].batch_id), (None, None));
     let rows: Vec<_> = receiver
         .received()

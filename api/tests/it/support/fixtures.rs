@@ -164,6 +164,7 @@ impl TestApp {
             country: None,
             phone: None,
             updated_at: None,
+            default_ordering_clinician_id: None,
         }
         .into_active_model()
         .insert(&self.owner)
