@@ -22,4 +22,5 @@ pub struct Mutation(
     AppointmentMutation,
     WalkInMutation,
     MasterDataMutation,
+    crate::critical::CriticalMutation,
 );

@@ -67,6 +67,9 @@ pub struct ObservationInput {
     pub unit: Option<String>,
     /// Derived from the reference range when omitted.
     pub interpretation: Option<Interpretation>,
+    /// The laboratory's abnormal flags as sent (HL7 table 0078: `H`, `HH`, `AA`, …), kept
+    /// beside the interpretation; `LL`, `HH` and `AA` make the value critical.
+    pub abnormal_flags: Option<Vec<String>>,
 }
 
 #[derive(InputObject)]
@@ -288,6 +291,7 @@ fn observation(o: ObservationInput) -> NewObservation {
         value_code: o.value_code,
         unit: o.unit,
         interpretation: o.interpretation.map(Into::into),
+        abnormal_flags: o.abnormal_flags.unwrap_or_default(),
     }
 }
 
