@@ -152,7 +152,7 @@ impl Group<'_> {
     ) -> Result<NewResult, Failure> {
         let order = match existing {
             Some(id) => OrderRef::Existing(id),
-            None => OrderRef::New(self.new_order(applied).await?),
+            None => OrderRef::New(Box::new(self.new_order(applied).await?)),
         };
         let (observations, imaging_report) = self.content().await?;
         Ok(NewResult {

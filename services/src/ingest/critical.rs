@@ -17,6 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::NewObservation;
+use super::validate::Known;
 use super::write::Writes;
 use crate::master::escalation::{self, CriticalSettings};
 use portal_core::error::ServiceResult;
@@ -81,6 +82,7 @@ async fn chain_facility<C: ConnectionTrait>(
 /// longer critical (or every open alert of the order when the version withdraws it).
 pub(super) async fn plan<C: ConnectionTrait>(
     db: &C,
+    known: &mut Known,
     writes: &mut Writes,
     order: &test_order::Model,
     result: &test_result::Model,
@@ -88,18 +90,27 @@ pub(super) async fn plan<C: ConnectionTrait>(
     given: &[NewObservation],
 ) -> ServiceResult<()> {
     let tenant = result.tenant_id;
-    let open = open_alerts(db, tenant, order.id).await?;
     if result.status == ResultStatus::EnteredInError {
-        for alert in open.values() {
+        for alert in open_alerts(db, tenant, order.id).await?.values() {
             close(writes, alert, result, "result entered in error");
         }
         return Ok(());
     }
     let facility_id = chain_facility(db, order).await?;
-    let settings = escalation::settings(db, tenant, facility_id).await?;
-    if !settings.enabled {
+    // One read when the switch is off (the default): nothing else is looked up.
+    let enabled = match known.critical_switches.get(&facility_id) {
+        Some(enabled) => *enabled,
+        None => {
+            let enabled = escalation::enabled(db, tenant, facility_id).await?;
+            known.critical_switches.insert(facility_id, enabled);
+            enabled
+        }
+    };
+    if !enabled {
         return Ok(());
     }
+    let settings = escalation::settings(db, tenant, facility_id).await?;
+    let open = open_alerts(db, tenant, order.id).await?;
     let limits: HashMap<String, (Option<f64>, Option<f64>)> =
         escalation::limits(db, tenant, result.test_id)
             .await?

@@ -169,6 +169,7 @@ pub(super) async fn store_in(
     };
     critical::plan(
         txn,
+        known,
         &mut writes,
         &order,
         &result,
@@ -514,7 +515,16 @@ async fn replace(
         };
         let mut writes = Writes::default();
         let given = correction.as_ref().map_or(&[][..], |c| &c.observations[..]);
-        critical::plan(txn, &mut writes, &order, &result, &observations, given).await?;
+        critical::plan(
+            txn,
+            &mut Known::default(),
+            &mut writes,
+            &order,
+            &result,
+            &observations,
+            given,
+        )
+        .await?;
         let stored = result_rows(
             &mut writes,
             result,

@@ -177,6 +177,8 @@ async fn test_by_code<C: ConnectionTrait>(
 pub(super) struct Known {
     tests: HashMap<String, CatalogTest>,
     facilities: HashSet<Uuid>,
+    /// Facilities' critical-results switches (`critical::plan`), read once per batch.
+    pub(super) critical_switches: HashMap<Uuid, bool>,
 }
 
 impl Known {

@@ -304,6 +304,19 @@ async fn write_settings(
     Ok(())
 }
 
+/// Whether a facility's critical-results switch is on (off unless set).
+pub async fn enabled<C: ConnectionTrait>(
+    db: &C,
+    tenant_id: Uuid,
+    facility_id: Uuid,
+) -> ServiceResult<bool> {
+    Ok(facility_critical_setting::Entity::find_by_id(facility_id)
+        .filter(facility_critical_setting::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?
+        .is_some_and(|r| r.enabled))
+}
+
 /// A facility's critical-results configuration: its row and chain, or the defaults (off,
 /// 30 minutes, no chain).
 pub async fn settings<C: ConnectionTrait>(

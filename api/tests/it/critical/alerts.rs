@@ -34,7 +34,7 @@ const SETTINGS: &str = r#"mutation($facility: ID!, $input: CriticalResultSetting
   setCriticalResultSettings(facilityId: $facility, input: $input) {
     enabled escalationSeconds chain { position label clinicianId phone } } }"#;
 const ALERTS: &str = r#"query($status: CriticalAlertStatus) { criticalAlerts(status: $status) {
-  id status flag analyteCode step addresseeLabel addresseeClinicianId resultId readBack
+  id patientId status flag analyteCode step addresseeLabel addresseeClinicianId resultId readBack
   acknowledgedAt acknowledgedByClinicianId closeReason } }"#;
 const ACK: &str = r#"mutation($id: ID!, $readBack: String!) {
   acknowledgeCriticalResult(alertId: $id, readBack: $readBack) {
@@ -81,18 +81,24 @@ async fn add(d: &Demo, input: Value) -> Value {
     response["data"]["addTestResult"]["result"].clone()
 }
 
-async fn alerts(actor: &Actor) -> Vec<Value> {
+/// The alerts `actor` sees about Alice (the demo has one of its own, about another patient).
+async fn alerts(d: &Demo, actor: &Actor) -> Vec<Value> {
     let response = actor.query(ALERTS, json!({})).await;
     no_errors(&response);
+    let alice = json!(patient_gid(d.alice.id));
     response["data"]["criticalAlerts"]
         .as_array()
         .expect("list")
-        .clone()
+        .iter()
+        .filter(|a| a["patientId"] == alice)
+        .cloned()
+        .collect()
 }
 
 async fn alert_count(d: &Demo) -> u64 {
     critical_alert::Entity::find()
         .filter(critical_alert::Column::TenantId.eq(d.tenant))
+        .filter(critical_alert::Column::PatientId.eq(d.alice.id))
         .count(&d.app.owner)
         .await
         .expect("count")
@@ -117,7 +123,7 @@ async fn a_critical_value_by_graphql_raises_one_alert_the_ordering_clinician_ack
         "the flag as the lab sent it"
     );
     assert_eq!(alert_count(&d).await, 1);
-    let mine = alerts(&patel).await;
+    let mine = alerts(&d, &patel).await;
     assert_eq!(mine.len(), 1, "{mine:#?}");
     let alert = &mine[0];
     assert_eq!(alert["status"], "OPEN");
@@ -166,7 +172,7 @@ async fn acknowledgement_is_refused_for_a_stranger_a_patient_staff_and_another_t
 ) {
     let (d, patel, patel_id) = with_patel(backend).await;
     add(&d, hba1c(&d, json!(patel_id), 19.5, "FINAL", json!(["HH"]))).await;
-    let id = alerts(&patel).await[0]["id"].clone();
+    let id = alerts(&d, &patel).await[0]["id"].clone();
     let vars = json!({ "id": id, "readBack": "read back" });
 
     let okafor = d.app.as_clinician("dr.okafor", d.tenant);
@@ -175,7 +181,7 @@ async fn acknowledgement_is_refused_for_a_stranger_a_patient_staff_and_another_t
         Some("FORBIDDEN")
     );
     assert!(
-        alerts(&okafor).await.is_empty(),
+        alerts(&d, &okafor).await.is_empty(),
         "not addressed to Dr. Okafor"
     );
     let alice = d.app.as_patient("alice", d.tenant, d.alice.id);
@@ -193,14 +199,18 @@ async fn acknowledgement_is_refused_for_a_stranger_a_patient_staff_and_another_t
         error_code(&staff.query(ACK, vars.clone()).await),
         Some("FORBIDDEN")
     );
-    assert_eq!(alerts(&staff).await.len(), 1, "staff see every alert");
+    assert_eq!(alerts(&d, &staff).await.len(), 1, "staff see every alert");
     let other = d.app.as_clinician("dr.patel", Uuid::now_v7());
     let refused = other.query(ACK, vars.clone()).await;
     assert!(
         matches!(error_code(&refused), Some("NOT_FOUND" | "FORBIDDEN")),
         "{refused}"
     );
-    assert_eq!(alerts(&patel).await[0]["status"], "OPEN", "nothing changed");
+    assert_eq!(
+        alerts(&d, &patel).await[0]["status"],
+        "OPEN",
+        "nothing changed"
+    );
 }
 
 async fn a_correction_still_critical_updates_the_alert_and_one_no_longer_critical_closes_it(
@@ -218,7 +228,7 @@ async fn a_correction_still_critical_updates_the_alert_and_one_no_longer_critica
         .await;
     no_errors(&corrected);
     let second = corrected["data"]["correctTestResult"]["result"]["id"].clone();
-    let list = alerts(&patel).await;
+    let list = alerts(&d, &patel).await;
     assert_eq!(list.len(), 1, "still one alert: {list:#?}");
     assert_eq!(list[0]["status"], "OPEN");
     assert_eq!(list[0]["resultId"], second, "updated by the correction");
@@ -228,7 +238,7 @@ async fn a_correction_still_critical_updates_the_alert_and_one_no_longer_critica
         .query(CORRECT, correct(&second, 5.2, json!(["N"])))
         .await;
     no_errors(&normal);
-    let list = alerts(&patel).await;
+    let list = alerts(&d, &patel).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["status"], "CLOSED");
     assert_eq!(
@@ -247,7 +257,7 @@ async fn a_preliminary_critical_value_alerts_and_the_final_updates_the_same_aler
     let (d, patel, patel_id) = with_patel(backend).await;
     let input = hba1c(&d, json!(patel_id), 19.5, "PRELIMINARY", json!(["HH"]));
     add(&d, input).await;
-    let list = alerts(&patel).await;
+    let list = alerts(&d, &patel).await;
     assert_eq!(
         list.len(),
         1,
@@ -273,7 +283,7 @@ async fn a_preliminary_critical_value_alerts_and_the_final_updates_the_same_aler
         "observations": [{ "code": "4548-4", "valueNumeric": 19.0, "abnormalFlags": ["HH"] }],
     });
     let final_result = add(&d, final_input).await;
-    let list = alerts(&patel).await;
+    let list = alerts(&d, &patel).await;
     assert_eq!(list.len(), 1, "the same alert: {list:#?}");
     assert_eq!(list[0]["resultId"], final_result["id"]);
     assert_eq!(alert_count(&d).await, 1);
@@ -282,7 +292,16 @@ async fn a_preliminary_critical_value_alerts_and_the_final_updates_the_same_aler
 async fn with_the_facility_switch_off_no_alert_is_raised(backend: Backend) {
     let d = demo(backend).await;
     let patel = clinician_gid(clinician_id(&d, "dr.patel").await);
-    add(&d, hba1c(&d, json!(patel), 19.5, "FINAL", json!(["HH"]))).await;
+    let imaging = facility::Entity::find()
+        .filter(facility::Column::TenantId.eq(d.tenant))
+        .filter(facility::Column::Name.eq("Riverside Imaging Center"))
+        .one(&d.app.owner)
+        .await
+        .expect("q")
+        .expect("a facility never configured");
+    let mut input = hba1c(&d, json!(patel), 19.5, "FINAL", json!(["HH"]));
+    input["order"]["facilityId"] = json!(facility_gid(imaging.id));
+    add(&d, input).await;
     assert_eq!(alert_count(&d).await, 0, "off by default");
     switch(&d, false, json!([])).await;
     add(&d, hba1c(&d, json!(patel), 1.0, "FINAL", json!(["LL"]))).await;
@@ -299,7 +318,7 @@ async fn a_batch_raises_one_alert_per_critical_item(backend: Backend) {
     let response = d.lab.query(BATCH, json!({ "inputs": inputs })).await;
     no_errors(&response);
     assert_eq!(response["data"]["addTestResults"]["succeeded"], 3);
-    let mut flags: Vec<String> = alerts(&patel)
+    let mut flags: Vec<String> = alerts(&d, &patel)
         .await
         .iter()
         .map(|a| a["flag"].as_str().expect("flag").to_owned())
@@ -341,7 +360,7 @@ async fn catalog_critical_limits_apply_only_when_the_lab_sent_no_flag(backend: B
         "the lab flagged it H: its flag decides"
     );
     add(&d, hba1c(&d, json!(patel_id), 15.0, "FINAL", Value::Null)).await;
-    let list = alerts(&patel).await;
+    let list = alerts(&d, &patel).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["flag"], "LIMIT_HIGH");
 }
@@ -359,7 +378,7 @@ async fn an_order_without_a_clinician_goes_to_the_first_step_of_the_chain(backen
     assert_eq!(settings["chain"][1]["position"], 2);
     add(&d, hba1c(&d, Value::Null, 19.5, "FINAL", json!(["HH"]))).await;
     let okafor = d.app.as_clinician("dr.okafor", d.tenant);
-    let list = alerts(&okafor).await;
+    let list = alerts(&d, &okafor).await;
     assert_eq!(list.len(), 1, "addressed to the chain's first step");
     assert_eq!(list[0]["step"], 1);
     assert_eq!(list[0]["addresseeLabel"], "Covering hospitalist");

@@ -4,4 +4,5 @@
 //! and critical limits; row-level security on the new tables.
 
 mod alerts;
+mod escalation;
 mod hl7;
