@@ -66,6 +66,8 @@ pub fn retry_policy(config: &NotifyConfig) -> RetryPolicy {
 pub struct Worker {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Critical-result alerts' delivery and escalation, on the same channels.
+    critical: JoinHandle<()>,
 }
 
 impl Worker {
@@ -77,6 +79,15 @@ impl Worker {
         }
         let channels = channels(config).context("configuring notification channels")?;
         let (stop, mut stopped) = watch::channel(false);
+        let mut critical_stopped = stopped.clone();
+        let critical = tokio::spawn(portal_messaging::critical::run_worker(
+            state.app.db.clone(),
+            channels.clone(),
+            config.poll,
+            async move {
+                let _ = critical_stopped.wait_for(|stop| *stop).await;
+            },
+        ));
         let task = tokio::spawn(delivery::run_worker(
             state.app.db.clone(),
             channels,
@@ -87,13 +98,20 @@ impl Worker {
                 let _ = stopped.wait_for(|stop| *stop).await;
             },
         ));
-        Ok(Some(Self { stop, task }))
+        Ok(Some(Self {
+            stop,
+            task,
+            critical,
+        }))
     }
 
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         if let Err(error) = self.task.await {
             tracing::error!(error = %error, "notification worker ended abnormally");
+        }
+        if let Err(error) = self.critical.await {
+            tracing::error!(error = %error, "critical alert worker ended abnormally");
         }
     }
 }

@@ -297,6 +297,9 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             placer_order_number: None,
             filler_order_number: None,
             ordering_provider_name: None,
+            ordering_facility_name: None,
+            ordering_facility_identifier: None,
+            entering_organization: None,
             ordered_at: ordered,
             created_at: ordered,
         };
@@ -398,6 +401,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             reference_high: a.high,
             reference_text: a.reference_text.clone(),
             interpretation: None,
+            abnormal_flags: None,
         };
         match value {
             Value::Numeric(v) if a.value_type == ValueType::Numeric => {

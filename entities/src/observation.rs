@@ -29,6 +29,11 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub reference_text: Option<String>,
     pub interpretation: Option<Interpretation>,
+    /// The abnormal flags as the laboratory sent them (HL7 OBX-8, repetitions joined by
+    /// `~`), kept beside the mapped `interpretation` (`AA` is not lost as ABNORMAL).
+    #[sea_orm(column_type = "Text")]
+    #[serde(default)]
+    pub abnormal_flags: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

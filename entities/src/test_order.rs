@@ -30,6 +30,16 @@ pub struct Model {
     /// The ordering provider's name as the sender wrote it (kept when the NPI is unknown).
     #[sea_orm(column_type = "Text")]
     pub ordering_provider_name: Option<String>,
+    /// The facility that placed the order (HL7 ORC-21 name), apart from the performing lab
+    /// (`facility_id` for an HL7 order).
+    #[sea_orm(column_type = "Text")]
+    pub ordering_facility_name: Option<String>,
+    /// The ordering facility's identifier as sent (ORC-21 organization identifier).
+    #[sea_orm(column_type = "Text")]
+    pub ordering_facility_identifier: Option<String>,
+    /// The entering organization (ORC-17), where sent.
+    #[sea_orm(column_type = "Text")]
+    pub entering_organization: Option<String>,
     pub ordered_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

@@ -152,7 +152,7 @@ impl Group<'_> {
     ) -> Result<NewResult, Failure> {
         let order = match existing {
             Some(id) => OrderRef::Existing(id),
-            None => OrderRef::New(self.new_order(applied).await?),
+            None => OrderRef::New(Box::new(self.new_order(applied).await?)),
         };
         let (observations, imaging_report) = self.content().await?;
         Ok(NewResult {
@@ -291,6 +291,9 @@ impl Group<'_> {
                 filler_order_number: filler,
                 ordering_provider_name: provider.and_then(provider_name),
                 appointment_id,
+                ordering_facility_name: self.group.ordering_facility_name.clone(),
+                ordering_facility_identifier: self.group.ordering_facility_identifier.clone(),
+                entering_organization: self.group.entering_organization.clone(),
             },
         })
     }
@@ -397,6 +400,11 @@ fn observation(o: &Observation) -> NewObservation {
         value_code: None,
         unit: o.units.as_ref().and_then(|u| u.code.clone()),
         interpretation: o.abnormal_flags.iter().find_map(interpretation),
+        abnormal_flags: o
+            .abnormal_flags
+            .iter()
+            .map(|f| f.code().to_owned())
+            .collect(),
     };
     match &o.value {
         ObservationValue::Numeric { value, .. } => new.value_numeric = Some(*value),

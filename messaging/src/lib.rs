@@ -4,6 +4,7 @@
 //! transactions; everything here runs after the commit.
 
 pub mod backlog;
+pub mod critical;
 pub mod delivery;
 pub mod jobs;
 pub mod outbox;

@@ -32,6 +32,7 @@ mod m20261201_000102_add_order_numbers;
 mod m20261201_000103_add_appointment_external_ids;
 mod m20261201_000104_seal_audit_in_batches;
 mod m20261208_000201_add_public_health_sources;
+mod m20261208_000301_create_critical_alerts;
 mod m20261208_000501_index_audit_events_by_patient;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000103_add_appointment_external_ids::Migration),
             Box::new(m20261201_000104_seal_audit_in_batches::Migration),
             Box::new(m20261208_000201_add_public_health_sources::Migration),
+            Box::new(m20261208_000301_create_critical_alerts::Migration),
             Box::new(m20261208_000501_index_audit_events_by_patient::Migration),
         ]
     }

@@ -7,7 +7,7 @@ use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 /// Every table of `docs/data-model.md`.
-const TABLES: [&str; 27] = [
+const TABLES: [&str; 33] = [
     "tenants",
     "facilities",
     "clinicians",
@@ -35,6 +35,12 @@ const TABLES: [&str; 27] = [
     "public_health_errors",
     "hl7_messages",
     "audit_seals",
+    "clinician_contacts",
+    "facility_critical_settings",
+    "escalation_steps",
+    "critical_limits",
+    "critical_alerts",
+    "critical_alert_jobs",
 ];
 
 /// Number of named indexes (`idx_*` / `uq_*`) the spec asks for, plus the three the
@@ -43,8 +49,9 @@ const TABLES: [&str; 27] = [
 /// search indexes, the five of the public-health queue
 /// (`m20261201_000020_create_public_health_queue`), the HL7 interface's seven
 /// (`m20261201_000101`-`000103`: the message store, order numbers, appointment ids) and the
-/// audit sealer's three (`m20261201_000104_seal_audit_in_batches`).
-const INDEXES: i64 = 57;
+/// audit sealer's three (`m20261201_000104_seal_audit_in_batches`) and the six of critical
+/// results (`m20261208_000301_create_critical_alerts`).
+const INDEXES: i64 = 63;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -2,6 +2,7 @@
 //! context, call one service function and map its error.
 
 pub mod context;
+pub mod critical;
 pub mod error;
 pub mod ids;
 pub mod loaders;

@@ -159,6 +159,9 @@ impl NodeQuery {
                     "observations are read through their result",
                 )));
             }
+            NodeType::CriticalAlert => Node::CriticalAlert(crate::critical::CriticalAlert(
+                portal_services::critical::get(req, id).await.gql()?,
+            )),
             NodeType::PushToken => {
                 return Err(to_gql(&ServiceError::bad_input(
                     "id",
@@ -201,4 +204,5 @@ pub struct Query(
     DirectoryQuery,
     NodeQuery,
     WalkInQuery,
+    crate::critical::CriticalQuery,
 );

@@ -16,6 +16,7 @@ pub mod account;
 pub mod appointments;
 pub mod catalog;
 pub mod coverage;
+pub mod critical;
 pub mod directory;
 pub mod ingest;
 pub mod live;

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod critical;
 mod delivery;
 mod fhir;
 mod graphql;

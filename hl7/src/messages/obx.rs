@@ -51,6 +51,22 @@ pub enum AbnormalFlag {
 }
 
 impl AbnormalFlag {
+    /// The code as table 0078 writes it (an unlisted code as sent).
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Low => "L",
+            Self::High => "H",
+            Self::CriticalLow => "LL",
+            Self::CriticalHigh => "HH",
+            Self::BelowLowScale => "<",
+            Self::AboveHighScale => ">",
+            Self::Normal => "N",
+            Self::Abnormal => "A",
+            Self::CriticalAbnormal => "AA",
+            Self::Other(code) => code,
+        }
+    }
+
     fn from_code(code: &str) -> Self {
         match code {
             "L" => Self::Low,

@@ -49,6 +49,12 @@ pub struct OrderGroup {
     pub test: Coded,
     /// OBR-16, else ORC-12 (first repetition).
     pub ordering_provider: Option<Clinician>,
+    /// ORC-21 ordering facility name (XON.1), apart from the performing lab.
+    pub ordering_facility_name: Option<String>,
+    /// ORC-21 organization identifier (XON.10, else XON.3).
+    pub ordering_facility_identifier: Option<String>,
+    /// ORC-17 entering organization (CWE text, else its code).
+    pub entering_organization: Option<String>,
     /// OBR-7.
     pub observed_at: Option<Hl7Time>,
     /// OBR-22 results report / status change time.
@@ -196,12 +202,27 @@ fn order_group(obr: Segment<'_>, orc: Option<Segment<'_>>) -> Result<OrderGroup,
         filler_order: ei(Some(obr), 3).or_else(|| ei(orc, 3)),
         test,
         ordering_provider: clinician(Some(obr), 16).or_else(|| clinician(orc, 12)),
+        ordering_facility_name: component(orc, 21, &[1]),
+        ordering_facility_identifier: component(orc, 21, &[10, 3]),
+        entering_organization: component(orc, 17, &[2, 1]),
         observed_at: time(obr, 7, "OBR-7 observation time")?,
         reported_at: time(obr, 22, "OBR-22 results report time")?,
         status,
         observations: Vec::new(),
         notes: Vec::new(),
         study_instance_uid: None,
+    })
+}
+
+/// The first non-empty of `components` of a segment's field (first repetition).
+fn component(seg: Option<Segment<'_>>, field: usize, components: &[usize]) -> Option<String> {
+    let repetition = seg?.field(field).repetition(0);
+    components.iter().find_map(|n| {
+        repetition
+            .component(*n)
+            .text()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
     })
 }
 

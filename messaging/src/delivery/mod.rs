@@ -15,7 +15,7 @@ use std::path::PathBuf;
 pub use http_provider::HttpProvider;
 pub use mailbox::MailboxDir;
 pub use message::{Language, Message, Template};
-pub use smtp::{SmtpSender, parse_sender};
+pub use smtp::{SmtpSender, build_email, parse_sender};
 pub use worker::{
     DeliveryCounts, Notifications, RetryPolicy, deliver_due, replay_dead, run_worker,
 };

@@ -245,6 +245,9 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         placer_order_number: Some(String::from("placer_order_number value")),
         filler_order_number: Some(String::from("filler_order_number value")),
         ordering_provider_name: Some(String::from("ordering_provider_name value")),
+        ordering_facility_name: Some(String::from("ordering_facility_name value")),
+        ordering_facility_identifier: Some(String::from("ordering_facility_identifier value")),
+        entering_organization: Some(String::from("entering_organization value")),
         ordered_at: now,
         created_at: now,
     };
@@ -296,6 +299,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         reference_high: Some(4.25),
         reference_text: Some(String::from("reference_text value")),
         interpretation: Some(Interpretation::CriticalHigh),
+        abnormal_flags: Some(String::from("HH")),
     };
     round_trip!(db, observation, observation, observation.id);
 

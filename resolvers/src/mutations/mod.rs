@@ -32,4 +32,5 @@ pub struct Mutation(
     AppointmentMutation,
     WalkInMutation,
     MasterDataMutation,
+    crate::critical::CriticalMutation,
 );

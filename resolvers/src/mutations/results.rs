@@ -67,6 +67,9 @@ pub struct ObservationInput {
     pub unit: Option<String>,
     /// Derived from the reference range when omitted.
     pub interpretation: Option<Interpretation>,
+    /// The laboratory's abnormal flags as sent (HL7 table 0078: `H`, `HH`, `AA`, …), kept
+    /// beside the interpretation; `LL`, `HH` and `AA` make the value critical.
+    pub abnormal_flags: Option<Vec<String>>,
 }
 
 #[derive(InputObject)]
@@ -266,7 +269,7 @@ fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
         (Some(id), None) => {
             OrderRef::Existing(decode(&id, NodeType::TestOrder, &format!("{at}.orderId"))?)
         }
-        (None, Some(order)) => OrderRef::New(NewOrder {
+        (None, Some(order)) => OrderRef::New(Box::new(NewOrder {
             facility_id: decode(
                 &order.facility_id,
                 NodeType::Facility,
@@ -296,7 +299,7 @@ fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
             source: order.source.into(),
             accession_number: order.accession_number,
             external: Default::default(),
-        }),
+        })),
         _ => OrderRef::Ambiguous,
     };
     Ok(NewResult {
@@ -324,6 +327,7 @@ fn observation(o: ObservationInput) -> NewObservation {
         value_code: o.value_code,
         unit: o.unit,
         interpretation: o.interpretation.map(Into::into),
+        abnormal_flags: o.abnormal_flags.unwrap_or_default(),
     }
 }
 

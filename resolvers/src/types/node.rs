@@ -23,4 +23,5 @@ pub enum Node {
     TestCatalogItem(TestCatalogItem),
     Facility(Facility),
     Clinician(Clinician),
+    CriticalAlert(crate::critical::CriticalAlert),
 }

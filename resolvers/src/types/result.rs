@@ -235,6 +235,16 @@ impl Observation {
     async fn interpretation(&self) -> Option<Interpretation> {
         self.0.interpretation.map(Into::into)
     }
+
+    /// The laboratory's abnormal flags as sent (HL7 OBX-8), beside the mapped
+    /// `interpretation`: `AA` stays `AA` although it maps to ABNORMAL.
+    /// Null when the laboratory sent none.
+    async fn abnormal_flags(&self) -> Option<Vec<String>> {
+        self.0
+            .abnormal_flags
+            .as_deref()
+            .map(|f| f.split('~').map(str::to_owned).collect())
+    }
 }
 
 /// The report of an imaging study.

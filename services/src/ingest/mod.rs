@@ -4,6 +4,7 @@
 //! report of a reportable result (`public_health`).
 
 mod batch;
+pub mod critical;
 mod events;
 mod idempotency;
 pub mod interpretation;
@@ -45,7 +46,7 @@ pub struct NewResult {
 #[derive(Debug, Clone, Serialize)]
 pub enum OrderRef {
     Existing(Uuid),
-    New(NewOrder),
+    New(Box<NewOrder>),
     /// Both or neither were given (reported as BAD_USER_INPUT).
     Ambiguous,
 }
@@ -71,6 +72,11 @@ pub struct ExternalOrder {
     pub filler_order_number: Option<String>,
     pub ordering_provider_name: Option<String>,
     pub appointment_id: Option<Uuid>,
+    /// The facility that placed the order (HL7 ORC-21), apart from the performing lab.
+    pub ordering_facility_name: Option<String>,
+    pub ordering_facility_identifier: Option<String>,
+    /// The entering organization (HL7 ORC-17).
+    pub entering_organization: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +87,8 @@ pub struct NewObservation {
     pub value_code: Option<String>,
     pub unit: Option<String>,
     pub interpretation: Option<Interpretation>,
+    /// The abnormal flags as the laboratory sent them (HL7 OBX-8: `H`, `HH`, `AA`, …).
+    pub abnormal_flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -18,7 +18,8 @@ use super::events::Reach;
 use super::validate::Known;
 use super::write::Writes;
 use super::{
-    Correction, NewImagingReport, NewResult, OrderRef, Stored, events, idempotency, validate,
+    Correction, NewImagingReport, NewResult, OrderRef, Stored, critical, events, idempotency,
+    validate,
 };
 use portal_core::access::{self, Access, Scope};
 use portal_core::audit::{AuditRecord, Outcome};
@@ -166,6 +167,16 @@ pub(super) async fn store_in(
         idempotency_key: input.idempotency_key.clone(),
         created_at: portal_core::clock::now(),
     };
+    critical::plan(
+        txn,
+        known,
+        &mut writes,
+        &order,
+        &result,
+        &observations,
+        &input.observations,
+    )
+    .await?;
     let stored = result_rows(
         &mut writes,
         result,
@@ -318,6 +329,9 @@ async fn order_for<C: ConnectionTrait>(
                 placer_order_number: new.external.placer_order_number.clone(),
                 filler_order_number: new.external.filler_order_number.clone(),
                 ordering_provider_name: new.external.ordering_provider_name.clone(),
+                ordering_facility_name: new.external.ordering_facility_name.clone(),
+                ordering_facility_identifier: new.external.ordering_facility_identifier.clone(),
+                entering_organization: new.external.entering_organization.clone(),
                 ordered_at: input.issued_at.trunc_subsecs(6).min(now),
                 created_at: now,
             };
@@ -500,6 +514,17 @@ async fn replace(
             ..original.clone()
         };
         let mut writes = Writes::default();
+        let given = correction.as_ref().map_or(&[][..], |c| &c.observations[..]);
+        critical::plan(
+            txn,
+            &mut Known::default(),
+            &mut writes,
+            &order,
+            &result,
+            &observations,
+            given,
+        )
+        .await?;
         let stored = result_rows(
             &mut writes,
             result,

@@ -177,6 +177,8 @@ async fn test_by_code<C: ConnectionTrait>(
 pub(super) struct Known {
     tests: HashMap<String, CatalogTest>,
     facilities: HashSet<Uuid>,
+    /// Facilities' critical-results switches (`critical::plan`), read once per batch.
+    pub(super) critical_switches: HashMap<Uuid, bool>,
 }
 
 impl Known {
@@ -438,7 +440,33 @@ fn observation_row(
         reference_high: analyte.reference_high,
         reference_text: analyte.reference_text.clone(),
         interpretation,
+        abnormal_flags: abnormal_flags(&obs.abnormal_flags, &format!("{field}.abnormalFlags"))?,
     })
+}
+
+/// Most abnormal flags one observation keeps, and the longest flag (table 0078 codes are
+/// one or two characters; local codes a little longer).
+const MAX_FLAGS: usize = 10;
+const MAX_FLAG_LEN: usize = 10;
+
+/// The flags as stored: joined by `~` (the HL7 repetition separator), none as NULL.
+fn abnormal_flags(flags: &[String], field: &str) -> ServiceResult<Option<String>> {
+    let flags: Vec<&str> = flags
+        .iter()
+        .map(|f| f.trim())
+        .filter(|f| !f.is_empty())
+        .collect();
+    if flags.len() > MAX_FLAGS
+        || flags
+            .iter()
+            .any(|f| f.len() > MAX_FLAG_LEN || f.contains('~') || f.chars().any(char::is_control))
+    {
+        return Err(bad(
+            field.to_owned(),
+            format!("at most {MAX_FLAGS} flags of at most {MAX_FLAG_LEN} characters, without '~'"),
+        ));
+    }
+    Ok((!flags.is_empty()).then(|| flags.join("~")))
 }
 
 /// A released result can only be replaced through a correction.

@@ -2,6 +2,7 @@
 //! catalog, claims): who may write, how a field is patched, how it is validated, duplicate
 //! keys as CONFLICT, and the one update sequence (`update`).
 
+pub mod escalation;
 pub mod fields;
 pub mod update;
 

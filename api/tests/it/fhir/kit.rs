@@ -469,6 +469,7 @@ pub async fn varied_result(app: &TestApp, w: &World) -> Uuid {
             reference_high: numeric.map(|_| 16.0),
             reference_text: coded.map(|_| "Nonreactive".into()),
             interpretation: flag,
+            abnormal_flags: None,
         }
         .into_active_model()
         .insert(&app.owner)

@@ -277,6 +277,9 @@ impl TestApp {
             placer_order_number: None,
             filler_order_number: None,
             ordering_provider_name: None,
+            ordering_facility_name: None,
+            ordering_facility_identifier: None,
+            entering_organization: None,
             ordered_at: Utc::now() - Duration::days(3),
             created_at: Utc::now(),
         }
@@ -340,6 +343,7 @@ impl TestApp {
                 reference_high: Some(6.0),
                 reference_text: None,
                 interpretation: Some(Interpretation::Normal),
+                abnormal_flags: None,
             }
             .into_active_model()
             .insert(&self.owner)
