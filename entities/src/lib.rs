@@ -20,6 +20,9 @@ pub mod notification_preference;
 pub mod observation;
 pub mod outbox_event;
 pub mod patient;
+pub mod patient_id_authority;
+pub mod patient_identifier;
+pub mod patient_match;
 pub mod proxy_grant;
 pub mod public_health_batch;
 pub mod public_health_error;
@@ -34,4 +37,5 @@ pub mod test_order;
 pub mod test_result;
 
 pub use enums::*;
+pub use patient_match::PatientMatchStatus;
 pub use public_health_status::*;

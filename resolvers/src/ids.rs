@@ -21,9 +21,10 @@ pub enum NodeType {
     Clinician,
     Observation,
     PushToken,
+    PatientMatch,
 }
 
-const ALL: [NodeType; 12] = [
+const ALL: [NodeType; 13] = [
     NodeType::Patient,
     NodeType::TestResult,
     NodeType::TestOrder,
@@ -36,6 +37,7 @@ const ALL: [NodeType; 12] = [
     NodeType::Clinician,
     NodeType::Observation,
     NodeType::PushToken,
+    NodeType::PatientMatch,
 ];
 
 impl NodeType {
@@ -53,6 +55,7 @@ impl NodeType {
             Self::Clinician => "Clinician",
             Self::Observation => "Observation",
             Self::PushToken => "PushToken",
+            Self::PatientMatch => "PatientMatch",
         }
     }
 }

@@ -6,6 +6,7 @@ use super::account::ProxyGrant;
 use super::catalog::TestCatalogItem;
 use super::common::{Clinician, Facility};
 use super::coverage::{Claim, Coverage};
+use super::identity::PatientMatch;
 use super::order::{Appointment, TestOrder};
 use super::patient::Patient;
 use super::result::TestResult;
@@ -23,4 +24,5 @@ pub enum Node {
     TestCatalogItem(TestCatalogItem),
     Facility(Facility),
     Clinician(Clinician),
+    PatientMatch(PatientMatch),
 }
