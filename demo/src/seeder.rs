@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use portal_entities::{
     ValueType, appointment, catalog_analyte, claim, clinician, coverage, facility, imaging_report,
-    notification_preference, observation, patient, patient_id_authority, proxy_grant, tenant, test_catalog, test_order,
-    test_result,
+    notification_preference, observation, patient, patient_id_authority, proxy_grant, tenant,
+    test_catalog, test_order, test_result,
 };
 use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel};
 use uuid::Uuid;

@@ -12,12 +12,12 @@ use portal_hl7::messages::{
     OruR01, ResultStatus as Obr25,
 };
 use portal_hl7::{ErrorCode, Issue, Location, Message};
+use portal_services::ServiceError;
 use portal_services::appointments::scheduling;
 use portal_services::ingest::{
     self, Correction, ExternalOrder, NewImagingReport, NewObservation, NewOrder, NewResult,
     OrderNumbers, OrderRef,
 };
-use portal_services::ServiceError;
 use uuid::Uuid;
 
 use crate::failure::{Applied, Failure};
@@ -38,8 +38,7 @@ pub async fn apply(
 ) -> Result<Applied, Failure> {
     let tenant = tenant(ctx)?;
     let matched =
-        patient_match::oru_patient(ctx, tenant, message, &oru.header, &oru.patient, row_id)
-            .await?;
+        patient_match::oru_patient(ctx, tenant, message, &oru.header, &oru.patient, row_id).await?;
     let mut applied = Applied::default();
     for group in &oru.orders {
         let group = Group {

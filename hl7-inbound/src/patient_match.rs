@@ -7,7 +7,7 @@
 
 use portal_core::RequestContext;
 use portal_entities::{patient, patient_id_authority};
-use portal_hl7::messages::{Cx, Demographics as Pid, Header, Hd, PatientIdentity};
+use portal_hl7::messages::{Cx, Demographics as Pid, Hd, Header, PatientIdentity};
 use portal_hl7::{ErrorCode, Issue, Location, Message};
 use portal_services::patients::identity::{self, Assigner, Authorities, Authority};
 use portal_services::patients::matching::{self, Unmatched};
@@ -289,9 +289,7 @@ pub(crate) async fn adt_identity(
     }
     let mrn = match identified.find(ctx, tenant).await? {
         Some(patient) => patient.mrn,
-        None => identified
-            .own_mrn()
-            .map_or_else(walk_in_mrn, str::to_owned),
+        None => identified.own_mrn().map_or_else(walk_in_mrn, str::to_owned),
     };
     Ok((mrn, identified.linked(false)))
 }

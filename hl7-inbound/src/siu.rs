@@ -5,9 +5,9 @@ use portal_core::RequestContext;
 use portal_entities::{AppointmentKind, AppointmentStatus};
 use portal_hl7::messages::{Appointment, SiuEvent};
 use portal_hl7::{ErrorCode, Issue, Location, Message};
+use portal_services::ServiceError;
 use portal_services::appointments::booking::BookingInput;
 use portal_services::appointments::scheduling::{self, ExternalAppointment, Synced};
-use portal_services::ServiceError;
 use uuid::Uuid;
 
 use crate::failure::{Applied, Failure};

@@ -29,10 +29,7 @@ fn with_identifiers(
     row: &patient::Model,
     others: &[(patient_identifier::Model, patient_id_authority::Model)],
 ) -> Value {
-    if let Some(list) = resource
-        .get_mut("identifier")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(list) = resource.get_mut("identifier").and_then(Value::as_array_mut) {
         for (identifier, authority) in others.iter().filter(|(i, _)| i.patient_id == row.id) {
             list.push(json!({
                 "use": "secondary",

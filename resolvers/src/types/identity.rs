@@ -45,7 +45,9 @@ impl PatientIdAuthority {
         let Some(id) = self.0.facility_id else {
             return Ok(None);
         };
-        Ok(Some(Facility(nodes::facility(request(ctx)?, id).await.gql()?)))
+        Ok(Some(Facility(
+            nodes::facility(request(ctx)?, id).await.gql()?,
+        )))
     }
     /// An ORU for an identifier of this authority that no patient holds registers the
     /// patient from PID (walk-ins).

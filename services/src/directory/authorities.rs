@@ -21,8 +21,8 @@ const READ: Access = Access::read("patient_id_authority.read", "PatientIdAuthori
 
 /// HL7 table 0301 universal id types the portal accepts.
 pub const UNIVERSAL_ID_TYPES: &[&str] = &[
-    "CLIA", "CLIP", "DNS", "EUI64", "GUID", "HCD", "HL7", "ISO", "L", "M", "N", "NPI",
-    "Random", "URI", "UUID", "x400", "x500",
+    "CLIA", "CLIP", "DNS", "EUI64", "GUID", "HCD", "HL7", "ISO", "L", "M", "N", "NPI", "Random",
+    "URI", "UUID", "x400", "x500",
 ];
 
 /// An authority as staff set it (every field replaces the stored one).

@@ -145,7 +145,9 @@ pub async fn same_name_and_birth_date<C: ConnectionTrait>(
     Ok(patient::Entity::find()
         .filter(patient::Column::TenantId.eq(tenant_id))
         .filter(patient::Column::BirthDate.eq(birth_date))
-        .filter(Expr::expr(lower(patient::Column::FamilyName)).eq(family_name.trim().to_lowercase()))
+        .filter(
+            Expr::expr(lower(patient::Column::FamilyName)).eq(family_name.trim().to_lowercase()),
+        )
         .filter(Expr::expr(lower(patient::Column::GivenName)).eq(given_name.trim().to_lowercase()))
         .order_by_asc(patient::Column::Id)
         .all(db)
@@ -246,7 +248,11 @@ pub fn fhir_system(authority: &patient_id_authority::Model) -> String {
 mod tests {
     use super::*;
 
-    fn known(namespace: Option<&str>, uid: Option<&str>, facility: Option<Uuid>) -> patient_id_authority::Model {
+    fn known(
+        namespace: Option<&str>,
+        uid: Option<&str>,
+        facility: Option<Uuid>,
+    ) -> patient_id_authority::Model {
         patient_id_authority::Model {
             id: Uuid::now_v7(),
             tenant_id: Uuid::nil(),
@@ -273,7 +279,10 @@ mod tests {
     fn an_authority_is_named_by_universal_id_when_both_carry_one_else_by_namespace() {
         let lab = known(Some("LABA"), Some("1.2.3"), None);
         assert!(hd(Some("whatever"), Some("1.2.3")).names(&lab));
-        assert!(!hd(Some("LABA"), Some("1.2.4")).names(&lab), "the OIDs differ");
+        assert!(
+            !hd(Some("LABA"), Some("1.2.4")).names(&lab),
+            "the OIDs differ"
+        );
         assert!(hd(Some("laba"), None).names(&lab));
         assert!(!hd(Some("LABB"), None).names(&lab));
     }
@@ -295,7 +304,10 @@ mod tests {
             authorities.resolve(Some(&hd(Some("RIVERSIDE"), None)), Some(facility)),
             Some(Assigner::Own)
         );
-        assert_eq!(authorities.resolve(Some(&hd(Some("LABZ"), None)), None), None);
+        assert_eq!(
+            authorities.resolve(Some(&hd(Some("LABZ"), None)), None),
+            None
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};
 use portal_core::pagination::{KeyKind, Keyset, Page, PageRequest};
 use portal_entities::{PatientMatchStatus, patient, patient_id_authority, patient_match};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Order, QueryFilter, Set,
+};
 use tracing::instrument;
 use uuid::Uuid;
 
@@ -136,7 +138,11 @@ pub async fn list(
     .await?;
     let by_id: std::collections::HashMap<Uuid, patient_id_authority::Model> =
         authorities.into_iter().map(|a| (a.id, a)).collect();
-    if rows.items.iter().any(|r| !by_id.contains_key(&r.authority_id)) {
+    if rows
+        .items
+        .iter()
+        .any(|r| !by_id.contains_key(&r.authority_id))
+    {
         return Err(ServiceError::NotFound("patient identifier authority"));
     }
     Ok(rows.map(|row| MatchView {
@@ -219,8 +225,8 @@ pub async fn resolve(
         &row.value,
         status == PatientMatchStatus::Registered,
     )
-        .await
-        .map_err(|e| ctx.failed(what, Some(patient_id), e))?;
+    .await
+    .map_err(|e| ctx.failed(what, Some(patient_id), e))?;
     let mut active = row.into_active_model();
     active.status = Set(status);
     active.resolved_patient_id = Set(Some(patient_id));

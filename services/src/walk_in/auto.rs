@@ -6,7 +6,9 @@
 use chrono::{Datelike, NaiveDate};
 use portal_core::context::RequestContext;
 use portal_core::error::ServiceResult;
-use portal_entities::{patient, patient_id_authority, patient_identifier, result_link, test_result};
+use portal_entities::{
+    patient, patient_id_authority, patient_identifier, result_link, test_result,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use tracing::instrument;

@@ -6,8 +6,8 @@
 //! never to a minor, never for a sensitive test.
 
 use portal_entities::{
-    Hl7MessageStatus, PatientMatchStatus, notification, patient, patient_identifier,
-    patient_match, result_link, test_order,
+    Hl7MessageStatus, PatientMatchStatus, notification, patient, patient_identifier, patient_match,
+    result_link, test_order,
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -109,7 +109,10 @@ async fn lab_authority(rig: &Rig, registers: bool, links: bool) -> Value {
     let set = rig
         .app
         .as_staff(rig.tenant)
-        .query(SET_AUTHORITY, json!({ "facility": facility, "input": input }))
+        .query(
+            SET_AUTHORITY,
+            json!({ "facility": facility, "input": input }),
+        )
         .await;
     no_errors(&set);
     set["data"]["setPatientIdAuthority"]["authority"].clone()
@@ -155,10 +158,7 @@ async fn the_same_id_under_two_authorities_is_two_patients(backend: Backend) {
     let authority = lab_authority(&rig, false, false).await;
     assert_eq!(authority["system"], "urn:oid:2.16.840.1.113883.3.999.1");
     assert_eq!(authority["universalIdType"], "ISO", "table 0301 spelling");
-    assert_eq!(
-        authority["facility"]["name"],
-        "Riverside Main Laboratory"
-    );
+    assert_eq!(authority["facility"]["name"], "Riverside Main Laboratory");
     // The portal's MRN 12345 (Ben), and the laboratory's 12345 given to Elena by ADT.
     let ben = edited(
         "adt_a28.hl7",
@@ -265,10 +265,16 @@ async fn an_unknown_identifier_registers_a_walk_in_only_when_the_facility_says_s
 
     lab_authority(&rig, true, false).await;
     rig.send(&walk_in("ID-6")).await.assert_code("AA");
-    let [wanda] = patients_named(&rig, "Walker").await.try_into().expect("one Wanda");
+    let [wanda] = patients_named(&rig, "Walker")
+        .await
+        .try_into()
+        .expect("one Wanda");
     assert_eq!(wanda.birth_date.to_string(), "1990-01-01");
     assert!(
-        wanda.phone.as_deref().is_some_and(|p| p.ends_with("5550999")),
+        wanda
+            .phone
+            .as_deref()
+            .is_some_and(|p| p.ends_with("5550999")),
         "PID-13 kept by the ADT rules: {:?}",
         wanda.phone
     );
@@ -289,16 +295,28 @@ async fn a_name_and_birth_date_match_waits_for_staff_who_link_or_register(backen
     let alice = rig.patient("MRN1001").await;
     let before = rig.counts().await;
     let ack = rig
-        .send(&oru("ID-8", "L-77^^^LABA^PI", "NGUYEN^Alice", "19840312", CBC))
+        .send(&oru(
+            "ID-8",
+            "L-77^^^LABA^PI",
+            "NGUYEN^Alice",
+            "19840312",
+            CBC,
+        ))
         .await;
     ack.assert_code("AE");
     assert!(ack.text.contains("matching queue"), "{}", ack.text);
     assert_eq!(rig.counts().await, before, "never merged automatically");
     assert_eq!(rig.message("ID-8").await.status, Hl7MessageStatus::Dead);
     // Resent while open: still one match.
-    rig.send(&oru("ID-8b", "L-77^^^LABA^PI", "NGUYEN^Alice", "19840312", CBC))
-        .await
-        .assert_code("AE");
+    rig.send(&oru(
+        "ID-8b",
+        "L-77^^^LABA^PI",
+        "NGUYEN^Alice",
+        "19840312",
+        CBC,
+    ))
+    .await
+    .assert_code("AE");
 
     let staff = rig.app.as_staff(rig.tenant);
     let queue = staff.query(MATCHES, json!({})).await;
@@ -333,7 +351,10 @@ async fn a_name_and_birth_date_match_waits_for_staff_who_link_or_register(backen
     assert_eq!(resolved["status"], "LINKED");
     assert_eq!(resolved["resolvedPatient"]["mrn"], "MRN1001");
     let again = staff
-        .query(RESOLVE, json!({ "id": open["id"], "resolution": "REGISTER" }))
+        .query(
+            RESOLVE,
+            json!({ "id": open["id"], "resolution": "REGISTER" }),
+        )
         .await;
     assert_eq!(crate::support::error_code(&again), Some("CONFLICT"));
     let report = rig.replay().await;
@@ -341,14 +362,23 @@ async fn a_name_and_birth_date_match_waits_for_staff_who_link_or_register(backen
     assert_eq!(order_patient(&rig, "F-ID-8").await.id, alice.id);
 
     // Another person with the same name and birth date: staff register them.
-    rig.send(&oru("ID-9", "L-78^^^LABA^PI", "Nguyen^Alice", "19840312", CBC))
-        .await
-        .assert_code("AE");
+    rig.send(&oru(
+        "ID-9",
+        "L-78^^^LABA^PI",
+        "Nguyen^Alice",
+        "19840312",
+        CBC,
+    ))
+    .await
+    .assert_code("AE");
     let queue = staff.query(MATCHES, json!({})).await;
     let open = queue["data"]["patientMatches"]["edges"][0]["node"].clone();
     assert_eq!(open["identifier"]["value"], "L-78");
     let registered = staff
-        .query(RESOLVE, json!({ "id": open["id"], "resolution": "REGISTER" }))
+        .query(
+            RESOLVE,
+            json!({ "id": open["id"], "resolution": "REGISTER" }),
+        )
         .await;
     no_errors(&registered);
     let resolved = &registered["data"]["resolvePatientMatch"]["patientMatch"];
@@ -403,9 +433,15 @@ async fn result_links_go_to_adult_walk_ins_per_facility_never_for_a_sensitive_te
         .assert_code("AA");
     assert_eq!(links_of(&rig, bea.id).await, (2, 2));
 
-    rig.send(&oru("ID-13", "C-1^^^LABA^PI", "Child^Cody", "20150601", CBC))
-        .await
-        .assert_code("AA");
+    rig.send(&oru(
+        "ID-13",
+        "C-1^^^LABA^PI",
+        "Child^Cody",
+        "20150601",
+        CBC,
+    ))
+    .await
+    .assert_code("AA");
     let cody = order_patient(&rig, "F-ID-13").await;
     assert_eq!(links_of(&rig, cody.id).await, (0, 0), "never to a minor");
 
@@ -419,9 +455,15 @@ async fn result_links_go_to_adult_walk_ins_per_facility_never_for_a_sensitive_te
         "never for a sensitive test"
     );
     // A patient registered by ADT is no walk-in: no link, even from this facility.
-    rig.send(&oru("ID-15", "MRN1001^^^RIVERSIDE^MR", "Nguyen^Alice", "19840312", CBC))
-        .await
-        .assert_code("AA");
+    rig.send(&oru(
+        "ID-15",
+        "MRN1001^^^RIVERSIDE^MR",
+        "Nguyen^Alice",
+        "19840312",
+        CBC,
+    ))
+    .await
+    .assert_code("AA");
     let alice = rig.patient("MRN1001").await;
     assert_eq!(links_of(&rig, alice.id).await, (0, 0));
     let orders = test_order::Entity::find()
@@ -431,4 +473,78 @@ async fn result_links_go_to_adult_walk_ins_per_facility_never_for_a_sensitive_te
         .expect("orders");
     assert!(!orders.is_empty());
     rig.stop().await;
+}
+
+/// A row in each identity table of `tenant` (row-level-security tests): the facility's
+/// authority, an identifier of Alice and an open match on the tenant's first stored message.
+pub(crate) async fn rows_for_rls(app: &TestApp, tenant: Uuid) {
+    use portal_entities::{facility, hl7_message, patient_id_authority};
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let db = &app.owner;
+    let facility = facility::Entity::find()
+        .filter(facility::Column::TenantId.eq(tenant))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("a facility");
+    let alice = portal_services::patients::find_by_mrn(db, tenant, "MRN1001")
+        .await
+        .expect("q")
+        .expect("alice");
+    let message = hl7_message::Entity::find()
+        .filter(hl7_message::Column::TenantId.eq(tenant))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("a stored message");
+    let now = chrono::Utc::now();
+    let authority = patient_id_authority::Model {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        facility_id: Some(facility.id),
+        namespace: Some("LABA".into()),
+        universal_id: None,
+        universal_id_type: None,
+        registers_patients: true,
+        sends_result_links: false,
+        created_at: now,
+        updated_at: None,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("authority");
+    patient_identifier::Model {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        patient_id: alice.id,
+        authority_id: authority.id,
+        value: "RLS-1".into(),
+        walk_in: false,
+        created_at: now,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("identifier");
+    patient_match::Model {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        hl7_message_id: message.id,
+        authority_id: authority.id,
+        value: "RLS-2".into(),
+        given_name: alice.given_name.clone(),
+        family_name: alice.family_name.clone(),
+        birth_date: alice.birth_date,
+        candidate_patient_id: alice.id,
+        status: PatientMatchStatus::Open,
+        resolved_patient_id: None,
+        resolved_by: None,
+        resolved_at: None,
+        created_at: now,
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("match");
 }

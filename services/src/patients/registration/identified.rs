@@ -37,8 +37,7 @@ pub async fn register_identified(
     let work = ctx.begin_write().await?;
     let (row, mut change) = register_in(&work, tenant_id, &patch).await?;
     for linked in identifiers {
-        let new =
-            identity::link_in(
+        let new = identity::link_in(
             &work,
             tenant_id,
             row.id,
