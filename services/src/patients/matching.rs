@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::identity;
 use super::registration::{self, PatientPatch, walk_in_mrn};
 use crate::master::update::Kept;
-use crate::master::{self, Change, MAINTAINERS};
+use crate::master::{self, MAINTAINERS};
 
 const OPEN: Access = Access::write("patient_match.open", "PatientMatch");
 const READ: Access = Access::read("patient_match.read", "PatientMatch");
@@ -212,8 +212,7 @@ pub async fn resolve(
             }
             .validated()
             .map_err(|e| ctx.failed(what, None, e))?;
-            let (created, change) = registration::register_in(&work, tenant_id, &patch).await?;
-            debug_assert_eq!(change, Change::Created);
+            let (created, _) = registration::register_in(&work, tenant_id, &patch).await?;
             (created.id, PatientMatchStatus::Registered)
         }
     };
