@@ -94,6 +94,7 @@ pub fn interface(state: &AppState, routes: Routes) -> Interface {
         state.app.outbox_wake.clone(),
         Some(observer),
     )
+    .with_result_links(state.config.notify.public_url.clone())
 }
 
 /// The listener's tenant, else the senders' tenants by CLIA number, else (development) the

@@ -52,6 +52,17 @@ pub(crate) struct Tenant {
     /// How a later start recognises the demo as already seeded.
     pub slug: String,
     pub name: String,
+    /// The assigning authority of the organisation's MRNs (HL7 HD), as its messages name it.
+    pub patient_id_authority: Authority,
+}
+
+/// An HL7 HD: namespace id, universal id and its type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Authority {
+    pub namespace: String,
+    pub universal_id: String,
+    pub universal_id_type: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use portal_entities::{
     ValueType, appointment, catalog_analyte, claim, clinician, coverage, facility, imaging_report,
-    notification_preference, observation, patient, proxy_grant, tenant, test_catalog, test_order,
-    test_result,
+    notification_preference, observation, patient, patient_id_authority, proxy_grant, tenant,
+    test_catalog, test_order, test_result,
 };
 use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel};
 use uuid::Uuid;
@@ -80,6 +80,22 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             slug: t.slug.clone(),
             name: t.name.clone(),
             created_at: self.now,
+        }
+        .into_active_model()
+        .insert(self.db)
+        .await?;
+        let own = &t.patient_id_authority;
+        patient_id_authority::Model {
+            id: Uuid::now_v7(),
+            tenant_id: self.tenant,
+            facility_id: None,
+            namespace: Some(own.namespace.clone()),
+            universal_id: Some(own.universal_id.clone()),
+            universal_id_type: Some(own.universal_id_type.clone()),
+            registers_patients: false,
+            sends_result_links: false,
+            created_at: self.now,
+            updated_at: None,
         }
         .into_active_model()
         .insert(self.db)

@@ -1,6 +1,8 @@
 //! ADT^A04/A08/A28/A31: a patient registered or updated from PID, and their coverages from
-//! IN1, through `portal_services::patients::registration` and `coverage::registration` (matched by MRN, then by payer and member
-//! id). PID fields sent as `""` clear what the portal holds. A40 (merge) is not accepted.
+//! IN1, through `portal_services::patients::registration` and `coverage::registration`. The
+//! patient is matched by PID-3 with its assigning authority (`patient_match`), and their
+//! identifiers of sending facilities' authorities are stored with them; coverages are
+//! matched by payer and member id. PID fields sent as `""` clear what the portal holds. A40 (merge) is not accepted.
 
 use portal_core::RequestContext;
 use portal_hl7::messages::{AdtMessage, Coverage, Demographics as Pid, Sex};
@@ -11,10 +13,15 @@ use portal_services::master::Change;
 use portal_services::patients::registration::{self, Address, Demographics};
 
 use crate::failure::{Applied, Failure};
+use crate::patient_match;
 
 pub async fn apply(ctx: &RequestContext, adt: &AdtMessage) -> Result<Applied, Failure> {
-    let demographics = demographics(&adt.patient)?;
-    let (patient, change) = registration::register(ctx, demographics)
+    let tenant = ctx.tenant().ok_or_else(Failure::system)?;
+    let mut demographics = demographics(&adt.patient)?;
+    let (mrn, identifiers) =
+        patient_match::adt_identity(ctx, tenant, &adt.header, &adt.patient.identity).await?;
+    demographics.mrn = mrn;
+    let (patient, change) = registration::register_identified(ctx, demographics, &identifiers)
         .await
         .map_err(|e| Failure::from_service(e, pid_location))?;
     let mut applied = Applied {
@@ -31,7 +38,7 @@ pub async fn apply(ctx: &RequestContext, adt: &AdtMessage) -> Result<Applied, Fa
     Ok(applied)
 }
 
-fn demographics(pid: &Pid) -> Result<Demographics, Failure> {
+pub(crate) fn demographics(pid: &Pid) -> Result<Demographics, Failure> {
     let identity = &pid.identity;
     let name = identity.name.as_ref();
     let required = |value: Option<&String>, field: usize, what: &str| {
@@ -129,7 +136,7 @@ fn coverage_record(c: &Coverage) -> Result<CoverageRecord, Failure> {
 }
 
 /// Where a registration input field came from in PID.
-fn pid_location(field: &str) -> Location {
+pub(crate) fn pid_location(field: &str) -> Location {
     let n = match field.trim_start_matches("input.") {
         "givenName" | "familyName" => 5,
         "birthDate" => 7,

@@ -101,6 +101,8 @@ pub struct Interface {
     outbox_wake: Arc<Notify>,
     observer: Option<Arc<dyn Observer>>,
     connections: ConnectionAudit,
+    /// The portal's public URL, for result links to walk-ins; none sends no link.
+    public_url: Option<String>,
 }
 
 impl Interface {
@@ -116,7 +118,14 @@ impl Interface {
             db,
             outbox_wake,
             observer,
+            public_url: None,
         }
+    }
+
+    /// Sends result links to walk-ins (per facility, docs/hl7.md), pointing at `public_url`.
+    pub fn with_result_links(mut self, public_url: String) -> Self {
+        self.public_url = Some(public_url);
+        self
     }
 
     /// Stores, applies and answers one message (never fails: every problem is an ACK).
@@ -182,7 +191,13 @@ impl Interface {
                 );
             }
         };
-        let result = dispatch::apply(&ctx, &row, inbound.message.as_ref()).await;
+        let result = dispatch::apply(
+            &ctx,
+            &row,
+            inbound.message.as_ref(),
+            self.public_url.as_deref(),
+        )
+        .await;
         let (ack, outcome, changed) = settle(&ctx, header, row.id, result).await;
         if changed {
             if let Some(observer) = &self.observer {

@@ -11,6 +11,7 @@ mod failure;
 mod interface;
 mod lookup;
 mod oru;
+mod patient_match;
 pub mod replay;
 mod siu;
 pub mod store;

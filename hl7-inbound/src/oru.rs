@@ -12,16 +12,16 @@ use portal_hl7::messages::{
     OruR01, ResultStatus as Obr25,
 };
 use portal_hl7::{ErrorCode, Issue, Location, Message};
+use portal_services::ServiceError;
 use portal_services::appointments::scheduling;
 use portal_services::ingest::{
     self, Correction, ExternalOrder, NewImagingReport, NewObservation, NewOrder, NewResult,
     OrderNumbers, OrderRef,
 };
-use portal_services::{ServiceError, patients};
 use uuid::Uuid;
 
 use crate::failure::{Applied, Failure};
-use crate::lookup;
+use crate::{lookup, patient_match};
 
 /// LOINC "Radiology Imaging study [Impression] (narrative)": the impression of a report.
 const IMPRESSION: &str = "19005-8";
@@ -34,19 +34,11 @@ pub async fn apply(
     message: &Message,
     oru: &OruR01,
     row_id: Uuid,
+    public_url: Option<&str>,
 ) -> Result<Applied, Failure> {
     let tenant = tenant(ctx)?;
-    let pid = Location::field("PID", 1, 3);
-    let patient = patients::find_by_mrn(ctx.db(), tenant, &oru.patient.mrn.id)
-        .await
-        .map_err(|e| Failure::from_service(e, |_| pid.clone()))?
-        .ok_or_else(|| {
-            Failure::content(
-                ErrorCode::UnknownKeyIdentifier,
-                pid.clone(),
-                "unknown patient: no patient with this MRN (PID-3)",
-            )
-        })?;
+    let matched =
+        patient_match::oru_patient(ctx, tenant, message, &oru.header, &oru.patient, row_id).await?;
     let mut applied = Applied::default();
     for group in &oru.orders {
         let group = Group {
@@ -55,10 +47,13 @@ pub async fn apply(
             message,
             header: &oru.header,
             group,
-            patient: &patient,
+            patient: &matched.patient,
             key: format!("hl7:{row_id}:{}", group.obr_sequence),
         };
         group.apply(&mut applied).await?;
+    }
+    if let Some(warning) = patient_match::send_walk_in_links(ctx, &matched, public_url).await {
+        applied.warnings.push(warning);
     }
     Ok(applied)
 }

@@ -76,7 +76,7 @@ async fn replay_one(pool: &DatabaseConnection, row: hl7_message::Model) -> Servi
     }
     .update(ctx.db())
     .await?;
-    let result = dispatch::apply(&ctx, &row, parsed.as_ref()).await;
+    let result = dispatch::apply(&ctx, &row, parsed.as_ref(), None).await;
     let (_, outcome, _) = interface::settle(&ctx, &header, row.id, result).await;
     if let Err(unfinished) = ctx.finish().await {
         tracing::error!(what = unfinished.what, "hl7.replay: audit rows not written");

@@ -5,13 +5,14 @@ use portal_core::RequestContext;
 use portal_entities::{AppointmentKind, AppointmentStatus};
 use portal_hl7::messages::{Appointment, SiuEvent};
 use portal_hl7::{ErrorCode, Issue, Location, Message};
+use portal_services::ServiceError;
 use portal_services::appointments::booking::BookingInput;
 use portal_services::appointments::scheduling::{self, ExternalAppointment, Synced};
-use portal_services::{ServiceError, patients};
 use uuid::Uuid;
 
 use crate::failure::{Applied, Failure};
 use crate::lookup;
+use crate::patient_match::Identified;
 
 pub async fn apply(
     ctx: &RequestContext,
@@ -115,17 +116,12 @@ async fn book(
 async fn patient(ctx: &RequestContext, tenant: Uuid, siu: &Appointment) -> Result<Uuid, Failure> {
     let pid = Location::field("PID", 1, 3);
     if let Some(identity) = &siu.patient {
-        return patients::find_by_mrn(ctx.db(), tenant, &identity.mrn.id)
-            .await
-            .map_err(failure)?
+        let identified = Identified::read(ctx, tenant, &siu.header, identity).await?;
+        return identified
+            .find(ctx, tenant)
+            .await?
             .map(|p| p.id)
-            .ok_or_else(|| {
-                Failure::content(
-                    ErrorCode::UnknownKeyIdentifier,
-                    pid.clone(),
-                    "unknown patient: no patient with this MRN (PID-3)",
-                )
-            });
+            .ok_or_else(|| identified.unmatched());
     }
     scheduling::find_external(ctx, &siu.filler_id.id)
         .await

@@ -31,6 +31,7 @@ mod m20261201_000101_create_hl7_messages;
 mod m20261201_000102_add_order_numbers;
 mod m20261201_000103_add_appointment_external_ids;
 mod m20261201_000104_seal_audit_in_batches;
+mod m20261208_000180_create_patient_identifiers;
 mod m20261208_000201_add_public_health_sources;
 mod m20261208_000301_create_critical_alerts;
 mod m20261208_000501_index_audit_events_by_patient;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000102_add_order_numbers::Migration),
             Box::new(m20261201_000103_add_appointment_external_ids::Migration),
             Box::new(m20261201_000104_seal_audit_in_batches::Migration),
+            Box::new(m20261208_000180_create_patient_identifiers::Migration),
             Box::new(m20261208_000201_add_public_health_sources::Migration),
             Box::new(m20261208_000301_create_critical_alerts::Migration),
             Box::new(m20261208_000501_index_audit_events_by_patient::Migration),

@@ -7,7 +7,7 @@ use portal_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
 /// Every table of `docs/data-model.md`.
-const TABLES: [&str; 33] = [
+const TABLES: [&str; 36] = [
     "tenants",
     "facilities",
     "clinicians",
@@ -34,6 +34,9 @@ const TABLES: [&str; 33] = [
     "public_health_reports",
     "public_health_errors",
     "hl7_messages",
+    "patient_id_authorities",
+    "patient_identifiers",
+    "patient_matches",
     "audit_seals",
     "clinician_contacts",
     "facility_critical_settings",
@@ -49,9 +52,10 @@ const TABLES: [&str; 33] = [
 /// search indexes, the five of the public-health queue
 /// (`m20261201_000020_create_public_health_queue`), the HL7 interface's seven
 /// (`m20261201_000101`-`000103`: the message store, order numbers, appointment ids) and the
-/// audit sealer's three (`m20261201_000104_seal_audit_in_batches`) and the six of critical
-/// results (`m20261208_000301_create_critical_alerts`).
-const INDEXES: i64 = 63;
+/// audit sealer's three (`m20261201_000104_seal_audit_in_batches`), the six of critical
+/// results (`m20261208_000301_create_critical_alerts`) and the four of patient identifiers
+/// (`m20261208_000180_create_patient_identifiers`).
+const INDEXES: i64 = 67;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -195,4 +199,52 @@ async fn postgres_up_down_up_and_round_trip() {
         .expect("connect to the test database");
     up_down_up(&db).await;
     common::round_trip_every_table(&db).await;
+}
+
+/// Today's MRNs move to the tenant's own authority: a tenant that exists when the identity
+/// migration runs gets one (no facility), named by its slug in upper case.
+async fn existing_tenants_get_their_own_authority(db: &DatabaseConnection) {
+    use portal_entities::{patient_id_authority, tenant};
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
+    let before_identity = Migrator::migrations().len() as u32 - 1;
+    Migrator::up(db, Some(before_identity))
+        .await
+        .expect("up to the identity migration");
+    let riverside = tenant::Model {
+        id: uuid::Uuid::now_v7(),
+        slug: "riverside".into(),
+        name: "Riverside".into(),
+        created_at: chrono::Utc::now(),
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .expect("tenant");
+    Migrator::up(db, None)
+        .await
+        .expect("the identity migration");
+    let own = patient_id_authority::Entity::find()
+        .all(db)
+        .await
+        .expect("authorities");
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].tenant_id, riverside.id);
+    assert_eq!(own[0].facility_id, None);
+    assert_eq!(own[0].namespace.as_deref(), Some("RIVERSIDE"));
+    assert!(!own[0].registers_patients && !own[0].sends_result_links);
+}
+
+#[tokio::test]
+async fn sqlite_existing_tenants_get_their_own_authority() {
+    let (_dir, db) = sqlite().await;
+    existing_tenants_get_their_own_authority(&db).await;
+}
+
+#[tokio::test]
+async fn postgres_existing_tenants_get_their_own_authority() {
+    let url = portal_testkit::postgres::fresh_database();
+    let db = Database::connect(&url)
+        .await
+        .expect("connect to the test database");
+    existing_tenants_get_their_own_authority(&db).await;
 }

@@ -22,9 +22,10 @@ pub enum NodeType {
     Observation,
     PushToken,
     CriticalAlert,
+    PatientMatch,
 }
 
-const ALL: [NodeType; 13] = [
+const ALL: [NodeType; 14] = [
     NodeType::Patient,
     NodeType::TestResult,
     NodeType::TestOrder,
@@ -38,6 +39,7 @@ const ALL: [NodeType; 13] = [
     NodeType::Observation,
     NodeType::PushToken,
     NodeType::CriticalAlert,
+    NodeType::PatientMatch,
 ];
 
 impl NodeType {
@@ -56,6 +58,7 @@ impl NodeType {
             Self::Observation => "Observation",
             Self::PushToken => "PushToken",
             Self::CriticalAlert => "CriticalAlert",
+            Self::PatientMatch => "PatientMatch",
         }
     }
 }

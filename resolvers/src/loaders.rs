@@ -36,6 +36,11 @@ impl Loaders {
         self
     }
 
+    /// The tenant-bound handle and tenant, for loaders defined beside their types.
+    pub(crate) fn scope(&self) -> (&TenantDb, Uuid) {
+        (&self.db, self.tenant_id)
+    }
+
     async fn rows<E: sea_orm::EntityTrait>(
         &self,
         tenant: E::Column,

@@ -12,6 +12,7 @@ use crate::types::account::ProxyGrant;
 use crate::types::catalog::TestCatalogItem;
 use crate::types::common::{Clinician, Facility};
 use crate::types::coverage::{Claim, Coverage};
+use crate::types::identity::{PatientIdAuthority, PatientMatch, PatientMatchStatus};
 use crate::types::node::Node;
 use crate::types::order::{Appointment, TestOrder};
 use crate::types::patient::Patient;
@@ -168,6 +169,9 @@ impl NodeQuery {
                     "push tokens are write-only",
                 )));
             }
+            NodeType::PatientMatch => {
+                Node::PatientMatch(PatientMatch(patients::matching::get(req, id).await.gql()?))
+            }
         };
         Ok(Some(node))
     }
@@ -194,6 +198,36 @@ impl WalkInQuery {
     }
 }
 
+#[derive(Default)]
+pub struct IdentityQuery;
+
+#[Object]
+impl IdentityQuery {
+    /// The staff matching queue (staff, admin): messages whose identifier no patient held
+    /// while a patient with the same name and birth date exists; OPEN ones unless `status`
+    /// says otherwise, oldest first.
+    async fn patient_matches(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<PatientMatchStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, PatientMatch>> {
+        let page = page(ctx, first, after)?;
+        let rows = patients::matching::list(request(ctx)?, status.map(Into::into), &page)
+            .await
+            .gql()?;
+        Ok(connection(rows, PatientMatch))
+    }
+
+    /// The organisation's assigning authorities of patient identifiers, its own first
+    /// (staff, admin).
+    async fn patient_id_authorities(&self, ctx: &Context<'_>) -> Result<Vec<PatientIdAuthority>> {
+        let rows = directory::authorities::list(request(ctx)?).await.gql()?;
+        Ok(rows.into_iter().map(PatientIdAuthority).collect())
+    }
+}
+
 /// Every root query field.
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -205,4 +239,5 @@ pub struct Query(
     NodeQuery,
     WalkInQuery,
     crate::critical::CriticalQuery,
+    IdentityQuery,
 );

@@ -1,7 +1,9 @@
-//! Patient: the record's demographics, with the MRN as identifier.
+//! Patient: the record's demographics, with the MRN as identifier and the identifiers of
+//! other assigning authorities beside it.
 
-use portal_entities::patient;
+use portal_entities::{patient, patient_id_authority, patient_identifier};
 use portal_services::patients;
+use portal_services::patients::identity;
 use portal_services::patients::search::{self as patient_search, PatientSearch};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -16,7 +18,27 @@ use crate::params::{Search, tokens};
 
 pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
     let (_, row) = patients::get(&call.ctx, id).await?;
-    Ok(resource(&row))
+    let others = identity::of_patients(call.ctx.db(), row.tenant_id, &[row.id]).await?;
+    Ok(with_identifiers(resource(&row), &row, &others))
+}
+
+/// The identifiers under other assigning authorities added to `Patient.identifier`, each
+/// with the system its authority maps to (docs/patients.md, "Identifiers").
+fn with_identifiers(
+    mut resource: Value,
+    row: &patient::Model,
+    others: &[(patient_identifier::Model, patient_id_authority::Model)],
+) -> Value {
+    if let Some(list) = resource.get_mut("identifier").and_then(Value::as_array_mut) {
+        for (identifier, authority) in others.iter().filter(|(i, _)| i.patient_id == row.id) {
+            list.push(json!({
+                "use": "secondary",
+                "system": identity::fhir_system(authority),
+                "value": identifier.value,
+            }));
+        }
+    }
+    resource
 }
 
 /// `identifier`, `name`, `birthdate`: among the patients the viewer may see.
@@ -49,10 +71,13 @@ pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
     } else {
         patient_search::search(&call.ctx, &criteria, &page).await?
     };
+    let ids: Vec<Uuid> = page.items.iter().map(|(_, row)| row.id).collect();
+    let tenant = call.ctx.viewer()?.tenant_id;
+    let others = identity::of_patients(call.ctx.db(), tenant, &ids).await?;
     let entries = page
         .items
         .iter()
-        .map(|(_, row)| Entry::matched(resource(row)))
+        .map(|(_, row)| Entry::matched(with_identifiers(resource(row), row, &others)))
         .collect();
     Ok(bundle::searchset(
         &call.base, "Patient", search, &page, entries,

@@ -182,6 +182,14 @@ impl AdtMessage {
     }
 }
 
+impl Demographics {
+    /// The demographics of a message's one PID, whatever its type (an ORU of a walk-in
+    /// registers the patient from them).
+    pub fn from_message(message: &Message) -> Result<Self, Hl7Error> {
+        demographics(single_pid(message)?)
+    }
+}
+
 fn demographics(pid: Segment<'_>) -> Result<Demographics, Hl7Error> {
     let birth_time = super::rules::time(pid, 7, "PID-7 date of birth")?;
     let telecoms: Vec<Telecom> = [13, 14]

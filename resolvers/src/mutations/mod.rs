@@ -2,6 +2,7 @@
 
 mod account;
 mod appointments;
+mod identity;
 mod master_data;
 mod results;
 mod walk_in;
@@ -10,6 +11,7 @@ use async_graphql::MergedObject;
 
 pub use account::AccountMutation;
 pub use appointments::AppointmentMutation;
+pub use identity::IdentityMutation;
 pub use master_data::MasterDataMutation;
 pub use results::ResultMutation;
 pub use walk_in::WalkInMutation;
@@ -33,4 +35,5 @@ pub struct Mutation(
     WalkInMutation,
     MasterDataMutation,
     crate::critical::CriticalMutation,
+    IdentityMutation,
 );

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod common;
 pub mod coverage;
 pub mod enums;
+pub mod identity;
 pub mod master_data;
 pub mod node;
 pub mod order;

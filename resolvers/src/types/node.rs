@@ -6,6 +6,7 @@ use super::account::ProxyGrant;
 use super::catalog::TestCatalogItem;
 use super::common::{Clinician, Facility};
 use super::coverage::{Claim, Coverage};
+use super::identity::PatientMatch;
 use super::order::{Appointment, TestOrder};
 use super::patient::Patient;
 use super::result::TestResult;
@@ -24,4 +25,5 @@ pub enum Node {
     Facility(Facility),
     Clinician(Clinician),
     CriticalAlert(crate::critical::CriticalAlert),
+    PatientMatch(PatientMatch),
 }

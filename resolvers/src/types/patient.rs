@@ -17,7 +17,7 @@ use super::enums::{
 };
 use super::order::{Appointment, TestOrder};
 use super::result::TestResult;
-use crate::context::{connection, page, request};
+use crate::context::{connection, loader, page, request};
 use crate::error::GqlResult;
 use crate::ids::{NodeType, decode, encode};
 
@@ -112,9 +112,28 @@ impl Patient {
     pub async fn id(&self) -> ID {
         encode(NodeType::Patient, self.model.id)
     }
-    /// Medical record number.
+    /// Medical record number: the identifier under the organisation's own assigning
+    /// authority.
     async fn mrn(&self) -> &str {
         &self.model.mrn
+    }
+    /// Identifiers under other assigning authorities (a sending facility's), each with the
+    /// FHIR system of its authority.
+    async fn identifiers(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<crate::types::identity::PatientIdentifier>> {
+        let rows = loader(ctx)?
+            .load_one(crate::types::identity::IdentifiersOf(self.model.id))
+            .await
+            .gql()?
+            .unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|(value, authority)| {
+                crate::types::identity::PatientIdentifier::new(value, &authority)
+            })
+            .collect())
     }
     async fn given_name(&self) -> &str {
         &self.model.given_name

@@ -3,6 +3,7 @@
 //! whom to book; keeping them in `admin`.
 
 pub mod admin;
+pub mod authorities;
 
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};

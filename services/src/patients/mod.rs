@@ -1,6 +1,8 @@
 //! Patients: reading one patient by id and the patients a viewer may see here, staff search
 //! in `search`, registration (mutations, CSV import, HL7 ADT) in `registration`.
 
+pub mod identity;
+pub mod matching;
 pub mod registration;
 pub mod search;
 

@@ -2,6 +2,7 @@
 //! the holder proves the patient's birth date. Only the token's SHA-256 is stored; attempts
 //! are limited per client address (`rate_limit`).
 
+pub mod auto;
 pub mod rate_limit;
 
 use std::time::Instant;

@@ -1,6 +1,7 @@
 //! HL7 v2 over MLLP: results, registration, scheduling, operations, end to end over real sockets.
 
 pub(crate) mod e2e;
+pub(crate) mod identity;
 mod memory;
 mod operations;
 mod registration;

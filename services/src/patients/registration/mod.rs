@@ -6,8 +6,10 @@
 //! string clears it, anything else replaces it (HL7 `""` and an empty CSV cell are blank).
 
 mod batch;
+mod identified;
 
 pub use batch::{BatchFailure, register_all_in};
+pub use identified::{Linked, register_identified, walk_in_mrn};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use portal_core::access::{self, Access, PatientAccess, Scope};
