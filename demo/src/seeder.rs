@@ -101,6 +101,9 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             country: Some(f.country.clone()),
             phone: Some(f.phone.clone()),
             updated_at: None,
+            accept_valid_groups: false,
+            identifiers: None,
+            code_map: None,
         };
         Ok(row.into_active_model().insert(self.db).await?.id)
     }
@@ -297,6 +300,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             ordering_provider_name: None,
             ordered_at: ordered,
             created_at: ordered,
+            placer_group_number: None,
         };
         let order = row.into_active_model().insert(self.db).await?;
         let mut previous = None;

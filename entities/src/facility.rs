@@ -28,6 +28,16 @@ pub struct Model {
     pub phone: Option<String>,
     /// Last change through master data; `None` when unchanged since created.
     pub updated_at: Option<DateTimeUtc>,
+    /// HL7 ORU from this sender: store the valid ORC/OBR groups, AE for the others.
+    pub accept_valid_groups: bool,
+    /// Alias identifiers as HL7 HD values, a JSON array of `{namespace_id, universal_id,
+    /// universal_id_type}` (`portal_services::directory::identifiers`).
+    #[sea_orm(column_type = "Text")]
+    pub identifiers: Option<String>,
+    /// The sender's local codes mapped to catalog codes, a JSON array of `{local_code,
+    /// local_system, code}` (`portal_services::directory::code_map`).
+    #[sea_orm(column_type = "Text")]
+    pub code_map: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

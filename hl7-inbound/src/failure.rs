@@ -5,18 +5,23 @@ use portal_core::{ErrorCode as ServiceCode, ServiceError};
 use portal_entities::Hl7MessageStatus;
 use portal_hl7::{AckCode, ErrorCode, Hl7Error, Issue, Location};
 
-/// A message applied: the warnings its ACK carries, and whether anything was written.
+/// A message applied: the warnings its ACK carries, whether anything was written, and the
+/// problems of the groups refused while the others were kept (a sender in "accept valid
+/// groups" mode: AE with one ERR each).
 #[derive(Debug, Default)]
 pub struct Applied {
     pub warnings: Vec<Issue>,
     pub changed: bool,
+    pub refused: Vec<Issue>,
 }
 
-/// Why a message was not (fully) applied.
+/// Why a message was not (fully) applied: the first problem, and those of the other
+/// groups (one ERR each).
 #[derive(Debug)]
 pub struct Failure {
     pub kind: Kind,
     pub issue: Issue,
+    pub more: Vec<Issue>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +56,26 @@ impl Failure {
         Self {
             kind: Kind::Content,
             issue: Issue::error(code, message).at(location),
+            more: Vec::new(),
         }
+    }
+
+    /// Content refused at several places (one ERR each); `None` when there is none.
+    pub fn refused(issues: Vec<Issue>) -> Option<Self> {
+        let mut issues = issues.into_iter();
+        let issue = issues.next()?;
+        Some(Self {
+            kind: Kind::Content,
+            issue,
+            more: issues.collect(),
+        })
+    }
+
+    /// Every problem, the first one first (the ERR segments of the ACK).
+    pub fn issues(&self) -> Vec<Issue> {
+        std::iter::once(self.issue.clone())
+            .chain(self.more.iter().cloned())
+            .collect()
     }
 
     pub fn system() -> Self {
@@ -61,6 +85,7 @@ impl Failure {
                 ErrorCode::InternalError,
                 "the receiver could not process the message; resend later",
             ),
+            more: Vec::new(),
         }
     }
 
@@ -74,6 +99,7 @@ impl Failure {
         Self {
             kind,
             issue: error.issue(),
+            more: Vec::new(),
         }
     }
 
@@ -82,7 +108,7 @@ impl Failure {
     pub fn from_service(error: ServiceError, locate: impl Fn(&str) -> Location) -> Self {
         match error {
             ServiceError::BadUserInput { field, message } => {
-                Self::content(input_code(&message), locate(&field), message)
+                Self::content(input_code(&message), locate(&field), in_hl7_terms(&message))
             }
             ServiceError::NotFound(what) => Self::content(
                 ErrorCode::UnknownKeyIdentifier,
@@ -92,9 +118,11 @@ impl Failure {
             ServiceError::Expired(message) => {
                 Self::content(ErrorCode::UnknownKeyIdentifier, locate(""), message)
             }
-            ServiceError::Conflict(message) => {
-                Self::content(ErrorCode::DuplicateKeyIdentifier, locate(""), message)
-            }
+            ServiceError::Conflict(message) => Self::content(
+                ErrorCode::DuplicateKeyIdentifier,
+                locate(""),
+                in_hl7_terms(&message),
+            ),
             other => {
                 // ServiceError's Display carries no SQL or values: only the code and a phrase.
                 tracing::warn!(code = %other.code(), error = %other, "hl7.apply failed in a service");
@@ -112,6 +140,27 @@ impl Failure {
     pub fn summary(&self) -> String {
         self.issue.message.clone()
     }
+}
+
+/// What the services advise in GraphQL terms, said in HL7 terms (an ACK names no mutation).
+const HL7_TERMS: [(&str, &str); 3] = [
+    (
+        "use correctTestResult or markTestResultEnteredInError",
+        "send a correction (OBR-25 C) or a withdrawal (OBX-11 W)",
+    ),
+    ("with addTestResult", "as a final result (OBR-25 F)"),
+    (
+        "status must be PRELIMINARY or FINAL",
+        "OBR-25 must be P, F, C or X",
+    ),
+];
+
+fn in_hl7_terms(message: &str) -> String {
+    HL7_TERMS
+        .iter()
+        .fold(message.to_owned(), |text, (graphql, hl7)| {
+            text.replace(graphql, hl7)
+        })
 }
 
 /// ERR-3 for a refused input: unknown keys are 204, missing values 101, the rest 102.
@@ -167,6 +216,21 @@ mod tests {
         assert_eq!(internal.kind.ack_code(), AckCode::Reject);
         assert_eq!(internal.kind.status(), Hl7MessageStatus::Error);
         assert!(!internal.issue.message.contains("SELECT"));
+    }
+
+    #[test]
+    fn service_advice_is_given_in_hl7_terms() {
+        let released = Failure::from_service(
+            ServiceError::Conflict(
+                "the order already has a released result; use correctTestResult or markTestResultEnteredInError".into(),
+            ),
+            here,
+        );
+        assert_eq!(
+            released.issue.message,
+            "the order already has a released result; send a correction (OBR-25 C) or a withdrawal (OBX-11 W)"
+        );
+        assert!(!released.issue.message.contains("TestResult"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One inbound HL7 interface: the MLLP listener's handler. Like the HTTP handler it is an
-//! edge: one unit of work per message (`RequestContext`, `Shape::Statements`) as the
+//! edge: one unit of work per message (`RequestContext`, `Shape::Message`: one transaction
+//! for storing the raw message, applying it, its outcome and its audit rows) as the
 //! interface's own viewer (`hl7:<sending application>`, lab role), finished once; the ACK is
-//! built only after the message's effects and its outcome committed.
+//! sent only after that transaction committed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,8 +29,8 @@ use crate::store::{self, Received};
 
 const RECEIVE: Access = Access::write("hl7.receive", "Hl7Message");
 
-/// Which tenant a message belongs to: the listener's own, or by the sending facility's
-/// CLIA number (MSH-4 HD.2 with HD.3 = CLIA).
+/// Which tenant a message belongs to: the listener's own, or by any identifier of the
+/// sending facility (MSH-4 universal id — CLIA number, OID, DNS name — else namespace id).
 #[derive(Debug, Clone)]
 pub enum Routes {
     Tenant(Uuid),
@@ -40,8 +41,8 @@ impl Routes {
     fn tenant_for(&self, header: &Header) -> Option<Uuid> {
         match self {
             Self::Tenant(tenant) => Some(*tenant),
-            Self::BySendingFacility(map) => lookup::clia(header.sending_facility.as_ref())
-                .and_then(|clia| map.get(clia))
+            Self::BySendingFacility(map) => lookup::identifiers(header.sending_facility.as_ref())
+                .find_map(|id| map.get(id))
                 .copied(),
         }
     }
@@ -182,15 +183,17 @@ impl Interface {
                 );
             }
         };
-        let result = dispatch::apply(&ctx, &row, inbound.message.as_ref()).await;
+        let result = apply_whole(&ctx, &row, inbound.message.as_ref()).await;
         let (ack, outcome, changed) = settle(&ctx, header, row.id, result).await;
-        if changed {
+        // The message's one transaction commits here, with its audit rows.
+        let (ack, finished_outcome) = finished(&ctx, header, ack, outcome).await;
+        if changed && finished_outcome == outcome {
             if let Some(observer) = &self.observer {
                 observer.committed(&ctx).await;
             }
             self.outbox_wake.notify_one();
         }
-        finished(&ctx, header, ack, outcome).await
+        (ack, finished_outcome)
     }
 }
 
@@ -235,6 +238,33 @@ impl Interface {
     }
 }
 
+/// Applies a stored message under a savepoint of the message's transaction: what a refused
+/// message did is undone (AE/AR: nothing stored), the stored row and its outcome stay. A
+/// sender in "accept valid groups" mode gets `Applied` with the refused groups instead,
+/// and its valid groups are kept.
+pub(crate) async fn apply_whole(
+    ctx: &RequestContext,
+    row: &portal_entities::hl7_message::Model,
+    message: Result<&portal_hl7::Message, &Hl7Error>,
+) -> Result<crate::failure::Applied, Failure> {
+    let applying = ctx.begin_write().await.map_err(|error| {
+        tracing::warn!(error = %error, "hl7.apply could not begin");
+        Failure::system()
+    })?;
+    let result = dispatch::apply(ctx, row, message).await;
+    let ended = match &result {
+        Ok(_) => applying.commit().await,
+        Err(_) => applying.rollback().await,
+    };
+    match ended {
+        Ok(()) => result,
+        Err(error) => {
+            tracing::warn!(error = %error, "hl7.apply could not end its savepoint");
+            Err(Failure::system())
+        }
+    }
+}
+
 /// Records the outcome on the stored row and builds the ACK it earns. When even the outcome
 /// cannot be written the answer is AR (the sender resends; a resend of an applied message
 /// finds its results through their idempotency keys).
@@ -245,10 +275,18 @@ pub(crate) async fn settle(
     result: Result<crate::failure::Applied, Failure>,
 ) -> (Ack, Outcome, bool) {
     let (code, issues, failure, changed) = match result {
-        Ok(applied) => (AckCode::Accept, applied.warnings, None, applied.changed),
+        Ok(applied) => match Failure::refused(applied.refused) {
+            None => (AckCode::Accept, applied.warnings, None, applied.changed),
+            // Accept-valid mode: the valid groups are kept, the others answered.
+            Some(refused) => {
+                let mut issues = refused.issues();
+                issues.extend(applied.warnings);
+                (AckCode::Error, issues, Some(refused), applied.changed)
+            }
+        },
         Err(failure) => (
             failure.kind.ack_code(),
-            vec![failure.issue.clone()],
+            failure.issues(),
             Some(failure),
             false,
         ),
@@ -319,7 +357,7 @@ pub(crate) fn context(
         expires_at: portal_core::clock::now() + chrono::Duration::hours(1),
     };
     let origin = Origin::new(Some(viewer), Uuid::now_v7().to_string(), client_addr);
-    RequestContext::new(db, Shape::Statements, origin)
+    RequestContext::new(db, Shape::Message, origin)
 }
 
 /// The message type label of metrics: a type the portal accepts, or `other` (labels never

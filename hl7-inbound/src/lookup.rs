@@ -1,10 +1,11 @@
-//! Master data the messages name: facilities by CLIA number, clinicians by NPI (no patient
-//! data here; patients are found through `portal_services::patients`).
+//! Master data the messages name: facilities by CLIA number or alias identifier, clinicians
+//! by NPI (no patient data here; patients are found through `portal_services::patients`).
 
 use portal_core::RequestContext;
 use portal_core::error::ServiceResult;
 use portal_entities::{TestCategory, clinician, facility, test_catalog};
 use portal_hl7::messages::Hd;
+use portal_services::directory::identifiers::{self, FacilityIdentifier};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -16,17 +17,30 @@ pub fn clia(hd: Option<&Hd>) -> Option<&str> {
         .flatten()
 }
 
-/// The tenant's facility with this CLIA number.
-pub async fn facility_by_clia(
+/// The values an HD may be known by, as `PORTAL_MLLP_SENDERS` keys: its universal id (a
+/// CLIA number, an OID, a DNS name), then its namespace id.
+pub fn identifiers(hd: Option<&Hd>) -> impl Iterator<Item = &str> {
+    hd.into_iter()
+        .flat_map(|hd| [hd.universal_id.as_deref(), hd.namespace.as_deref()])
+        .flatten()
+}
+
+/// The tenant's facility an HD names (MSH-4, OBX-23): by CLIA number or by any of its alias
+/// identifiers (`portal_services::directory::identifiers`).
+pub async fn sender(
     ctx: &RequestContext,
     tenant: Uuid,
-    clia: &str,
+    hd: Option<&Hd>,
 ) -> ServiceResult<Option<facility::Model>> {
-    Ok(facility::Entity::find()
-        .filter(facility::Column::TenantId.eq(tenant))
-        .filter(facility::Column::CliaNumber.eq(clia.to_owned()))
-        .one(ctx.db())
-        .await?)
+    let Some(hd) = hd else {
+        return Ok(None);
+    };
+    let named = FacilityIdentifier {
+        namespace_id: hd.namespace.clone(),
+        universal_id: hd.universal_id.clone(),
+        universal_id_type: hd.universal_id_type.clone(),
+    };
+    identifiers::facility_named(ctx.db(), tenant, &named).await
 }
 
 /// The tenant's clinician with this NPI.

@@ -14,7 +14,6 @@ use portal_hl7::messages::Header;
 use portal_messaging::queue::{self, DeadLetter};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 
-use crate::dispatch;
 use crate::interface::{self, Outcome};
 
 /// `hl7_messages` as a dead letter: ERROR and DEAD messages, by the time they were received.
@@ -76,7 +75,7 @@ async fn replay_one(pool: &DatabaseConnection, row: hl7_message::Model) -> Servi
     }
     .update(ctx.db())
     .await?;
-    let result = dispatch::apply(&ctx, &row, parsed.as_ref()).await;
+    let result = interface::apply_whole(&ctx, &row, parsed.as_ref()).await;
     let (_, outcome, _) = interface::settle(&ctx, &header, row.id, result).await;
     if let Err(unfinished) = ctx.finish().await {
         tracing::error!(what = unfinished.what, "hl7.replay: audit rows not written");

@@ -217,7 +217,10 @@ pub async fn dead_letter(
         .collect())
 }
 
-/// How many messages are in the dead letter, over every tenant (for the gauge).
-pub async fn dead_letter_count(pool: &sea_orm::DatabaseConnection) -> ServiceResult<u64> {
-    queue::dead_count::<DeadLetterQueue>(pool).await
+/// How many messages are in the dead letter and since when, over every tenant (for the
+/// gauges: a message waiting there long needs someone to look).
+pub async fn dead_letter_backlog(
+    pool: &sea_orm::DatabaseConnection,
+) -> ServiceResult<queue::Backlog> {
+    queue::backlog::<DeadLetterQueue>(pool, &Hl7MessageStatus::DEAD_LETTER).await
 }

@@ -89,6 +89,9 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         country: Some(String::from("country value")),
         phone: Some(String::from("phone value")),
         updated_at: Some(now),
+        accept_valid_groups: true,
+        identifiers: Some(String::from("[]")),
+        code_map: Some(String::from("[]")),
     };
     round_trip!(db, facility, facility, facility.id);
 
@@ -245,6 +248,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         ordering_provider_name: Some(String::from("ordering_provider_name value")),
         ordered_at: now,
         created_at: now,
+        placer_group_number: Some(String::from("placer_group_number value")),
     };
     round_trip!(db, test_order, test_order, test_order.id);
 

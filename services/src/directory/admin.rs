@@ -11,6 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::code_map::{self, CodeMapEntry};
+use super::identifiers::{self, FacilityIdentifier};
 use crate::master::fields::{self, MAX_TEXT};
 use crate::master::update::{Kept, Owner, Update};
 use crate::master::{self, Change, MAINTAINERS, Patch, given, patch, set};
@@ -35,6 +37,12 @@ pub struct FacilityPatch {
     pub postal_code: Patch<String>,
     pub country: Patch<String>,
     pub phone: Patch<String>,
+    /// HL7: store an ORU's valid groups and answer AE for the others.
+    pub accept_valid_groups: Option<bool>,
+    /// The alias identifiers (HL7 HD), replacing the stored ones when given.
+    pub identifiers: Option<Vec<FacilityIdentifier>>,
+    /// The sender's local codes mapped to catalog codes, replacing the stored map when given.
+    pub code_map: Option<Vec<CodeMapEntry>>,
 }
 
 impl Kept for FacilityPatch {
@@ -72,6 +80,12 @@ impl Kept for FacilityPatch {
         if let Some(Some(phone)) = &self.phone {
             fields::phone("input.phone", phone)?;
         }
+        if let Some(given) = self.identifiers.take() {
+            self.identifiers = Some(identifiers::validated("input.identifiers", given)?);
+        }
+        if let Some(given) = self.code_map.take() {
+            self.code_map = Some(code_map::validated("input.codeMap", given)?);
+        }
         Ok(self)
     }
 
@@ -85,6 +99,13 @@ impl Kept for FacilityPatch {
         patch(&mut f.postal_code, self.postal_code.clone());
         patch(&mut f.country, self.country.clone());
         patch(&mut f.phone, self.phone.clone());
+        set(&mut f.accept_valid_groups, self.accept_valid_groups);
+        if let Some(given) = &self.identifiers {
+            f.identifiers = identifiers::stored(given)?;
+        }
+        if let Some(given) = &self.code_map {
+            f.code_map = code_map::stored(given)?;
+        }
         Ok(f)
     }
 }
@@ -116,6 +137,9 @@ pub async fn create_facility(
             country: None,
             phone: None,
             updated_at: None,
+            accept_valid_groups: false,
+            identifiers: None,
+            code_map: None,
         })
         .map_err(fail)?;
     let work = ctx.begin_write().await?;

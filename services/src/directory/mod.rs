@@ -3,6 +3,8 @@
 //! whom to book; keeping them in `admin`.
 
 pub mod admin;
+pub mod code_map;
+pub mod identifiers;
 
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};

@@ -320,6 +320,7 @@ async fn order_for<C: ConnectionTrait>(
                 ordering_provider_name: new.external.ordering_provider_name.clone(),
                 ordered_at: input.issued_at.trunc_subsecs(6).min(now),
                 created_at: now,
+                placer_group_number: new.external.placer_group_number.clone(),
             };
             writes.insert([order.clone().into_active_model()]);
             Ok((order, test, None))

@@ -247,6 +247,7 @@ pub(super) async fn external<C: ConnectionTrait>(
     for (value, name) in [
         (&external.placer_order_number, "placerOrderNumber"),
         (&external.filler_order_number, "fillerOrderNumber"),
+        (&external.placer_group_number, "placerGroupNumber"),
         (&external.ordering_provider_name, "orderingProviderName"),
     ] {
         match value {

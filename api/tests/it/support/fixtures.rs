@@ -164,6 +164,9 @@ impl TestApp {
             country: None,
             phone: None,
             updated_at: None,
+            accept_valid_groups: false,
+            identifiers: None,
+            code_map: None,
         }
         .into_active_model()
         .insert(&self.owner)
@@ -278,6 +281,7 @@ impl TestApp {
             ordering_provider_name: None,
             ordered_at: Utc::now() - Duration::days(3),
             created_at: Utc::now(),
+            placer_group_number: None,
         }
         .into_active_model()
         .insert(&self.owner)
