@@ -124,6 +124,15 @@ impl TenantDb {
         Self::scoped(self.pool().clone(), Some(tenant))
     }
 
+    /// Undoes what the request's transaction did so far (one transaction per request only):
+    /// the next statement begins a fresh one. A no-op for the other shapes.
+    pub async fn rollback(&self) -> Result<(), DbErr> {
+        match self {
+            Self::Request(r) => r.rollback().await,
+            Self::Pool(_) | Self::Scoped(_) => Ok(()),
+        }
+    }
+
     /// Ends the request's transaction: commits it if it was begun. An error means what the
     /// request wrote may not be there, and the caller must not report success. Statements
     /// after `finish` fail. A no-op for the other shapes.
@@ -245,6 +254,27 @@ impl RequestScope {
                 *state = RequestState::Open(txn.clone());
                 Ok(txn)
             }
+        }
+    }
+
+    async fn rollback(&self) -> Result<(), DbErr> {
+        let mut state = self.state.lock().await;
+        match std::mem::replace(&mut *state, RequestState::Idle) {
+            RequestState::Open(txn) => match Arc::try_unwrap(txn) {
+                Ok(txn) => txn.rollback().await,
+                Err(txn) => {
+                    *state = RequestState::Open(txn);
+                    Err(DbErr::Custom(
+                        "the request's transaction is still in use and cannot be rolled back"
+                            .into(),
+                    ))
+                }
+            },
+            RequestState::Ended => {
+                *state = RequestState::Ended;
+                Ok(())
+            }
+            RequestState::Idle => Ok(()),
         }
     }
 

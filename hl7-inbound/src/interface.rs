@@ -26,6 +26,7 @@ use crate::dispatch;
 use crate::failure::{Failure, Kind};
 use crate::lookup;
 use crate::store::{self, Received};
+use portal_core::ServiceError;
 
 const RECEIVE: Access = Access::write("hl7.receive", "Hl7Message");
 
@@ -162,10 +163,10 @@ impl Interface {
             Some(inbound.peer.ip().to_string()),
         );
         let peer = Some(inbound.peer.to_string());
-        let row = match store::receive(&ctx, tenant, header, &inbound.raw, peer).await {
-            Ok(Received::Duplicate(row)) => {
+        let pending = match store::receive(&ctx, tenant, header, &inbound.raw, peer).await {
+            Ok(Received::Duplicate(row_id)) => {
                 ctx.record(
-                    AuditRecord::new(RECEIVE.entity(row.id), None, AuditOutcome::Allowed)
+                    AuditRecord::new(RECEIVE.entity(row_id), None, AuditOutcome::Allowed)
                         .reason("duplicate control id: already accepted, nothing changed"),
                 );
                 let ack = AckBuilder::new(header, AckCode::Accept)
@@ -173,7 +174,7 @@ impl Interface {
                     .build();
                 return finished(&ctx, header, ack, Outcome::Duplicate).await;
             }
-            Ok(Received::Stored(row)) => row,
+            Ok(Received::Pending(pending)) => pending,
             Err(error) => {
                 tracing::warn!(code = %error.code(), error = %error, "hl7.store failed: message not kept");
                 let failure = Failure::system();
@@ -183,8 +184,8 @@ impl Interface {
                 );
             }
         };
-        let result = apply_whole(&ctx, &row, inbound.message.as_ref()).await;
-        let (ack, outcome, changed) = settle(&ctx, header, row.id, result).await;
+        let result = dispatch::apply(&ctx, &pending.row, inbound.message.as_ref()).await;
+        let (ack, outcome, changed) = settle(&ctx, header, &pending, result).await;
         // The message's one transaction commits here, with its audit rows.
         let (ack, finished_outcome) = finished(&ctx, header, ack, outcome).await;
         if changed && finished_outcome == outcome {
@@ -238,42 +239,18 @@ impl Interface {
     }
 }
 
-/// Applies a stored message under a savepoint of the message's transaction: what a refused
-/// message did is undone (AE/AR: nothing stored), the stored row and its outcome stay. A
-/// sender in "accept valid groups" mode gets `Applied` with the refused groups instead,
-/// and its valid groups are kept.
-pub(crate) async fn apply_whole(
-    ctx: &RequestContext,
-    row: &portal_entities::hl7_message::Model,
-    message: Result<&portal_hl7::Message, &Hl7Error>,
-) -> Result<crate::failure::Applied, Failure> {
-    let applying = ctx.begin_write().await.map_err(|error| {
-        tracing::warn!(error = %error, "hl7.apply could not begin");
-        Failure::system()
-    })?;
-    let result = dispatch::apply(ctx, row, message).await;
-    let ended = match &result {
-        Ok(_) => applying.commit().await,
-        Err(_) => applying.rollback().await,
-    };
-    match ended {
-        Ok(()) => result,
-        Err(error) => {
-            tracing::warn!(error = %error, "hl7.apply could not end its savepoint");
-            Err(Failure::system())
-        }
-    }
-}
-
-/// Records the outcome on the stored row and builds the ACK it earns. When even the outcome
+/// Keeps the message with its outcome and builds the ACK it earns. A refused message (AE or
+/// AR) is rolled back first — nothing it did stays — and then kept, in the dead letter;
+/// a sender's valid groups kept in "accept valid groups" mode stay. When even the outcome
 /// cannot be written the answer is AR (the sender resends; a resend of an applied message
 /// finds its results through their idempotency keys).
 pub(crate) async fn settle(
     ctx: &RequestContext,
     header: &Header,
-    row_id: Uuid,
+    pending: &store::Pending,
     result: Result<crate::failure::Applied, Failure>,
 ) -> (Ack, Outcome, bool) {
+    let row_id = pending.row.id;
     let (code, issues, failure, changed) = match result {
         Ok(applied) => match Failure::refused(applied.refused) {
             None => (AckCode::Accept, applied.warnings, None, applied.changed),
@@ -297,9 +274,17 @@ pub(crate) async fn settle(
         Some(f) => AuditRecord::new(RECEIVE.entity(row_id), None, AuditOutcome::Failed)
             .reason(&format!("{} {}", code.as_str(), f.issue.code.code())),
     };
+    let undone = match &failure {
+        Some(_) if !changed => ctx.db().rollback().await.map_err(ServiceError::from),
+        _ => Ok(()),
+    };
     ctx.record(audit);
-    if let Err(error) = store::record_outcome(ctx.db(), row_id, code, failure.as_ref()).await {
-        tracing::warn!(code = %error.code(), error = %error, "hl7.store could not record the outcome");
+    let kept = match undone {
+        Ok(()) => store::keep(ctx.db(), pending, code, failure.as_ref()).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = kept {
+        tracing::warn!(code = %error.code(), error = %error, "hl7.store could not keep the message and its outcome");
         let failure = Failure::system();
         return (
             reply(header, AckCode::Reject, vec![failure.issue]),

@@ -3,7 +3,7 @@
 
 use portal_core::RequestContext;
 use portal_core::error::ServiceResult;
-use portal_entities::{TestCategory, clinician, facility, test_catalog};
+use portal_entities::{TestCategory, clinician, facility};
 use portal_hl7::messages::Hd;
 use portal_services::directory::identifiers::{self, FacilityIdentifier};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -40,7 +40,11 @@ pub async fn sender(
         universal_id: hd.universal_id.clone(),
         universal_id_type: hd.universal_id_type.clone(),
     };
-    identifiers::facility_named(ctx.db(), tenant, &named).await
+    let found = identifiers::facility_named(ctx.db(), tenant, &named).await?;
+    if let Some(facility) = &found {
+        ctx.prefetch().put_facility(facility.id);
+    }
+    Ok(found)
 }
 
 /// The tenant's clinician with this NPI.
@@ -56,16 +60,12 @@ pub async fn clinician_by_npi(
         .await?)
 }
 
-/// The category of the tenant's catalog test with this code, if the code is known.
+/// The category of the tenant's catalog test with this code, if the code is known (the
+/// test is kept for the result the message writes next).
 pub async fn test_category(
     ctx: &RequestContext,
     tenant: Uuid,
     code: &str,
 ) -> ServiceResult<Option<TestCategory>> {
-    Ok(test_catalog::Entity::find()
-        .filter(test_catalog::Column::TenantId.eq(tenant))
-        .filter(test_catalog::Column::Code.eq(code.to_owned()))
-        .one(ctx.db())
-        .await?
-        .map(|t| t.category))
+    portal_services::ingest::catalog_category(ctx, tenant, code).await
 }

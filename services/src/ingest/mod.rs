@@ -23,6 +23,7 @@ use uuid::Uuid;
 pub use batch::add_results;
 pub use orders::{OrderNumbers, cancel_order, current_result, find_order, stored_under_key};
 pub use store::{add_result, correct_result, mark_entered_in_error};
+pub use validate::catalog_category;
 
 /// Most results one `addTestResults` call takes.
 pub const MAX_BATCH: usize = 500;

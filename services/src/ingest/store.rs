@@ -59,7 +59,8 @@ pub(super) async fn add_one(
     let hash = precheck(ctx, &input, at)?;
     let outcome = async {
         let work = ctx.begin_write().await?;
-        match store_in(&work, &mut Known::default(), &input, &hash, at).await? {
+        let mut known = Known::from_request(ctx.prefetch(), &input.order);
+        match store_in(&work, &mut known, &input, &hash, at).await? {
             // Nothing was written: the transaction rolls back as it is dropped.
             InTxn::Replayed(stored) => Ok(stored),
             InTxn::Written(stored, pending) => {

@@ -345,7 +345,7 @@ async fn a_single_result_oru_takes_at_most_fifteen_statements_in_one_transaction
         .await
         .assert_code("AA");
     let (total, listing) = counter.total().await;
-    assert!(total <= 21, "{total} statements for one ORU:\n{listing}");
+    assert!(total <= 15, "{total} statements for one ORU:\n{listing}");
     let begins = listing
         .lines()
         .filter(|line| line.ends_with("× BEGIN"))
