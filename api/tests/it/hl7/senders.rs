@@ -18,6 +18,7 @@ on_both_backends!(
     an_oid_in_msh4_is_accepted_once_registered_as_an_alias_of_the_facility,
     loinc_in_the_alternate_triplet_finds_the_catalog_analyte,
     an_unmapped_local_code_is_one_ae_naming_it_and_the_code_map_applies,
+    a_code_map_imported_from_csv_maps_the_senders_local_codes,
 );
 
 const UPDATE_FACILITY: &str = r#"mutation($id: ID!, $input: UpdateFacilityInput!) {
@@ -133,5 +134,51 @@ async fn an_unmapped_local_code_is_one_ae_naming_it_and_the_code_map_applies(bac
     assert_eq!(lab["codeMap"][0]["code"], "4548-4");
     rig.send(&message).await.assert_code("AA");
     assert_eq!(observation_codes(&rig, "MAP-F").await, ["4548-4"]);
+    rig.stop().await;
+}
+
+async fn a_code_map_imported_from_csv_maps_the_senders_local_codes(backend: Backend) {
+    use portal_api::import::{self, ImportError, Imported, Kind};
+    let rig = Rig::demo(backend).await;
+    let import = |csv: &'static str| {
+        let kind = Kind::CodeMap {
+            facility: "05D2101234".into(),
+        };
+        import::run(
+            &rig.app.db,
+            &rig.app.state.cache,
+            rig.tenant,
+            kind,
+            csv.as_bytes(),
+        )
+    };
+    let bad = import("local_code,local_system,code\nA^1C,99RIV,4548-4\n").await;
+    assert!(
+        matches!(&bad, Err(ImportError::Rows(rows)) if rows[0].line == 2 && rows[0].column == "local_code"),
+        "{bad:?}"
+    );
+    let csv = "local_code,local_system,code\nA1C,99RIV,4548-4\nSARS2,L,94500-6\n";
+    let imported = import(csv).await.expect("imported");
+    assert_eq!(
+        imported,
+        Imported {
+            created: 2,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(
+        import(csv).await.expect("again").unchanged,
+        2,
+        "the same file twice is the same as once"
+    );
+    let local = Group {
+        analyte: "A1C^Hemoglobin A1c^99RIV",
+        ..Group::hba1c("CSV-P", "CSV-F")
+    };
+    rig.send(&oru("CSV-1", RIVERSIDE_LAB, &[local]))
+        .await
+        .assert_code("AA");
+    assert_eq!(observation_codes(&rig, "CSV-F").await, ["4548-4"]);
     rig.stop().await;
 }
