@@ -5,9 +5,9 @@ use portal_core::{ErrorCode as ServiceCode, ServiceError};
 use portal_entities::Hl7MessageStatus;
 use portal_hl7::{AckCode, ErrorCode, Hl7Error, Issue, Location};
 
-/// A message applied: the warnings its ACK carries, whether anything was written, and the
-/// problems of the groups refused while the others were kept (a sender in "accept valid
-/// groups" mode: AE with one ERR each).
+/// A message applied: the warnings its ACK carries, whether anything was written (to keep),
+/// and the problems of its refused groups (AE with one ERR each: nothing is kept, unless the
+/// sender accepts valid groups and `changed` says the valid ones were stored).
 #[derive(Debug, Default)]
 pub struct Applied {
     pub warnings: Vec<Issue>,
@@ -15,13 +15,11 @@ pub struct Applied {
     pub refused: Vec<Issue>,
 }
 
-/// Why a message was not (fully) applied: the first problem, and those of the other
-/// groups (one ERR each).
+/// Why a message was not applied.
 #[derive(Debug)]
 pub struct Failure {
     pub kind: Kind,
     pub issue: Issue,
-    pub more: Vec<Issue>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,26 +54,16 @@ impl Failure {
         Self {
             kind: Kind::Content,
             issue: Issue::error(code, message).at(location),
-            more: Vec::new(),
         }
     }
 
-    /// Content refused at several places (one ERR each); `None` when there is none.
-    pub fn refused(issues: Vec<Issue>) -> Option<Self> {
-        let mut issues = issues.into_iter();
-        let issue = issues.next()?;
-        Some(Self {
+    /// The first of the refused groups' problems, as the message's failure; `None` when no
+    /// group was refused.
+    pub fn first_refused(refused: &[Issue]) -> Option<Self> {
+        refused.first().map(|issue| Self {
             kind: Kind::Content,
-            issue,
-            more: issues.collect(),
+            issue: issue.clone(),
         })
-    }
-
-    /// Every problem, the first one first (the ERR segments of the ACK).
-    pub fn issues(&self) -> Vec<Issue> {
-        std::iter::once(self.issue.clone())
-            .chain(self.more.iter().cloned())
-            .collect()
     }
 
     pub fn system() -> Self {
@@ -85,7 +73,6 @@ impl Failure {
                 ErrorCode::InternalError,
                 "the receiver could not process the message; resend later",
             ),
-            more: Vec::new(),
         }
     }
 
@@ -99,7 +86,6 @@ impl Failure {
         Self {
             kind,
             issue: error.issue(),
-            more: Vec::new(),
         }
     }
 

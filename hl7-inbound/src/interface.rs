@@ -252,18 +252,18 @@ pub(crate) async fn settle(
 ) -> (Ack, Outcome, bool) {
     let row_id = pending.row.id;
     let (code, issues, failure, changed) = match result {
-        Ok(applied) => match Failure::refused(applied.refused) {
+        Ok(applied) => match Failure::first_refused(&applied.refused) {
             None => (AckCode::Accept, applied.warnings, None, applied.changed),
-            // Accept-valid mode: the valid groups are kept, the others answered.
-            Some(refused) => {
-                let mut issues = refused.issues();
+            // One ERR per refused group; valid groups stay only in accept-valid mode.
+            Some(first) => {
+                let mut issues = applied.refused;
                 issues.extend(applied.warnings);
-                (AckCode::Error, issues, Some(refused), applied.changed)
+                (AckCode::Error, issues, Some(first), applied.changed)
             }
         },
         Err(failure) => (
             failure.kind.ack_code(),
-            failure.issues(),
+            vec![failure.issue.clone()],
             Some(failure),
             false,
         ),

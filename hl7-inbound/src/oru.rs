@@ -75,18 +75,16 @@ pub async fn apply(
         };
         match group.apply_alone(&mut applied, accept_valid).await {
             Ok(()) => {}
-            Err(failure) if failure.kind == Kind::Content => refused.extend(failure.issues()),
+            Err(failure) if failure.kind == Kind::Content => refused.push(failure.issue),
             Err(failure) => return Err(failure),
         }
     }
-    match Failure::refused(refused) {
-        None => Ok(applied),
-        Some(failure) if !accept_valid => Err(failure),
-        Some(failure) => {
-            applied.refused = failure.issues();
-            Ok(applied)
-        }
+    if !refused.is_empty() && !accept_valid {
+        // Nothing of a refused message is kept (the interface rolls it back).
+        applied.changed = false;
     }
+    applied.refused = refused;
+    Ok(applied)
 }
 
 fn tenant(ctx: &RequestContext) -> Result<Uuid, Failure> {
@@ -221,7 +219,7 @@ impl Group<'_> {
     ) -> Result<NewResult, Failure> {
         let order = match existing {
             Some(id) => OrderRef::Existing(id),
-            None => OrderRef::New(self.new_order(applied).await?),
+            None => OrderRef::New(Box::new(self.new_order(applied).await?)),
         };
         let (observations, imaging_report) = self.content().await?;
         Ok(NewResult {
@@ -269,7 +267,7 @@ impl Group<'_> {
             .observations
             .iter()
             .filter(|o| !is_study_uid(o))
-            .map(|o| observation(o, &self.code_map))
+            .map(|o| observation(o, self.code_map))
             .collect();
         Ok((observations, None))
     }
@@ -385,7 +383,7 @@ impl Group<'_> {
 
     /// The catalog code of the ordered test (OBR-4).
     fn test_code(&self) -> Option<String> {
-        codes::catalog_code(&self.group.test, &self.code_map)
+        codes::catalog_code(&self.group.test, self.code_map)
     }
 
     fn obr(&self, field: usize) -> Location {

@@ -27,7 +27,7 @@ pub enum Received {
     /// The control id was already accepted from this sender: nothing is stored or changed.
     Duplicate(Uuid),
     /// To apply (new, or a resend of a message that failed): kept with its outcome by `keep`.
-    Pending(Pending),
+    Pending(Box<Pending>),
 }
 
 /// A message being applied: its row as it will be kept, and whether the row exists already.
@@ -97,10 +97,10 @@ pub async fn receive(
         processed_at: None,
         peer,
     };
-    Ok(Received::Pending(Pending {
+    Ok(Received::Pending(Box::new(Pending {
         row,
         existed: earlier.is_some(),
-    }))
+    })))
 }
 
 /// The row a message was kept in before: its id, last status and attempts.

@@ -230,7 +230,7 @@ fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
         (Some(id), None) => {
             OrderRef::Existing(decode(&id, NodeType::TestOrder, &format!("{at}.orderId"))?)
         }
-        (None, Some(order)) => OrderRef::New(NewOrder {
+        (None, Some(order)) => OrderRef::New(Box::new(NewOrder {
             facility_id: decode(
                 &order.facility_id,
                 NodeType::Facility,
@@ -260,7 +260,7 @@ fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
             source: order.source.into(),
             accession_number: order.accession_number,
             external: Default::default(),
-        }),
+        })),
         _ => OrderRef::Ambiguous,
     };
     Ok(NewResult {

@@ -46,7 +46,7 @@ pub struct NewResult {
 #[derive(Debug, Clone, Serialize)]
 pub enum OrderRef {
     Existing(Uuid),
-    New(NewOrder),
+    New(Box<NewOrder>),
     /// Both or neither were given (reported as BAD_USER_INPUT).
     Ambiguous,
 }
