@@ -134,6 +134,9 @@ pub struct ImportArgs {
     /// The organisation (tenant slug) the rows belong to, e.g. `demo`.
     #[arg(long)]
     pub tenant: String,
+    /// For `code-map`: the sending facility, by CLIA number or alias identifier.
+    #[arg(long)]
+    pub facility: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,6 +145,8 @@ pub enum ImportKind {
     Catalog,
     /// Patients, one row each.
     Patients,
+    /// A sending facility's local codes mapped to catalog codes (needs `--facility`).
+    CodeMap,
 }
 
 #[derive(clap::Args)]
@@ -292,6 +297,12 @@ async fn import(config: Config, args: ImportArgs) -> anyhow::Result<()> {
     let kind = match args.kind {
         ImportKind::Catalog => crate::import::Kind::Catalog,
         ImportKind::Patients => crate::import::Kind::Patients,
+        ImportKind::CodeMap => crate::import::Kind::CodeMap {
+            facility: args
+                .facility
+                .clone()
+                .context("`portal import code-map` needs --facility (CLIA number or identifier)")?,
+        },
     };
     let imported = crate::import::run(&db, &cache, tenant, kind, std::io::BufReader::new(file))
         .await

@@ -47,6 +47,7 @@ const PH_UPLOADS: &str = "portal_public_health_uploads_total";
 const PH_HELD: &str = "portal_public_health_held_total";
 const HL7_MESSAGES: &str = "portal_hl7_messages_total";
 const HL7_DEAD_LETTER: &str = "portal_hl7_dead_letter";
+const HL7_DEAD_LETTER_OLDEST_AGE: &str = "portal_hl7_dead_letter_oldest_age_seconds";
 const HL7_CONNECTIONS: &str = "portal_hl7_connections_total";
 const AUDIT_UNSEALED: &str = "portal_audit_unsealed";
 const AUDIT_UNSEALED_AGE: &str = "portal_audit_unsealed_oldest_age_seconds";
@@ -245,7 +246,9 @@ impl Metrics {
             metrics::gauge!(DB_UP).set(1.0);
             metrics::gauge!(OUTBOX_UNPUBLISHED).set(sample.outbox.unpublished as f64);
             metrics::gauge!(OUTBOX_OLDEST_AGE).set(age);
-            metrics::gauge!(HL7_DEAD_LETTER).set(sample.hl7_dead_letter as f64);
+            metrics::gauge!(HL7_DEAD_LETTER).set(sample.hl7_dead_letter.depth as f64);
+            metrics::gauge!(HL7_DEAD_LETTER_OLDEST_AGE)
+                .set(age_seconds(sample.hl7_dead_letter.oldest_created_at));
             metrics::gauge!(AUDIT_UNSEALED).set(sample.audit.unsealed as f64);
             metrics::gauge!(AUDIT_UNSEALED_AGE).set(age_seconds(sample.audit.oldest));
             for status in NotificationStatus::iter() {
@@ -279,7 +282,7 @@ impl Drop for OpenConnection {
 
 struct Sample {
     outbox: backlog::OutboxBacklog,
-    hl7_dead_letter: u64,
+    hl7_dead_letter: portal_messaging::queue::Backlog,
     notifications: Vec<(NotificationStatus, i64)>,
     public_health: queue::Backlog,
     audit: portal_core::audit::lag::Lag,
@@ -288,7 +291,7 @@ struct Sample {
 async fn sample(db: &DatabaseConnection) -> portal_services::ServiceResult<Sample> {
     Ok(Sample {
         outbox: backlog::outbox(db).await?,
-        hl7_dead_letter: portal_hl7_inbound::store::dead_letter_count(db).await?,
+        hl7_dead_letter: portal_hl7_inbound::store::dead_letter_backlog(db).await?,
         notifications: backlog::notifications_by_status(db).await?,
         public_health: queue::backlog(db).await?,
         audit: portal_core::audit::lag::lag(db).await?,

@@ -1,6 +1,6 @@
 //! The MLLP listeners of the HL7 v2 inbound interface (`PORTAL_MLLP_BIND`), run by
 //! `portal serve` or `portal worker` as `PORTAL_MLLP_IN` says; each listener serves one
-//! tenant, or routes by the sending facility's CLIA number (`PORTAL_MLLP_SENDERS`).
+//! tenant, or routes by an identifier of the sending facility (`PORTAL_MLLP_SENDERS`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -97,7 +97,7 @@ pub fn interface(state: &AppState, routes: Routes) -> Interface {
     .with_result_links(state.config.notify.public_url.clone())
 }
 
-/// The listener's tenant, else the senders' tenants by CLIA number, else (development) the
+/// The listener's tenant, else the senders' tenants by facility identifier, else (development) the
 /// demo tenant.
 async fn routes(state: &AppState, listener: &MllpListener) -> anyhow::Result<Routes> {
     if let Some(slug) = &listener.tenant {
@@ -106,8 +106,8 @@ async fn routes(state: &AppState, listener: &MllpListener) -> anyhow::Result<Rou
     let senders = &state.config.mllp.senders;
     if !senders.is_empty() {
         let mut map = HashMap::new();
-        for (clia, slug) in senders {
-            map.insert(clia.clone(), tenant_id(state, slug).await?);
+        for (identifier, slug) in senders {
+            map.insert(identifier.clone(), tenant_id(state, slug).await?);
         }
         return Ok(Routes::BySendingFacility(map));
     }

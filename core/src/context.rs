@@ -46,6 +46,10 @@ pub enum Shape {
     /// Statement by statement, and each write in a transaction of its own, bound to the
     /// tenant (mutations, subscription deliveries, jobs, HL7 messages).
     Statements,
+    /// One write transaction for everything the request does, on both backends: the
+    /// services' transactions are savepoints in it, `finish` commits it with the audit rows
+    /// (an HL7 message: one message, one outcome).
+    Message,
 }
 
 /// One request as every service sees it (see the module documentation). Services take
@@ -72,6 +76,7 @@ impl RequestContext {
         let db = match shape {
             Shape::Query => TenantDb::request(pool.clone(), tenant),
             Shape::Statements => TenantDb::scoped(pool.clone(), tenant),
+            Shape::Message => TenantDb::message(pool.clone(), tenant),
         };
         Self::over(db, origin)
     }

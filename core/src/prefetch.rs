@@ -3,10 +3,10 @@
 //! read brings the patient's sensitive-results preference. The request's DataLoaders and the
 //! release rule take them from here before asking the database.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use portal_entities::{observation, test_catalog};
+use portal_entities::{catalog_analyte, observation, test_catalog};
 use uuid::Uuid;
 
 use crate::sync::lock;
@@ -16,6 +16,8 @@ pub struct Prefetch {
     observations: Mutex<HashMap<Uuid, Vec<observation::Model>>>,
     tests: Mutex<HashMap<Uuid, test_catalog::Model>>,
     holds: Mutex<HashMap<Uuid, bool>>,
+    facilities: Mutex<HashSet<Uuid>>,
+    catalog: Mutex<HashMap<String, (test_catalog::Model, Vec<catalog_analyte::Model>)>>,
 }
 
 impl Prefetch {
@@ -53,5 +55,30 @@ impl Prefetch {
 
     pub fn hold(&self, patient: Uuid) -> Option<bool> {
         lock(&self.holds).get(&patient).copied()
+    }
+
+    /// A facility of the request's tenant, read already (an HL7 message's sender).
+    pub fn put_facility(&self, facility: Uuid) {
+        lock(&self.facilities).insert(facility);
+    }
+
+    pub fn has_facility(&self, facility: Uuid) -> bool {
+        lock(&self.facilities).contains(&facility)
+    }
+
+    /// A catalog test of the request's tenant with its analytes, by code, read already.
+    pub fn put_catalog_test(
+        &self,
+        test: test_catalog::Model,
+        analytes: Vec<catalog_analyte::Model>,
+    ) {
+        lock(&self.catalog).insert(test.code.clone(), (test, analytes));
+    }
+
+    pub fn catalog_test(
+        &self,
+        code: &str,
+    ) -> Option<(test_catalog::Model, Vec<catalog_analyte::Model>)> {
+        lock(&self.catalog).get(code).cloned()
     }
 }

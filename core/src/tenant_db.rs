@@ -49,6 +49,8 @@ pub struct RequestScope {
     pool: DatabaseConnection,
     tenant: Option<Uuid>,
     state: Mutex<RequestState>,
+    /// Begun as a write transaction (`db::begin_write`: on SQLite the write lock first).
+    write: bool,
 }
 
 enum RequestState {
@@ -79,10 +81,23 @@ impl TenantDb {
                 pool,
                 tenant,
                 state: Mutex::new(RequestState::Idle),
+                write: false,
             }))
         } else {
             Self::Pool(pool)
         }
+    }
+
+    /// One write transaction bound to `tenant` for everything the request does, on both
+    /// backends (an HL7 message: stored, applied and answered as one outcome). The services'
+    /// own transactions become savepoints in it; `finish` commits it with the audit rows.
+    pub fn message(pool: DatabaseConnection, tenant: Option<Uuid>) -> Self {
+        Self::Request(Arc::new(RequestScope {
+            pool,
+            tenant,
+            state: Mutex::new(RequestState::Idle),
+            write: true,
+        }))
     }
 
     /// The pool underneath, for work that must not join the request's transaction.
@@ -109,6 +124,15 @@ impl TenantDb {
         Self::scoped(self.pool().clone(), Some(tenant))
     }
 
+    /// Undoes what the request's transaction did so far (one transaction per request only):
+    /// the next statement begins a fresh one. A no-op for the other shapes.
+    pub async fn rollback(&self) -> Result<(), DbErr> {
+        match self {
+            Self::Request(r) => r.rollback().await,
+            Self::Pool(_) | Self::Scoped(_) => Ok(()),
+        }
+    }
+
     /// Ends the request's transaction: commits it if it was begun. An error means what the
     /// request wrote may not be there, and the caller must not report success. Statements
     /// after `finish` fail. A no-op for the other shapes.
@@ -133,7 +157,9 @@ impl TenantDb {
         select_list: &str,
         mut values: Vec<sea_orm::Value>,
     ) -> Result<Option<QueryResult>, DbErr> {
-        if let Self::Request(request) = self {
+        if let Self::Request(request) = self
+            && self.get_database_backend() == DatabaseBackend::Postgres
+        {
             let mut state = request.state.lock().await;
             if let RequestState::Idle = &*state {
                 let txn = request.pool.begin().await?;
@@ -218,12 +244,37 @@ impl RequestScope {
                 "the request's database transaction has already ended".into(),
             )),
             RequestState::Idle => {
-                let txn = self.pool.begin().await?;
+                let txn = if self.write {
+                    crate::db::begin_write(&self.pool).await?
+                } else {
+                    self.pool.begin().await?
+                };
                 bind(&txn, self.tenant).await?;
                 let txn = Arc::new(txn);
                 *state = RequestState::Open(txn.clone());
                 Ok(txn)
             }
+        }
+    }
+
+    async fn rollback(&self) -> Result<(), DbErr> {
+        let mut state = self.state.lock().await;
+        match std::mem::replace(&mut *state, RequestState::Idle) {
+            RequestState::Open(txn) => match Arc::try_unwrap(txn) {
+                Ok(txn) => txn.rollback().await,
+                Err(txn) => {
+                    *state = RequestState::Open(txn);
+                    Err(DbErr::Custom(
+                        "the request's transaction is still in use and cannot be rolled back"
+                            .into(),
+                    ))
+                }
+            },
+            RequestState::Ended => {
+                *state = RequestState::Ended;
+                Ok(())
+            }
+            RequestState::Idle => Ok(()),
         }
     }
 

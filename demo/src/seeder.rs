@@ -118,6 +118,9 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             phone: Some(f.phone.clone()),
             updated_at: None,
             default_ordering_clinician_id: None,
+            accept_valid_groups: false,
+            identifiers: None,
+            code_map: None,
         };
         Ok(row.into_active_model().insert(self.db).await?.id)
     }
@@ -318,6 +321,7 @@ impl<'a, C: ConnectionTrait> Seeder<'a, C> {
             entering_organization: None,
             ordered_at: ordered,
             created_at: ordered,
+            placer_group_number: None,
         };
         let order = row.into_active_model().insert(self.db).await?;
         let mut previous = None;

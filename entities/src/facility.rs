@@ -30,6 +30,16 @@ pub struct Model {
     pub updated_at: Option<DateTimeUtc>,
     /// The clinician public-health reports name when an order names none.
     pub default_ordering_clinician_id: Option<Uuid>,
+    /// HL7 ORU from this sender: store the valid ORC/OBR groups, AE for the others.
+    pub accept_valid_groups: bool,
+    /// Alias identifiers as HL7 HD values, a JSON array of `{namespace_id, universal_id,
+    /// universal_id_type}` (`portal_services::directory::identifiers`).
+    #[sea_orm(column_type = "Text")]
+    pub identifiers: Option<String>,
+    /// The sender's local codes mapped to catalog codes, a JSON array of `{local_code,
+    /// local_system, code}` (`portal_services::directory::code_map`).
+    #[sea_orm(column_type = "Text")]
+    pub code_map: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

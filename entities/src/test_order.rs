@@ -42,6 +42,9 @@ pub struct Model {
     pub entering_organization: Option<String>,
     pub ordered_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// The requisition the order belongs to (HL7 ORC-4 placer group number).
+    #[sea_orm(column_type = "Text")]
+    pub placer_group_number: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

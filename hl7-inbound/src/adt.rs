@@ -25,8 +25,8 @@ pub async fn apply(ctx: &RequestContext, adt: &AdtMessage) -> Result<Applied, Fa
         .await
         .map_err(|e| Failure::from_service(e, pid_location))?;
     let mut applied = Applied {
-        warnings: Vec::new(),
         changed: change != Change::Unchanged,
+        ..Applied::default()
     };
     for coverage in &adt.coverages {
         let record = coverage_record(coverage)?;

@@ -19,7 +19,7 @@ pub async fn apply(
 ) -> Result<Applied, Failure> {
     let message = message.map_err(Failure::from_hl7)?;
     match interpret(message).map_err(|e| Failure::from_hl7(&e))? {
-        Hl7Message::Oru(oru) => oru::apply(ctx, message, &oru, row.id, public_url).await,
+        Hl7Message::Oru(oru) => oru::apply(ctx, message, &oru, row, public_url).await,
         Hl7Message::Adt(adt) => adt::apply(ctx, &adt).await,
         Hl7Message::Siu(siu) => siu::apply(ctx, message, &siu).await,
     }

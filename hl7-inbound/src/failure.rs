@@ -5,14 +5,17 @@ use portal_core::{ErrorCode as ServiceCode, ServiceError};
 use portal_entities::Hl7MessageStatus;
 use portal_hl7::{AckCode, ErrorCode, Hl7Error, Issue, Location};
 
-/// A message applied: the warnings its ACK carries, and whether anything was written.
+/// A message applied: the warnings its ACK carries, whether anything was written (to keep),
+/// and the problems of its refused groups (AE with one ERR each: nothing is kept, unless the
+/// sender accepts valid groups and `changed` says the valid ones were stored).
 #[derive(Debug, Default)]
 pub struct Applied {
     pub warnings: Vec<Issue>,
     pub changed: bool,
+    pub refused: Vec<Issue>,
 }
 
-/// Why a message was not (fully) applied.
+/// Why a message was not applied.
 #[derive(Debug)]
 pub struct Failure {
     pub kind: Kind,
@@ -54,6 +57,15 @@ impl Failure {
         }
     }
 
+    /// The first of the refused groups' problems, as the message's failure; `None` when no
+    /// group was refused.
+    pub fn first_refused(refused: &[Issue]) -> Option<Self> {
+        refused.first().map(|issue| Self {
+            kind: Kind::Content,
+            issue: issue.clone(),
+        })
+    }
+
     pub fn system() -> Self {
         Self {
             kind: Kind::System,
@@ -82,7 +94,7 @@ impl Failure {
     pub fn from_service(error: ServiceError, locate: impl Fn(&str) -> Location) -> Self {
         match error {
             ServiceError::BadUserInput { field, message } => {
-                Self::content(input_code(&message), locate(&field), message)
+                Self::content(input_code(&message), locate(&field), in_hl7_terms(&message))
             }
             ServiceError::NotFound(what) => Self::content(
                 ErrorCode::UnknownKeyIdentifier,
@@ -92,9 +104,11 @@ impl Failure {
             ServiceError::Expired(message) => {
                 Self::content(ErrorCode::UnknownKeyIdentifier, locate(""), message)
             }
-            ServiceError::Conflict(message) => {
-                Self::content(ErrorCode::DuplicateKeyIdentifier, locate(""), message)
-            }
+            ServiceError::Conflict(message) => Self::content(
+                ErrorCode::DuplicateKeyIdentifier,
+                locate(""),
+                in_hl7_terms(&message),
+            ),
             other => {
                 // ServiceError's Display carries no SQL or values: only the code and a phrase.
                 tracing::warn!(code = %other.code(), error = %other, "hl7.apply failed in a service");
@@ -112,6 +126,27 @@ impl Failure {
     pub fn summary(&self) -> String {
         self.issue.message.clone()
     }
+}
+
+/// What the services advise in GraphQL terms, said in HL7 terms (an ACK names no mutation).
+const HL7_TERMS: [(&str, &str); 3] = [
+    (
+        "use correctTestResult or markTestResultEnteredInError",
+        "send a correction (OBR-25 C) or a withdrawal (OBX-11 W)",
+    ),
+    ("with addTestResult", "as a final result (OBR-25 F)"),
+    (
+        "status must be PRELIMINARY or FINAL",
+        "OBR-25 must be P, F, C or X",
+    ),
+];
+
+fn in_hl7_terms(message: &str) -> String {
+    HL7_TERMS
+        .iter()
+        .fold(message.to_owned(), |text, (graphql, hl7)| {
+            text.replace(graphql, hl7)
+        })
 }
 
 /// ERR-3 for a refused input: unknown keys are 204, missing values 101, the rest 102.
@@ -167,6 +202,21 @@ mod tests {
         assert_eq!(internal.kind.ack_code(), AckCode::Reject);
         assert_eq!(internal.kind.status(), Hl7MessageStatus::Error);
         assert!(!internal.issue.message.contains("SELECT"));
+    }
+
+    #[test]
+    fn service_advice_is_given_in_hl7_terms() {
+        let released = Failure::from_service(
+            ServiceError::Conflict(
+                "the order already has a released result; use correctTestResult or markTestResultEnteredInError".into(),
+            ),
+            here,
+        );
+        assert_eq!(
+            released.issue.message,
+            "the order already has a released result; send a correction (OBR-25 C) or a withdrawal (OBX-11 W)"
+        );
+        assert!(!released.issue.message.contains("TestResult"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One inbound HL7 interface: the MLLP listener's handler. Like the HTTP handler it is an
-//! edge: one unit of work per message (`RequestContext`, `Shape::Statements`) as the
+//! edge: one unit of work per message (`RequestContext`, `Shape::Message`: one transaction
+//! for storing the raw message, applying it, its outcome and its audit rows) as the
 //! interface's own viewer (`hl7:<sending application>`, lab role), finished once; the ACK is
-//! built only after the message's effects and its outcome committed.
+//! sent only after that transaction committed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,11 +26,12 @@ use crate::dispatch;
 use crate::failure::{Failure, Kind};
 use crate::lookup;
 use crate::store::{self, Received};
+use portal_core::ServiceError;
 
 const RECEIVE: Access = Access::write("hl7.receive", "Hl7Message");
 
-/// Which tenant a message belongs to: the listener's own, or by the sending facility's
-/// CLIA number (MSH-4 HD.2 with HD.3 = CLIA).
+/// Which tenant a message belongs to: the listener's own, or by any identifier of the
+/// sending facility (MSH-4 universal id — CLIA number, OID, DNS name — else namespace id).
 #[derive(Debug, Clone)]
 pub enum Routes {
     Tenant(Uuid),
@@ -40,8 +42,8 @@ impl Routes {
     fn tenant_for(&self, header: &Header) -> Option<Uuid> {
         match self {
             Self::Tenant(tenant) => Some(*tenant),
-            Self::BySendingFacility(map) => lookup::clia(header.sending_facility.as_ref())
-                .and_then(|clia| map.get(clia))
+            Self::BySendingFacility(map) => lookup::identifiers(header.sending_facility.as_ref())
+                .find_map(|id| map.get(id))
                 .copied(),
         }
     }
@@ -170,10 +172,10 @@ impl Interface {
             Some(inbound.peer.ip().to_string()),
         );
         let peer = Some(inbound.peer.to_string());
-        let row = match store::receive(&ctx, tenant, header, &inbound.raw, peer).await {
-            Ok(Received::Duplicate(row)) => {
+        let pending = match store::receive(&ctx, tenant, header, &inbound.raw, peer).await {
+            Ok(Received::Duplicate(row_id)) => {
                 ctx.record(
-                    AuditRecord::new(RECEIVE.entity(row.id), None, AuditOutcome::Allowed)
+                    AuditRecord::new(RECEIVE.entity(row_id), None, AuditOutcome::Allowed)
                         .reason("duplicate control id: already accepted, nothing changed"),
                 );
                 let ack = AckBuilder::new(header, AckCode::Accept)
@@ -181,7 +183,7 @@ impl Interface {
                     .build();
                 return finished(&ctx, header, ack, Outcome::Duplicate).await;
             }
-            Ok(Received::Stored(row)) => row,
+            Ok(Received::Pending(pending)) => pending,
             Err(error) => {
                 tracing::warn!(code = %error.code(), error = %error, "hl7.store failed: message not kept");
                 let failure = Failure::system();
@@ -193,19 +195,21 @@ impl Interface {
         };
         let result = dispatch::apply(
             &ctx,
-            &row,
+            &pending.row,
             inbound.message.as_ref(),
             self.public_url.as_deref(),
         )
         .await;
-        let (ack, outcome, changed) = settle(&ctx, header, row.id, result).await;
-        if changed {
+        let (ack, outcome, changed) = settle(&ctx, header, &pending, result).await;
+        // The message's one transaction commits here, with its audit rows.
+        let (ack, finished_outcome) = finished(&ctx, header, ack, outcome).await;
+        if changed && finished_outcome == outcome {
             if let Some(observer) = &self.observer {
                 observer.committed(&ctx).await;
             }
             self.outbox_wake.notify_one();
         }
-        finished(&ctx, header, ack, outcome).await
+        (ack, finished_outcome)
     }
 }
 
@@ -250,17 +254,28 @@ impl Interface {
     }
 }
 
-/// Records the outcome on the stored row and builds the ACK it earns. When even the outcome
+/// Keeps the message with its outcome and builds the ACK it earns. A refused message (AE or
+/// AR) is rolled back first — nothing it did stays — and then kept, in the dead letter;
+/// a sender's valid groups kept in "accept valid groups" mode stay. When even the outcome
 /// cannot be written the answer is AR (the sender resends; a resend of an applied message
 /// finds its results through their idempotency keys).
 pub(crate) async fn settle(
     ctx: &RequestContext,
     header: &Header,
-    row_id: Uuid,
+    pending: &store::Pending,
     result: Result<crate::failure::Applied, Failure>,
 ) -> (Ack, Outcome, bool) {
+    let row_id = pending.row.id;
     let (code, issues, failure, changed) = match result {
-        Ok(applied) => (AckCode::Accept, applied.warnings, None, applied.changed),
+        Ok(applied) => match Failure::first_refused(&applied.refused) {
+            None => (AckCode::Accept, applied.warnings, None, applied.changed),
+            // One ERR per refused group; valid groups stay only in accept-valid mode.
+            Some(first) => {
+                let mut issues = applied.refused;
+                issues.extend(applied.warnings);
+                (AckCode::Error, issues, Some(first), applied.changed)
+            }
+        },
         Err(failure) => (
             failure.kind.ack_code(),
             vec![failure.issue.clone()],
@@ -274,9 +289,17 @@ pub(crate) async fn settle(
         Some(f) => AuditRecord::new(RECEIVE.entity(row_id), None, AuditOutcome::Failed)
             .reason(&format!("{} {}", code.as_str(), f.issue.code.code())),
     };
+    let undone = match &failure {
+        Some(_) if !changed => ctx.db().rollback().await.map_err(ServiceError::from),
+        _ => Ok(()),
+    };
     ctx.record(audit);
-    if let Err(error) = store::record_outcome(ctx.db(), row_id, code, failure.as_ref()).await {
-        tracing::warn!(code = %error.code(), error = %error, "hl7.store could not record the outcome");
+    let kept = match undone {
+        Ok(()) => store::keep(ctx.db(), pending, code, failure.as_ref()).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = kept {
+        tracing::warn!(code = %error.code(), error = %error, "hl7.store could not keep the message and its outcome");
         let failure = Failure::system();
         return (
             reply(header, AckCode::Reject, vec![failure.issue]),
@@ -334,7 +357,7 @@ pub(crate) fn context(
         expires_at: portal_core::clock::now() + chrono::Duration::hours(1),
     };
     let origin = Origin::new(Some(viewer), Uuid::now_v7().to_string(), client_addr);
-    RequestContext::new(db, Shape::Statements, origin)
+    RequestContext::new(db, Shape::Message, origin)
 }
 
 /// The message type label of metrics: a type the portal accepts, or `other` (labels never

@@ -5,6 +5,7 @@
 //! replayed once their cause is fixed (`replay`). See docs/hl7.md.
 
 mod adt;
+mod codes;
 pub mod connections;
 mod dispatch;
 mod failure;

@@ -1,10 +1,11 @@
-//! Master data the messages name: facilities by CLIA number, clinicians by NPI (no patient
-//! data here; patients are found through `portal_services::patients`).
+//! Master data the messages name: facilities by CLIA number or alias identifier, clinicians
+//! by NPI (no patient data here; patients are found through `portal_services::patients`).
 
 use portal_core::RequestContext;
 use portal_core::error::ServiceResult;
-use portal_entities::{TestCategory, clinician, facility, test_catalog};
+use portal_entities::{TestCategory, clinician, facility};
 use portal_hl7::messages::Hd;
+use portal_services::directory::identifiers::{self, FacilityIdentifier};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -16,17 +17,34 @@ pub fn clia(hd: Option<&Hd>) -> Option<&str> {
         .flatten()
 }
 
-/// The tenant's facility with this CLIA number.
-pub async fn facility_by_clia(
+/// The values an HD may be known by, as `PORTAL_MLLP_SENDERS` keys: its universal id (a
+/// CLIA number, an OID, a DNS name), then its namespace id.
+pub fn identifiers(hd: Option<&Hd>) -> impl Iterator<Item = &str> {
+    hd.into_iter()
+        .flat_map(|hd| [hd.universal_id.as_deref(), hd.namespace.as_deref()])
+        .flatten()
+}
+
+/// The tenant's facility an HD names (MSH-4, OBX-23): by CLIA number or by any of its alias
+/// identifiers (`portal_services::directory::identifiers`).
+pub async fn sender(
     ctx: &RequestContext,
     tenant: Uuid,
-    clia: &str,
+    hd: Option<&Hd>,
 ) -> ServiceResult<Option<facility::Model>> {
-    Ok(facility::Entity::find()
-        .filter(facility::Column::TenantId.eq(tenant))
-        .filter(facility::Column::CliaNumber.eq(clia.to_owned()))
-        .one(ctx.db())
-        .await?)
+    let Some(hd) = hd else {
+        return Ok(None);
+    };
+    let named = FacilityIdentifier {
+        namespace_id: hd.namespace.clone(),
+        universal_id: hd.universal_id.clone(),
+        universal_id_type: hd.universal_id_type.clone(),
+    };
+    let found = identifiers::facility_named(ctx.db(), tenant, &named).await?;
+    if let Some(facility) = &found {
+        ctx.prefetch().put_facility(facility.id);
+    }
+    Ok(found)
 }
 
 /// The tenant's clinician with this NPI.
@@ -42,16 +60,12 @@ pub async fn clinician_by_npi(
         .await?)
 }
 
-/// The category of the tenant's catalog test with this code, if the code is known.
+/// The category of the tenant's catalog test with this code, if the code is known (the
+/// test is kept for the result the message writes next).
 pub async fn test_category(
     ctx: &RequestContext,
     tenant: Uuid,
     code: &str,
 ) -> ServiceResult<Option<TestCategory>> {
-    Ok(test_catalog::Entity::find()
-        .filter(test_catalog::Column::TenantId.eq(tenant))
-        .filter(test_catalog::Column::Code.eq(code.to_owned()))
-        .one(ctx.db())
-        .await?
-        .map(|t| t.category))
+    portal_services::ingest::catalog_category(ctx, tenant, code).await
 }

@@ -1,12 +1,16 @@
 //! ORU^R01: results, lab and imaging, through `portal_services::ingest` (the same path as
-//! `addTestResult`). Each ORC/OBR group is one result in its own transaction: P/F add (or
-//! complete) the result of the order found by its filler / placer number, C corrects its
-//! current version, OBX-11 W on every observation marks it entered in error, X cancels
-//! the order. A group carries an idempotency key (message row, OBR sequence), so a resent
-//! or replayed message never stores a result twice.
+//! `addTestResult`). Each ORC/OBR group is one result under a savepoint of the message's
+//! transaction: P/F add (or complete) the result of the order its filler number, else its
+//! placer number and test identify, C corrects its current version, OBX-11 W on every
+//! observation marks it entered in error, X cancels the order. Every group's problem is
+//! collected (one ERR each); a refused group undoes the whole message unless the sending
+//! facility accepts valid groups. A group carries an idempotency key (message row, OBR
+//! sequence), so a resent or replayed message never stores a result twice.
 
 use portal_core::RequestContext;
-use portal_entities::{Interpretation, OrderSource, ResultStatus, TestCategory, patient};
+use portal_entities::{
+    Interpretation, OrderSource, ResultStatus, TestCategory, facility, hl7_message, patient,
+};
 use portal_hl7::messages::{
     AbnormalFlag, Clinician, Header, Observation, ObservationStatus, ObservationValue, OrderGroup,
     OruR01, ResultStatus as Obr25,
@@ -14,13 +18,15 @@ use portal_hl7::messages::{
 use portal_hl7::{ErrorCode, Issue, Location, Message};
 use portal_services::ServiceError;
 use portal_services::appointments::scheduling;
+use portal_services::directory::code_map::{self, CodeMapEntry};
 use portal_services::ingest::{
     self, Correction, ExternalOrder, NewImagingReport, NewObservation, NewOrder, NewResult,
     OrderNumbers, OrderRef,
 };
 use uuid::Uuid;
 
-use crate::failure::{Applied, Failure};
+use crate::codes;
+use crate::failure::{Applied, Failure, Kind};
 use crate::{lookup, patient_match};
 
 /// LOINC "Radiology Imaging study [Impression] (narrative)": the impression of a report.
@@ -33,13 +39,19 @@ pub async fn apply(
     ctx: &RequestContext,
     message: &Message,
     oru: &OruR01,
-    row_id: Uuid,
+    row: &hl7_message::Model,
     public_url: Option<&str>,
 ) -> Result<Applied, Failure> {
     let tenant = tenant(ctx)?;
     let matched =
-        patient_match::oru_patient(ctx, tenant, message, &oru.header, &oru.patient, row_id).await?;
+        patient_match::oru_patient(ctx, tenant, message, &oru.header, &oru.patient, row.id).await?;
+    let sender = lookup::sender(ctx, tenant, oru.header.sending_facility.as_ref())
+        .await
+        .map_err(|e| Failure::from_service(e, |_| Location::field("MSH", 1, 4)))?;
+    let code_map = sender.as_ref().map(code_map::of).unwrap_or_default();
+    let accept_valid = sender.as_ref().is_some_and(|f| f.accept_valid_groups);
     let mut applied = Applied::default();
+    let mut refused = Vec::new();
     for group in &oru.orders {
         let group = Group {
             ctx,
@@ -48,10 +60,22 @@ pub async fn apply(
             header: &oru.header,
             group,
             patient: &matched.patient,
-            key: format!("hl7:{row_id}:{}", group.obr_sequence),
+            sender: sender.as_ref(),
+            code_map: &code_map,
+            key: format!("hl7:{}:{}", row.id, group.obr_sequence),
+            resent: row.attempts > 1,
         };
-        group.apply(&mut applied).await?;
+        match group.apply_alone(&mut applied, accept_valid).await {
+            Ok(()) => {}
+            Err(failure) if failure.kind == Kind::Content => refused.push(failure.issue),
+            Err(failure) => return Err(failure),
+        }
     }
+    if !refused.is_empty() && !accept_valid {
+        // Nothing of a refused message is kept (the interface rolls it back).
+        applied.changed = false;
+    }
+    applied.refused = refused;
     if let Some(warning) = patient_match::send_walk_in_links(ctx, &matched, public_url).await {
         applied.warnings.push(warning);
     }
@@ -70,14 +94,57 @@ struct Group<'a> {
     header: &'a Header,
     group: &'a OrderGroup,
     patient: &'a patient::Model,
+    /// The sending facility (MSH-4), when it is one of the portal's.
+    sender: Option<&'a facility::Model>,
+    /// The sending facility's local codes mapped to catalog codes.
+    code_map: &'a [CodeMapEntry],
     key: String,
+    /// The message came before (resent or replayed): a group may be stored already.
+    resent: bool,
 }
 
 impl Group<'_> {
+    /// Applies the group. For a sender that accepts valid groups it runs under a savepoint
+    /// of its own, so a refused group leaves nothing behind while the others stay; otherwise
+    /// the message's savepoint undoes the whole message when any group is refused, and the
+    /// group's write is a savepoint of its own (the service's transaction).
+    async fn apply_alone(&self, applied: &mut Applied, own_savepoint: bool) -> Result<(), Failure> {
+        let savepoint = match own_savepoint {
+            true => Some(self.ctx.begin_write().await.map_err(|error| {
+                tracing::warn!(error = %error, "hl7.apply could not open a group's savepoint");
+                Failure::system()
+            })?),
+            false => None,
+        };
+        let mut own = Applied::default();
+        let result = self.apply(&mut own).await;
+        let ended = match (savepoint, &result) {
+            (None, _) => Ok(()),
+            (Some(savepoint), Ok(())) => savepoint.commit().await,
+            (Some(savepoint), Err(_)) => savepoint.rollback().await,
+        };
+        if let Err(error) = ended {
+            tracing::warn!(error = %error, "hl7.apply could not end a group's savepoint");
+            return Err(Failure::system());
+        }
+        result?;
+        applied.changed |= own.changed;
+        applied.warnings.extend(own.warnings);
+        Ok(())
+    }
+
     async fn apply(&self, applied: &mut Applied) -> Result<(), Failure> {
+        if self.resent
+            && ingest::stored_under_key(self.ctx, &self.key)
+                .await
+                .map_err(|e| self.failure(e))?
+        {
+            return Ok(());
+        }
         let numbers = OrderNumbers {
             placer: self.group.placer_order.as_ref().map(|e| e.id.clone()),
             filler: self.group.filler_order.as_ref().map(|e| e.id.clone()),
+            test_code: self.test_code(),
         };
         let existing = ingest::find_order(self.ctx, self.patient.id, &numbers)
             .await
@@ -183,8 +250,8 @@ impl Group<'_> {
 
     /// Observations of a lab test, or the report of an imaging test (by the catalog).
     async fn content(&self) -> Result<(Vec<NewObservation>, Option<NewImagingReport>), Failure> {
-        let code = self.group.test.code.as_deref().unwrap_or_default();
-        let category = lookup::test_category(self.ctx, self.tenant, code)
+        let code = self.test_code().unwrap_or_default();
+        let category = lookup::test_category(self.ctx, self.tenant, &code)
             .await
             .map_err(|e| self.failure(e))?;
         if category == Some(TestCategory::Imaging) {
@@ -195,7 +262,7 @@ impl Group<'_> {
             .observations
             .iter()
             .filter(|o| !is_study_uid(o))
-            .map(observation)
+            .map(|o| observation(o, self.code_map))
             .collect();
         Ok((observations, None))
     }
@@ -232,24 +299,13 @@ impl Group<'_> {
     }
 
     async fn new_order(&self, applied: &mut Applied) -> Result<NewOrder, Failure> {
-        let msh4 = Location::field("MSH", 1, 4);
-        let clia = lookup::clia(self.header.sending_facility.as_ref()).ok_or_else(|| {
+        let facility = self.sender.ok_or_else(|| {
             Failure::content(
-                ErrorCode::RequiredFieldMissing,
-                msh4.clone(),
-                "the sending facility's CLIA number (MSH-4.2, MSH-4.3 = CLIA) is required for a new order",
+                ErrorCode::UnknownKeyIdentifier,
+                Location::field("MSH", 1, 4),
+                "the sending facility (MSH-4) is not a facility of the portal (by CLIA number or a registered identifier)",
             )
         })?;
-        let facility = lookup::facility_by_clia(self.ctx, self.tenant, clia)
-            .await
-            .map_err(|e| self.failure(e))?
-            .ok_or_else(|| {
-                Failure::content(
-                    ErrorCode::UnknownKeyIdentifier,
-                    msh4.clone(),
-                    "the sending facility's CLIA number is not a facility of the portal",
-                )
-            })?;
         let provider = self.group.ordering_provider.as_ref();
         let clinician = match provider.and_then(Clinician::npi) {
             Some(npi) => lookup::clinician_by_npi(self.ctx, self.tenant, npi)
@@ -276,7 +332,7 @@ impl Group<'_> {
         let filler = self.group.filler_order.as_ref().map(|e| e.id.clone());
         Ok(NewOrder {
             facility_id: facility.id,
-            test_code: self.group.test.code.clone().unwrap_or_default(),
+            test_code: self.test_code().unwrap_or_default(),
             ordering_clinician_id: clinician.map(|c| c.id),
             referring_clinician_id: None,
             source: OrderSource::Referral,
@@ -284,6 +340,7 @@ impl Group<'_> {
             external: ExternalOrder {
                 placer_order_number: placer,
                 filler_order_number: filler,
+                placer_group_number: self.group.placer_group.as_ref().map(|e| e.id.clone()),
                 ordering_provider_name: provider.and_then(provider_name),
                 appointment_id,
                 ordering_facility_name: self.group.ordering_facility_name.clone(),
@@ -320,6 +377,11 @@ impl Group<'_> {
         self.message
             .segments("OBR")
             .find(|s| s.sequence() == self.group.obr_sequence)
+    }
+
+    /// The catalog code of the ordered test (OBR-4).
+    fn test_code(&self) -> Option<String> {
+        codes::catalog_code(&self.group.test, self.code_map)
     }
 
     fn obr(&self, field: usize) -> Location {
@@ -382,14 +444,9 @@ fn is_study_uid(observation: &Observation) -> bool {
     observation.code.is("113014", "DCM")
 }
 
-fn observation(o: &Observation) -> NewObservation {
+fn observation(o: &Observation, code_map: &[CodeMapEntry]) -> NewObservation {
     let mut new = NewObservation {
-        code: o
-            .code
-            .code
-            .clone()
-            .or_else(|| o.code.text.clone())
-            .unwrap_or_default(),
+        code: codes::catalog_code(&o.code, code_map).unwrap_or_default(),
         value_numeric: None,
         value_text: None,
         value_code: None,

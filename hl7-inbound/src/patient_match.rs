@@ -54,13 +54,11 @@ impl Identified {
         let authorities = Authorities::of_tenant(ctx.db(), tenant)
             .await
             .map_err(fail)?;
-        let sender = match lookup::clia(header.sending_facility.as_ref()) {
-            Some(clia) => lookup::facility_by_clia(ctx, tenant, clia)
-                .await
-                .map_err(fail)?
-                .map(|f| f.id),
-            None => None,
-        };
+        // The sending facility by its CLIA number or any alias identifier (MSH-4).
+        let sender = lookup::sender(ctx, tenant, header.sending_facility.as_ref())
+            .await
+            .map_err(fail)?
+            .map(|f| f.id);
         let sent: Vec<&Cx> = if identity.identifiers.is_empty() {
             vec![&identity.mrn]
         } else {

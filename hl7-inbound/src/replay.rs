@@ -12,10 +12,11 @@ use portal_core::error::ServiceResult;
 use portal_entities::{Hl7MessageStatus, hl7_message};
 use portal_hl7::messages::Header;
 use portal_messaging::queue::{self, DeadLetter};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 
 use crate::dispatch;
 use crate::interface::{self, Outcome};
+use crate::store::Pending;
 
 /// `hl7_messages` as a dead letter: ERROR and DEAD messages, by the time they were received.
 pub struct DeadLetterQueue;
@@ -67,17 +68,17 @@ async fn replay_one(pool: &DatabaseConnection, row: hl7_message::Model) -> Servi
         Err(_) => Header::peek(&row.raw).unwrap_or_default(),
     };
     let ctx = interface::context(pool, row.tenant_id, &header, None);
-    let attempts = row.attempts + 1;
-    let row = hl7_message::ActiveModel {
-        id: Set(row.id),
-        status: Set(Hl7MessageStatus::Received),
-        attempts: Set(attempts),
-        ..Default::default()
-    }
-    .update(ctx.db())
-    .await?;
-    let result = dispatch::apply(&ctx, &row, parsed.as_ref(), None).await;
-    let (_, outcome, _) = interface::settle(&ctx, &header, row.id, result).await;
+    let pending = Pending {
+        row: hl7_message::Model {
+            status: Hl7MessageStatus::Received,
+            attempts: row.attempts + 1,
+            ..row
+        },
+        existed: true,
+    };
+    let result = dispatch::apply(&ctx, &pending.row, parsed.as_ref(), None).await;
+    let (_, outcome, _) = interface::settle(&ctx, &header, &pending, result).await;
+    let row = pending.row;
     if let Err(unfinished) = ctx.finish().await {
         tracing::error!(what = unfinished.what, "hl7.replay: audit rows not written");
         return Ok(Outcome::Failed);

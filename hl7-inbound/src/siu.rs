@@ -34,8 +34,8 @@ pub async fn apply(
         }
     };
     Ok(Applied {
-        warnings: Vec::new(),
         changed: synced != Synced::Unchanged,
+        ..Applied::default()
     })
 }
 
@@ -136,30 +136,32 @@ async fn patient(ctx: &RequestContext, tenant: Uuid, siu: &Appointment) -> Resul
         })
 }
 
-/// The facility of AIL-3 (PL.4 with a CLIA number), else the sending facility (MSH-4).
+/// The facility of AIL-3 (PL.4), else the sending facility (MSH-4): by CLIA number or any
+/// alias identifier.
 async fn facility(ctx: &RequestContext, tenant: Uuid, siu: &Appointment) -> Result<Uuid, Failure> {
     let ail = Location::field("AIL", 1, 3);
     let from_place = siu.place.as_ref().and_then(|p| p.facility.as_ref());
-    let clia =
-        lookup::clia(from_place).or_else(|| lookup::clia(siu.header.sending_facility.as_ref()));
-    let Some(clia) = clia else {
+    let msh4 = siu.header.sending_facility.as_ref();
+    if from_place.is_none() && msh4.is_none() {
         return Err(Failure::content(
             ErrorCode::RequiredFieldMissing,
             ail,
-            "the facility's CLIA number is required (AIL-3.4 or MSH-4)",
+            "the facility is required (AIL-3.4 or MSH-4)",
         ));
-    };
-    lookup::facility_by_clia(ctx, tenant, clia)
-        .await
-        .map_err(failure)?
-        .map(|f| f.id)
-        .ok_or_else(|| {
-            Failure::content(
-                ErrorCode::UnknownKeyIdentifier,
-                ail,
-                "the facility's CLIA number is not a facility of the portal",
-            )
-        })
+    }
+    for hd in [from_place, msh4].into_iter().flatten() {
+        if let Some(found) = lookup::sender(ctx, tenant, Some(hd))
+            .await
+            .map_err(failure)?
+        {
+            return Ok(found.id);
+        }
+    }
+    Err(Failure::content(
+        ErrorCode::UnknownKeyIdentifier,
+        ail,
+        "the facility (AIL-3.4 or MSH-4) is not a facility of the portal",
+    ))
 }
 
 /// LAB_DRAW or IMAGING when the service (AIS-3) or reason (SCH-7) says so, else CONSULT.

@@ -6,14 +6,14 @@
 use chrono::{DateTime, Utc};
 use portal_core::RequestContext;
 use portal_core::db::TenantDb;
-use portal_core::error::ServiceResult;
+use portal_core::error::{ServiceError, ServiceResult};
 use portal_entities::{Hl7MessageStatus, hl7_message};
 use portal_hl7::AckCode;
 use portal_hl7::messages::{Hd, Header};
 use portal_hl7::parse::Delimiters;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -21,13 +21,20 @@ use crate::failure::Failure;
 use crate::replay::DeadLetterQueue;
 use portal_messaging::queue;
 
-/// What storing a received message found.
+/// What looking up a received message found.
 #[derive(Debug)]
 pub enum Received {
     /// The control id was already accepted from this sender: nothing is stored or changed.
-    Duplicate(hl7_message::Model),
-    /// Stored (new, or a resend of a message that failed), status RECEIVED.
-    Stored(hl7_message::Model),
+    Duplicate(Uuid),
+    /// To apply (new, or a resend of a message that failed): kept with its outcome by `keep`.
+    Pending(Box<Pending>),
+}
+
+/// A message being applied: its row as it will be kept, and whether the row exists already.
+#[derive(Debug)]
+pub struct Pending {
+    pub row: hl7_message::Model,
+    pub existed: bool,
 }
 
 /// The sender and control id a message is identified by.
@@ -51,8 +58,9 @@ impl Identity {
     }
 }
 
-/// Keeps the message before anything else happens to it. A resend of a message whose last
-/// answer was AE or AR replaces the stored bytes and counts an attempt.
+/// Looks the message up by sender and control id. A resend of a message whose last answer
+/// was AE or AR replaces the stored bytes and counts an attempt; nothing is written here:
+/// `keep` writes the row with its outcome, in the message's transaction.
 pub async fn receive(
     ctx: &RequestContext,
     tenant: Uuid,
@@ -62,25 +70,17 @@ pub async fn receive(
 ) -> ServiceResult<Received> {
     let id = Identity::of(header);
     let now = portal_core::clock::now();
-    if let Some(control_id) = &id.control_id
-        && let Some(row) = by_identity(ctx.db(), tenant, &id, control_id).await?
+    let earlier = match &id.control_id {
+        Some(control_id) => by_identity(ctx.db(), tenant, &id, control_id).await?,
+        None => None,
+    };
+    if let Some(earlier) = &earlier
+        && earlier.status == Hl7MessageStatus::Accepted
     {
-        if row.status == Hl7MessageStatus::Accepted {
-            return Ok(Received::Duplicate(row));
-        }
-        let attempts = row.attempts + 1;
-        let mut active = row.into_active_model();
-        active.raw = Set(raw.to_vec());
-        active.message_type = Set(id.message_type);
-        active.received_at = Set(now);
-        active.status = Set(Hl7MessageStatus::Received);
-        active.attempts = Set(attempts);
-        active.peer = Set(peer);
-        active.processed_at = Set(None);
-        return Ok(Received::Stored(active.update(ctx.db()).await?));
+        return Ok(Received::Duplicate(earlier.id));
     }
     let row = hl7_message::Model {
-        id: Uuid::now_v7(),
+        id: earlier.as_ref().map_or_else(Uuid::now_v7, |e| e.id),
         tenant_id: tenant,
         sending_application: id.sending_application,
         sending_facility: id.sending_facility,
@@ -93,56 +93,118 @@ pub async fn receive(
         error_code: None,
         error_location: None,
         error_summary: None,
-        attempts: 1,
+        attempts: earlier.as_ref().map_or(1, |e| e.attempts + 1),
         processed_at: None,
         peer,
     };
-    // Without RETURNING: reading the raw message back would hold it twice more (the
-    // database's copy and the driver's) for nothing.
-    hl7_message::Entity::insert(row.clone().into_active_model())
-        .exec_without_returning(ctx.db())
-        .await?;
-    Ok(Received::Stored(row))
+    Ok(Received::Pending(Box::new(Pending {
+        row,
+        existed: earlier.is_some(),
+    })))
 }
 
+/// The row a message was kept in before: its id, last status and attempts.
+struct Earlier {
+    id: Uuid,
+    status: Hl7MessageStatus,
+    attempts: i32,
+}
+
+/// The earlier row of this sender and control id. On PostgreSQL the request's first
+/// statement, so it binds the tenant too (`TenantDb::query_row_binding`); never the raw bytes.
 async fn by_identity(
     db: &TenantDb,
     tenant: Uuid,
     id: &Identity,
     control_id: &str,
-) -> ServiceResult<Option<hl7_message::Model>> {
-    Ok(hl7_message::Entity::find()
+) -> ServiceResult<Option<Earlier>> {
+    let values: Vec<sea_orm::Value> = vec![
+        tenant.into(),
+        id.sending_application.clone().into(),
+        id.sending_facility.clone().into(),
+        control_id.to_owned().into(),
+    ];
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let row = db
+            .query_row_binding(
+                "(SELECT m.id FROM hl7_messages m WHERE m.tenant_id = $1 AND m.sending_application = $2 \
+                 AND m.sending_facility = $3 AND m.control_id = $4) AS earlier_id, \
+                 (SELECT m.status FROM hl7_messages m WHERE m.tenant_id = $1 AND m.sending_application = $2 \
+                 AND m.sending_facility = $3 AND m.control_id = $4) AS earlier_status, \
+                 (SELECT m.attempts FROM hl7_messages m WHERE m.tenant_id = $1 AND m.sending_application = $2 \
+                 AND m.sending_facility = $3 AND m.control_id = $4) AS earlier_attempts",
+                values,
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let Some(id) = row.try_get::<Option<Uuid>>("", "earlier_id")? else {
+            return Ok(None);
+        };
+        let status: String = row.try_get("", "earlier_status")?;
+        return Ok(Some(Earlier {
+            id,
+            status: Hl7MessageStatus::try_from_value(&status)
+                .map_err(|e| ServiceError::internal(e.to_string()))?,
+            attempts: row.try_get("", "earlier_attempts")?,
+        }));
+    }
+    let found: Option<(Uuid, Hl7MessageStatus, i32)> = hl7_message::Entity::find()
+        .select_only()
+        .columns([
+            hl7_message::Column::Id,
+            hl7_message::Column::Status,
+            hl7_message::Column::Attempts,
+        ])
         .filter(hl7_message::Column::TenantId.eq(tenant))
         .filter(hl7_message::Column::SendingApplication.eq(id.sending_application.clone()))
         .filter(hl7_message::Column::SendingFacility.eq(id.sending_facility.clone()))
         .filter(hl7_message::Column::ControlId.eq(control_id.to_owned()))
+        .into_tuple()
         .one(db)
-        .await?)
+        .await?;
+    Ok(found.map(|(id, status, attempts)| Earlier {
+        id,
+        status,
+        attempts,
+    }))
 }
 
-/// Records how the message was answered (the first error's code, place and text: no values).
-pub async fn record_outcome(
+/// Keeps the message with how it was answered (the first error's code, place and text: no
+/// values): one INSERT, or one UPDATE of a resent message's row.
+pub async fn keep(
     db: &impl ConnectionTrait,
-    row_id: Uuid,
+    pending: &Pending,
     ack: AckCode,
     failure: Option<&Failure>,
 ) -> ServiceResult<()> {
-    let status = failure.map_or(Hl7MessageStatus::Accepted, |f| f.kind.status());
     let issue = failure.map(|f| &f.issue);
-    hl7_message::ActiveModel {
-        id: Set(row_id),
-        status: Set(status),
-        ack_code: Set(Some(ack.as_str().to_owned())),
-        error_code: Set(issue.map(|i| i.code.code().to_string())),
-        error_location: Set(issue
+    let row = hl7_message::Model {
+        status: failure.map_or(Hl7MessageStatus::Accepted, |f| f.kind.status()),
+        ack_code: Some(ack.as_str().to_owned()),
+        error_code: issue.map(|i| i.code.code().to_string()),
+        error_location: issue
             .and_then(|i| i.location.as_ref())
-            .map(ToString::to_string)),
-        error_summary: Set(failure.map(Failure::summary)),
-        processed_at: Set(Some(portal_core::clock::now())),
-        ..Default::default()
+            .map(ToString::to_string),
+        error_summary: failure.map(Failure::summary),
+        processed_at: Some(portal_core::clock::now()),
+        ..pending.row.clone()
+    };
+    let id = row.id;
+    let active = row.into_active_model();
+    if pending.existed {
+        // Every column set (the resend as it came), nothing read back.
+        hl7_message::Entity::update_many()
+            .set(active.reset_all())
+            .filter(hl7_message::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+    } else {
+        // Without RETURNING: reading the raw message back would hold it twice more (the
+        // database's copy and the driver's) for nothing.
+        hl7_message::Entity::insert(active)
+            .exec_without_returning(db)
+            .await?;
     }
-    .update(db)
-    .await?;
     Ok(())
 }
 
@@ -217,7 +279,10 @@ pub async fn dead_letter(
         .collect())
 }
 
-/// How many messages are in the dead letter, over every tenant (for the gauge).
-pub async fn dead_letter_count(pool: &sea_orm::DatabaseConnection) -> ServiceResult<u64> {
-    queue::dead_count::<DeadLetterQueue>(pool).await
+/// How many messages are in the dead letter and since when, over every tenant (for the
+/// gauges: a message waiting there long needs someone to look).
+pub async fn dead_letter_backlog(
+    pool: &sea_orm::DatabaseConnection,
+) -> ServiceResult<queue::Backlog> {
+    queue::backlog::<DeadLetterQueue>(pool, &Hl7MessageStatus::DEAD_LETTER).await
 }

@@ -31,6 +31,10 @@ mod m20261201_000101_create_hl7_messages;
 mod m20261201_000102_add_order_numbers;
 mod m20261201_000103_add_appointment_external_ids;
 mod m20261201_000104_seal_audit_in_batches;
+mod m20261208_000101_add_facility_accept_valid_groups;
+mod m20261208_000102_add_order_placer_group;
+mod m20261208_000103_add_facility_identifiers;
+mod m20261208_000104_add_facility_code_map;
 mod m20261208_000180_create_patient_identifiers;
 mod m20261208_000201_add_public_health_sources;
 mod m20261208_000301_create_critical_alerts;
@@ -69,6 +73,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000102_add_order_numbers::Migration),
             Box::new(m20261201_000103_add_appointment_external_ids::Migration),
             Box::new(m20261201_000104_seal_audit_in_batches::Migration),
+            Box::new(m20261208_000101_add_facility_accept_valid_groups::Migration),
+            Box::new(m20261208_000102_add_order_placer_group::Migration),
+            Box::new(m20261208_000103_add_facility_identifiers::Migration),
+            Box::new(m20261208_000104_add_facility_code_map::Migration),
             Box::new(m20261208_000180_create_patient_identifiers::Migration),
             Box::new(m20261208_000201_add_public_health_sources::Migration),
             Box::new(m20261208_000301_create_critical_alerts::Migration),

@@ -15,7 +15,7 @@ section! {
         "Comma-separated listen addresses, each optionally bound to a tenant by slug: `0.0.0.0:2575=riverside,0.0.0.0:2576=northside`. `off` listens nowhere; an empty value counts as unset. An address without a tenant routes by `PORTAL_MLLP_SENDERS`, or serves the demo tenant in development; production needs one or the other.")
         .by_environment(Some("127.0.0.1:2575"), Some("off"));
     SENDERS = Var::new("PORTAL_MLLP_SENDERS", kind::LIST,
-        "For addresses without a tenant, the tenant of each sending facility by its CLIA number (MSH-4.2, MSH-4.3 = `CLIA`): `05D2101234=riverside,05D9876543=northside`; a facility not listed is answered AR.");
+        "For addresses without a tenant, the tenant of each sending facility by any of its identifiers in MSH-4: the universal id (HD.2: a CLIA number, an OID, a DNS name) or the namespace id (HD.1): `05D2101234=riverside,2.16.840.1.113883.3.999=northside,EASTLAB=east`; a facility not listed is answered AR.");
     RUN_IN = Var::new("PORTAL_MLLP_IN", kind::ONE_OF,
         "Which command runs the listeners: with API replicas and a `portal worker`, set `worker` everywhere so only the worker binds the port.")
         .default("serve")
@@ -46,7 +46,8 @@ section! {
 pub struct MllpConfig {
     /// Where to listen, each address optionally bound to a tenant slug; empty: nowhere.
     pub listeners: Vec<MllpListener>,
-    /// For listeners without a tenant, the tenant of each sending facility by its CLIA number.
+    /// For listeners without a tenant, the tenant of each sending facility by an identifier
+    /// (MSH-4 universal id or namespace id).
     pub senders: Vec<(String, String)>,
     /// Which command runs the listeners (never both, so a port is never bound twice).
     pub run_in: MllpRunIn,
@@ -130,7 +131,7 @@ fn senders(r: &Reader) -> Result<Vec<(String, String)>, ConfigError> {
             .split_once('=')
             .map(|(c, t)| (c.trim(), t.trim()))
             .filter(|(c, t)| !c.is_empty() && !t.is_empty())
-            .ok_or_else(|| err(format!("{} entries are CLIA=tenant", SENDERS.name)))?;
+            .ok_or_else(|| err(format!("{} entries are identifier=tenant", SENDERS.name)))?;
         senders.push((clia.to_owned(), tenant.to_owned()));
     }
     Ok(senders)

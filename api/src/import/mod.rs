@@ -1,5 +1,6 @@
-//! `portal import catalog FILE.csv` and `portal import patients FILE.csv`: onboarding an
-//! organisation's master data from CSV, through the same services as the mutations.
+//! `portal import catalog FILE.csv`, `portal import patients FILE.csv` and `portal import
+//! code-map FILE.csv --facility ID`: onboarding an organisation's master data from CSV,
+//! through the same services as the mutations.
 //!
 //! Every row is parsed and checked first, and every bad row is reported with its line and
 //! column; then the whole file is written in one transaction, so nothing of a file with a
@@ -8,6 +9,7 @@
 
 mod catalog;
 mod cells;
+mod code_map;
 mod patients;
 
 use std::io::Read;
@@ -29,17 +31,22 @@ pub use cells::RowError;
 pub const IMPORT_SUBJECT: &str = "portal-import";
 
 /// What a file is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     Catalog,
     Patients,
+    /// The code map of the facility with this CLIA number or alias identifier.
+    CodeMap {
+        facility: String,
+    },
 }
 
 impl Kind {
-    fn action(self) -> Access {
+    fn action(&self) -> Access {
         match self {
             Self::Catalog => Access::write("import.catalog", "Import"),
             Self::Patients => Access::write("import.patients", "Import"),
+            Self::CodeMap { .. } => Access::write("import.codeMap", "Import"),
         }
     }
 }
@@ -136,9 +143,10 @@ pub async fn run(
     };
     let origin = Origin::new(Some(viewer), Uuid::now_v7().to_string(), None);
     let ctx = RequestContext::new(db, Shape::Statements, origin);
-    let outcome = match kind {
+    let outcome = match &kind {
         Kind::Catalog => catalog::import(&ctx, input).await,
         Kind::Patients => patients::import(&ctx, input).await,
+        Kind::CodeMap { facility } => code_map::import(&ctx, facility, input).await,
     };
     if let Err(err) = &outcome {
         // The rows' records describe writes that were rolled back: only the refusal stays.

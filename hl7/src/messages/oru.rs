@@ -45,6 +45,8 @@ pub struct OrderGroup {
     pub placer_order: Option<Ei>,
     /// OBR-3, else ORC-3.
     pub filler_order: Option<Ei>,
+    /// ORC-4 placer group number: the requisition several orders belong to.
+    pub placer_group: Option<Ei>,
     /// OBR-4 universal service identifier, e.g. `58410-2^CBC panel^LN`.
     pub test: Coded,
     /// OBR-16, else ORC-12 (first repetition).
@@ -200,6 +202,7 @@ fn order_group(obr: Segment<'_>, orc: Option<Segment<'_>>) -> Result<OrderGroup,
         obr_sequence: obr.sequence(),
         placer_order: ei(Some(obr), 2).or_else(|| ei(orc, 2)),
         filler_order: ei(Some(obr), 3).or_else(|| ei(orc, 3)),
+        placer_group: ei(orc, 4),
         test,
         ordering_provider: clinician(Some(obr), 16).or_else(|| clinician(orc, 12)),
         ordering_facility_name: component(orc, 21, &[1]),

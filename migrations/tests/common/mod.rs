@@ -90,6 +90,9 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         phone: Some(String::from("phone value")),
         updated_at: Some(now),
         default_ordering_clinician_id: Some(Uuid::now_v7()),
+        accept_valid_groups: true,
+        identifiers: Some(String::from("[]")),
+        code_map: Some(String::from("[]")),
     };
     round_trip!(db, facility, facility, facility.id);
 
@@ -250,6 +253,7 @@ pub async fn round_trip_every_table(db: &DatabaseConnection) {
         entering_organization: Some(String::from("entering_organization value")),
         ordered_at: now,
         created_at: now,
+        placer_group_number: Some(String::from("placer_group_number value")),
     };
     round_trip!(db, test_order, test_order, test_order.id);
 

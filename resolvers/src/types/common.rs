@@ -2,6 +2,7 @@
 
 use async_graphql::{ID, Object, SimpleObject};
 use portal_entities::{clinician, facility};
+use portal_services::directory::{code_map, identifiers};
 
 use crate::ids::{NodeType, encode};
 
@@ -80,6 +81,52 @@ impl Facility {
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// HL7 ORU from this facility store their valid ORC/OBR groups and answer AE for the
+    /// others; false: a message is stored whole or not at all.
+    async fn accept_valid_groups(&self) -> bool {
+        self.0.accept_valid_groups
+    }
+    /// Other identifiers HL7 messages name the facility by (HD), beside its CLIA number.
+    async fn identifiers(&self) -> Vec<FacilityIdentifier> {
+        identifiers::of(&self.0)
+            .into_iter()
+            .map(|i| FacilityIdentifier {
+                namespace_id: i.namespace_id,
+                universal_id: i.universal_id,
+                universal_id_type: i.universal_id_type,
+            })
+            .collect()
+    }
+    /// The facility's local codes mapped to catalog codes (HL7 results it sends).
+    async fn code_map(&self) -> Vec<CodeMapEntry> {
+        code_map::of(&self.0)
+            .into_iter()
+            .map(|e| CodeMapEntry {
+                local_code: e.local_code,
+                local_system: e.local_system,
+                code: e.code,
+            })
+            .collect()
+    }
+}
+
+/// A local code of a sending facility and the catalog code it stands for.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct CodeMapEntry {
+    pub local_code: String,
+    pub local_system: Option<String>,
+    pub code: String,
+}
+
+/// An alias identifier of a facility, as HL7 v2 names a sender (HD).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct FacilityIdentifier {
+    /// HD.1.
+    pub namespace_id: Option<String>,
+    /// HD.2.
+    pub universal_id: Option<String>,
+    /// HD.3: CLIA, ISO, DNS or L.
+    pub universal_id_type: Option<String>,
 }
 
 /// A clinician who orders tests or receives referrals.

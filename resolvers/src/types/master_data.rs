@@ -8,6 +8,8 @@ use portal_services::catalog::admin::{AnalyteInput as ServiceAnalyte, CatalogTes
 use portal_services::coverage::claims::ClaimPatch;
 use portal_services::coverage::registration::{CoveragePatch, CoverageRecord};
 use portal_services::directory::admin::{ClinicianPatch, FacilityPatch};
+use portal_services::directory::code_map::CodeMapEntry;
+use portal_services::directory::identifiers::FacilityIdentifier;
 use portal_services::master::{Patch, blank_clears};
 use portal_services::patients::registration::PatientPatch;
 use uuid::Uuid;
@@ -33,6 +35,52 @@ fn value<T>(value: MaybeUndefined<T>) -> Patch<T> {
     }
 }
 
+/// An alias identifier of a facility, as HL7 v2 names a sender (HD).
+#[derive(InputObject)]
+pub struct FacilityIdentifierInput {
+    /// HD.1, e.g. a local name `EASTLAB`.
+    pub namespace_id: Option<String>,
+    /// HD.2, e.g. an OID `2.16.840.1.113883.3.8589`.
+    pub universal_id: Option<String>,
+    /// HD.3: CLIA, ISO (an OID), DNS or L (local).
+    pub universal_id_type: Option<String>,
+}
+
+fn identifiers(given: Option<Vec<FacilityIdentifierInput>>) -> Option<Vec<FacilityIdentifier>> {
+    given.map(|list| {
+        list.into_iter()
+            .map(|i| FacilityIdentifier {
+                namespace_id: i.namespace_id,
+                universal_id: i.universal_id,
+                universal_id_type: i.universal_id_type,
+            })
+            .collect()
+    })
+}
+
+/// A local code of a sending facility and the catalog code it stands for.
+#[derive(InputObject)]
+pub struct CodeMapEntryInput {
+    /// The code as the sender writes it (HL7 CWE.1 or CWE.4).
+    pub local_code: String,
+    /// Its coding system (CWE.3 or CWE.6); omitted: any system.
+    pub local_system: Option<String>,
+    /// The catalog test or analyte code.
+    pub code: String,
+}
+
+fn code_map(given: Option<Vec<CodeMapEntryInput>>) -> Option<Vec<CodeMapEntry>> {
+    given.map(|list| {
+        list.into_iter()
+            .map(|e| CodeMapEntry {
+                local_code: e.local_code,
+                local_system: e.local_system,
+                code: e.code,
+            })
+            .collect()
+    })
+}
+
 #[derive(InputObject)]
 pub struct CreateFacilityInput {
     pub name: String,
@@ -45,6 +93,13 @@ pub struct CreateFacilityInput {
     pub postal_code: Option<String>,
     pub country: Option<String>,
     pub phone: Option<String>,
+    /// HL7 ORU from this sending facility: store the valid ORC/OBR groups and answer AE
+    /// for the others (default false: a message is stored whole or not at all).
+    pub accept_valid_groups: Option<bool>,
+    /// Other identifiers HL7 messages name the facility by (MSH-4, OBX-23).
+    pub identifiers: Option<Vec<FacilityIdentifierInput>>,
+    /// The facility's local codes mapped to catalog codes (HL7 OBR-4, OBX-3).
+    pub code_map: Option<Vec<CodeMapEntryInput>>,
     /// The clinician public-health reports name when an order names none.
     pub default_ordering_clinician_id: Option<ID>,
 }
@@ -69,6 +124,9 @@ impl From<CreateFacilityInput> for FacilityPatch {
             default_ordering_clinician_id: i
                 .default_ordering_clinician_id
                 .map(|id| Some(clinician_id(id))),
+            accept_valid_groups: i.accept_valid_groups,
+            identifiers: identifiers(i.identifiers),
+            code_map: code_map(i.code_map),
         }
     }
 }
@@ -84,6 +142,12 @@ pub struct UpdateFacilityInput {
     pub country: MaybeUndefined<String>,
     pub phone: MaybeUndefined<String>,
     pub default_ordering_clinician_id: MaybeUndefined<ID>,
+    /// See `CreateFacilityInput.acceptValidGroups`.
+    pub accept_valid_groups: Option<bool>,
+    /// Replaces the facility's alias identifiers when given (`[]` removes them).
+    pub identifiers: Option<Vec<FacilityIdentifierInput>>,
+    /// Replaces the facility's code map when given (`[]` removes it).
+    pub code_map: Option<Vec<CodeMapEntryInput>>,
 }
 
 impl From<UpdateFacilityInput> for FacilityPatch {
@@ -100,6 +164,9 @@ impl From<UpdateFacilityInput> for FacilityPatch {
             default_ordering_clinician_id: value(
                 i.default_ordering_clinician_id.map_value(clinician_id),
             ),
+            accept_valid_groups: i.accept_valid_groups,
+            identifiers: identifiers(i.identifiers),
+            code_map: code_map(i.code_map),
         }
     }
 }

@@ -11,6 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::code_map::{self, CodeMapEntry};
+use super::identifiers::{self, FacilityIdentifier};
 use crate::master::fields::{self, MAX_TEXT};
 use crate::master::update::{Kept, Owner, Update};
 use crate::master::{self, Change, MAINTAINERS, Patch, given, patch, set};
@@ -37,6 +39,12 @@ pub struct FacilityPatch {
     pub phone: Patch<String>,
     /// The clinician public-health reports name when an order names none.
     pub default_ordering_clinician_id: Patch<Uuid>,
+    /// HL7: store an ORU's valid groups and answer AE for the others.
+    pub accept_valid_groups: Option<bool>,
+    /// The alias identifiers (HL7 HD), replacing the stored ones when given.
+    pub identifiers: Option<Vec<FacilityIdentifier>>,
+    /// The sender's local codes mapped to catalog codes, replacing the stored map when given.
+    pub code_map: Option<Vec<CodeMapEntry>>,
 }
 
 impl Kept for FacilityPatch {
@@ -80,6 +88,12 @@ impl Kept for FacilityPatch {
                 "is not a clinician id",
             ));
         }
+        if let Some(given) = self.identifiers.take() {
+            self.identifiers = Some(identifiers::validated("input.identifiers", given)?);
+        }
+        if let Some(given) = self.code_map.take() {
+            self.code_map = Some(code_map::validated("input.codeMap", given)?);
+        }
         Ok(self)
     }
 
@@ -97,6 +111,13 @@ impl Kept for FacilityPatch {
             &mut f.default_ordering_clinician_id,
             self.default_ordering_clinician_id,
         );
+        set(&mut f.accept_valid_groups, self.accept_valid_groups);
+        if let Some(given) = &self.identifiers {
+            f.identifiers = identifiers::stored(given)?;
+        }
+        if let Some(given) = &self.code_map {
+            f.code_map = code_map::stored(given)?;
+        }
         Ok(f)
     }
 }
@@ -129,6 +150,9 @@ pub async fn create_facility(
             phone: None,
             updated_at: None,
             default_ordering_clinician_id: None,
+            accept_valid_groups: false,
+            identifiers: None,
+            code_map: None,
         })
         .map_err(fail)?;
     let work = ctx.begin_write().await?;

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod authorities;
+pub mod code_map;
+pub mod identifiers;
 
 use portal_core::context::RequestContext;
 use portal_core::error::{ServiceError, ServiceResult};

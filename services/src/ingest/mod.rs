@@ -22,8 +22,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use batch::add_results;
-pub use orders::{OrderNumbers, cancel_order, current_result, find_order};
+pub use orders::{OrderNumbers, cancel_order, current_result, find_order, stored_under_key};
 pub use store::{add_result, correct_result, mark_entered_in_error};
+pub use validate::catalog_category;
 
 /// Most results one `addTestResults` call takes.
 pub const MAX_BATCH: usize = 500;
@@ -70,6 +71,8 @@ pub struct NewOrder {
 pub struct ExternalOrder {
     pub placer_order_number: Option<String>,
     pub filler_order_number: Option<String>,
+    /// The requisition (HL7 ORC-4 placer group number).
+    pub placer_group_number: Option<String>,
     pub ordering_provider_name: Option<String>,
     pub appointment_id: Option<Uuid>,
     /// The facility that placed the order (HL7 ORC-21), apart from the performing lab.

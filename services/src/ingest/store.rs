@@ -60,7 +60,8 @@ pub(super) async fn add_one(
     let hash = precheck(ctx, &input, at)?;
     let outcome = async {
         let work = ctx.begin_write().await?;
-        match store_in(&work, &mut Known::default(), &input, &hash, at).await? {
+        let mut known = Known::from_request(ctx.prefetch(), &input.order);
+        match store_in(&work, &mut known, &input, &hash, at).await? {
             // Nothing was written: the transaction rolls back as it is dropped.
             InTxn::Replayed(stored) => Ok(stored),
             InTxn::Written(stored, pending) => {
@@ -334,6 +335,7 @@ async fn order_for<C: ConnectionTrait>(
                 entering_organization: new.external.entering_organization.clone(),
                 ordered_at: input.issued_at.trunc_subsecs(6).min(now),
                 created_at: now,
+                placer_group_number: new.external.placer_group_number.clone(),
             };
             writes.insert([order.clone().into_active_model()]);
             Ok((order, test, None))

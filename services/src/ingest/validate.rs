@@ -160,6 +160,22 @@ async fn catalog_test<C: ConnectionTrait>(
         .map(|(test, analytes)| CatalogTest { test, analytes }))
 }
 
+/// The category of the tenant's catalog test with this code, if it is known; the test and
+/// its analytes are kept for the request (the result written next needs them).
+pub async fn catalog_category(
+    ctx: &portal_core::context::RequestContext,
+    tenant: Uuid,
+    code: &str,
+) -> ServiceResult<Option<portal_entities::TestCategory>> {
+    let Some(found) = catalog_test(ctx.db(), tenant, test_catalog::Column::Code.eq(code)).await?
+    else {
+        return Ok(None);
+    };
+    let category = found.test.category;
+    ctx.prefetch().put_catalog_test(found.test, found.analytes);
+    Ok(Some(category))
+}
+
 async fn test_by_code<C: ConnectionTrait>(
     db: &C,
     tenant: Uuid,
@@ -182,6 +198,25 @@ pub(super) struct Known {
 }
 
 impl Known {
+    /// Takes what the request read already (an HL7 message's sender and test) as known.
+    pub(super) fn from_request(
+        prefetch: &portal_core::prefetch::Prefetch,
+        order: &super::OrderRef,
+    ) -> Self {
+        let mut known = Self::default();
+        if let super::OrderRef::New(new) = order {
+            if prefetch.has_facility(new.facility_id) {
+                known.facilities.insert(new.facility_id);
+            }
+            if let Some((test, analytes)) = prefetch.catalog_test(&new.test_code) {
+                known
+                    .tests
+                    .insert(new.test_code.clone(), CatalogTest { test, analytes });
+            }
+        }
+        known
+    }
+
     pub(super) async fn test_by_code<C: ConnectionTrait>(
         &mut self,
         db: &C,
@@ -249,6 +284,7 @@ pub(super) async fn external<C: ConnectionTrait>(
     for (value, name) in [
         (&external.placer_order_number, "placerOrderNumber"),
         (&external.filler_order_number, "fillerOrderNumber"),
+        (&external.placer_group_number, "placerGroupNumber"),
         (&external.ordering_provider_name, "orderingProviderName"),
     ] {
         match value {

@@ -14,6 +14,6 @@ mod master_data;
 mod queries;
 mod release;
 mod sdl;
-mod statements;
+pub(crate) mod statements;
 mod unit_of_work;
 mod walk_in;

@@ -24,12 +24,12 @@ const NESTED_READ: &str = r#"query($p: ID!) { patient(id: $p) { results(first: 2
   observations { code displayName valueNumeric unit interpretation } } } } } }"#;
 
 /// Counts the application role's statements in this database while `f` runs.
-struct Counter<'a> {
+pub(crate) struct Counter<'a> {
     app: &'a TestApp,
 }
 
 impl<'a> Counter<'a> {
-    async fn new(app: &'a TestApp) -> Self {
+    pub(crate) async fn new(app: &'a TestApp) -> Self {
         app.owner
             .execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             .await
@@ -37,7 +37,7 @@ impl<'a> Counter<'a> {
         Self { app }
     }
 
-    async fn reset(&self) {
+    pub(crate) async fn reset(&self) {
         self.app
             .owner
             .execute_unprepared(
@@ -78,7 +78,7 @@ impl<'a> Counter<'a> {
 
     /// Waits until `done` holds for the statements since the last reset: for work the
     /// application does in the background, at a moment of its choosing.
-    async fn wait_until(&self, what: &str, done: impl Fn(&[(String, i64)]) -> bool) {
+    pub(crate) async fn wait_until(&self, what: &str, done: impl Fn(&[(String, i64)]) -> bool) {
         let waiting = async {
             while !done(&self.statements().await) {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -93,7 +93,7 @@ impl<'a> Counter<'a> {
         }
     }
 
-    async fn total(&self) -> (i64, String) {
+    pub(crate) async fn total(&self) -> (i64, String) {
         let statements = self.statements().await;
         let total = statements.iter().map(|(_, calls)| calls).sum();
         let listing = statements

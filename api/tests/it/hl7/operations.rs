@@ -14,10 +14,14 @@ on_both_backends!(
     the_dead_letter_lists_no_content_and_the_retention_purges_raw_messages,
 );
 
-/// The value of the sample whose line starts with `name` and carries every label of `labels`.
+/// The value of the sample of metric `name` that carries every label of `labels`.
 fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
     text.lines()
-        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+                && labels.iter().all(|label| l.contains(label))
+        })
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
@@ -60,6 +64,11 @@ async fn messages_are_counted_by_type_and_outcome_and_the_dead_letter_is_a_gauge
         sample(&text, "portal_hl7_dead_letter", &[]),
         Some(1.0),
         "{text}"
+    );
+    let age = sample(&text, "portal_hl7_dead_letter_oldest_age_seconds", &[]);
+    assert!(
+        age.is_some_and(|seconds| seconds >= 0.0),
+        "the dead letter's age is exported: {text}"
     );
     assert!(
         !text.contains("MRN9999") && !text.contains("Q-1"),

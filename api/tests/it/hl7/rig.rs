@@ -104,24 +104,14 @@ impl Rig {
 
     /// Sends one message over a new connection and reads its ACK.
     pub async fn send(&self, message: &[u8]) -> AckView {
-        let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-        let mut frame = vec![0x0B];
-        frame.extend_from_slice(message);
-        frame.extend_from_slice(&[0x1C, 0x0D]);
-        stream.write_all(&frame).await.expect("send");
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        while !buf.ends_with(&[0x1C, 0x0D]) {
-            let n =
-                tokio::time::timeout(std::time::Duration::from_secs(30), stream.read(&mut chunk))
-                    .await
-                    .expect("ACK within 30 s")
-                    .expect("read");
-            assert!(n > 0, "connection closed before an ACK");
-            buf.extend_from_slice(&chunk[..n]);
+        self.connect().await.send(message).await
+    }
+
+    /// A connection that stays open for several messages.
+    pub async fn connect(&self) -> Client {
+        Client {
+            stream: TcpStream::connect(self.addr).await.expect("connect"),
         }
-        let body = &buf[1..buf.len() - 2];
-        AckView::parse(String::from_utf8(body.to_vec()).expect("ACK is UTF-8"))
     }
 
     pub async fn send_fixture(&self, name: &str) -> AckView {
@@ -210,6 +200,36 @@ impl Rig {
         if let Some(listener) = self.listener.take() {
             listener.await.expect("listener task");
         }
+    }
+}
+
+/// One MLLP connection of a sender.
+pub struct Client {
+    stream: TcpStream,
+}
+
+impl Client {
+    /// Sends one framed message and reads its ACK.
+    pub async fn send(&mut self, message: &[u8]) -> AckView {
+        let mut frame = vec![0x0B];
+        frame.extend_from_slice(message);
+        frame.extend_from_slice(&[0x1C, 0x0D]);
+        self.stream.write_all(&frame).await.expect("send");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while !buf.ends_with(&[0x1C, 0x0D]) {
+            let n = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                self.stream.read(&mut chunk),
+            )
+            .await
+            .expect("ACK within 30 s")
+            .expect("read");
+            assert!(n > 0, "connection closed before an ACK");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = &buf[1..buf.len() - 2];
+        AckView::parse(String::from_utf8(body.to_vec()).expect("ACK is UTF-8"))
     }
 }
 

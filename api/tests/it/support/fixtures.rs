@@ -165,6 +165,9 @@ impl TestApp {
             phone: None,
             updated_at: None,
             default_ordering_clinician_id: None,
+            accept_valid_groups: false,
+            identifiers: None,
+            code_map: None,
         }
         .into_active_model()
         .insert(&self.owner)
@@ -282,6 +285,7 @@ impl TestApp {
             entering_organization: None,
             ordered_at: Utc::now() - Duration::days(3),
             created_at: Utc::now(),
+            placer_group_number: None,
         }
         .into_active_model()
         .insert(&self.owner)
