@@ -6,6 +6,7 @@
 
 mod adt;
 pub mod connections;
+mod details;
 mod dispatch;
 mod failure;
 mod interface;

@@ -20,6 +20,7 @@ use portal_services::ingest::{
 use portal_services::{ServiceError, patients};
 use uuid::Uuid;
 
+use crate::details;
 use crate::failure::{Applied, Failure};
 use crate::lookup;
 
@@ -173,6 +174,7 @@ impl Group<'_> {
             observations,
             imaging_report,
             idempotency_key: Some(self.key.clone()),
+            details: details::result(self.group, self.header.default_offset()),
         })
     }
 
@@ -183,6 +185,7 @@ impl Group<'_> {
             conclusion: joined(&self.group.notes),
             observations,
             imaging_report,
+            details: details::result(self.group, self.header.default_offset()),
         })
     }
 
@@ -200,7 +203,7 @@ impl Group<'_> {
             .observations
             .iter()
             .filter(|o| !is_study_uid(o))
-            .map(observation)
+            .map(|o| observation(o, self.header.default_offset()))
             .collect();
         Ok((observations, None))
     }
@@ -384,7 +387,7 @@ fn is_study_uid(observation: &Observation) -> bool {
     observation.code.is("113014", "DCM")
 }
 
-fn observation(o: &Observation) -> NewObservation {
+fn observation(o: &Observation, offset: chrono::FixedOffset) -> NewObservation {
     let mut new = NewObservation {
         code: o
             .code
@@ -397,6 +400,7 @@ fn observation(o: &Observation) -> NewObservation {
         value_code: None,
         unit: o.units.as_ref().and_then(|u| u.code.clone()),
         interpretation: o.abnormal_flags.iter().find_map(interpretation),
+        details: details::observation(o, offset),
     };
     match &o.value {
         ObservationValue::Numeric { value, .. } => new.value_numeric = Some(*value),

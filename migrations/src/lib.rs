@@ -31,6 +31,7 @@ mod m20261201_000101_create_hl7_messages;
 mod m20261201_000102_add_order_numbers;
 mod m20261201_000103_add_appointment_external_ids;
 mod m20261201_000104_seal_audit_in_batches;
+mod m20261208_000150_create_result_details;
 
 /// Length of the `varchar` columns that hold enumerations (`String(StringLen::N(24))`).
 pub(crate) const ENUM_LEN: u32 = 24;
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000102_add_order_numbers::Migration),
             Box::new(m20261201_000103_add_appointment_external_ids::Migration),
             Box::new(m20261201_000104_seal_audit_in_batches::Migration),
+            Box::new(m20261208_000150_create_result_details::Migration),
         ]
     }
 }

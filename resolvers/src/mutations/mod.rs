@@ -3,6 +3,7 @@
 mod account;
 mod appointments;
 mod master_data;
+mod result_details;
 mod results;
 mod walk_in;
 
