@@ -282,8 +282,36 @@ async fn integrate(rig: &Rig, messages: &[&Msg]) {
             no_errors(&created);
         }
     }
-    let adt = rig.send(&first.adt()).await;
-    adt.assert_code("AA");
+    register(rig, &admin, first).await;
+}
+
+/// The patient by ADT^A04 from the message's PID; when the ADT rules refuse that PID (race
+/// codes outside CDC REC, no birth date) by master data instead, as an integrator whose
+/// registration system holds the patient would: name and birth date (a newborn's screen
+/// without PID-7 stands in its collection date).
+async fn register(rig: &Rig, admin: &crate::support::Actor, msg: &Msg) {
+    if rig.send(&msg.adt()).await.code == "AA" {
+        return;
+    }
+    let pid = msg.seg("PID").expect("PID");
+    let birth = Some(field(pid, 7))
+        .filter(|d| d.len() >= 8)
+        .or_else(|| msg.groups().first().map(Group::collected))
+        .unwrap_or_default();
+    let name = field(pid, 5);
+    let input = json!({
+        "mrn": msg.mrn(),
+        "familyName": Some(comp(&name, 1)).filter(|n| !n.is_empty()).unwrap_or_else(|| "Unknown".into()),
+        "givenName": Some(comp(&name, 2)).filter(|n| !n.is_empty()).unwrap_or_else(|| "Unknown".into()),
+        "birthDate": format!("{}-{}-{}", &birth[..4], &birth[4..6], &birth[6..8]),
+    });
+    let registered = admin
+        .query(
+            "mutation($input: RegisterPatientInput!) { registerPatient(input: $input) { patient { id } } }",
+            json!({ "input": input }),
+        )
+        .await;
+    no_errors(&registered);
 }
 
 /// Sends the messages in order after the integrator steps; each must be AA.
@@ -306,7 +334,7 @@ async fn conforms(backend: Backend, names: &[&'static str]) {
     rig.stop().await;
 }
 
-const RESULTS: &str = "query($id: ID!) { patient(id: $id) { results(first: 100) { edges { node {
+const RESULTS: &str = "query($id: ID!) { patient(id: $id) { results(first: 50) { edges { node {
   id status collectedAt receivedAt
   specimen { type { code display system } source }
   performingLaboratory { name identifier { value type system } address director }
@@ -330,28 +358,18 @@ async fn read_back(rig: &Rig, msg: &Msg) {
         .collect();
     let fhir = Fhir::new(&rig.app);
     let token = staff.token();
-    let observations = fhir
-        .get(
-            Some(&token),
-            &format!("Observation?patient={}&_count=200", patient.id),
-        )
-        .await;
-    assert_eq!(observations.status, 200, "{:#}", observations.body);
-    let reports = fhir
-        .get(
-            Some(&token),
-            &format!("DiagnosticReport?patient={}&_count=100", patient.id),
-        )
-        .await;
-    assert_eq!(reports.status, 200, "{:#}", reports.body);
-    let entries = |bundle: &Value| -> Vec<Value> {
-        bundle["entry"]
-            .as_array()
-            .map(|e| e.iter().map(|e| e["resource"].clone()).collect())
-            .unwrap_or_default()
-    };
-    let fhir_observations = entries(&observations.body);
-    let fhir_reports = entries(&reports.body);
+    let fhir_observations = every_page(
+        &fhir,
+        &token,
+        &format!("Observation?patient={}&_count=50", patient.id),
+    )
+    .await;
+    let fhir_reports = every_page(
+        &fhir,
+        &token,
+        &format!("DiagnosticReport?patient={}&_count=50", patient.id),
+    )
+    .await;
     let offset = msg.offset();
     for group in msg.groups() {
         let collected = hl7_time(&group.collected(), offset).map(|(t, _)| t);
@@ -390,6 +408,25 @@ async fn read_back(rig: &Rig, msg: &Msg) {
     let mut all = fhir_observations.clone();
     all.extend(fhir_reports);
     validate(&all);
+}
+
+/// The resources of a search, following its `next` links.
+async fn every_page(fhir: &Fhir, token: &str, first: &str) -> Vec<Value> {
+    let mut resources = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next.take() {
+        let page = fhir.get(Some(token), &path).await;
+        assert_eq!(page.status, 200, "{path}: {:#}", page.body);
+        if let Some(entries) = page.body["entry"].as_array() {
+            resources.extend(entries.iter().map(|e| e["resource"].clone()));
+        }
+        next = page.body["link"]
+            .as_array()
+            .and_then(|links| links.iter().find(|l| l["relation"] == json!("next")))
+            .and_then(|l| l["url"].as_str())
+            .map(str::to_owned);
+    }
+    resources
 }
 
 /// One OBX against its observation in GraphQL and in FHIR.
@@ -502,6 +539,7 @@ fn interpretation(flag: &str) -> Option<&'static str> {
 async fn refused(backend: Backend, name: &'static str, code: &str, location: &str) {
     let rig = Rig::demo(backend).await;
     let msg = Msg::load(name);
+    integrate(&rig, &[&msg]).await;
     let ack = rig.send(&msg.wire()).await;
     assert_eq!(ack.code, code, "{name}: {}", ack.text.replace('\r', "\n"));
     assert_eq!(
@@ -550,10 +588,60 @@ corpus! {
     // Three OBX with one set id and sub-id under a stool culture.
     nist_elr_stool_culture => |b| conforms(b, &["nist-elr-stool-culture.hl7"]);
     // ELR IG: SN with a comparator, repeated flags, ask-at-order-entry OBX after SPM.
-    elr_ig_hepatitis_c_structured_numeric => |b| conforms(b, &["elr-realm-hcv-sn.hl7"]);
+    // This copy of the ELR IG example has two fields too many before the value: the value
+    // is in OBX-7, the units in OBX-8 and OBX-11 is empty (101 at OBX^1^11).
+    elr_ig_hepatitis_c_with_shifted_fields_is_refused => |b| refused(b, "elr-realm-hcv-sn.hl7", "AE", "OBX^1^11");
     elr_ig_campylobacter_culture_and_lead => |b| conforms(b, &["elr-realm-campylobacter-lead.hl7"]);
     cerner_healthsentry_lead => |b| conforms(b, &["cerner-healthsentry-lead.hl7"]);
     // The over-the-counter template left its placeholders in: OBR-7 is `DATE!`, not a
     // date (102 at OBR^1^7).
     otc_self_test_with_template_placeholders_is_refused => |b| refused(b, "rs-mmtc-placeholders.hl7", "AE", "OBR^1^7");
+    what_a_result_carries_is_served_over_graphql_and_fhir => what_a_result_carries;
+}
+
+/// Point 3 on today's sender matching: the NIST LRI CBC with MSH-4 rewritten to a CLIA
+/// number of the portal, as interface engines do for senders that are not CLIA-addressed.
+/// Collection time, the laboratory's units, ranges and flags, the performing laboratory
+/// with its director and address, over GraphQL and FHIR.
+async fn what_a_result_carries(backend: Backend) {
+    let rig = Rig::demo(backend).await;
+    let mut msg = Msg::load("ms-nist-lri-cbc.hl7");
+    msg.segments[0][3] = "NIST Lab Facility^05D2101234^CLIA".into();
+    integrate(&rig, &[&msg]).await;
+    rig.send(&msg.wire()).await.assert_code("AA");
+    read_back(&rig, &msg).await;
+    let patient = rig.patient(&msg.mrn()).await;
+    let answer = rig
+        .app
+        .as_staff(rig.tenant)
+        .query(RESULTS, json!({ "id": patient_gid(patient.id) }))
+        .await;
+    let result = &answer["data"]["patient"]["results"]["edges"][0]["node"];
+    assert_eq!(
+        result["performingLaboratory"],
+        json!({
+            "name": "Century Hospital",
+            "identifier": { "value": "987", "type": "XX", "system": "NIST-AA-1" },
+            "address": "2070 Test Park, Los Angeles, CA, 90067",
+            "director": "Dr. Phil Knowsalot",
+        })
+    );
+    assert_eq!(result["collectedAt"], json!("2011-01-03T22:34:28+00:00"));
+    assert_eq!(
+        result["specimen"]["type"],
+        json!({ "code": "119297000", "display": "BLD", "system": "SCT" })
+    );
+    let leukocytes = result["observations"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["code"] == json!("26464-8")))
+        .expect("leukocytes");
+    assert_eq!(
+        leukocytes["unit"],
+        json!("{cells}/uL"),
+        "the lab's unit, not the catalog's"
+    );
+    assert_eq!(leukocytes["referenceRange"]["text"], json!("4300 to 10800"));
+    assert_eq!(leukocytes["interpretation"], json!("CRITICAL_HIGH"));
+    assert_eq!(leukocytes["observedAt"], json!("2011-01-03T22:34:28+00:00"));
+    rig.stop().await;
 }
