@@ -575,8 +575,10 @@ corpus! {
     california_newborn_panels => |b| conforms(b, &["rs-cdph-newborn-panels.hl7"]);
     // A multiplex panel: Flu A, Flu B and SARS-CoV-2 in one OBR, with the device.
     simplereport_multiplex_flu_covid => |b| conforms(b, &["rs-simplereport-multiplex.hl7"]);
-    // A preliminary CBC then its final.
-    cbc_preliminary_then_final => |b| conforms(b, &["ms-cbc-preliminary.hl7", "ms-cbc-final.hl7"]);
+    // A preliminary CBC and its final, as published: the result status sits one field
+    // after OBR-25 in three of the four OBR (101 at OBR-25), so neither is acceptable.
+    cbc_preliminary_with_its_status_a_field_late_is_refused => |b| refused(b, "ms-cbc-preliminary.hl7", "AE", "OBR^2^25");
+    cbc_final_with_its_status_a_field_late_is_refused => |b| refused(b, "ms-cbc-final.hl7", "AE", "OBR^1^25");
     // NIST LRI CBC: 28 OBX with ranges, LL/HH flags, OBX-23/24/25.
     nist_lri_cbc_with_lab_ranges_and_director => |b| conforms(b, &["ms-nist-lri-cbc.hl7"]);
     // The HL7 v2.4 standard's glucose example: SN value, range 70_105.
