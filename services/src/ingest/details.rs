@@ -179,6 +179,22 @@ pub fn bounds(range: &str) -> (Option<f64>, Option<f64>) {
     (None, None)
 }
 
+/// The detail rows of a stored result and its observations (`stored` in the order given).
+pub(super) fn rows(
+    details: &ResultDetails,
+    given: &[super::NewObservation],
+    stored: &[observation::Model],
+    tenant_id: Uuid,
+    result_id: Uuid,
+) -> (Option<result_detail::Model>, Vec<observation_detail::Model>) {
+    let observations = given
+        .iter()
+        .zip(stored)
+        .filter_map(|(new, row)| new.details.row(row))
+        .collect();
+    (details.row(tenant_id, result_id), observations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::bounds;
@@ -195,20 +211,4 @@ mod tests {
         assert_eq!(bounds("Exon 7 Present"), (None, None));
         assert_eq!(bounds("<9 mcg/dL:  Acceptable"), (None, None));
     }
-}
-
-/// The detail rows of a stored result and its observations (`stored` in the order given).
-pub(super) fn rows(
-    details: &ResultDetails,
-    given: &[super::NewObservation],
-    stored: &[observation::Model],
-    tenant_id: Uuid,
-    result_id: Uuid,
-) -> (Option<result_detail::Model>, Vec<observation_detail::Model>) {
-    let observations = given
-        .iter()
-        .zip(stored)
-        .filter_map(|(new, row)| new.details.row(row))
-        .collect();
-    (details.row(tenant_id, result_id), observations)
 }
