@@ -197,23 +197,37 @@ fn value_type(obx2: &str) -> &'static str {
     }
 }
 
+/// A catalog test an integrator creates: its code, whether it is LOINC, its analytes
+/// (code, value type).
+struct CatalogTest {
+    code: String,
+    loinc: bool,
+    analytes: Vec<(String, &'static str)>,
+}
+
 /// The catalog tests a set of messages needs: per OBR code, its OBX codes.
-fn catalog(messages: &[&Msg]) -> Vec<(String, bool, Vec<(String, &'static str)>)> {
-    let mut tests: Vec<(String, bool, Vec<(String, &'static str)>)> = Vec::new();
+fn catalog(messages: &[&Msg]) -> Vec<CatalogTest> {
+    let mut tests: Vec<CatalogTest> = Vec::new();
     for msg in messages {
         for group in msg.groups() {
             let (code, loinc) = group.test_code();
-            let at = match tests.iter().position(|t| t.0 == code) {
+            let at = match tests.iter().position(|t| t.code == code) {
                 Some(i) => i,
                 None => {
-                    tests.push((code, loinc, Vec::new()));
+                    tests.push(CatalogTest {
+                        code,
+                        loinc,
+                        analytes: Vec::new(),
+                    });
                     tests.len() - 1
                 }
             };
             for obx in &group.obx {
                 let (analyte, _) = coded(&field(obx, 3));
-                if !tests[at].2.iter().any(|a| a.0 == analyte) {
-                    tests[at].2.push((analyte, value_type(&field(obx, 2))));
+                if !tests[at].analytes.iter().any(|a| a.0 == analyte) {
+                    tests[at]
+                        .analytes
+                        .push((analyte, value_type(&field(obx, 2))));
                 }
             }
         }
@@ -242,7 +256,12 @@ async fn integrate(rig: &Rig, messages: &[&Msg]) {
             "{created:#}"
         );
     }
-    for (code, loinc, analytes) in catalog(messages) {
+    for CatalogTest {
+        code,
+        loinc,
+        analytes,
+    } in catalog(messages)
+    {
         let analytes: Vec<Value> = analytes
             .iter()
             .map(|(c, t)| json!({ "code": c, "displayName": c, "valueType": t }))
