@@ -7,6 +7,7 @@
 mod adt;
 mod codes;
 pub mod connections;
+mod details;
 mod dispatch;
 mod failure;
 mod interface;

@@ -26,6 +26,7 @@ use portal_services::ingest::{
 use uuid::Uuid;
 
 use crate::codes;
+use crate::details;
 use crate::failure::{Applied, Failure, Kind};
 use crate::{lookup, patient_match};
 
@@ -235,6 +236,7 @@ impl Group<'_> {
             observations,
             imaging_report,
             idempotency_key: Some(self.key.clone()),
+            details: details::result(self.group, self.header.default_offset()),
         })
     }
 
@@ -245,6 +247,7 @@ impl Group<'_> {
             conclusion: joined(&self.group.notes),
             observations,
             imaging_report,
+            details: details::result(self.group, self.header.default_offset()),
         })
     }
 
@@ -262,7 +265,7 @@ impl Group<'_> {
             .observations
             .iter()
             .filter(|o| !is_study_uid(o))
-            .map(|o| observation(o, self.code_map))
+            .map(|o| observation(o, self.code_map, self.header.default_offset()))
             .collect();
         Ok((observations, None))
     }
@@ -444,7 +447,11 @@ fn is_study_uid(observation: &Observation) -> bool {
     observation.code.is("113014", "DCM")
 }
 
-fn observation(o: &Observation, code_map: &[CodeMapEntry]) -> NewObservation {
+fn observation(
+    o: &Observation,
+    code_map: &[CodeMapEntry],
+    offset: chrono::FixedOffset,
+) -> NewObservation {
     let mut new = NewObservation {
         code: codes::catalog_code(&o.code, code_map).unwrap_or_default(),
         value_numeric: None,
@@ -457,6 +464,7 @@ fn observation(o: &Observation, code_map: &[CodeMapEntry]) -> NewObservation {
             .iter()
             .map(|f| f.code().to_owned())
             .collect(),
+        details: details::observation(o, offset),
     };
     match &o.value {
         ObservationValue::Numeric { value, .. } => new.value_numeric = Some(*value),

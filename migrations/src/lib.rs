@@ -35,6 +35,7 @@ mod m20261208_000101_add_facility_accept_valid_groups;
 mod m20261208_000102_add_order_placer_group;
 mod m20261208_000103_add_facility_identifiers;
 mod m20261208_000104_add_facility_code_map;
+mod m20261208_000150_create_result_details;
 mod m20261208_000180_create_patient_identifiers;
 mod m20261208_000201_add_public_health_sources;
 mod m20261208_000301_create_critical_alerts;
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000102_add_order_placer_group::Migration),
             Box::new(m20261208_000103_add_facility_identifiers::Migration),
             Box::new(m20261208_000104_add_facility_code_map::Migration),
+            Box::new(m20261208_000150_create_result_details::Migration),
             Box::new(m20261208_000180_create_patient_identifiers::Migration),
             Box::new(m20261208_000201_add_public_health_sources::Migration),
             Box::new(m20261208_000301_create_critical_alerts::Migration),

@@ -8,7 +8,7 @@ use portal_core::db::TenantDb;
 use portal_core::prefetch::Prefetch;
 use portal_entities::{
     appointment, catalog_analyte, clinician, coverage, facility, imaging_report, observation,
-    patient, test_catalog, test_order, test_result,
+    observation_detail, patient, result_detail, test_catalog, test_order, test_result,
 };
 use portal_services::ServiceError;
 use portal_services::lookup::by_keys;
@@ -123,6 +123,13 @@ one_by!(ClinicianById, clinician, Id, id);
 one_by!(AppointmentById, appointment, Id, id);
 one_by!(CoverageById, coverage, Id, id);
 one_by!(ImagingReportOf, imaging_report, ResultId, result_id);
+one_by!(ResultDetailsOf, result_detail, ResultId, result_id);
+one_by!(
+    ObservationDetailsOf,
+    observation_detail,
+    ObservationId,
+    observation_id
+);
 
 many_by!(AnalytesOf, catalog_analyte, TestId, test_id, |a, b| a
     .position

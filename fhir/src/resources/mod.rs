@@ -7,6 +7,7 @@ pub mod directory;
 pub mod observation;
 pub mod order;
 pub mod patient;
+pub mod provenance;
 pub mod report;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};

@@ -8,6 +8,7 @@ use portal_services::results::observations::{self, ObservationFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::provenance::{self, Details};
 use super::{concept, effective, instant, prune, reference, searched_patient};
 use crate::bundle::{self, Entry};
 use crate::codes::{self, OBSERVATION_CATEGORY};
@@ -18,7 +19,8 @@ use crate::params::{Search, tokens};
 
 pub async fn read(call: &Call, id: Uuid) -> FhirResult<Value> {
     let (_, (obs, result)) = observations::get(&call.ctx, id).await?;
-    Ok(resource(&obs, &result))
+    let details = Details::load(call, &[result.id]).await?;
+    Ok(resource(&obs, &result, &details))
 }
 
 /// `patient` (required), `code`, `date`, `category`; newest first (`_sort=-date`).
@@ -61,10 +63,12 @@ pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
     let now = portal_core::clock::now();
     filter.within = dates::within(search, "date", effective::COLUMN, now)?;
     let (_, page) = observations::list(&call.ctx, &access, &filter, &call.page(search)?).await?;
+    let result_ids: Vec<Uuid> = page.items.iter().map(|(_, r)| r.id).collect();
+    let details = Details::load(call, &result_ids).await?;
     let entries = page
         .items
         .iter()
-        .map(|(obs, result)| Entry::matched(resource(obs, result)))
+        .map(|(obs, result)| Entry::matched(resource(obs, result, &details)))
         .collect();
     Ok(bundle::searchset(
         &call.base,
@@ -75,8 +79,9 @@ pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
     ))
 }
 
-/// One observation of `result` (its status, subject and times are the result's).
-pub fn resource(obs: &Model, result: &test_result::Model) -> Value {
+/// One observation of `result` (its status and subject are the result's; its effective
+/// time the specimen's collection, else the result's).
+pub fn resource(obs: &Model, result: &test_result::Model, details: &Details) -> Value {
     let (category_code, category_display) = codes::observation_category(result.category);
     let mut resource = json!({
         "resourceType": "Observation",
@@ -87,9 +92,15 @@ pub fn resource(obs: &Model, result: &test_result::Model) -> Value {
         "category": [concept(OBSERVATION_CATEGORY, category_code, Some(category_display))],
         "code": concept(codes::analyte_system(&obs.code), &obs.code, Some(&obs.display_name)),
         "subject": reference("Patient", result.patient_id),
-        "effectiveDateTime": instant(effective::of(result)),
+        "effectiveDateTime": instant(provenance::effective_time(result, details)),
         "issued": instant(result.issued_at),
     });
+    if let Some(performer) = details.result(result.id).and_then(provenance::performer) {
+        resource["performer"] = json!([performer]);
+    }
+    if let Some(device) = details.observation(obs.id).and_then(provenance::device) {
+        resource["device"] = device;
+    }
     match value(obs) {
         Some((name, value)) => resource[name] = value,
         None => {

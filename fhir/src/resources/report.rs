@@ -19,6 +19,7 @@ use portal_services::results::{self, ResultFilter, TestCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::provenance::{self, Details};
 use super::{concept, effective, instant, prune, reference, searched_patient, uuid_identifier};
 use crate::bundle::{self, Entry};
 use crate::codes::{self, DICOM_UID, V2_0074};
@@ -34,6 +35,7 @@ pub struct Parts {
     tests: HashMap<Uuid, test_catalog::Model>,
     imaging: HashMap<Uuid, imaging_report::Model>,
     orders: HashMap<Uuid, test_order::Model>,
+    details: Details,
 }
 
 impl Parts {
@@ -89,7 +91,9 @@ impl Parts {
             &order_ids,
         )
         .await?;
+        let details = Details::load(call, &ids).await?;
         Ok(Self {
+            details,
             observations,
             tests: tests.into_iter().map(|t| (t.id, t)).collect(),
             imaging: imaging.into_iter().map(|i| (i.result_id, i)).collect(),
@@ -163,7 +167,11 @@ pub async fn search(call: &Call, search: &Search) -> FhirResult<Value> {
     if !search.includes.is_empty() {
         for result in &page.items {
             for obs in parts.observations_of(result.id) {
-                entries.push(Entry::included(fhir_observation::resource(obs, result)));
+                entries.push(Entry::included(fhir_observation::resource(
+                    obs,
+                    result,
+                    &parts.details,
+                )));
             }
         }
     }
@@ -240,12 +248,17 @@ pub fn resource(result: &test_result::Model, parts: &Parts) -> Value {
         ),
         None => json!({ "text": "Unknown test" }),
     };
-    let performer = parts.orders.get(&result.order_id).map(|order| {
-        let mut performer = reference("Organization", order.facility_id);
-        if let Some(lab) = &result.performing_lab {
-            performer["display"] = json!(lab);
-        }
-        json!([performer])
+    let detail = parts.details.result(result.id);
+    let laboratory = detail.and_then(provenance::performer);
+    let specimen = detail.and_then(provenance::specimen);
+    let performer = laboratory.map(|lab| json!([lab])).or_else(|| {
+        parts.orders.get(&result.order_id).map(|order| {
+            let mut performer = reference("Organization", order.facility_id);
+            if let Some(lab) = &result.performing_lab {
+                performer["display"] = json!(lab);
+            }
+            json!([performer])
+        })
     });
     let observations: Vec<Value> = parts
         .observations_of(result.id)
@@ -266,9 +279,11 @@ pub fn resource(result: &test_result::Model, parts: &Parts) -> Value {
         "category": [concept(V2_0074, category_code, Some(category_display))],
         "code": code,
         "subject": reference("Patient", result.patient_id),
-        "effectiveDateTime": instant(effective::of(result)),
+        "contained": specimen.as_ref().map(|s| json!([s])),
+        "effectiveDateTime": instant(provenance::effective_time(result, &parts.details)),
         "issued": instant(result.issued_at),
         "performer": performer,
+        "specimen": specimen.map(|_| json!([{ "reference": format!("#{}", provenance::SPECIMEN_ID) }])),
         "result": if observations.is_empty() { Value::Null } else { json!(observations) },
         "imagingStudy": imaging.map(study),
         "conclusion": conclusion,

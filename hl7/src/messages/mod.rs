@@ -6,6 +6,7 @@ mod msh;
 mod obx;
 mod oru;
 mod pid;
+mod provenance;
 mod rules;
 mod siu;
 mod types;
@@ -15,6 +16,7 @@ pub use msh::Header;
 pub use obx::{AbnormalFlag, Observation, ObservationStatus, ObservationValue, StructuredNumeric};
 pub use oru::{OrderGroup, OruR01, ResultStatus};
 pub use pid::PatientIdentity;
+pub use provenance::{Device, PerformingOrganization, Specimen};
 pub use siu::{Appointment, AppointmentPlace, SiuEvent};
 pub use types::{Address, Clinician, Coded, Cx, Ei, Hd, PersonName, Telecom};
 

@@ -159,6 +159,10 @@ pub struct Observation {
     pub observed_at: Option<Hl7Time>,
     /// NTE-3 of the NTE segments after this OBX.
     pub notes: Vec<String>,
+    /// OBX-17 / OBX-18.
+    pub device: Option<super::provenance::Device>,
+    /// OBX-23 / OBX-24 / OBX-25.
+    pub performing_organization: Option<super::provenance::PerformingOrganization>,
 }
 
 impl Observation {
@@ -204,6 +208,8 @@ impl Observation {
             status,
             observed_at: time(obx, 14, "OBX-14 observation time")?,
             notes: Vec::new(),
+            device: super::provenance::Device::from_obx(obx),
+            performing_organization: super::provenance::PerformingOrganization::from_obx(obx),
         })
     }
 

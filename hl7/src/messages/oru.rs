@@ -68,6 +68,8 @@ pub struct OrderGroup {
     pub notes: Vec<String>,
     /// From an OBX coded `113014^Study Instance UID^DCM`, else ZDS-1.
     pub study_instance_uid: Option<String>,
+    /// The group's specimen: its first SPM, else OBR-14/OBR-15.
+    pub specimen: Option<super::provenance::Specimen>,
 }
 
 impl OrderGroup {
@@ -121,6 +123,8 @@ struct Grouper<'a> {
     done: Vec<OrderGroup>,
     orc: Option<Segment<'a>>,
     current: Option<OrderGroup>,
+    /// Whether the current group's (first) SPM was read.
+    spm_seen: bool,
 }
 
 impl<'a> Grouper<'a> {
@@ -133,6 +137,7 @@ impl<'a> Grouper<'a> {
             "OBR" => {
                 self.close();
                 self.current = Some(order_group(seg, self.orc.take())?);
+                self.spm_seen = false;
             }
             "OBX" => {
                 let group = self.current.as_mut().ok_or_else(|| out_of_place(seg))?;
@@ -149,6 +154,15 @@ impl<'a> Grouper<'a> {
                         Some(obx) => obx.notes.push(note),
                         None => group.notes.push(note),
                     }
+                }
+            }
+            "SPM" => {
+                if let Some(group) = self.current.as_mut()
+                    && !self.spm_seen
+                {
+                    let spm = super::provenance::Specimen::from_spm(seg)?;
+                    group.specimen = Some(spm.or(group.specimen.take()));
+                    self.spm_seen = true;
                 }
             }
             "ZDS" => {
@@ -214,6 +228,7 @@ fn order_group(obr: Segment<'_>, orc: Option<Segment<'_>>) -> Result<OrderGroup,
         observations: Vec::new(),
         notes: Vec::new(),
         study_instance_uid: None,
+        specimen: super::provenance::Specimen::from_obr(obr)?,
     })
 }
 

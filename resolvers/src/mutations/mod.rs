@@ -4,6 +4,7 @@ mod account;
 mod appointments;
 mod identity;
 mod master_data;
+mod result_details;
 mod results;
 mod walk_in;
 

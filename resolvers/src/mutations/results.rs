@@ -42,6 +42,13 @@ pub struct AddTestResultInput {
     pub imaging_report: Option<ImagingReportInput>,
     /// A retry with the same key returns the first outcome and stores nothing new.
     pub idempotency_key: Option<String>,
+    /// When the specimen was collected.
+    pub collected_at: Option<DateTime<Utc>>,
+    /// When the laboratory received the specimen.
+    pub received_at: Option<DateTime<Utc>>,
+    pub specimen: Option<super::result_details::SpecimenInput>,
+    /// The laboratory that performed the test (kept as sent).
+    pub performing_laboratory: Option<super::result_details::PerformingLaboratoryInput>,
 }
 
 #[derive(InputObject)]
@@ -63,13 +70,20 @@ pub struct ObservationInput {
     pub value_numeric: Option<f64>,
     pub value_text: Option<String>,
     pub value_code: Option<String>,
-    /// Must be the catalog's unit when given; defaults to it.
+    /// The laboratory's unit; defaults to the catalog's.
     pub unit: Option<String>,
     /// Derived from the reference range when omitted.
     pub interpretation: Option<Interpretation>,
     /// The laboratory's abnormal flags as sent (HL7 table 0078: `H`, `HH`, `AA`, …), kept
     /// beside the interpretation; `LL`, `HH` and `AA` make the value critical.
     pub abnormal_flags: Option<Vec<String>>,
+    /// The reference range as the laboratory writes it (e.g. `4.3 to 6.2`, `<10`); the
+    /// catalog's applies when omitted.
+    pub reference_range: Option<String>,
+    /// When the observation was made.
+    pub observed_at: Option<DateTime<Utc>>,
+    /// The device or test kit used.
+    pub device: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -237,6 +251,7 @@ impl ResultMutation {
             conclusion: input.conclusion,
             observations: input.observations.into_iter().map(observation).collect(),
             imaging_report: input.imaging_report.map(imaging),
+            details: Default::default(),
         };
         let stored = ingest::correct_result(request(ctx)?, id, correction, &reason)
             .await
@@ -316,6 +331,12 @@ fn new_result(input: AddTestResultInput, at: &str) -> ServiceResult<NewResult> {
         observations: input.observations.into_iter().map(observation).collect(),
         imaging_report: input.imaging_report.map(imaging),
         idempotency_key: input.idempotency_key,
+        details: super::result_details::result_details(
+            input.collected_at,
+            input.received_at,
+            input.specimen,
+            input.performing_laboratory,
+        ),
     })
 }
 
@@ -328,6 +349,11 @@ fn observation(o: ObservationInput) -> NewObservation {
         unit: o.unit,
         interpretation: o.interpretation.map(Into::into),
         abnormal_flags: o.abnormal_flags.unwrap_or_default(),
+        details: super::result_details::observation_details(
+            o.observed_at,
+            o.reference_range,
+            o.device,
+        ),
     }
 }
 

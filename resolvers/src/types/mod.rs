@@ -12,5 +12,6 @@ pub mod node;
 pub mod order;
 pub mod patient;
 pub mod result;
+pub mod result_details;
 pub mod viewer;
 pub mod walk_in;

@@ -14,6 +14,7 @@ use super::common::ReferenceRange;
 use super::enums::{Interpretation, ResultStatus, TestCategory, ValueType};
 use super::order::TestOrder;
 use super::patient::Patient;
+use super::result_details as details;
 use crate::context::loader;
 use crate::error::GqlResult;
 use crate::ids::{NodeType, encode};
@@ -65,8 +66,37 @@ impl TestResult {
     async fn issued_at(&self) -> DateTime<Utc> {
         self.model.issued_at
     }
+    #[graphql(deprecation = "use performingLaboratory (the laboratory as the result names it)")]
     async fn performing_lab(&self) -> Option<&str> {
         self.model.performing_lab.as_deref()
+    }
+    /// When the specimen was collected.
+    async fn collected_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(details::collected_at(
+            details::of_result(ctx, self.model.id).await?,
+        ))
+    }
+    /// When the performing laboratory received the specimen.
+    async fn received_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(details::of_result(ctx, self.model.id)
+            .await?
+            .and_then(|d| d.received_at))
+    }
+    async fn specimen(&self, ctx: &Context<'_>) -> Result<Option<details::Specimen>> {
+        Ok(details::of_result(ctx, self.model.id)
+            .await?
+            .as_ref()
+            .and_then(details::specimen))
+    }
+    /// The laboratory that performed the test, as the result names it.
+    async fn performing_laboratory(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<details::PerformingLaboratory>> {
+        Ok(details::of_result(ctx, self.model.id)
+            .await?
+            .as_ref()
+            .and_then(details::laboratory))
     }
     async fn conclusion(&self) -> Option<&str> {
         self.model.conclusion.as_deref()
@@ -228,6 +258,20 @@ impl Observation {
     async fn unit(&self) -> Option<&str> {
         self.0.unit.as_deref()
     }
+    /// When the observation was made.
+    async fn observed_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(details::of_observation(ctx, self.0.id)
+            .await?
+            .and_then(|d| d.observed_at))
+    }
+    /// The device or test kit the observation was made with.
+    async fn device(&self, ctx: &Context<'_>) -> Result<Option<details::Device>> {
+        Ok(details::of_observation(ctx, self.0.id)
+            .await?
+            .as_ref()
+            .and_then(details::device))
+    }
+    /// The reference range as the laboratory sent it (its text), else the catalog's.
     async fn reference_range(&self) -> Option<ReferenceRange> {
         let m = &self.0;
         ReferenceRange::from_parts(m.reference_low, m.reference_high, m.reference_text.clone())

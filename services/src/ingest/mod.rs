@@ -5,6 +5,7 @@
 
 mod batch;
 pub mod critical;
+mod details;
 mod events;
 mod idempotency;
 pub mod interpretation;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use batch::add_results;
+pub use details::{ObservationDetails, PerformingLaboratory, ResultDetails, Specimen, bounds};
 pub use orders::{OrderNumbers, cancel_order, current_result, find_order, stored_under_key};
 pub use store::{add_result, correct_result, mark_entered_in_error};
 pub use validate::catalog_category;
@@ -41,6 +43,8 @@ pub struct NewResult {
     pub observations: Vec<NewObservation>,
     pub imaging_report: Option<NewImagingReport>,
     pub idempotency_key: Option<String>,
+    /// Specimen, times and performing laboratory as the laboratory sent them.
+    pub details: ResultDetails,
 }
 
 /// The order a result belongs to: one that exists, or one to create with the result.
@@ -88,10 +92,12 @@ pub struct NewObservation {
     pub value_numeric: Option<f64>,
     pub value_text: Option<String>,
     pub value_code: Option<String>,
+    /// The laboratory's unit as sent; the catalog's when none is sent.
     pub unit: Option<String>,
     pub interpretation: Option<Interpretation>,
     /// The abnormal flags as the laboratory sent them (HL7 OBX-8: `H`, `HH`, `AA`, …).
     pub abnormal_flags: Vec<String>,
+    pub details: ObservationDetails,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +115,7 @@ pub struct Correction {
     pub conclusion: Option<String>,
     pub observations: Vec<NewObservation>,
     pub imaging_report: Option<NewImagingReport>,
+    pub details: ResultDetails,
 }
 
 /// A notification queued with a result.

@@ -178,6 +178,13 @@ pub(super) async fn store_in(
         &input.observations,
     )
     .await?;
+    let (result_detail, observation_details) = super::details::rows(
+        &input.details,
+        &input.observations,
+        &observations,
+        tenant,
+        result_id,
+    );
     let stored = result_rows(
         &mut writes,
         result,
@@ -185,6 +192,12 @@ pub(super) async fn store_in(
         input.imaging_report.as_ref(),
         (&patient, &reach),
         test,
+    );
+    writes.insert(result_detail.map(IntoActiveModel::into_active_model));
+    writes.insert(
+        observation_details
+            .into_iter()
+            .map(IntoActiveModel::into_active_model),
     );
     let order_status = if input.status == ResultStatus::Final {
         OrderStatus::Completed
@@ -489,13 +502,15 @@ async fn replace(
         let new_id = Uuid::now_v7();
         let (observations, imaging) = match &correction {
             Some(c) => (
-                validate::observations(
-                    &catalog,
-                    new_id,
-                    &c.observations,
-                    c.imaging_report.as_ref(),
-                    "input",
-                )?,
+                c.details.check("input").and_then(|()| {
+                    validate::observations(
+                        &catalog,
+                        new_id,
+                        &c.observations,
+                        c.imaging_report.as_ref(),
+                        "input",
+                    )
+                })?,
                 c.imaging_report.clone(),
             ),
             None => (Vec::new(), None),
@@ -514,6 +529,12 @@ async fn replace(
             idempotency_key: None,
             created_at: now,
             ..original.clone()
+        };
+        let (result_detail, observation_details) = match &correction {
+            Some(c) => {
+                super::details::rows(&c.details, &c.observations, &observations, tenant, new_id)
+            }
+            None => (None, Vec::new()),
         };
         let mut writes = Writes::default();
         let given = correction.as_ref().map_or(&[][..], |c| &c.observations[..]);
@@ -534,6 +555,12 @@ async fn replace(
             imaging.as_ref(),
             (&patient, &reach),
             &catalog.test,
+        );
+        writes.insert(result_detail.map(IntoActiveModel::into_active_model));
+        writes.insert(
+            observation_details
+                .into_iter()
+                .map(IntoActiveModel::into_active_model),
         );
         writes.run(txn).await?;
         work.commit().await?;

@@ -59,6 +59,7 @@ pub(super) fn shape(input: &NewResult, at: &str) -> ServiceResult<()> {
     }
     text(&input.performing_lab, &format!("{at}.performingLab"))?;
     text(&input.conclusion, &format!("{at}.conclusion"))?;
+    input.details.check(at)?;
     if input.observations.len() > MAX_OBSERVATIONS {
         return Err(bad(
             format!("{at}.observations"),
@@ -441,24 +442,27 @@ fn observation_row(
         ));
     }
     text(&obs.value_text, &format!("{field}.valueText"))?;
-    let unit = match (&obs.unit, &analyte.unit) {
-        (Some(given), Some(expected)) if given != expected => {
-            return Err(bad(
-                format!("{field}.unit"),
-                format!("{} is reported in {expected}", analyte.code),
-            ));
+    obs.details.check(field)?;
+    // The laboratory's unit and range as sent (CLIA wants the laboratory's reference
+    // interval on the report); the catalog's only when the laboratory sends none. The
+    // catalog's range does not apply to a value in another unit.
+    let unit = obs.unit.clone().or_else(|| analyte.unit.clone());
+    let catalog_applies = unit == analyte.unit;
+    let (reference_low, reference_high, reference_text) = match &obs.details.reference_range {
+        Some(sent) => {
+            let (low, high) = super::details::bounds(sent);
+            (low, high, Some(sent.clone()))
         }
-        (Some(_), None) => {
-            return Err(bad(
-                format!("{field}.unit"),
-                format!("{} has no unit", analyte.code),
-            ));
-        }
-        (_, expected) => expected.clone(),
+        None if catalog_applies => (
+            analyte.reference_low,
+            analyte.reference_high,
+            analyte.reference_text.clone(),
+        ),
+        None => (None, None, None),
     };
     let interpretation = obs.interpretation.or_else(|| {
         obs.value_numeric
-            .map(|v| interpret(v, analyte.reference_low, analyte.reference_high))
+            .map(|v| interpret(v, reference_low, reference_high))
     });
     Ok(observation::Model {
         id: Uuid::now_v7(),
@@ -472,9 +476,9 @@ fn observation_row(
         value_text: obs.value_text.clone(),
         value_code: obs.value_code.clone(),
         unit,
-        reference_low: analyte.reference_low,
-        reference_high: analyte.reference_high,
-        reference_text: analyte.reference_text.clone(),
+        reference_low,
+        reference_high,
+        reference_text,
         interpretation,
         abnormal_flags: abnormal_flags(&obs.abnormal_flags, &format!("{field}.abnormalFlags"))?,
     })

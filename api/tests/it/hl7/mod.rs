@@ -1,5 +1,6 @@
 //! HL7 v2 over MLLP: results, registration, scheduling, operations, end to end over real sockets.
 
+mod corpus;
 pub(crate) mod e2e;
 pub(crate) mod identity;
 mod memory;
