@@ -54,8 +54,9 @@ const TABLES: [&str; 36] = [
 /// (`m20261201_000101`-`000103`: the message store, order numbers, appointment ids) and the
 /// audit sealer's three (`m20261201_000104_seal_audit_in_batches`), the six of critical
 /// results (`m20261208_000301_create_critical_alerts`) and the four of patient identifiers
-/// (`m20261208_000180_create_patient_identifiers`).
-const INDEXES: i64 = 67;
+/// (`m20261208_000180_create_patient_identifiers`), and the result details' one
+/// (`m20261208_000150_create_result_details`).
+const INDEXES: i64 = 68;
 
 async fn sqlite() -> (tempfile::TempDir, DatabaseConnection) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -206,7 +207,10 @@ async fn postgres_up_down_up_and_round_trip() {
 async fn existing_tenants_get_their_own_authority(db: &DatabaseConnection) {
     use portal_entities::{patient_id_authority, tenant};
     use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
-    let before_identity = Migrator::migrations().len() as u32 - 1;
+    let before_identity = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261208_000180_create_patient_identifiers")
+        .expect("the identity migration is listed") as u32;
     Migrator::up(db, Some(before_identity))
         .await
         .expect("up to the identity migration");
