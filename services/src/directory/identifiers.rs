@@ -8,8 +8,6 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter}
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Universal id types a facility identifier may have (HL7 table 0301, and L for local).
-pub const TYPES: [&str; 4] = ["CLIA", "ISO", "DNS", "L"];
 /// Most identifiers one facility keeps.
 pub const MAX_IDENTIFIERS: usize = 20;
 const MAX_LEN: usize = 200;
@@ -101,11 +99,14 @@ pub fn validated(
             ));
         }
         match (&id.universal_id, &id.universal_id_type) {
-            (Some(_), Some(kind)) if TYPES.contains(&kind.as_str()) => {}
+            (Some(_), Some(kind))
+                if super::authorities::UNIVERSAL_ID_TYPES
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(kind)) => {}
             (Some(_), _) => {
                 return Err(ServiceError::bad_input(
                     format!("{at}.universalIdType"),
-                    "a universal id needs its type: CLIA, ISO, DNS or L",
+                    "a universal id needs its type (HL7 table 0301: CLIA, ISO, DNS, HL7, L, UUID...)",
                 ));
             }
             (None, Some(_)) => {

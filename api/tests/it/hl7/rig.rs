@@ -155,11 +155,28 @@ impl Rig {
             .unwrap_or_else(|| panic!("no stored message {control_id}"))
     }
 
-    /// The demo patient with this MRN.
+    /// The patient with this MRN, or else holding this identifier of a sending facility's
+    /// assigning authority (a laboratory's own patient id).
     pub async fn patient(&self, mrn: &str) -> portal_entities::patient::Model {
-        portal_services::patients::find_by_mrn(&self.app.owner, self.tenant, mrn)
+        use portal_entities::{patient, patient_identifier};
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let by_mrn = portal_services::patients::find_by_mrn(&self.app.owner, self.tenant, mrn)
             .await
-            .expect("lookup")
+            .expect("lookup");
+        if let Some(found) = by_mrn {
+            return found;
+        }
+        let held = patient_identifier::Entity::find()
+            .filter(patient_identifier::Column::TenantId.eq(self.tenant))
+            .filter(patient_identifier::Column::Value.eq(mrn))
+            .one(&self.app.owner)
+            .await
+            .expect("identifier lookup")
+            .unwrap_or_else(|| panic!("no patient {mrn}"));
+        patient::Entity::find_by_id(held.patient_id)
+            .one(&self.app.owner)
+            .await
+            .expect("patient lookup")
             .unwrap_or_else(|| panic!("no patient {mrn}"))
     }
 
