@@ -354,6 +354,10 @@ def check_dockerfile():
 def check_compose():
     compose = DEPLOY / "compose.yaml"
     run(["check-jsonschema", "--schemafile", DEPLOY / "schemas" / "compose-spec.json", compose], "compose spec")
+    # Debian's docker-compose (1.29) reads the file as Compose does, with the example
+    # environment (no top-level `name`: it predates it; `-p portal` names the project).
+    run(["docker-compose", "--env-file", DEPLOY / "compose" / "env.example", "-f", compose, "config", "-q"],
+        "docker-compose config")
     services = yaml.safe_load(compose.read_text())["services"]
     portal = {n: s for n, s in services.items() if s.get("image") == "portal:local"}
     serves = [n for n, s in portal.items() if s.get("command") == ["serve"]]
