@@ -20,6 +20,17 @@ pub struct Applied {
 pub struct Failure {
     pub kind: Kind,
     pub issue: Issue,
+    /// A patient match for staff, written after the message's transaction is rolled back
+    /// (the refused message keeps nothing else, but the match queue must keep this).
+    pub queued_match: Option<Box<QueuedMatch>>,
+}
+
+/// An unknown identifier whose name and birth date match a patient: what the staff
+/// matching queue receives once the refused message's transaction is undone.
+#[derive(Debug)]
+pub struct QueuedMatch {
+    pub unmatched: portal_services::patients::matching::Unmatched,
+    pub candidate: portal_entities::patient::Model,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +65,7 @@ impl Failure {
         Self {
             kind: Kind::Content,
             issue: Issue::error(code, message).at(location),
+            queued_match: None,
         }
     }
 
@@ -63,6 +75,7 @@ impl Failure {
         refused.first().map(|issue| Self {
             kind: Kind::Content,
             issue: issue.clone(),
+            queued_match: None,
         })
     }
 
@@ -73,6 +86,7 @@ impl Failure {
                 ErrorCode::InternalError,
                 "the receiver could not process the message; resend later",
             ),
+            queued_match: None,
         }
     }
 
@@ -86,6 +100,7 @@ impl Failure {
         Self {
             kind,
             issue: error.issue(),
+            queued_match: None,
         }
     }
 

@@ -298,6 +298,19 @@ pub(crate) async fn settle(
         Ok(()) => store::keep(ctx.db(), pending, code, failure.as_ref()).await,
         Err(error) => Err(error),
     };
+    let kept = match (
+        kept,
+        failure.as_ref().and_then(|f| f.queued_match.as_deref()),
+    ) {
+        (Ok(()), Some(queued)) => portal_services::patients::matching::enqueue(
+            ctx,
+            queued.unmatched.clone(),
+            &queued.candidate,
+        )
+        .await
+        .map(|_| ()),
+        (kept, _) => kept,
+    };
     if let Err(error) = kept {
         tracing::warn!(code = %error.code(), error = %error, "hl7.store could not keep the message and its outcome");
         let failure = Failure::system();

@@ -10,7 +10,7 @@ use portal_entities::{patient, patient_id_authority};
 use portal_hl7::messages::{Cx, Demographics as Pid, Hd, Header, PatientIdentity};
 use portal_hl7::{ErrorCode, Issue, Location, Message};
 use portal_services::patients::identity::{self, Assigner, Authorities, Authority};
-use portal_services::patients::matching::{self, Unmatched};
+use portal_services::patients::matching::Unmatched;
 use portal_services::patients::registration::{self, Linked, walk_in_mrn};
 use portal_services::walk_in::auto::{self, WalkInLinks};
 use uuid::Uuid;
@@ -217,14 +217,17 @@ pub(crate) async fn oru_patient(
             family_name: demographics.family_name.clone(),
             birth_date: demographics.birth_date,
         };
-        matching::enqueue(ctx, unmatched, candidate)
-            .await
-            .map_err(|e| Failure::from_service(e, |_| pid3()))?;
-        return Err(Failure::content(
+        // Written by the interface after the refused message's transaction is rolled back.
+        let mut failure = Failure::content(
             ErrorCode::UnknownKeyIdentifier,
             pid3(),
             "no patient holds this identifier (PID-3), but a patient with the same name and birth date exists: the message waits for staff in the patient matching queue",
-        ));
+        );
+        failure.queued_match = Some(Box::new(crate::failure::QueuedMatch {
+            unmatched,
+            candidate: candidate.clone(),
+        }));
+        return Err(failure);
     }
     demographics.mrn = walk_in_mrn();
     let links = vec![Linked {

@@ -191,9 +191,7 @@ async fn bad_input_is_rejected_with_its_field_and_leaves_nothing_behind(backend:
     let mut unknown_test = hba1c(&d, 6.0, "FINAL");
     unknown_test["order"]["testCode"] = json!("0000-0");
     cases.push((unknown_test, "input.order.testCode"));
-    let mut wrong_unit = hba1c(&d, 6.0, "FINAL");
-    wrong_unit["observations"][0]["unit"] = json!("mmol/mol");
-    cases.push((wrong_unit, "input.observations[0].unit"));
+    // A unit the catalog does not know is the laboratory's own and is kept (docs/hl7.md).
     let mut wrong_type = hba1c(&d, 6.0, "FINAL");
     wrong_type["observations"][0] = json!({ "code": "4548-4", "valueText": "high" });
     cases.push((wrong_type, "input.observations[0].valueNumeric"));
@@ -347,7 +345,7 @@ async fn corrections_form_a_chain_and_notify_again(backend: Backend) {
 async fn a_batch_reports_each_result_on_its_own(backend: Backend) {
     let d = demo(backend).await;
     let mut bad = hba1c(&d, 6.0, "FINAL");
-    bad["observations"][0]["unit"] = json!("mg/dL");
+    bad["observations"][0]["code"] = json!("718-7");
     let inputs = json!([hba1c(&d, 5.0, "FINAL"), bad, hba1c(&d, 5.2, "FINAL")]);
     let query = r#"mutation($inputs: [AddTestResultInput!]!) { addTestResults(inputs: $inputs) {
       succeeded failed items { index payload { result { status } } error { code field } } } }"#;
@@ -360,7 +358,7 @@ async fn a_batch_reports_each_result_on_its_own(backend: Backend) {
     );
     assert_eq!(
         p["items"][1]["error"],
-        json!({ "code": "BAD_USER_INPUT", "field": "inputs[1].observations[0].unit" })
+        json!({ "code": "BAD_USER_INPUT", "field": "inputs[1].observations[0].code" })
     );
     assert_eq!(p["items"][2]["payload"]["result"]["status"], "FINAL");
     let too_many: Vec<Value> = (0..501).map(|_| hba1c(&d, 5.0, "FINAL")).collect();

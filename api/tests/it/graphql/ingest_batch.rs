@@ -73,7 +73,7 @@ async fn a_batch_item_the_database_refuses_rolls_back_alone(backend: Backend) {
         rows::<outbox_event::Entity>(&d).await,
     );
     let mut bad = hba1c(&d, 6.0, "FINAL");
-    bad["observations"][0]["unit"] = json!("mg/dL");
+    bad["observations"][0]["code"] = json!("718-7");
     let inputs = vec![
         hba1c(&d, 5.0, "FINAL"),
         hba1c(&d, POISON, "FINAL"),
@@ -92,7 +92,7 @@ async fn a_batch_item_the_database_refuses_rolls_back_alone(backend: Backend) {
     );
     assert_eq!(
         p["items"][2]["error"],
-        json!({ "code": "BAD_USER_INPUT", "field": "inputs[2].observations[0].unit" })
+        json!({ "code": "BAD_USER_INPUT", "field": "inputs[2].observations[0].code" })
     );
     for i in [0, 3] {
         assert!(

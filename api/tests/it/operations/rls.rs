@@ -123,6 +123,7 @@ async fn two_full_tenants(app: &TestApp) -> (Uuid, Uuid) {
     crate::public_health::rows_for_rls(app, demo).await;
     received_hl7_message(app, demo).await;
     crate::hl7::identity::rows_for_rls(app, demo).await;
+    crate::critical::rows_for_rls(app, demo).await;
     // The sealer's batches (`audit_seals`), as the application role seals them.
     portal_core::audit::seal::seal_all(&app.db, portal_core::audit::seal::BATCH_ROWS)
         .await
