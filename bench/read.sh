@@ -68,6 +68,12 @@ read -r -a EXTRA_ENV <<<"${BENCH_PORTAL_ENV:-}"
 start_portal portal "$PORT" DATABASE_URL="$APP_DB_URL" DATABASE_MIGRATION_URL="$DB_URL" NOTIFY_WORKER=false PORTAL_RELAY_INTERVAL_MS=3600000 \
     DATABASE_MAX_CONNECTIONS="${BENCH_DB_POOL:-16}" "${EXTRA_ENV[@]}"
 wait_ready "$PORT" "$PORTAL_PID"
+# BENCH_SQL_AFTER_START: SQL run once the portal has migrated, before the reads (an A/B of a
+# schema change with one binary, e.g. an index).
+if [[ -n "${BENCH_SQL_AFTER_START:-}" ]]; then
+    log "after start: $BENCH_SQL_AFTER_START"
+    psql -q -v ON_ERROR_STOP=1 "$DB_URL" -c "$BENCH_SQL_AFTER_START" >&2
+fi
 URL="http://127.0.0.1:$PORT/graphql"
 BODY="$BENCH_WORK/sample-response.json"
 sample_patient="$(head -1 "$TOKENS")"
