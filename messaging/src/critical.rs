@@ -227,7 +227,7 @@ async fn plan(db: &TenantDb, job: &critical_alert_job::Model) -> ServiceResult<P
             addressee_label: Some(step.label),
             ..alert
         };
-        outbox_event::Entity::insert(escalated_event(&moved).into_active_model())
+        outbox_event::Entity::insert(alert_event(&moved, ALERT_ESCALATED).into_active_model())
             .exec_without_returning(&txn)
             .await?;
         (moved, true)
@@ -340,11 +340,14 @@ pub async fn database_now<C: ConnectionTrait>(db: &C) -> ServiceResult<DateTime<
         .map_err(|_| ServiceError::internal("database clock unreadable"))
 }
 
-fn escalated_event(alert: &critical_alert::Model) -> outbox_event::Model {
+/// The outbox event of an alert change (raised, updated, closed, escalated, acknowledged):
+/// its ids and where it is, never the value. Not a patient's event: the hub routes it to
+/// clinicians and staff only.
+pub fn alert_event(alert: &critical_alert::Model, event_type: &str) -> outbox_event::Model {
     outbox_event::Model {
         id: Uuid::now_v7(),
         tenant_id: alert.tenant_id,
-        event_type: ALERT_ESCALATED.to_owned(),
+        event_type: event_type.to_owned(),
         aggregate_type: "CriticalAlert".to_owned(),
         aggregate_id: alert.id,
         patient_id: None,

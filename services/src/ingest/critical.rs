@@ -13,7 +13,6 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryTrait,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use super::NewObservation;
@@ -313,29 +312,9 @@ fn close(
     event(writes, &closed, ALERT_CLOSED);
 }
 
-/// The outbox event of an alert change: its ids and where it is, never the value.
+/// The outbox event of an alert change (one builder, shared with the escalation worker).
 pub fn event_row(alert: &critical_alert::Model, event_type: &str) -> outbox_event::Model {
-    outbox_event::Model {
-        id: Uuid::now_v7(),
-        tenant_id: alert.tenant_id,
-        event_type: event_type.to_owned(),
-        aggregate_type: "CriticalAlert".to_owned(),
-        aggregate_id: alert.id,
-        // Not a patient's event: the hub routes it to clinicians and staff only.
-        patient_id: None,
-        payload: json!({
-            "alertId": alert.id,
-            "patientId": alert.patient_id,
-            "orderId": alert.order_id,
-            "resultId": alert.result_id,
-            "status": alert.status,
-            "step": alert.step,
-            "addresseeClinicianId": alert.addressee_clinician_id,
-        }),
-        created_at: portal_core::clock::now(),
-        published_at: None,
-        publish_seq: None,
-    }
+    portal_messaging::critical::alert_event(alert, event_type)
 }
 
 fn event(writes: &mut Writes, alert: &critical_alert::Model, event_type: &str) {
